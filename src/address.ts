@@ -1,0 +1,18 @@
+/**
+ * @module
+ * Spelling addresses: `host:port` as the banner shows it, and the host a client on this
+ * machine should dial. Pure.
+ */
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function hostPort(hostname: string, port: number): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
+
+/** The host to put in a URL for reaching a server bound to `hostname` from this machine: a
+ * wildcard address is not something a client can connect to, so it becomes loopback. */
+export function urlHost(hostname: string): string {
+  if (hostname === "0.0.0.0") return "127.0.0.1";
+  if (hostname === "::") return "[::1]";
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}

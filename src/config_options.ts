@@ -1,0 +1,258 @@
+/**
+ * @module
+ * Every option of the server: its name in each spelling, its default, its help line, and how
+ * a raw value (a flag's or environment variable's string, or a config file's JSON value)
+ * becomes a typed one. Pure; config.ts merges the sources.
+ */
+
+import {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  LOG_OUTPUTS,
+  type LogFormat,
+  type LogLevel,
+  type LogOutput,
+} from "./log.ts";
+
+/** Everything the server needs to start, every field resolved. Durations are in seconds. */
+export interface Config {
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly wsHost: string;
+  readonly wsPort: number;
+  readonly debug: boolean;
+  readonly requireAuth: boolean;
+  readonly tokensFile: string | null;
+  readonly tokensUrl: string | null;
+  readonly tokenStore: string | null;
+  readonly apiKey: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly maxFrameBytes: number;
+  readonly maxChannelsPerConnection: number;
+  readonly maxConnections: number;
+  readonly maxClientMessagesPerSecond: number;
+  readonly maxBufferedBytes: number;
+  readonly authTimeout: number;
+  readonly pingInterval: number;
+  readonly shutdownTimeout: number;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  readonly logOutput: LogOutput;
+}
+
+/** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
+export const DEFAULT_CONFIG: Config = Object.freeze({
+  apiHost: "127.0.0.1",
+  apiPort: 8001,
+  wsHost: "127.0.0.1",
+  wsPort: 8002,
+  debug: true,
+  requireAuth: true,
+  tokensFile: null,
+  tokensUrl: null,
+  tokenStore: null,
+  apiKey: Object.freeze([]),
+  maxBodyBytes: 1024 * 1024,
+  maxFrameBytes: 64 * 1024,
+  maxChannelsPerConnection: 1000,
+  maxConnections: 100_000,
+  maxClientMessagesPerSecond: 50,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  authTimeout: 60,
+  pingInterval: 30,
+  shutdownTimeout: 10,
+  logLevel: "info",
+  logFormat: "text",
+  logOutput: "stderr",
+});
+
+type Kind =
+  | "host"
+  | "port"
+  | "boolean"
+  | "path"
+  | "url"
+  | "keys"
+  | "count"
+  | "seconds"
+  | "level"
+  | "format"
+  | "output";
+
+/** One option: its Config key, the kind of value it takes, and its help. */
+export interface OptionSpec {
+  readonly key: keyof Config;
+  readonly kind: Kind;
+  /** The value's name in `--help`, e.g. `PORT`; empty for booleans. */
+  readonly placeholder: string;
+  readonly summary: string;
+}
+
+/** Every option, in `--help` order. */
+// deno-fmt-ignore
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: "apiHost", kind: "host", placeholder: "HOST", summary: "address the HTTP API listens on" },
+  { key: "apiPort", kind: "port", placeholder: "PORT", summary: "port of the HTTP API (0: any)" },
+  { key: "wsHost", kind: "host", placeholder: "HOST", summary: "address the WebSocket listens on" },
+  { key: "wsPort", kind: "port", placeholder: "PORT", summary: "port of the WebSocket (0: any)" },
+  { key: "debug", kind: "boolean", placeholder: "", summary: "serve /debug/token-dump and /debug/recipient-dump" },
+  { key: "requireAuth", kind: "boolean", placeholder: "", summary: "require an access token before a connection may join channels" },
+  { key: "tokensFile", kind: "path", placeholder: "PATH", summary: "load tokens at startup from a file, one per line" },
+  { key: "tokensUrl", kind: "url", placeholder: "URL", summary: "load tokens at startup with GET: a JSON array or {\"tokens\": [...]}" },
+  { key: "tokenStore", kind: "path", placeholder: "PATH", summary: "keep tokens created and revoked through the API in this file, across restarts" },
+  { key: "apiKey", kind: "keys", placeholder: "KEY", summary: "require Authorization: Bearer KEY on the API (repeat, or comma-separate, for rotation)" },
+  { key: "maxBodyBytes", kind: "count", placeholder: "BYTES", summary: "largest request body the API accepts" },
+  { key: "maxFrameBytes", kind: "count", placeholder: "BYTES", summary: "largest frame a client may send (larger: closed with 1009)" },
+  { key: "maxChannelsPerConnection", kind: "count", placeholder: "N", summary: "channels one connection may join" },
+  { key: "maxConnections", kind: "count", placeholder: "N", summary: "open WebSocket connections in all (past it: 503)" },
+  { key: "maxClientMessagesPerSecond", kind: "count", placeholder: "N", summary: "messages a connection may send per second (more: closed with 1008)" },
+  { key: "maxBufferedBytes", kind: "count", placeholder: "BYTES", summary: "bytes queued to a subscriber before it is dropped as a slow consumer" },
+  { key: "authTimeout", kind: "seconds", placeholder: "SECONDS", summary: "how long a connection may stay anonymous (0: forever)" },
+  { key: "pingInterval", kind: "seconds", placeholder: "SECONDS", summary: "ping idle connections this often, and drop dead ones (0: never)" },
+  { key: "shutdownTimeout", kind: "seconds", placeholder: "SECONDS", summary: "how long a graceful shutdown may take" },
+  { key: "logLevel", kind: "level", placeholder: "LEVEL", summary: `least severe log level shown: ${LOG_LEVELS.join(", ")}` },
+  { key: "logFormat", kind: "format", placeholder: "FORMAT", summary: `log line format: ${LOG_FORMATS.join(", ")}` },
+  { key: "logOutput", kind: "output", placeholder: "STREAM", summary: `where log lines go: ${LOG_OUTPUTS.join(", ")} (the banner is always on stdout)` },
+];
+
+/** Turns `apiPort` into `api-port`. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Turns `apiPort` into `BOREAS_API_PORT`. */
+export function envName(key: string): string {
+  return `BOREAS_${flagName(key).replaceAll("-", "_").toUpperCase()}`;
+}
+
+/** Turns `apiPort`, `api_port` or `api-port` into `api-port`. */
+export function normalizeName(name: string): string {
+  return flagName(name).replaceAll("_", "-").toLowerCase();
+}
+
+/** A typed value, or what is wrong with the raw one. */
+export type Parsed =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly string[]
+  | { problem: string };
+
+/** Whether `parsed` is a problem rather than a value. */
+export function isProblem(parsed: Parsed): parsed is { problem: string } {
+  return typeof parsed === "object" && parsed !== null && "problem" in parsed;
+}
+
+/** Turns a raw value into the option's type. Flags and environment variables give strings
+ * (or string lists, for repeated flags); a config file gives any JSON value. */
+export function parseValue(kind: Kind, raw: unknown): Parsed {
+  const shown = JSON.stringify(raw) ?? String(raw);
+  switch (kind) {
+    case "boolean":
+      return typeof raw === "boolean" ? raw : parseBoolean(raw);
+    case "port":
+      return parseInteger(raw, 0, 65535) ?? { problem: `expected 0-65535, got ${shown}` };
+    case "count":
+      return parseInteger(raw, 1, Number.MAX_SAFE_INTEGER) ??
+        { problem: `expected a whole number of at least 1, got ${shown}` };
+    case "seconds":
+      return parseSeconds(raw) ?? { problem: `expected a number of seconds, got ${shown}` };
+    case "host":
+      return typeof raw === "string" && isHost(raw)
+        ? raw
+        : { problem: `expected a host name or IP address, got ${shown}` };
+    case "path":
+      return typeof raw === "string" && raw.trim() !== ""
+        ? raw
+        : { problem: `expected a non-empty string, got ${shown}` };
+    case "url":
+      return parseHttpUrl(raw) ??
+        { problem: `expected an http or https URL, got ${redactUrl(raw) ?? shown}` };
+    case "keys":
+      return parseKeys(raw) ??
+        { problem: "expected keys of printable characters without spaces or commas" };
+    case "level":
+      return oneOf(LOG_LEVELS, raw, shown);
+    case "format":
+      return oneOf(LOG_FORMATS, raw, shown);
+    case "output":
+      return oneOf(LOG_OUTPUTS, raw, shown);
+  }
+}
+
+const TRUE_WORDS = new Set(["true", "1", "yes", "on"]);
+const FALSE_WORDS = new Set(["false", "0", "no", "off"]);
+
+/** `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, in any case. */
+export function parseBoolean(raw: unknown): boolean | { problem: string } {
+  const word = typeof raw === "string" ? raw.trim().toLowerCase() : undefined;
+  if (word !== undefined && TRUE_WORDS.has(word)) return true;
+  if (word !== undefined && FALSE_WORDS.has(word)) return false;
+  return { problem: `expected true or false, got ${JSON.stringify(raw)}` };
+}
+
+function parseInteger(raw: unknown, min: number, max: number): number | null {
+  const value = typeof raw === "number"
+    ? raw
+    : typeof raw === "string" && /^\s*\d+\s*$/.test(raw)
+    ? Number(raw)
+    : NaN;
+  return Number.isSafeInteger(value) && value >= min && value <= max ? value : null;
+}
+
+function parseSeconds(raw: unknown): number | null {
+  const value = typeof raw === "number"
+    ? raw
+    : typeof raw === "string" && /^\s*\d+(\.\d+)?\s*$/.test(raw)
+    ? Number(raw)
+    : NaN;
+  // setTimeout cannot wait longer than 2^31-1 ms.
+  return Number.isFinite(value) && value >= 0 && value * 1000 <= 2 ** 31 - 1 ? value : null;
+}
+
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i;
+
+/** A DNS name, an IPv4 address, or an IPv6 address (which has colons). */
+function isHost(raw: string): boolean {
+  if (raw.includes(":")) {
+    return /^[0-9a-f:.]+(%\w+)?$/i.test(raw) && URL.canParse(`http://[${raw}]/`);
+  }
+  return HOST_NAME.test(raw) && raw.length <= 253;
+}
+
+function parseHttpUrl(raw: unknown): string | null {
+  if (typeof raw !== "string" || !URL.canParse(raw)) return null;
+  const url = new URL(raw);
+  return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+}
+
+/** The quoted URL without its password, or `null` when `raw` is no URL with one. */
+function redactUrl(raw: unknown): string | null {
+  if (typeof raw !== "string" || !URL.canParse(raw)) return null;
+  const url = new URL(raw);
+  if (url.password === "") return null;
+  url.password = "***";
+  return JSON.stringify(url.href);
+}
+
+/** A list from a repeated flag, a comma-separated string, or a JSON array. Never echoes the
+ * keys: they are secrets. */
+function parseKeys(raw: unknown): readonly string[] | null {
+  const parts = Array.isArray(raw) ? raw : [raw];
+  const keys: string[] = [];
+  for (const part of parts) {
+    if (typeof part !== "string") return null;
+    for (const key of part.split(",")) {
+      if (!/^[\x21-\x7e]+$/.test(key.trim())) return null;
+      keys.push(key.trim());
+    }
+  }
+  return Object.freeze(keys);
+}
+
+function oneOf<T extends string>(allowed: readonly T[], raw: unknown, shown: string): Parsed {
+  return allowed.includes(raw as T)
+    ? raw as T
+    : { problem: `expected one of ${allowed.join(", ")}, got ${shown}` };
+}

@@ -1,0 +1,21 @@
+/**
+ * @module
+ * Small text measures shared by the protocol checks and the logs. Pure.
+ */
+
+// A UTF-16 code unit encodes to at most 3 UTF-8 bytes.
+const MAX_UTF8_BYTES_PER_UNIT = 3;
+const UTF8 = new TextEncoder();
+
+/** The UTF-8 length of `text` when it is more than `max` bytes, or `null` when it fits. Texts
+ * short enough to fit whatever they hold are not encoded at all. */
+export function utf8LengthOver(text: string, max: number): number | null {
+  if (text.length * MAX_UTF8_BYTES_PER_UNIT <= max) return null;
+  const bytes = UTF8.encode(text).length;
+  return bytes > max ? bytes : null;
+}
+
+/** The message of an error, or the thrown value as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

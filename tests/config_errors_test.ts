@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+/** The problems of the `ConfigError` that `loadConfig` throws, reading only `files`; each must
+ * be one line. */
+function problemsOf(
+  args: string[] = [],
+  env: Record<string, string> = {},
+  files: Record<string, string> = {},
+): readonly string[] {
+  const readFile = (path: string) => Object.hasOwn(files, path) ? files[path] : undefined;
+  try {
+    loadConfig(args, env, { readFile });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    assert.equal(error.message, error.problems.join("\n"));
+    for (const problem of error.problems) assert.doesNotMatch(problem, /\n/);
+    return error.problems;
+  }
+  assert.fail(`expected a ConfigError for ${JSON.stringify({ args, env, files })}`);
+}
+
+Deno.test("loadConfig() rejects a missing or unreadable named config file", () => {
+  assert.deepEqual(problemsOf(["--config", "gone.json"]), ["gone.json: config file not found"]);
+  assert.deepEqual(problemsOf([], { BOREAS_CONFIG: "gone.json" }), [
+    "gone.json: config file not found",
+  ]);
+  const readFile = () => {
+    throw new Error("permission denied");
+  };
+  assert.throws(() => loadConfig(["--config", "locked.json"], {}, { readFile }), {
+    name: "ConfigError",
+    problems: ["locked.json: cannot read config file: permission denied"],
+  });
+});
+
+Deno.test("loadConfig() names the option and quotes the value of every bad flag", () => {
+  const cases: Array<[string[], string]> = [
+    [["--api-port", "abc"], '--api-port: expected 0-65535, got "abc"'],
+    [["--api-port", "70000"], '--api-port: expected 0-65535, got "70000"'],
+    [["--api-port", "-1"], '--api-port: expected 0-65535, got "-1"'],
+    [["--ws-port", "80a"], '--ws-port: expected 0-65535, got "80a"'],
+    [["--ws-port", "8.5"], '--ws-port: expected 0-65535, got "8.5"'],
+    [["--bogus"], "--bogus: unknown option (see --help)"],
+    [["--no-api-port"], "--no-api-port: unknown option (see --help)"],
+    [["-x"], "-x: unknown option (see --help)"],
+    [["--api-port"], "--api-port: expected a value"],
+    [["stray"], '"stray": unexpected argument (see --help)'],
+    [["--debug=maybe"], '--debug: expected true or false, got "maybe"'],
+    [["--no-debug=true"], "--no-debug: expected no value"],
+    [["--log-level", "loud"], '--log-level: expected one of debug, info, warn, error, got "loud"'],
+    [
+      ["--tokens-url", "ftp://x.test/t"],
+      '--tokens-url: expected an http or https URL, got "ftp://x.test/t"',
+    ],
+    [["--tokens-url", "not a url"], '--tokens-url: expected an http or https URL, got "not a url"'],
+    [["--api-host="], '--api-host: expected a host name or IP address, got ""'],
+    [["--ws-host", " "], '--ws-host: expected a host name or IP address, got " "'],
+    [
+      ["--api-host", "no such host"],
+      '--api-host: expected a host name or IP address, got "no such host"',
+    ],
+    [["--ws-host", "::1::x"], '--ws-host: expected a host name or IP address, got "::1::x"'],
+    [
+      ["--max-body-bytes", "0"],
+      '--max-body-bytes: expected a whole number of at least 1, got "0"',
+    ],
+  ];
+  for (const [args, problem] of cases) {
+    assert.deepEqual(problemsOf(args), [problem], args.join(" "));
+  }
+});
+
+Deno.test("loadConfig() names the variable and quotes the value of every bad variable", () => {
+  assert.deepEqual(problemsOf([], { BOREAS_WS_PORT: "80a", BOREAS_DEBUG: "maybe" }), [
+    'BOREAS_WS_PORT: expected 0-65535, got "80a"',
+    'BOREAS_DEBUG: expected true or false, got "maybe"',
+  ]);
+  assert.deepEqual(problemsOf([], { BOREAS_API_HOST: "" }), [
+    'BOREAS_API_HOST: expected a host name or IP address, got ""',
+  ]);
+});
+
+Deno.test("loadConfig() names the file and the key of every bad config file", () => {
+  const inFile = (text: string) => problemsOf([], {}, { "./boreas.json": text });
+  assert.deepEqual(inFile("{apiPort: 1}"), [
+    "./boreas.json: expected a JSON config file, got text that is not valid JSON",
+  ]);
+  for (const text of ["[1]", "null", '"x"', "3"]) {
+    assert.deepEqual(inFile(text), ["./boreas.json: expected a JSON object of options"], text);
+  }
+  assert.deepEqual(inFile('{"colour": "red"}'), ["./boreas.json: colour: unknown option"]);
+  assert.deepEqual(inFile('{"apiPort": "x"}'), [
+    './boreas.json: apiPort: expected 0-65535, got "x"',
+  ]);
+  assert.deepEqual(inFile('{"debug": 1}'), ["./boreas.json: debug: expected true or false, got 1"]);
+  assert.deepEqual(inFile('{"wsPort": 1.5}'), ["./boreas.json: wsPort: expected 0-65535, got 1.5"]);
+  assert.deepEqual(problemsOf(["--config", "my.json"], {}, { "my.json": '{"api_port": true}' }), [
+    "my.json: apiPort: expected 0-65535, got true",
+  ]);
+});
+
+Deno.test("loadConfig() reports a multi-line config file that is not JSON on one line", () => {
+  const problems = problemsOf([], {}, { "./boreas.json": "apiPort = 0\n" });
+  assert.deepEqual(problems, [
+    "./boreas.json: expected a JSON config file, got text that is not valid JSON",
+  ]);
+});
+
+Deno.test("loadConfig() rejects both a tokens file and a tokens URL, from any source", () => {
+  const both = "--tokens-file and --tokens-url: expected one token provider, got both";
+  assert.deepEqual(problemsOf(["--tokens-file", "t.txt", "--tokens-url", "http://a.test/"]), [
+    both,
+  ]);
+  assert.deepEqual(
+    problemsOf(["--tokens-file", "t.txt"], {}, {
+      "./boreas.json": '{"tokensUrl": "http://a.test/"}',
+    }),
+    [both],
+  );
+});
+
+Deno.test("loadConfig() reports every problem at once", () => {
+  const problems = problemsOf(
+    ["--api-port", "abc", "--bogus", "stray", "--log-level", "loud"],
+    { BOREAS_WS_PORT: "70000" },
+    { "./boreas.json": '{"colour": 1, "maxBodyBytes": 0}' },
+  );
+  assert.deepEqual(
+    [...problems].sort(),
+    [
+      '"stray": unexpected argument (see --help)',
+      '--api-port: expected 0-65535, got "abc"',
+      "--bogus: unknown option (see --help)",
+      '--log-level: expected one of debug, info, warn, error, got "loud"',
+      "./boreas.json: colour: unknown option",
+      "./boreas.json: maxBodyBytes: expected a whole number of at least 1, got 0",
+      'BOREAS_WS_PORT: expected 0-65535, got "70000"',
+    ].sort(),
+  );
+});
+
+Deno.test("loadConfig() does not take the next flag as a missing value", () => {
+  assert.deepEqual(problemsOf(["--api-port", "--ws-port", "1"]), ["--api-port: expected a value"]);
+  assert.deepEqual(problemsOf(["--ws-port"]), ["--ws-port: expected a value"]);
+});
+
+Deno.test("loadConfig() reports an empty --config and a key given twice in the file", () => {
+  assert.deepEqual(problemsOf(["--config="]), ['--config: expected a file path, got ""']);
+  assert.deepEqual(problemsOf([], {}, { "./boreas.json": '{"apiPort": 1, "api_port": 2}' }), [
+    "./boreas.json: api_port: option given twice",
+  ]);
+});
+
+Deno.test("loadConfig() hides the password of a rejected tokens URL", () => {
+  const [problem] = problemsOf(["--tokens-url", "ftp://u:secret@x.test/"]);
+  assert.ok(problem?.startsWith("--tokens-url: expected an http or https URL"), problem);
+  assert.ok(!problem?.includes("secret"), problem);
+});
