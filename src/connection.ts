@@ -1,0 +1,212 @@
+/**
+ * @module
+ * One subscriber's WebSocket after the upgrade: adapts it to the hub's `Subscriber`, feeds its
+ * frames through the protocol parser, applies them to the hub, and enforces the per-connection
+ * limits (frame size, message rate, time to authenticate, slow consumers). Knows nothing of
+ * HTTP or of the other connections.
+ */
+
+import type { Hub, Subscriber } from "./hub.ts";
+import type { LogFields, Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import {
+  type ClientMessage,
+  CLOSE,
+  type CloseSpec,
+  parseClientMessage,
+  type Ref,
+  renderReply,
+} from "./protocol.ts";
+import { utf8LengthOver } from "./text.ts";
+import { mintToken, tokenFingerprint, type TokenStore } from "./tokens.ts";
+
+/** Limits on what one connection may do. */
+export interface ConnectionLimits {
+  /** Largest frame a client may send, in bytes; past it the socket is closed with 1009. */
+  readonly maxFrameBytes: number;
+  /** Channels one connection may be in at once. */
+  readonly maxChannelsPerConnection: number;
+  /** Frames a client may send per second; past it the socket is closed with 1008. */
+  readonly maxClientMessagesPerSecond: number;
+  /** Bytes queued to the client before it is dropped as a slow consumer (1008). */
+  readonly maxBufferedBytes: number;
+  /** How long a connection may stay anonymous, in milliseconds; 0 for no limit. */
+  readonly authTimeoutMs: number;
+}
+
+/** The endpoint that tracks every connection. */
+export interface ConnectionTracker {
+  /** The close to apply at once to a socket that opens after shutdown started. */
+  closing(): CloseSpec | undefined;
+  /** Stops tracking a closed connection. */
+  forget(connection: Connection): void;
+}
+
+/** What every connection shares: built once per server, so a connection costs little. */
+export interface ConnectionContext {
+  readonly tracker: ConnectionTracker;
+  readonly hub: Hub;
+  readonly tokens: TokenStore;
+  /** When false, every connection is authenticated with a generated token as it opens. */
+  readonly requireAuth: boolean;
+  readonly limits: ConnectionLimits;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+/** One WebSocket, as the hub and the socket's events see it. It listens to its own socket as
+ * an event listener object, so it needs no closures of its own. */
+export class Connection implements Subscriber, EventListenerObject {
+  readonly #socket: WebSocket;
+  readonly #context: ConnectionContext;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  // A token bucket: up to maxClientMessagesPerSecond messages, refilled at that rate.
+  #allowance: number;
+  #allowanceAt = Date.now();
+  #isClosed = false;
+
+  constructor(socket: WebSocket, context: ConnectionContext) {
+    this.#socket = socket;
+    this.#context = context;
+    this.#allowance = context.limits.maxClientMessagesPerSecond;
+    socket.binaryType = "arraybuffer";
+    for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
+  }
+
+  /** Sends unless the client has more than `maxBufferedBytes` waiting: then it is dropped. */
+  send(frame: string): boolean {
+    const socket = this.#socket;
+    if (socket.readyState !== WebSocket.OPEN) return false;
+    const buffered = socket.bufferedAmount;
+    if (buffered > this.#context.limits.maxBufferedBytes) {
+      this.#context.metrics.slowConsumersDropped++;
+      this.#closeFor(CLOSE.slowConsumer, "dropping slow consumer", {
+        level: "warn",
+        bufferedBytes: buffered,
+      });
+      return false;
+    }
+    socket.send(frame);
+    return true;
+  }
+
+  /** Starts the close handshake, if the socket is open. */
+  close(code: number, reason: string): void {
+    clearTimeout(this.#authTimer);
+    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.close(code, reason);
+  }
+
+  /** Dispatches the socket's events. */
+  handleEvent(event: Event): void {
+    if (event.type === "message") this.#onMessage(event as MessageEvent);
+    else if (event.type === "open") this.#onOpen();
+    else if (event.type === "close") this.#onClose(event as CloseEvent);
+  }
+
+  #onOpen(): void {
+    const { hub, requireAuth, limits, logger, tracker } = this.#context;
+    const closing = tracker.closing();
+    if (closing !== undefined) return this.close(closing.code, closing.reason);
+    hub.add(this);
+    if (!requireAuth) hub.authenticate(this, mintToken());
+    else if (limits.authTimeoutMs > 0) {
+      this.#authTimer = setTimeout(() => this.#onAuthTimeout(), limits.authTimeoutMs);
+    }
+    logger.debug("connection opened");
+  }
+
+  #onClose(event: CloseEvent): void {
+    // Deno may fire close twice (a missed ping, then the TCP end).
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    clearTimeout(this.#authTimer);
+    this.#context.hub.remove(this);
+    this.#context.tracker.forget(this);
+    this.#context.logger.debug("connection closed", { code: event.code });
+  }
+
+  #onMessage(event: MessageEvent): void {
+    const { limits } = this.#context;
+    if (!this.#withinRate()) {
+      return this.#closeForLimit(CLOSE.tooManyMessages);
+    }
+    const data: unknown = event.data;
+    if (typeof data !== "string") {
+      // Binary frames are not part of the protocol and carry no ref to answer.
+      const bytes = data instanceof ArrayBuffer ? data.byteLength : 0;
+      if (bytes > limits.maxFrameBytes) this.#closeForLimit(CLOSE.frameTooLarge);
+      return;
+    }
+    if (utf8LengthOver(data, limits.maxFrameBytes) !== null) {
+      return this.#closeForLimit(CLOSE.frameTooLarge);
+    }
+    const result = parseClientMessage(data);
+    if (result.ok) {
+      const error = this.#apply(result.message);
+      if (result.message.ref !== undefined) this.#reply(result.message.ref, error);
+    } else if (result.ref !== undefined) {
+      this.#reply(result.ref, result.error);
+    }
+  }
+
+  /** Applies one message to the hub; returns why it was refused, or undefined. */
+  #apply(message: ClientMessage): string | undefined {
+    const { hub, tokens, limits, logger } = this.#context;
+    if (message.type === "auth") {
+      if (!tokens.has(message.token)) return "access_token: unknown token";
+      if (!hub.authenticate(this, message.token)) return "connection is closing";
+      clearTimeout(this.#authTimer);
+      logger.debug("connection authenticated", { token: tokenFingerprint(message.token) });
+      return undefined;
+    }
+    const max = limits.maxChannelsPerConnection;
+    switch (hub.updateChannels(this, message.join, message.leave, max)) {
+      case "ok":
+        return undefined;
+      case "unauthenticated":
+        return "channels: authenticate first";
+      case "too-many-channels":
+        return `channels.join: at most ${max} channels per connection`;
+    }
+  }
+
+  #reply(ref: Ref, error: string | undefined): void {
+    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(renderReply(ref, error));
+  }
+
+  /** Takes one message from the token bucket; false once the client sends faster than
+   * `maxClientMessagesPerSecond` for longer than a one-second burst. */
+  #withinRate(): boolean {
+    const rate = this.#context.limits.maxClientMessagesPerSecond;
+    const now = Date.now();
+    this.#allowance = Math.min(rate, this.#allowance + (now - this.#allowanceAt) * rate / 1000);
+    this.#allowanceAt = now;
+    if (this.#allowance < 1) return false;
+    this.#allowance--;
+    return true;
+  }
+
+  #onAuthTimeout(): void {
+    this.#authTimer = undefined;
+    if (this.#socket.readyState !== WebSocket.OPEN) return;
+    if (this.#context.hub.isAuthenticated(this)) return;
+    this.#closeForLimit(CLOSE.authTimeout);
+  }
+
+  #closeForLimit(close: CloseSpec): void {
+    this.#context.metrics.connectionsClosedForLimits++;
+    this.#closeFor(close, "closing connection", { level: "info" });
+  }
+
+  /** Forgets the connection at once, logs why, and starts the close handshake. */
+  #closeFor(
+    { code, reason }: CloseSpec,
+    message: string,
+    { level, ...fields }: { level: "info" | "warn" } & LogFields,
+  ): void {
+    const { hub, logger } = this.#context;
+    logger[level](message, { code, reason, ...fields });
+    hub.remove(this);
+    this.close(code, reason);
+  }
+}

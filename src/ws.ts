@@ -1,0 +1,105 @@
+/**
+ * @module
+ * The WebSocket listener's request handler: the only `Deno.upgradeWebSocket` call. Refuses
+ * what it must (another path, a plain request, past `--max-connections`, during shutdown),
+ * upgrades the rest into `Connection`s, and tracks them so shutdown can close them all.
+ */
+
+import { errorResponse, HttpError } from "./api/response.ts";
+import { Connection, type ConnectionContext } from "./connection.ts";
+import type { CloseSpec } from "./protocol.ts";
+import { settlesWithin } from "./timing.ts";
+import { errorMessage } from "./text.ts";
+
+/** What the endpoint needs besides what every connection shares. */
+export interface WsOptions {
+  /** Open connections in all; an upgrade past it is answered 503. */
+  readonly maxConnections: number;
+  /** Seconds between pings to an idle client; a client that does not answer is closed. 0
+   * disables pings. */
+  readonly pingIntervalSeconds: number;
+}
+
+/** The WebSocket listener's handler, and a way to close every socket it opened. */
+export interface WsEndpoint {
+  /** Upgrades requests for `/`; answers anything else with a JSON error. */
+  readonly handler: (request: Request) => Response;
+  /** How many connections are open or opening. */
+  readonly size: number;
+  /** Refuses new upgrades, closes every socket with `close`, and resolves once all have
+   * finished their close handshakes (true), or after `timeoutMs` (false). */
+  closeAll(close: CloseSpec, timeoutMs: number): Promise<boolean>;
+}
+
+/** Builds the WebSocket endpoint. `shared` is handed to every connection, with this endpoint
+ * as its tracker. */
+export function createWsEndpoint(
+  shared: Omit<ConnectionContext, "tracker">,
+  options: WsOptions,
+): WsEndpoint {
+  // Every socket until its close event, closing ones too: Deno cannot tear down a server
+  // WebSocket whose peer never answers the close, so those still hold a file descriptor.
+  const connections = new Set<Connection>();
+  let closing: CloseSpec | undefined;
+  let allClosed: (() => void) | undefined;
+  const context: ConnectionContext = {
+    ...shared,
+    tracker: {
+      closing: () => closing,
+      forget(connection) {
+        connections.delete(connection);
+        if (connections.size === 0) allClosed?.();
+      },
+    },
+  };
+  const { metrics, logger } = shared;
+  const idleTimeout = Math.ceil(options.pingIntervalSeconds);
+
+  const handler = (request: Request) => {
+    const { pathname } = new URL(request.url);
+    if (pathname !== "/") {
+      return errorResponse(new HttpError(404, `no WebSocket endpoint at ${pathname}`));
+    }
+    if (closing !== undefined) return refuse(503, "server shutting down");
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return errorResponse(
+        new HttpError(426, "expected a WebSocket upgrade request", {
+          headers: { upgrade: "websocket" },
+        }),
+      );
+    }
+    if (connections.size >= options.maxConnections) {
+      return refuse(503, `too many connections (at most ${options.maxConnections})`);
+    }
+    let upgraded: Deno.WebSocketUpgrade;
+    try {
+      upgraded = Deno.upgradeWebSocket(request, { idleTimeout });
+    } catch (error) {
+      return refuse(400, `invalid WebSocket upgrade request: ${errorMessage(error)}`);
+    }
+    connections.add(new Connection(upgraded.socket, context));
+    return upgraded.response;
+  };
+
+  function refuse(status: number, message: string): Response {
+    metrics.connectionsRefused++;
+    logger.warn("refused WebSocket upgrade", { status, reason: message });
+    return errorResponse(new HttpError(status, message));
+  }
+
+  const closeAll = (close: CloseSpec, timeoutMs: number) => {
+    closing = close;
+    if (connections.size === 0) return Promise.resolve(true);
+    const closed = new Promise<void>((resolve) => allClosed = resolve);
+    for (const connection of connections) connection.close(close.code, close.reason);
+    return settlesWithin(closed, timeoutMs);
+  };
+
+  return {
+    handler,
+    get size() {
+      return connections.size;
+    },
+    closeAll,
+  };
+}
