@@ -1,0 +1,89 @@
+/**
+ * @module
+ * Reads a JSON request body within a size limit: 415 for another content type, 413 past the
+ * limit (read no further than that), 400 for a body that is not UTF-8 JSON.
+ */
+
+import { HttpError } from "./response.ts";
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Reads `request`'s body as JSON of at most `maxBytes` bytes. Throws `HttpError`. */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const type = request.headers.get("content-type") ?? "";
+  const mediaType = type.split(";", 1)[0]!.trim().toLowerCase();
+  if (mediaType !== "application/json") {
+    await request.body?.cancel();
+    throw new HttpError(
+      415,
+      `content-type: expected application/json, got ${JSON.stringify(type)}`,
+    );
+  }
+  const declared = request.headers.get("content-length");
+  if (Number(declared ?? "0") > maxBytes) {
+    await request.body?.cancel();
+    throw tooLarge(maxBytes);
+  }
+  // With a declared length within the limit, the HTTP layer reads no further than it, so one
+  // read is safe, and much cheaper than streaming; chunked bodies are counted as they come.
+  const bytes = declared === null
+    ? await readLimited(request, maxBytes)
+    : await readDeclared(request, maxBytes);
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new HttpError(400, "body: expected UTF-8 text");
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "body: expected JSON");
+  }
+}
+
+async function readDeclared(request: Request, maxBytes: number): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await request.bytes();
+  } catch (error) {
+    throw cutShort(error);
+  }
+  // A Request built in-process can carry a body longer than its header says.
+  if (bytes.length > maxBytes) throw tooLarge(maxBytes);
+  return bytes;
+}
+
+async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (request.body === null) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      // Breaking out of for-await cancels the stream, so the rest is never read.
+      if (size > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    throw cutShort(error);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** The client closed or broke the connection before sending the whole body. */
+function cutShort(cause: unknown): HttpError {
+  return new HttpError(400, "body: the request body was cut short", { cause });
+}
+
+function tooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, `body: expected at most ${maxBytes} bytes`);
+}

@@ -1,0 +1,54 @@
+/**
+ * @module
+ * `POST /broadcast/:channel/`: validates the body and hands one prebuilt frame to the hub.
+ */
+
+import { renderBroadcastFrame } from "../protocol.ts";
+import { readJsonBody } from "./body.ts";
+import { channelParam } from "./channel_param.ts";
+import type { ApiContext } from "./context.ts";
+import { HttpError, jsonResponse } from "./response.ts";
+import type { Route } from "./router.ts";
+
+/** A valid broadcast request body. */
+export interface BroadcastRequest {
+  readonly payload: unknown;
+  readonly dryrun: boolean;
+}
+
+/** Checks a parsed body: an object with a non-null `payload` and an optional boolean `dryrun`
+ * (default false). Throws 400 naming the field. */
+export function parseBroadcastRequest(body: unknown): BroadcastRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HttpError(400, "body: expected a JSON object");
+  }
+  const { payload, dryrun = false } = body as Record<string, unknown>;
+  if (payload === undefined || payload === null) {
+    throw new HttpError(400, "payload: expected any JSON value but null");
+  }
+  if (typeof dryrun !== "boolean") throw new HttpError(400, "dryrun: expected a boolean");
+  return { payload, dryrun };
+}
+
+/** The broadcast route. */
+export function broadcastRoutes({ hub, metrics, maxBodyBytes }: ApiContext): Route[] {
+  return [{
+    method: "POST",
+    path: "/broadcast/:channel",
+    handler: async (context) => {
+      const channel = channelParam(context);
+      const { payload, dryrun } = parseBroadcastRequest(
+        await readJsonBody(context.request, maxBodyBytes),
+      );
+      if (dryrun) return jsonResponse({ recipients: hub.memberCount(channel) });
+      metrics.messagesPublished++;
+      // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
+      if (hub.memberCount(channel) === 0) return jsonResponse({ recipients: 0 });
+      const started = performance.now();
+      const recipients = hub.publish(channel, renderBroadcastFrame(channel, payload));
+      metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
+      metrics.framesDelivered += recipients;
+      return jsonResponse({ recipients });
+    },
+  }];
+}

@@ -1,0 +1,26 @@
+/**
+ * @module
+ * What every API resource is handed: the shared state it reads and changes, and the options it
+ * obeys. Types only.
+ */
+
+import type { Hub } from "../hub.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { TokenStore } from "../tokens.ts";
+
+/** The state and options the API's route lists are built from. */
+export interface ApiContext {
+  readonly hub: Hub;
+  readonly tokens: TokenStore;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Largest request body accepted, in bytes. */
+  readonly maxBodyBytes: number;
+  /** Whether the `/debug/` routes exist. */
+  readonly debug: boolean;
+  /** Keys for `Authorization: Bearer KEY`; empty when the API is open. */
+  readonly apiKeys: readonly string[];
+  /** Whether a graceful shutdown has started (`/health` then answers 503). */
+  isShuttingDown(): boolean;
+}

@@ -1,0 +1,148 @@
+/**
+ * @module
+ * Routes HTTP API requests by method and path to handlers: 404 for an unknown path, 405 with
+ * `Allow` for a known path with another method, `HttpError` → `{"errors": [...]}`, and anything
+ * else → a logged 500. A trailing slash is optional on every route; path parameters arrive
+ * percent-decoded. Knows nothing of what the handlers do.
+ */
+
+import type { Logger } from "../log.ts";
+import { errorResponse, HttpError } from "./response.ts";
+import { errorMessage } from "../text.ts";
+
+/** The HTTP methods routes are declared with; `HEAD` is served by `GET` routes. */
+export type Method = "GET" | "POST" | "DELETE";
+
+/** What a handler gets: the request and its decoded path parameters. */
+export interface RouteContext {
+  readonly request: Request;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** Answers one request; throws `HttpError` for a client's mistake. */
+export type Handler = (context: RouteContext) => Response | Promise<Response>;
+
+/** One route: `path` is a URLPattern pathname such as `/broadcast/:channel`, without the
+ * trailing slash (added as optional). */
+export interface Route {
+  readonly method: Method;
+  readonly path: string;
+  readonly handler: Handler;
+  /** When true, the router's `authorize` check is skipped. Default false. */
+  readonly isPublic?: boolean;
+}
+
+/** Options of `createRouter`. */
+export interface RouterOptions {
+  /** Logs unexpected errors. */
+  readonly logger: Logger;
+  /** Throws `HttpError` for a request that may not use non-public routes; runs before their
+   * handlers and before a 404 or 405 answer. Default: everyone may. */
+  readonly authorize?: (request: Request) => void;
+}
+
+/** Answers any request. */
+export type RequestHandler = (request: Request) => Promise<Response>;
+
+interface CompiledRoute extends Route {
+  readonly pattern: URLPattern;
+}
+
+/** Builds a request handler from `routes`, tried in order: the first route whose path and
+ * method match answers. Unexpected errors are logged once, with method and path, and answered
+ * 500 without details. */
+export function createRouter(routes: readonly Route[], options: RouterOptions): RequestHandler {
+  const { logger, authorize = () => {} } = options;
+  const compiled: CompiledRoute[] = routes.map((route) => ({
+    ...route,
+    pattern: new URLPattern({ pathname: `${route.path}{/}?` }),
+  }));
+  return async (request) => {
+    const pathname = new URL(request.url).pathname;
+    const response = await answer(compiled, request, { pathname, logger, authorize });
+    return request.method === "HEAD" ? withoutBody(response) : response;
+  };
+}
+
+async function answer(
+  routes: readonly CompiledRoute[],
+  request: Request,
+  { pathname, logger, authorize }: Required<RouterOptions> & { pathname: string },
+): Promise<Response> {
+  try {
+    return await dispatch(routes, request, { pathname, authorize });
+  } catch (error) {
+    if (error instanceof HttpError) return errorResponse(error);
+    // The route's pattern, not the path: a path may hold a token.
+    const cause = error instanceof HandlerError ? error.cause : error;
+    logger.error("unhandled error in API handler", {
+      method: request.method,
+      route: error instanceof HandlerError ? error.route : "(none)",
+      error: errorMessage(cause),
+    });
+    return errorResponse(new HttpError(500, "internal error"));
+  }
+}
+
+async function dispatch(
+  routes: readonly CompiledRoute[],
+  request: Request,
+  { pathname, authorize }: { pathname: string; authorize: (request: Request) => void },
+): Promise<Response> {
+  const method = request.method === "HEAD" ? "GET" : request.method;
+  const allowed = new Set<string>();
+  for (const route of routes) {
+    const match = route.pattern.exec({ pathname });
+    if (match === null) continue;
+    if (route.method !== method) {
+      allowed.add(route.method);
+      if (route.method === "GET") allowed.add("HEAD");
+      continue;
+    }
+    if (!route.isPublic) authorize(request);
+    const params = decodeParams(match.pathname.groups);
+    try {
+      return await route.handler({ request, params });
+    } catch (error) {
+      throw error instanceof HttpError ? error : new HandlerError(route.path, error);
+    }
+  }
+  // Without credentials, an unknown path must not be told apart from a known one.
+  authorize(request);
+  if (allowed.size === 0) throw new HttpError(404, `no route for ${pathname}`);
+  const allow = [...allowed].join(", ");
+  throw new HttpError(
+    405,
+    `method ${request.method} not allowed on ${pathname}; allowed: ${allow}`,
+    {
+      headers: { allow },
+    },
+  );
+}
+
+/** An unexpected error from a handler, with the route it came from. */
+class HandlerError extends Error {
+  readonly route: string;
+  constructor(route: string, cause: unknown) {
+    super(`handler of ${route} failed`, { cause });
+    this.route = route;
+  }
+}
+
+function decodeParams(groups: Record<string, string | undefined>): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(groups)) {
+    if (raw === undefined) continue;
+    try {
+      params[name] = decodeURIComponent(raw);
+    } catch {
+      throw new HttpError(400, `${name}: malformed percent-encoding in ${JSON.stringify(raw)}`);
+    }
+  }
+  return params;
+}
+
+function withoutBody(response: Response): Response {
+  response.body?.cancel();
+  return new Response(null, { status: response.status, headers: response.headers });
+}

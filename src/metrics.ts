@@ -1,0 +1,145 @@
+/**
+ * @module
+ * What the server counts, and its rendering in the Prometheus text exposition format. No HTTP,
+ * no clock of its own beyond what callers pass in: the API's `/stats` and `/metrics` read it.
+ */
+
+/** Upper bounds of the broadcast fan-out histogram's buckets, in seconds. */
+export const FANOUT_BUCKETS = [
+  0.00001,
+  0.00005,
+  0.0001,
+  0.0005,
+  0.001,
+  0.005,
+  0.01,
+  0.05,
+  0.1,
+  0.5,
+  1,
+] as const;
+
+/** A Prometheus histogram with fixed buckets. */
+export class Histogram {
+  readonly bounds: readonly number[];
+  /** Per-bucket counts, not cumulative; the last is for values above every bound. */
+  readonly #counts: number[];
+  #sum = 0;
+  #count = 0;
+
+  constructor(bounds: readonly number[]) {
+    this.bounds = bounds;
+    this.#counts = new Array(bounds.length + 1).fill(0);
+  }
+
+  /** Records one observation. */
+  observe(value: number): void {
+    let i = 0;
+    while (i < this.bounds.length && value > this.bounds[i]!) i++;
+    this.#counts[i]!++;
+    this.#sum += value;
+    this.#count++;
+  }
+
+  /** How many observations there were. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Renders the `_bucket`, `_sum` and `_count` lines for `name`. */
+  render(name: string): string[] {
+    const lines: string[] = [];
+    let cumulative = 0;
+    this.bounds.forEach((bound, i) => {
+      cumulative += this.#counts[i]!;
+      lines.push(`${name}_bucket{le="${bound}"} ${cumulative}`);
+    });
+    lines.push(`${name}_bucket{le="+Inf"} ${this.#count}`);
+    lines.push(`${name}_sum ${this.#sum}`, `${name}_count ${this.#count}`);
+    return lines;
+  }
+}
+
+/** The server's running counts. Fields are plain numbers, cheap to bump on hot paths. */
+export class Metrics {
+  /** Non-dry broadcasts accepted by the API. */
+  messagesPublished = 0;
+  /** Frames handed to subscribers' sockets by broadcasts. */
+  framesDelivered = 0;
+  /** Subscribers closed because they stopped reading. */
+  slowConsumersDropped = 0;
+  /** WebSocket upgrades refused, e.g. past `--max-connections`. */
+  connectionsRefused = 0;
+  /** Connections closed for breaking a limit (frame size, message rate, auth timeout). */
+  connectionsClosedForLimits = 0;
+  /** Time each non-dry broadcast took to hand its frame to every subscriber, in seconds. */
+  readonly fanoutSeconds = new Histogram(FANOUT_BUCKETS);
+  /** When the server started, in milliseconds since the epoch. */
+  readonly startedAt: number;
+
+  constructor(startedAt: number = Date.now()) {
+    this.startedAt = startedAt;
+  }
+}
+
+/** Point-in-time values that live elsewhere (the hub, the token store, the process). */
+export interface Gauges {
+  readonly anonymousConnections: number;
+  readonly authenticatedConnections: number;
+  readonly tokens: number;
+  readonly channels: number;
+  /** Resident set size of the process, in bytes. */
+  readonly residentMemoryBytes: number;
+  /** Seconds since the server started. */
+  readonly uptimeSeconds: number;
+}
+
+/** Renders the Prometheus text exposition format (version 0.0.4). */
+export function renderPrometheus(metrics: Metrics, gauges: Gauges): string {
+  const lines: string[] = [];
+  const family = (name: string, type: string, help: string, samples: string[]) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+  };
+  family("boreas_connections", "gauge", "Open WebSocket connections.", [
+    `boreas_connections{state="anonymous"} ${gauges.anonymousConnections}`,
+    `boreas_connections{state="authenticated"} ${gauges.authenticatedConnections}`,
+  ]);
+  family("boreas_tokens", "gauge", "Tokens that may authenticate.", [
+    `boreas_tokens ${gauges.tokens}`,
+  ]);
+  family("boreas_channels", "gauge", "Channels with at least one subscriber.", [
+    `boreas_channels ${gauges.channels}`,
+  ]);
+  const counter = (name: string, help: string, value: number) =>
+    family(name, "counter", help, [`${name} ${value}`]);
+  counter("boreas_messages_published_total", "Broadcasts published.", metrics.messagesPublished);
+  counter("boreas_frames_delivered_total", "Frames sent to subscribers.", metrics.framesDelivered);
+  counter(
+    "boreas_slow_consumers_dropped_total",
+    "Subscribers closed because they stopped reading.",
+    metrics.slowConsumersDropped,
+  );
+  counter(
+    "boreas_connections_refused_total",
+    "WebSocket upgrades refused.",
+    metrics.connectionsRefused,
+  );
+  counter(
+    "boreas_connections_closed_for_limits_total",
+    "Connections closed for breaking a limit.",
+    metrics.connectionsClosedForLimits,
+  );
+  family(
+    "boreas_broadcast_fanout_seconds",
+    "histogram",
+    "Time to hand one broadcast to every subscriber.",
+    metrics.fanoutSeconds.render("boreas_broadcast_fanout_seconds"),
+  );
+  family("boreas_uptime_seconds", "gauge", "Seconds since the server started.", [
+    `boreas_uptime_seconds ${gauges.uptimeSeconds}`,
+  ]);
+  family("boreas_resident_memory_bytes", "gauge", "Resident memory of the process.", [
+    `boreas_resident_memory_bytes ${gauges.residentMemoryBytes}`,
+  ]);
+  return lines.join("\n") + "\n";
+}
