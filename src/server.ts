@@ -1,0 +1,204 @@
+/**
+ * @module
+ * Starts Boreas: builds the hub and token store, and serves the HTTP API and the WebSocket
+ * endpoint on their own listeners. The only `Deno.serve` calls. Prints nothing itself.
+ */
+
+import { createApi } from "./api/mod.ts";
+import { errorResponse, HttpError } from "./api/response.ts";
+import type { Config } from "./config.ts";
+import type { ConnectionLimits } from "./connection.ts";
+import { Hub } from "./hub.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { CLOSE } from "./protocol.ts";
+import type { TokenJournal } from "./token_journal.ts";
+import { TokenStore } from "./tokens.ts";
+import { errorMessage } from "./text.ts";
+import { settlesWithin } from "./timing.ts";
+import { createWsEndpoint } from "./ws.ts";
+import { hostPort, urlHost } from "./address.ts";
+
+/** What `startServer` takes besides the configuration. */
+export interface ServerDeps {
+  /** Default: a logger that drops everything. */
+  readonly logger?: Logger;
+  /** Tokens valid from the start, e.g. from a token provider. Default: none. */
+  readonly tokens?: Iterable<string>;
+  /** Where token changes made through the API are kept; the server closes it on shutdown.
+   * Default: none, tokens live in memory only. */
+  readonly journal?: TokenJournal | undefined;
+}
+
+/** A started server. Disposing it shuts it down. */
+export interface RunningServer extends AsyncDisposable {
+  /** The address the HTTP API is bound to (the real port when 0 was asked for). */
+  readonly apiAddr: Deno.NetAddr;
+  /** The address the WebSocket endpoint is bound to. */
+  readonly wsAddr: Deno.NetAddr;
+  /** `http://host:port` of the API, usable by a client on this machine. */
+  readonly apiUrl: string;
+  /** `ws://host:port/` of the WebSocket endpoint. */
+  readonly wsUrl: string;
+  readonly hub: Hub;
+  readonly tokens: TokenStore;
+  readonly metrics: Metrics;
+  /** Shuts down gracefully: `/health` answers 503 and new upgrades are refused, every
+   * WebSocket is closed with 1001 `server shutting down`, then both listeners stop and the
+   * HTTP requests in flight finish. Resolves to false when that took longer than
+   * `--shutdown-timeout` and was cut short. Safe to call more than once. */
+  shutdown(): Promise<boolean>;
+}
+
+/** A listener could not be bound; the message names the option and the address. */
+export class ListenError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ListenError";
+  }
+}
+
+/** Starts both listeners. Throws `ListenError` when either cannot be bound (and then leaves
+ * nothing running). */
+export async function startServer(
+  config: Config,
+  deps: ServerDeps = {},
+): Promise<RunningServer> {
+  const { logger = silentLogger(), tokens: initialTokens = [], journal } = deps;
+  const hub = new Hub();
+  const tokens = new TokenStore(initialTokens, journal);
+  const metrics = new Metrics();
+  let isShuttingDown = false;
+  const apiHandler = createApi({
+    hub,
+    tokens,
+    metrics,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    debug: config.debug,
+    apiKeys: config.apiKey,
+    isShuttingDown: () => isShuttingDown,
+  });
+  const endpoint = createWsEndpoint(
+    { hub, tokens, metrics, logger, requireAuth: config.requireAuth, limits: limitsOf(config) },
+    { maxConnections: config.maxConnections, pingIntervalSeconds: config.pingInterval },
+  );
+
+  const apiRequests = new InFlight();
+  const api = listen("api", {
+    hostname: config.apiHost,
+    port: config.apiPort,
+    handler: (request) => apiRequests.track(apiHandler(request)),
+    logger,
+  });
+  let ws: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    ws = listen("ws", {
+      hostname: config.wsHost,
+      port: config.wsPort,
+      handler: endpoint.handler,
+      logger,
+    });
+  } catch (error) {
+    await api.shutdown();
+    throw error;
+  }
+
+  const shutdown = once(async () => {
+    isShuttingDown = true;
+    const deadline = Date.now() + config.shutdownTimeout * 1000;
+    const left = () => deadline - Date.now();
+    // Our own close frames first: Deno's shutdown would close the sockets with its own reason.
+    const areSocketsClosed = await endpoint.closeAll(CLOSE.shuttingDown, left());
+    // Deno's shutdown can cut off a request still reading its body, so wait for those first.
+    const areRequestsDone = await settlesWithin(apiRequests.idle(), left());
+    const areListenersDone = await settlesWithin(
+      Promise.all([api.shutdown(), ws.shutdown()]),
+      left(),
+    );
+    const isClean = areSocketsClosed && areRequestsDone && areListenersDone;
+    if (!isClean) logger.warn("shutdown timed out", { openConnections: endpoint.size });
+    await journal?.[Symbol.asyncDispose]();
+    return isClean;
+  });
+  return {
+    apiAddr: api.addr,
+    wsAddr: ws.addr,
+    apiUrl: `http://${urlHost(api.addr.hostname)}:${api.addr.port}`,
+    wsUrl: `ws://${urlHost(ws.addr.hostname)}:${ws.addr.port}/`,
+    hub,
+    tokens,
+    metrics,
+    shutdown,
+    [Symbol.asyncDispose]: async () => {
+      await shutdown();
+    },
+  };
+}
+
+/** The per-connection limits of `config`, in the units `Connection` takes. */
+function limitsOf(config: Config): ConnectionLimits {
+  return {
+    maxFrameBytes: config.maxFrameBytes,
+    maxChannelsPerConnection: config.maxChannelsPerConnection,
+    maxClientMessagesPerSecond: config.maxClientMessagesPerSecond,
+    maxBufferedBytes: config.maxBufferedBytes,
+    authTimeoutMs: config.authTimeout * 1000,
+  };
+}
+
+/** `run`, started on the first call only; every call gets the same promise. */
+function once<T>(run: () => Promise<T>): () => Promise<T> {
+  let started: Promise<T> | undefined;
+  return () => started ??= run();
+}
+
+/** Counts the requests being answered, so shutdown can wait for them. */
+class InFlight {
+  #count = 0;
+  #idle: (() => void) | undefined;
+
+  /** Counts `answer` until it settles. */
+  async track(answer: Promise<Response>): Promise<Response> {
+    this.#count++;
+    try {
+      return await answer;
+    } finally {
+      if (--this.#count === 0) this.#idle?.();
+    }
+  }
+
+  /** Resolves once no request is being answered. */
+  idle(): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle = resolve);
+  }
+}
+
+/** Serves `handler`; `listener` is `api` or `ws`, whose `--X-host` and `--X-port` options a
+ * failure names. */
+function listen(
+  listener: "api" | "ws",
+  { hostname, port, handler, logger }: {
+    hostname: string;
+    port: number;
+    handler: Deno.ServeHandler<Deno.NetAddr>;
+    logger: Logger;
+  },
+): Deno.HttpServer<Deno.NetAddr> {
+  // Handlers answer their own errors; this only catches what escapes them, without a stack.
+  const onError = (error: unknown) => {
+    logger.error("unhandled error", { listener, error: String(error) });
+    return errorResponse(new HttpError(500, "internal error"));
+  };
+  try {
+    return Deno.serve({ hostname, port, handler, onError, onListen: () => {} });
+  } catch (error) {
+    const isInUse = error instanceof Deno.errors.AddrInUse;
+    const option = `--${listener}-${isInUse ? "port" : "host"}`;
+    const reason = isInUse ? "address already in use" : errorMessage(error);
+    throw new ListenError(`${option}: cannot listen on ${hostPort(hostname, port)}: ${reason}`, {
+      cause: error,
+    });
+  }
+}
