@@ -1,0 +1,272 @@
+/**
+ * @module
+ * The publisher's side: `BoreasApi` calls the HTTP API (tokens, broadcasts, health, stats)
+ * with `fetch`, and turns error answers into `BoreasApiError`. Web-platform APIs only.
+ */
+
+import type {
+  BoreasApiOptions,
+  BroadcastOptions,
+  Health,
+  RequestOptions,
+  Stats,
+} from "./api_types.ts";
+import { BoreasApiError } from "./errors.ts";
+
+/** A client of the Boreas HTTP API: mints and revokes tokens, publishes, reads health and
+ * stats. Each call is one `fetch`; every response body is read or cancelled.
+ *
+ * An answer with an error status rejects with `BoreasApiError`; a network failure or an
+ * abort rejects with `fetch`'s own error.
+ *
+ * ```ts
+ * import { BoreasApi } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001", apiKey: "secret" });
+ * const token = await api.createToken(); // hand it to a subscriber
+ * const recipients = await api.broadcast("news", { text: "hello" });
+ * ```
+ */
+export class BoreasApi {
+  readonly #base: string;
+  readonly #apiKey: string | undefined;
+  readonly #fetch: typeof fetch;
+
+  /** Throws `TypeError` when `url` is not an `http:` or `https:` URL. */
+  constructor(options: BoreasApiOptions) {
+    const url = new URL(options.url);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new TypeError(`url: expected an http: or https: URL, got ${JSON.stringify(url.href)}`);
+    }
+    this.#base = `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+    this.#apiKey = options.apiKey;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  /** Mints a token (`POST /token/`) that a subscriber can authenticate with.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const token = await new BoreasApi({ url: "http://localhost:8001" }).createToken();
+   * ```
+   */
+  async createToken(options: RequestOptions = {}): Promise<string> {
+    const label = "POST /token/";
+    const body = await this.#json("POST", "/token/", { ...options, label }, {
+      expected: 'a {"token": "..."} object',
+      isExpected: (body): body is { token: string } =>
+        isRecord(body) && typeof body.token === "string",
+    });
+    return body.token;
+  }
+
+  /** The tokens with at least one authenticated connection now (`GET /token/`), or, given a
+   * channel, the distinct tokens of its subscribers (`GET /{channel}/token/`). Throws
+   * `RangeError` for the channels `.` and `..`, which no URL path can name.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const api = new BoreasApi({ url: "http://localhost:8001" });
+   * const everyone = await api.listTokens();
+   * const onNews = await api.listTokens("news");
+   * ```
+   */
+  async listTokens(channel?: string, options: RequestOptions = {}): Promise<string[]> {
+    const path = channel === undefined ? "/token/" : `/${channelSegment(channel)}/token/`;
+    const label = channel === undefined ? "GET /token/" : "GET /{channel}/token/";
+    const body = await this.#json("GET", path, { ...options, label }, {
+      expected: 'a {"tokens": [...]} object',
+      isExpected: (body): body is { tokens: string[] } =>
+        isRecord(body) && isStringArray(body.tokens),
+    });
+    return body.tokens;
+  }
+
+  /** Revokes `token` (`DELETE /token/{token}/`): it can no longer authenticate, and the server
+   * closes its connections with 4001. Rejects with a 404 `BoreasApiError` for a token that is
+   * neither valid nor in use. Error messages never contain the token.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const api = new BoreasApi({ url: "http://localhost:8001" });
+   * await api.revokeToken(await api.createToken());
+   * ```
+   */
+  async revokeToken(token: string, options: RequestOptions = {}): Promise<void> {
+    const path = `/token/${encodeURIComponent(token)}/`;
+    const response = await this.#request("DELETE", path, {
+      ...options,
+      label: "DELETE /token/{token}/",
+    });
+    await response.body?.cancel();
+  }
+
+  /** Publishes `payload` to every subscriber of `channel` (`POST /broadcast/{channel}/`) and
+   * returns how many connections were sent it, or with `dryRun` would have been. `payload`
+   * is sent as JSON and must not be `null` or `undefined` (the server answers 400). Throws
+   * `RangeError` for the channels `.` and `..`.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const api = new BoreasApi({ url: "http://localhost:8001" });
+   * const wouldReach = await api.broadcast("news", { text: "hi" }, { dryRun: true });
+   * const reached = await api.broadcast("news", { text: "hi" });
+   * ```
+   */
+  async broadcast(
+    channel: string,
+    payload: unknown,
+    options: BroadcastOptions = {},
+  ): Promise<number> {
+    const { dryRun = false, ...rest } = options;
+    const label = "POST /broadcast/{channel}/";
+    const path = `/broadcast/${channelSegment(channel)}/`;
+    const body = await this.#json("POST", path, {
+      ...rest,
+      label,
+      body: { payload, dryrun: dryRun },
+    }, {
+      expected: 'a {"recipients": N} object',
+      isExpected: (body): body is { recipients: number } =>
+        isRecord(body) && typeof body.recipients === "number",
+    });
+    return body.recipients;
+  }
+
+  /** The server's counters (`GET /stats`).
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const { connections, channels } = await new BoreasApi({ url: "http://localhost:8001" })
+   *   .stats();
+   * ```
+   */
+  async stats(options: RequestOptions = {}): Promise<Stats> {
+    return await this.#json("GET", "/stats", { ...options, label: "GET /stats" }, {
+      expected: "a stats object",
+      isExpected: (body): body is Stats =>
+        isRecord(body) && isRecord(body.connections) && isRecord(body.memory),
+    });
+  }
+
+  /** Whether the server is serving (`GET /health`, which needs no API key). Resolves to
+   * `{ status: "shutting down" }` on the server's 503 during a shutdown, rather than rejecting.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const { status } = await new BoreasApi({ url: "http://localhost:8001" }).health();
+   * ```
+   */
+  async health(options: RequestOptions = {}): Promise<Health> {
+    const label = "GET /health";
+    const body = await this.#json("GET", "/health", { ...options, label, accept: [503] }, {
+      expected: 'a {"status": "ok" | "shutting down"} object',
+      isExpected: (body): body is Health =>
+        isRecord(body) && (body.status === "ok" || body.status === "shutting down"),
+    });
+    return { status: body.status };
+  }
+
+  /** Sends a request and parses its JSON answer, which must pass `shape.isExpected`. */
+  async #json<T>(
+    method: string,
+    path: string,
+    options: SendOptions,
+    shape: { expected: string; isExpected: (body: unknown) => body is T },
+  ): Promise<T> {
+    const response = await this.#request(method, path, options);
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (shape.isExpected(body)) return body;
+    throw new BoreasApiError(
+      response.status,
+      [`expected ${shape.expected}, got ${excerpt(text)}`],
+      {
+        request: options.label,
+      },
+    );
+  }
+
+  /** Sends a request; an answer with an error status (not in `accept`) becomes a
+   * `BoreasApiError` and its body is consumed. */
+  async #request(method: string, path: string, options: SendOptions): Promise<Response> {
+    const { signal, label, body, accept = [] } = options;
+    const headers = new Headers();
+    if (this.#apiKey !== undefined) headers.set("authorization", `Bearer ${this.#apiKey}`);
+    const init: RequestInit = { method, headers };
+    if (body !== undefined) {
+      headers.set("content-type", "application/json");
+      init.body = JSON.stringify(body);
+    }
+    if (signal !== undefined) init.signal = signal;
+    const send = this.#fetch;
+    const response = await send(`${this.#base}${path}`, init);
+    if (response.ok || accept.includes(response.status)) return response;
+    throw await apiError(response, label);
+  }
+}
+
+interface SendOptions extends RequestOptions {
+  /** The request as errors name it, without secrets. */
+  readonly label: string;
+  /** Sent as JSON. */
+  readonly body?: unknown;
+  /** Error statuses answered with a body the caller reads. */
+  readonly accept?: readonly number[];
+}
+
+/** Reads an error answer: the server's `{"errors": [...]}`, or one synthesized message. */
+async function apiError(response: Response, label: string): Promise<BoreasApiError> {
+  const { status, statusText } = response;
+  let text = "";
+  try {
+    text = await response.text();
+  } catch {
+    // The status alone is still worth reporting.
+  }
+  let errors: string[] | undefined;
+  try {
+    const body: unknown = JSON.parse(text);
+    if (isRecord(body) && isStringArray(body.errors) && body.errors.length > 0) {
+      errors = body.errors;
+    }
+  } catch {
+    // Not JSON: a proxy's page, say.
+  }
+  errors ??= [`HTTP ${status}${statusText === "" ? "" : ` ${statusText}`}: ${excerpt(text)}`];
+  return new BoreasApiError(status, errors, { request: label });
+}
+
+/** `channel` as one path segment. `.` and `..` would be removed by URL normalization, so
+ * `GET /./token/` would silently become `GET /token/`. */
+function channelSegment(channel: string): string {
+  if (channel === "." || channel === "..") {
+    throw new RangeError(`channel: ${JSON.stringify(channel)} cannot be named in a URL path`);
+  }
+  return encodeURIComponent(channel);
+}
+
+function excerpt(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  if (line === "") return "an empty body";
+  return JSON.stringify(line.length > 200 ? `${line.slice(0, 200)}…` : line);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}

@@ -1,0 +1,98 @@
+/**
+ * @module
+ * The shapes `BoreasApi` takes and returns: its options, and the bodies of `/stats` and
+ * `/health` as the server sends them.
+ */
+
+/** Options of `new BoreasApi()`.
+ *
+ * ```ts
+ * import type { BoreasApiOptions } from "./mod.ts";
+ *
+ * const options: BoreasApiOptions = { url: "https://example.com/boreas", apiKey: "secret" };
+ * ```
+ */
+export interface BoreasApiOptions {
+  /** Where the HTTP API is, e.g. `http://localhost:8001`. A path is kept as a prefix
+   * (`https://example.com/boreas` → `https://example.com/boreas/token/`). */
+  readonly url: string | URL;
+  /** Sent as `Authorization: Bearer KEY` on every request, for a server started with
+   * `--api-key`. Default: none. */
+  readonly apiKey?: string | undefined;
+  /** The `fetch` to use, e.g. one with a proxy or a test double. Default: the global one. */
+  readonly fetch?: typeof fetch;
+}
+
+/** What every call takes: an optional signal that aborts the request.
+ *
+ * ```ts
+ * import { BoreasApi } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * await api.stats({ signal: AbortSignal.timeout(2_000) });
+ * ```
+ */
+export interface RequestOptions {
+  /** Aborts the request; the call then rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `BoreasApi.broadcast()`.
+ *
+ * ```ts
+ * import { BoreasApi } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * const subscribers = await api.broadcast("news", { text: "hi" }, { dryRun: true });
+ * ```
+ */
+export interface BroadcastOptions extends RequestOptions {
+  /** When true, count the recipients but send nothing. Default false. */
+  readonly dryRun?: boolean;
+}
+
+/** The server's counters, as `GET /stats` answers them (field names as on the wire).
+ *
+ * ```ts
+ * import { BoreasApi, type Stats } from "./mod.ts";
+ *
+ * const stats: Stats = await new BoreasApi({ url: "http://localhost:8001" }).stats();
+ * const open = stats.connections.anonymous + stats.connections.authenticated;
+ * ```
+ */
+export interface Stats {
+  /** Open WebSocket connections, by whether they have authenticated. */
+  readonly connections: { readonly anonymous: number; readonly authenticated: number };
+  /** Tokens that may authenticate. */
+  readonly tokens: number;
+  /** Channels with at least one subscriber. */
+  readonly channels: number;
+  /** Broadcasts published since start (dry runs excluded). */
+  readonly "messages_published": number;
+  /** Frames handed to subscribers since start. */
+  readonly "frames_delivered": number;
+  /** Subscribers dropped for not reading. */
+  readonly "slow_consumers_dropped": number;
+  /** WebSocket upgrades refused (too many connections, shutting down). */
+  readonly "connections_refused": number;
+  /** Connections closed for breaking a limit. */
+  readonly "connections_closed_for_limits": number;
+  /** Seconds since the server started, rounded. */
+  readonly "uptime_seconds": number;
+  /** The server process's memory, in bytes. */
+  readonly memory: { readonly "rss_bytes": number; readonly "heap_used_bytes": number };
+}
+
+/** What `GET /health` says: `ok` while serving, `shutting down` once a shutdown began.
+ *
+ * ```ts
+ * import { BoreasApi, type Health } from "./mod.ts";
+ *
+ * const health: Health = await new BoreasApi({ url: "http://localhost:8001" }).health();
+ * if (health.status !== "ok") console.log("Boreas is going away");
+ * ```
+ */
+export interface Health {
+  /** `ok` (HTTP 200) or `shutting down` (HTTP 503). */
+  readonly status: "ok" | "shutting down";
+}

@@ -1,0 +1,151 @@
+/**
+ * @module
+ * One WebSocket to the server, as the subscriber drives it: sends messages with a `ref` and
+ * matches the server's replies to them, hands broadcasts on, and reports how the socket
+ * closed. Knows nothing of tokens, channels or reconnecting.
+ */
+
+/** How a WebSocket closed. */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** A broadcast as the server frames it: `{"message": ..., "channel": "..."}`. */
+export interface BroadcastFrame {
+  readonly channel: string;
+  readonly message: unknown;
+}
+
+/** The server answered a message with `{"ref": n, "error": "..."}`; the message is its. */
+export class ReplyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReplyError";
+  }
+}
+
+/** The socket closed, or stopped answering, before the reply came. */
+export class ConnectionLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConnectionLostError";
+  }
+}
+
+/** What a `Connection` needs besides its socket. */
+export interface ConnectionOptions {
+  /** Called with each broadcast received. */
+  readonly onBroadcast: (frame: BroadcastFrame) => void;
+  /** How long to wait for a reply, in milliseconds, before closing the socket as dead;
+   * `Infinity` waits forever. */
+  readonly replyTimeoutMs: number;
+}
+
+/** The close code the client uses when the server stops answering. */
+export const NO_REPLY_CLOSE: CloseInfo = Object.freeze({ code: 4000, reason: "no reply" });
+
+// readyState values, from the spec: an injected WebSocket class need not carry the constants.
+const CONNECTING = 0;
+const OPEN = 1;
+
+interface Pending {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** One socket: requests with replies, broadcasts, and its close. */
+export class Connection {
+  readonly #socket: WebSocket;
+  readonly #options: ConnectionOptions;
+  readonly #pending = new Map<number, Pending>();
+  #nextRef = 1;
+  /** Resolves true once the socket is open, or false if it closed first. */
+  readonly opened: Promise<boolean>;
+  /** Resolves once the socket has closed; every pending request has been rejected by then. */
+  readonly closed: Promise<CloseInfo>;
+
+  constructor(socket: WebSocket, options: ConnectionOptions) {
+    this.#socket = socket;
+    this.#options = options;
+    this.opened = new Promise((resolve) => {
+      socket.addEventListener("open", () => resolve(true), { once: true });
+      socket.addEventListener("close", () => resolve(false), { once: true });
+    });
+    this.closed = new Promise((resolve) => {
+      socket.addEventListener("close", (event) => {
+        const { code, reason } = event as CloseEvent;
+        this.#rejectPending(`connection closed (${code}${reason === "" ? "" : ` ${reason}`})`);
+        resolve({ code, reason });
+      }, { once: true });
+    });
+    // A close always follows an error, and the close is what the subscriber acts on.
+    socket.addEventListener("error", () => {});
+    socket.addEventListener("message", (event) => this.#onMessage(event as MessageEvent));
+  }
+
+  /** Sends `message` with a fresh `ref`; resolves on the server's ok, rejects with
+   * `ReplyError` on its error, or with `ConnectionLostError` when the socket closes or no
+   * reply comes in time (the socket is then closed with 4000). */
+  request(message: Readonly<Record<string, unknown>>): Promise<void> {
+    if (this.#socket.readyState !== OPEN) {
+      return Promise.reject(new ConnectionLostError("connection not open"));
+    }
+    const ref = this.#nextRef++;
+    return new Promise((resolve, reject) => {
+      const { replyTimeoutMs } = this.#options;
+      const timer = Number.isFinite(replyTimeoutMs)
+        ? setTimeout(() => this.#onReplyTimeout(ref), replyTimeoutMs)
+        : undefined;
+      this.#pending.set(ref, { resolve, reject, timer });
+      this.#socket.send(JSON.stringify({ ...message, ref }));
+    });
+  }
+
+  /** Starts closing the socket, if it is connecting or open. */
+  close(code: number, reason: string): void {
+    const { readyState } = this.#socket;
+    if (readyState === CONNECTING || readyState === OPEN) this.#socket.close(code, reason);
+  }
+
+  #onMessage(event: MessageEvent): void {
+    if (typeof event.data !== "string") return;
+    let frame: unknown;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (typeof frame !== "object" || frame === null || Array.isArray(frame)) return;
+    const { ref, ok, error, channel, message } = frame as Record<string, unknown>;
+    if (typeof ref === "number" && (ok === true || typeof error === "string")) {
+      const pending = this.#pending.get(ref);
+      if (pending === undefined) return;
+      this.#pending.delete(ref);
+      clearTimeout(pending.timer);
+      if (typeof error === "string") pending.reject(new ReplyError(error));
+      else pending.resolve();
+    } else if (typeof channel === "string" && "message" in frame) {
+      this.#options.onBroadcast({ channel, message });
+    }
+  }
+
+  #onReplyTimeout(ref: number): void {
+    const pending = this.#pending.get(ref);
+    if (pending === undefined) return;
+    this.#pending.delete(ref);
+    pending.reject(
+      new ConnectionLostError(`no reply within ${this.#options.replyTimeoutMs} ms`),
+    );
+    this.close(NO_REPLY_CLOSE.code, NO_REPLY_CLOSE.reason);
+  }
+
+  #rejectPending(why: string): void {
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new ConnectionLostError(why));
+    }
+    this.#pending.clear();
+  }
+}

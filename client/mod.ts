@@ -1,0 +1,43 @@
+/**
+ * @module
+ * A typed client for Boreas, the WebSocket pub/sub server: `BoreasApi` for publishers (tokens,
+ * broadcasts, health, stats over HTTP) and `BoreasSubscriber` for subscribers (a WebSocket that
+ * authenticates, joins channels, reconnects on its own and yields broadcasts). It uses only
+ * web-platform APIs (`fetch`, `WebSocket`, `AbortSignal`, `setTimeout`), so it runs unchanged
+ * in Deno, browsers and Node.js 22+.
+ *
+ * ```ts
+ * import { BoreasApi, BoreasSubscriber } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * await using subscriber = await BoreasSubscriber.connect({
+ *   url: "ws://localhost:8002/",
+ *   token: await api.createToken(),
+ *   channels: ["news"],
+ * });
+ * await api.broadcast("news", { text: "hello" });
+ * for await (const { channel, message } of subscriber) {
+ *   console.log(channel, message); // news { text: "hello" }
+ *   break;
+ * }
+ * ```
+ */
+
+export { BoreasApi } from "./api.ts";
+export type {
+  BoreasApiOptions,
+  BroadcastOptions,
+  Health,
+  RequestOptions,
+  Stats,
+} from "./api_types.ts";
+export { backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from "./backoff.ts";
+export { BoreasApiError, BoreasSubscriberError, type SubscriberErrorKind } from "./errors.ts";
+export { BoreasSubscriber } from "./subscriber.ts";
+export type {
+  BoreasSubscriberOptions,
+  BroadcastMessage,
+  SubscriberState,
+  WaitOptions,
+  WebSocketConstructor,
+} from "./subscriber_types.ts";

@@ -1,0 +1,64 @@
+/**
+ * @module
+ * Helpers for the client's tests: a subscriber wired to a test server with fast back-off, and
+ * waits on what it yields, each with a timeout naming what it waited for.
+ */
+
+import {
+  BoreasApi,
+  BoreasSubscriber,
+  type BoreasSubscriberOptions,
+  type BroadcastMessage,
+  type ReconnectOptions,
+  type SubscriberState,
+} from "../client/mod.ts";
+import { type TestServer, withTimeout } from "./helpers.ts";
+
+/** Back-off short enough for tests, long enough not to spin. */
+export const FAST_RECONNECT: ReconnectOptions = { initialDelayMs: 5, maxDelayMs: 50, factor: 2 };
+
+/** A `BoreasApi` for `server`'s HTTP API. */
+export function apiOf(server: TestServer, apiKey?: string): BoreasApi {
+  return new BoreasApi(
+    apiKey === undefined ? { url: server.apiUrl } : { url: server.apiUrl, apiKey },
+  );
+}
+
+/** A subscriber to `server` that records its states in `states`, with `FAST_RECONNECT`. */
+export function subscriberOf(
+  server: { readonly wsUrl: string },
+  token: string,
+  options: Partial<BoreasSubscriberOptions> & { states?: SubscriberState[] } = {},
+): BoreasSubscriber {
+  const { states, ...rest } = options;
+  return new BoreasSubscriber({
+    url: server.wsUrl,
+    token,
+    reconnect: FAST_RECONNECT,
+    ...(states === undefined ? {} : { onStateChange: (state) => states.push(state) }),
+    ...rest,
+  });
+}
+
+/** The next broadcast `subscriber` yields; fails when none comes within the wait. */
+export async function nextMessage(
+  subscriber: BoreasSubscriber,
+  what = "a broadcast",
+): Promise<BroadcastMessage> {
+  const result = await withTimeout(subscriber[Symbol.asyncIterator]().next(), what);
+  if (result.done) throw new Error(`the subscription ended while waiting for ${what}`);
+  return result.value;
+}
+
+/** What iterating `subscriber` to its end throws; fails when it ends without an error. */
+export async function iterationError(subscriber: BoreasSubscriber): Promise<unknown> {
+  const drain = async () => {
+    for await (const _ of subscriber) { /* drop queued messages */ }
+  };
+  try {
+    await withTimeout(drain(), "the subscription to end");
+  } catch (error) {
+    return error;
+  }
+  throw new Error("the subscription ended without an error");
+}
