@@ -1,0 +1,121 @@
+/**
+ * @module
+ * How the orchestrator (`bench/main.ts`) drives the load generator (`bench/load.ts`): one
+ * JSON command a line on the generator's stdin, one JSON reply a line on its stdout, strictly
+ * in turn. Types and line framing only.
+ */
+
+/** Fetches the token list at `url` (a JSON array of strings): subscribers authenticate with
+ * these tokens, one each, in order. */
+export interface TokensCommand {
+  readonly op: "tokens";
+  readonly url: string;
+}
+
+/** Opens `count` more WebSockets to `wsUrl`; each authenticates with its own token
+ * and joins `channel`, and the reply comes once every join was acknowledged. */
+export interface ConnectCommand {
+  readonly op: "connect";
+  readonly wsUrl: string;
+  readonly channel: string;
+  readonly count: number;
+}
+
+/** Closes every open WebSocket and waits for their close events. */
+export interface DisconnectCommand {
+  readonly op: "disconnect";
+}
+
+/** Publishes ~100-byte payloads to `channel` and measures what the subscribers receive.
+ * `rate`: a fixed number of deliveries a second (open loop). `saturate`: as fast as the
+ * server delivers, keeping `inflight` broadcasts' deliveries outstanding (closed loop).
+ * Measurement starts after `warmupMs` and lasts `durationMs`. */
+export interface FanoutCommand {
+  readonly op: "fanout";
+  readonly apiUrl: string;
+  readonly channel: string;
+  readonly mode: "rate" | "saturate";
+  /** Deliveries a second, in `rate` mode. */
+  readonly deliveriesPerSecond: number;
+  /** Broadcasts whose deliveries may be outstanding at once, in `saturate` mode. */
+  readonly inflight: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** The server process, whose CPU time is read at the window's edges. */
+  readonly serverPid: number;
+}
+
+/** Sends `POST url` with a JSON body over `connections` keep-alive connections for
+ * `durationMs`: the fallback when `wrk` is not installed. */
+export interface HttpCommand {
+  readonly op: "http";
+  readonly url: string;
+  readonly body: string;
+  readonly connections: number;
+  readonly durationMs: number;
+}
+
+/** Ends the load generator. */
+export interface ExitCommand {
+  readonly op: "exit";
+}
+
+/** Anything the orchestrator may send. */
+export type Command =
+  | TokensCommand
+  | ConnectCommand
+  | DisconnectCommand
+  | FanoutCommand
+  | HttpCommand
+  | ExitCommand;
+
+/** What one fan-out window measured. */
+export interface FanoutResult {
+  /** Frames received by all subscribers within the window. */
+  readonly deliveries: number;
+  readonly seconds: number;
+  /** Publish-to-receive latency percentiles, in milliseconds. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** CPU time the server and the load generator used within the window, in seconds. */
+  readonly serverCpuSeconds: number;
+  readonly loadCpuSeconds: number;
+  /** Broadcasts answered with another status than 200, or that failed. */
+  readonly failedPublishes: number;
+}
+
+/** What the fallback HTTP load measured. */
+export interface HttpResult {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly failed: number;
+}
+
+/** The reply to each command: `{ ok: true, ...result }` or `{ ok: false, error }`. */
+export type Reply =
+  | ({ readonly ok: true } & Partial<FanoutResult & HttpResult> & { readonly ms?: number })
+  | { readonly ok: false; readonly error: string };
+
+const UTF8 = new TextEncoder();
+
+/** Writes `value` as one JSON line. */
+export async function writeLine(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  value: unknown,
+): Promise<void> {
+  await writer.write(UTF8.encode(`${JSON.stringify(value)}\n`));
+}
+
+/** Yields each line of `stream`, without its line end. */
+export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let pending = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    pending += text;
+    let end: number;
+    while ((end = pending.indexOf("\n")) !== -1) {
+      yield pending.slice(0, end).replace(/\r$/, "");
+      pending = pending.slice(end + 1);
+    }
+  }
+  if (pending !== "") yield pending;
+}

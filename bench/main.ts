@@ -1,0 +1,285 @@
+// deno-lint-ignore-file no-console
+/**
+ * @module
+ * `deno task bench`: measures Boreas against a minimal Deno broadcast server
+ * (`baseline_server.ts`) in the same run, and prints a Markdown table of medians and
+ * Boreas / baseline ratios, with the targets of docs/benchmarks.md. Progress goes to stderr,
+ * the report to stdout. Servers run on core 0 and the load generator (`load.ts`, its own
+ * process) on core 1 where `taskset` exists; every child gets `ulimit -n 65536` (or the hard
+ * limit). Linux only: CPU time and RSS come from `/proc`.
+ *
+ * `--quick` finishes in under two minutes; `--cpu-prof DIR` profiles Boreas alone under the
+ * saturated fan-out instead. `--help` lists the options.
+ */
+
+import { parseArgs } from "node:util";
+import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts";
+import { hasCommand, type Placement } from "./processes.ts";
+import { cpuModel } from "./proc.ts";
+import { describeTarget, formatNumber, Results, type RowSpec, type Verdict } from "./report.ts";
+import {
+  type BenchOptions,
+  fanoutRun,
+  idleRun,
+  profileRun,
+  SATURATED_CORE_SHARE,
+} from "./scenarios.ts";
+
+const HELP = `Usage: deno task bench [options]
+
+  --quick                  3 short runs, one idle-RSS run: under two minutes
+  --subscribers LIST       subscriber counts, comma-separated (default 100,1000)
+  --idle-connections N     idle authenticated connections for the RSS figure (default 10000;
+                           0 skips it)
+  --runs N                 fan-out and HTTP runs; medians are reported (default 6, quick 3)
+  --idle-runs N            idle-RSS runs (default 3, quick 1)
+  --duration SECONDS       length of each measured window (default 5, quick 1.5)
+  --warmup SECONDS         publishing before each window (default 1, quick 0.5)
+  --rate N                 deliveries a second in the fixed-rate windows (default 20000)
+  --inflight N             broadcasts outstanding at saturation (default 4)
+  --http-seconds N         length of the POST /broadcast/ load (default 5, quick 2; 0 skips)
+  --only LIST              measure only some of fanout, http, idle (comma-separated)
+  --no-pin                 do not pin processes to cores with taskset
+  --cpu-prof DIR           instead of measuring, profile Boreas twice: under the saturated
+                           fan-out with the most subscribers, and under the POST /broadcast/
+                           load; write the .cpuprofile files under DIR and list their top
+                           functions
+  -h, --help               show this help`;
+
+const MAX_OPEN_FILES = 65_536;
+const SCENARIOS = ["fanout", "http", "idle"] as const;
+const PROFILED = {
+  fanout: "Boreas under the saturated fan-out",
+  http: "Boreas under POST /broadcast/ to a channel with no subscribers",
+} as const;
+
+interface Settings {
+  readonly mode: "quick" | "full";
+  readonly runs: number;
+  readonly idleRuns: number;
+  readonly cpuProfDir: string | undefined;
+  readonly isPinned: boolean;
+  readonly options: Omit<BenchOptions, "serverPlacement" | "loadPlacement">;
+}
+
+function parseSettings(args: string[]): Settings | "help" {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: "boolean" },
+      subscribers: { type: "string" },
+      "idle-connections": { type: "string" },
+      runs: { type: "string" },
+      "idle-runs": { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      rate: { type: "string" },
+      inflight: { type: "string" },
+      "http-seconds": { type: "string" },
+      only: { type: "string" },
+      "no-pin": { type: "boolean" },
+      "cpu-prof": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return "help";
+  const isQuick = values.quick === true;
+  const number = (name: keyof typeof values, quick: number, full: number) => {
+    const raw = values[name];
+    if (raw === undefined) return isQuick ? quick : full;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) {
+      throw new RangeError(`--${name}: expected a number ≥ 0, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+  const subscribers = (values.subscribers ?? "100,1000").split(",").map(Number);
+  if (subscribers.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new RangeError(`--subscribers: expected counts ≥ 1, got "${values.subscribers}"`);
+  }
+  const only = new Set((values.only ?? SCENARIOS.join(",")).split(","));
+  const unknown = [...only].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new RangeError(`--only: expected some of ${SCENARIOS.join(", ")}, got "${unknown}"`);
+  }
+  return {
+    mode: isQuick ? "quick" : "full",
+    runs: Math.max(1, number("runs", 3, 6)),
+    idleRuns: number("idle-runs", 1, 3),
+    cpuProfDir: values["cpu-prof"],
+    isPinned: values["no-pin"] !== true,
+    options: {
+      subscribers: only.has("fanout") ? [...new Set(subscribers)].sort((a, b) => a - b) : [],
+      rate: number("rate", 20_000, 20_000),
+      inflight: Math.max(1, number("inflight", 4, 4)),
+      warmupMs: number("warmup", 0.5, 1) * 1000,
+      durationMs: number("duration", 1.5, 5) * 1000,
+      idleConnections: only.has("idle") ? number("idle-connections", 10_000, 10_000) : 0,
+      httpSeconds: only.has("http") ? number("http-seconds", 2, 5) : 0,
+    },
+  };
+}
+
+/** The table's rows, with the targets of docs/benchmarks.md. */
+function rows(
+  { subscribers, rate, idleConnections, httpSeconds }: Settings["options"],
+): RowSpec[] {
+  const atRate = `at ${formatNumber(rate, 0)} deliveries/s`;
+  const perSubscribers = subscribers.flatMap((n): RowSpec[] => {
+    const subs = `${formatNumber(n, 0)} subscribers`;
+    return [
+      { key: `saturate.${n}.rate`, label: `delivered msg/s at saturation, ${subs}`, digits: 0 },
+      { key: `rate.${n}.p50`, label: `p50 latency ${atRate}, ${subs} (ms)`, digits: 2 },
+      {
+        key: `rate.${n}.p99`,
+        label: `p99 latency ${atRate}, ${subs} (ms)`,
+        digits: 2,
+        target: { kind: "max-ratio", value: 1.2 },
+      },
+      { key: `saturate.${n}.p50`, label: `p50 latency at saturation, ${subs} (ms)`, digits: 2 },
+      { key: `saturate.${n}.p99`, label: `p99 latency at saturation, ${subs} (ms)`, digits: 2 },
+      {
+        key: `saturate.${n}.cpu`,
+        label: `server CPU per delivered msg at saturation, ${subs} (µs)`,
+        digits: 2,
+        target: { kind: "max-ratio", value: 1.15 },
+      },
+      {
+        key: `rate.${n}.cpu`,
+        label: `server CPU per delivered msg ${atRate}, ${subs} (µs)`,
+        digits: 2,
+        target: { kind: "max-ratio", value: 1.15 },
+      },
+      { key: `saturate.${n}.core`, label: `server core use at saturation, ${subs} (%)`, digits: 0 },
+    ];
+  });
+  const idle: RowSpec[] = idleConnections <= 0 ? [] : [{
+    key: "idle.rss",
+    label: `RSS per idle authenticated connection, ${formatNumber(idleConnections, 0)} ` +
+      "connections (KiB)",
+    digits: 2,
+    target: { kind: "max-ratio", value: 1.25 },
+  }];
+  const http: RowSpec[] = httpSeconds <= 0 ? [] : [{
+    key: "http.rps",
+    label: "POST /broadcast/ with no subscribers, one core, keep-alive (req/s)",
+    digits: 0,
+    target: { kind: "min-boreas", value: 15_000 },
+  }];
+  return [...perSubscribers, ...idle, ...http];
+}
+
+async function header(settings: Settings, hasTaskset: boolean): Promise<string> {
+  const { options } = settings;
+  const pinning = hasTaskset
+    ? "servers pinned to core 0, load generator and wrk to core 1 (taskset)"
+    : "not pinned (no taskset)";
+  return [
+    `Boreas benchmark, ${settings.mode} mode: ${settings.runs} fan-out/HTTP runs and ` +
+    `${settings.idleRuns} idle-RSS runs, medians; ${options.durationMs / 1000} s windows after ` +
+    `${
+      options.warmupMs / 1000
+    } s of warm-up; ${options.inflight} broadcasts in flight at saturation.`,
+    `Machine: ${navigator.hardwareConcurrency} cores, ${await cpuModel()}, Deno ${Deno.version.deno} ` +
+    `(V8 ${Deno.version.v8}); ${pinning}; children run with ulimit -n ${MAX_OPEN_FILES}.`,
+    `HTTP load: ${await hasCommand("wrk") ? "wrk" : "Deno fetch loops (wrk not installed)"}.`,
+  ].join("\n");
+}
+
+function verdictLines(verdicts: readonly Verdict[]): string[] {
+  return verdicts.map((verdict) => {
+    const figure = verdict.target.kind === "max-ratio"
+      ? `Boreas / baseline = ${formatNumber(verdict.ratio, 2)}`
+      : `Boreas = ${formatNumber(verdict.boreas, 0)}`;
+    return `- ${verdict.isMet ? "held" : "MISSED"}: ${verdict.label}: ${figure} ` +
+      `(target ${describeTarget(verdict.target)})`;
+  });
+}
+
+async function newestProfile(dir: string): Promise<string> {
+  let newest: { path: string; time: number } | undefined;
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.name.endsWith(".cpuprofile")) continue;
+    const path = `${dir}/${entry.name}`;
+    const time = (await Deno.stat(path)).mtime?.getTime() ?? 0;
+    if (newest === undefined || time > newest.time) newest = { path, time };
+  }
+  if (newest === undefined) throw new Error(`${dir}: no .cpuprofile file`);
+  return newest.path;
+}
+
+async function main(args: string[]): Promise<number> {
+  const settings = parseSettings(args);
+  if (settings === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  const hasTaskset = settings.isPinned && await hasCommand("taskset");
+  const place = (core: number): Placement => ({
+    core: hasTaskset ? core : null,
+    maxOpenFiles: MAX_OPEN_FILES,
+  });
+  const options: BenchOptions = {
+    ...settings.options,
+    serverPlacement: place(0),
+    loadPlacement: place(1),
+  };
+  if (settings.cpuProfDir !== undefined) await profile(options, settings.cpuProfDir);
+  else await measure(settings, { options, hasTaskset });
+  return 0;
+}
+
+/** Profiles Boreas under each load and prints each profile's top functions. */
+async function profile(options: BenchOptions, cpuProfDir: string): Promise<void> {
+  for (const load of ["fanout", "http"] as const) {
+    const dir = `${cpuProfDir}/${load}`;
+    await profileRun(options, { dir, load, log });
+    const path = await newestProfile(dir);
+    const profile = JSON.parse(await Deno.readTextFile(path)) as CpuProfile;
+    console.log(`\n${PROFILED[load]}: ${path}\n`);
+    console.log(renderProfile(summarizeProfile(profile, 20)));
+  }
+}
+
+/** Runs every measurement and prints the report. */
+async function measure(
+  settings: Settings,
+  { options, hasTaskset }: { options: BenchOptions; hasTaskset: boolean },
+): Promise<void> {
+  const started = performance.now();
+  console.log(await header(settings, hasTaskset));
+  const results = new Results();
+  for (let run = 0; run < settings.runs; run++) {
+    await fanoutRun(run, options, { results, log });
+  }
+  if (options.idleConnections > 0) {
+    for (let run = 0; run < settings.idleRuns; run++) {
+      await idleRun(run, options, { results, log });
+    }
+  }
+  const { markdown, verdicts } = results.table(rows(settings.options));
+  console.log(`\n${markdown}\n`);
+  console.log(
+    "Figures are medians over the runs; the ratio is the median of the per-run ratios, with " +
+      "their range.",
+  );
+  console.log(
+    `\\* the load generator used ≥ ${SATURATED_CORE_SHARE * 100}% of its core in at least one ` +
+      "run: the figure is a lower bound for that server.\n",
+  );
+  console.log(["Targets:", ...verdictLines(verdicts)].join("\n"));
+  console.log(`\nTook ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+}
+
+function log(line: string): void {
+  console.error(line);
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.message : error}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * @module
+ * The load generator's subscribers: WebSockets that authenticate, join one channel, then count
+ * every broadcast they receive and record its publish-to-receive latency. A payload carries its
+ * publish time (`"t":` milliseconds of `performance.now()` in this process), so latency needs
+ * one clock only.
+ */
+
+import { LatencyHistogram } from "./histogram.ts";
+
+const LATENCY_KEY = '"t":';
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Every subscriber of one load generator, with their shared delivery counters. */
+export class SubscriberPool implements EventListenerObject {
+  readonly #sockets: WebSocket[] = [];
+  /** Latencies of the deliveries received while `isMeasuring`. */
+  readonly latency: LatencyHistogram = new LatencyHistogram();
+  /** Whether deliveries are recorded in `latency`. */
+  isMeasuring = false;
+  #received = 0;
+  #waitTarget = Infinity;
+  #wake: (() => void) | undefined;
+
+  /** How many subscribers are open. */
+  get size(): number {
+    return this.#sockets.length;
+  }
+
+  /** Broadcast frames received so far by all subscribers. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** Opens `tokens.length` subscribers to `url`, at most `concurrency` handshakes at a time;
+   * each authenticates with its token and joins `channel`. Resolves once every join is
+   * acknowledged; rejects on the first failure. */
+  async open(
+    url: string,
+    { tokens, channel, concurrency = 64 }: {
+      tokens: readonly string[];
+      channel: string;
+      concurrency?: number;
+    },
+  ): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < tokens.length) {
+        const token = tokens[next++]!;
+        const socket = await openSubscriber(url, token, channel);
+        socket.addEventListener("message", this);
+        this.#sockets.push(socket);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+
+  /** Closes every subscriber and resolves once all have closed. */
+  async closeAll(): Promise<void> {
+    const sockets = this.#sockets.splice(0);
+    await Promise.all(sockets.map((socket) =>
+      new Promise<void>((resolve) => {
+        if (socket.readyState === WebSocket.CLOSED) return resolve();
+        socket.addEventListener("close", () => resolve(), { once: true });
+        socket.close(1000, "done");
+      })
+    ));
+  }
+
+  /** Resolves once `received` reaches `target`, or after `timeoutMs` (then false). */
+  async untilReceived(target: number, timeoutMs: number): Promise<boolean> {
+    if (this.#received >= target) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const isReached = await new Promise<boolean>((resolve) => {
+      this.#waitTarget = target;
+      this.#wake = () => resolve(true);
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    clearTimeout(timer);
+    this.#wake = undefined;
+    this.#waitTarget = Infinity;
+    return isReached;
+  }
+
+  /** Wakes a pending `untilReceived` early, e.g. when something else it waits for changed. */
+  nudge(): void {
+    this.#wake?.();
+  }
+
+  /** Counts one received frame. */
+  handleEvent(event: Event): void {
+    const now = performance.now();
+    const data = (event as MessageEvent).data;
+    if (typeof data !== "string") return;
+    const at = data.indexOf(LATENCY_KEY);
+    if (at === -1) return;
+    this.#received++;
+    if (this.isMeasuring) {
+      this.latency.record(now - parseFloat(data.slice(at + LATENCY_KEY.length)));
+    }
+    if (this.#received >= this.#waitTarget) this.#wake?.();
+  }
+}
+
+/** Opens one WebSocket, authenticates with `token` and joins `channel`; resolves once the
+ * server acknowledged the join (its `ref`). */
+function openSubscriber(url: string, token: string, channel: string): Promise<WebSocket> {
+  const socket = new WebSocket(url);
+  return new Promise<WebSocket>((resolve, reject) => {
+    const fail = (reason: string) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(new Error(`subscriber to ${url}: ${reason}`));
+    };
+    const timer = setTimeout(() => fail("no join acknowledgement in time"), CONNECT_TIMEOUT_MS);
+    socket.onopen = () => {
+      socket.send(JSON.stringify({ access_token: token }));
+      socket.send(JSON.stringify({ channels: { join: [channel], leave: [] }, ref: 1 }));
+    };
+    socket.onmessage = (event) => {
+      const reply = JSON.parse(event.data);
+      if (reply.ok !== true) return fail(`join refused: ${event.data}`);
+      clearTimeout(timer);
+      socket.onopen =
+        socket.onmessage =
+        socket.onerror =
+        socket.onclose =
+          null;
+      resolve(socket);
+    };
+    socket.onerror = () => fail("WebSocket error");
+    socket.onclose = (event) => fail(`closed with ${event.code} ${event.reason}`);
+  });
+}
