@@ -7,6 +7,7 @@
  */
 
 import type { Logger } from "../log.ts";
+import { compilePath, type PathMatcher, pathnameOf } from "./path.ts";
 import { errorResponse, HttpError } from "./response.ts";
 import { errorMessage } from "../text.ts";
 
@@ -22,8 +23,8 @@ export interface RouteContext {
 /** Answers one request; throws `HttpError` for a client's mistake. */
 export type Handler = (context: RouteContext) => Response | Promise<Response>;
 
-/** One route: `path` is a URLPattern pathname such as `/broadcast/:channel`, without the
- * trailing slash (added as optional). */
+/** One route: `path` is a template such as `/broadcast/:channel` (literal segments and
+ * `:name` parameters), without the trailing slash (added as optional). */
 export interface Route {
   readonly method: Method;
   readonly path: string;
@@ -45,7 +46,7 @@ export interface RouterOptions {
 export type RequestHandler = (request: Request) => Promise<Response>;
 
 interface CompiledRoute extends Route {
-  readonly pattern: URLPattern;
+  readonly matcher: PathMatcher;
 }
 
 /** Builds a request handler from `routes`, tried in order: the first route whose path and
@@ -55,10 +56,10 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
   const { logger, authorize = () => {} } = options;
   const compiled: CompiledRoute[] = routes.map((route) => ({
     ...route,
-    pattern: new URLPattern({ pathname: `${route.path}{/}?` }),
+    matcher: compilePath(route.path),
   }));
   return async (request) => {
-    const pathname = new URL(request.url).pathname;
+    const pathname = pathnameOf(request.url);
     const response = await answer(compiled, request, { pathname, logger, authorize });
     return request.method === "HEAD" ? withoutBody(response) : response;
   };
@@ -92,15 +93,15 @@ async function dispatch(
   const method = request.method === "HEAD" ? "GET" : request.method;
   const allowed = new Set<string>();
   for (const route of routes) {
-    const match = route.pattern.exec({ pathname });
-    if (match === null) continue;
+    const rawParams = route.matcher.match(pathname);
+    if (rawParams === null) continue;
     if (route.method !== method) {
       allowed.add(route.method);
       if (route.method === "GET") allowed.add("HEAD");
       continue;
     }
     if (!route.isPublic) authorize(request);
-    const params = decodeParams(match.pathname.groups);
+    const params = decodeParams(rawParams);
     try {
       return await route.handler({ request, params });
     } catch (error) {
@@ -129,14 +130,13 @@ class HandlerError extends Error {
   }
 }
 
-function decodeParams(groups: Record<string, string | undefined>): Record<string, string> {
+function decodeParams(raw: Record<string, string>): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(groups)) {
-    if (raw === undefined) continue;
+  for (const [name, value] of Object.entries(raw)) {
     try {
-      params[name] = decodeURIComponent(raw);
+      params[name] = decodeURIComponent(value);
     } catch {
-      throw new HttpError(400, `${name}: malformed percent-encoding in ${JSON.stringify(raw)}`);
+      throw new HttpError(400, `${name}: malformed percent-encoding in ${JSON.stringify(value)}`);
     }
   }
   return params;

@@ -1,0 +1,72 @@
+/**
+ * @module
+ * The path side of routing, kept cheap because it runs on every API request: a request URL's
+ * pathname without a full URL parse when the parse could not change it, and route templates
+ * such as `/broadcast/:channel` compiled once to regular expressions.
+ */
+
+/** A path the WHATWG URL parser leaves as it is: only characters it does not percent-encode,
+ * and no segment starting with `.` or `%2e` (a dot segment, which it would resolve). */
+const PLAIN_PATH = /^(?:\/(?![.]|%2e)[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)+$/i;
+/** The part between `scheme://` and the path that cannot hide a `?`, `#`, `\` or userinfo. */
+const PLAIN_AUTHORITY = /^[A-Za-z0-9.\-:[\]]+$/;
+
+/** The pathname of `url`, equal to `new URL(url).pathname`. A request URL built from the
+ * request line is already in the shape the parser keeps most of the time; only then is it
+ * sliced instead of parsed. */
+export function pathnameOf(url: string): string {
+  const authorityStart = url.indexOf("://") + 3;
+  const pathStart = url.indexOf("/", authorityStart);
+  if (authorityStart > 2 && pathStart > authorityStart) {
+    let pathEnd = url.length;
+    for (let i = pathStart; i < url.length; i++) {
+      const char = url.charCodeAt(i);
+      if (char === 0x3f || char === 0x23) { // `?` or `#`
+        pathEnd = i;
+        break;
+      }
+    }
+    const path = url.slice(pathStart, pathEnd);
+    if (PLAIN_PATH.test(path) && PLAIN_AUTHORITY.test(url.slice(authorityStart, pathStart))) {
+      return path;
+    }
+  }
+  return new URL(url).pathname;
+}
+
+/** A route template compiled for matching pathnames. */
+export interface PathMatcher {
+  /** The raw (still percent-encoded) parameter values by name, or null when `pathname` does
+   * not match. */
+  match(pathname: string): Record<string, string> | null;
+}
+
+const PARAMETER = /^:([A-Za-z_][A-Za-z0-9_]*)$/;
+
+/** Compiles `template`: `/`-separated literal segments and `:name` parameters, each
+ * parameter matching one non-empty segment; a trailing slash is optional. */
+export function compilePath(template: string): PathMatcher {
+  if (!template.startsWith("/")) throw new Error(`route ${template}: must start with "/"`);
+  const names: string[] = [];
+  const segments = template === "/" ? [] : template.slice(1).split("/");
+  const source = segments.map((segment) => {
+    const parameter = PARAMETER.exec(segment);
+    if (parameter === null) return `/${escapeRegExp(segment)}`;
+    names.push(parameter[1]!);
+    return "/([^/]+?)";
+  }).join("");
+  const pattern = new RegExp(`^${source}/?$`);
+  return {
+    match(pathname) {
+      const found = pattern.exec(pathname);
+      if (found === null) return null;
+      const params: Record<string, string> = {};
+      names.forEach((name, i) => params[name] = found[i + 1]!);
+      return params;
+    },
+  };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
+}
