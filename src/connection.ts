@@ -17,7 +17,7 @@ import {
   type Ref,
   renderReply,
 } from "./protocol.ts";
-import { utf8LengthOver } from "./text.ts";
+import { maxUtf8Length, utf8LengthOver } from "./text.ts";
 import { mintToken, tokenFingerprint, type TokenStore } from "./tokens.ts";
 
 /** Limits on what one connection may do. */
@@ -64,6 +64,10 @@ export class Connection implements Subscriber, EventListenerObject {
   #allowance: number;
   #allowanceAt = Date.now();
   #isClosed = false;
+  // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
+  // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so `send` reads
+  // it only when this bound says the queue could be over the limit.
+  #bufferedBound = 0;
 
   constructor(socket: WebSocket, context: ConnectionContext) {
     this.#socket = socket;
@@ -77,16 +81,20 @@ export class Connection implements Subscriber, EventListenerObject {
   send(frame: string): boolean {
     const socket = this.#socket;
     if (socket.readyState !== WebSocket.OPEN) return false;
-    const buffered = socket.bufferedAmount;
-    if (buffered > this.#context.limits.maxBufferedBytes) {
-      this.#context.metrics.slowConsumersDropped++;
-      this.#closeFor(CLOSE.slowConsumer, "dropping slow consumer", {
-        level: "warn",
-        bufferedBytes: buffered,
-      });
-      return false;
+    const max = this.#context.limits.maxBufferedBytes;
+    if (this.#bufferedBound > max) {
+      const buffered = socket.bufferedAmount;
+      this.#bufferedBound = buffered;
+      if (buffered > max) {
+        this.#context.metrics.slowConsumersDropped++;
+        this.#closeFor(CLOSE.slowConsumer, "dropping slow consumer", {
+          level: "warn",
+          bufferedBytes: buffered,
+        });
+        return false;
+      }
     }
-    socket.send(frame);
+    this.#sendNow(frame);
     return true;
   }
 
@@ -171,7 +179,12 @@ export class Connection implements Subscriber, EventListenerObject {
   }
 
   #reply(ref: Ref, error: string | undefined): void {
-    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(renderReply(ref, error));
+    if (this.#socket.readyState === WebSocket.OPEN) this.#sendNow(renderReply(ref, error));
+  }
+
+  #sendNow(frame: string): void {
+    this.#bufferedBound += maxUtf8Length(frame);
+    this.#socket.send(frame);
   }
 
   /** Takes one message from the token bucket; false once the client sends faster than

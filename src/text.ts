@@ -7,10 +7,15 @@
 const MAX_UTF8_BYTES_PER_UNIT = 3;
 const UTF8 = new TextEncoder();
 
+/** The most bytes `text` can take in UTF-8, without encoding it. */
+export function maxUtf8Length(text: string): number {
+  return text.length * MAX_UTF8_BYTES_PER_UNIT;
+}
+
 /** The UTF-8 length of `text` when it is more than `max` bytes, or `null` when it fits. Texts
  * short enough to fit whatever they hold are not encoded at all. */
 export function utf8LengthOver(text: string, max: number): number | null {
-  if (text.length * MAX_UTF8_BYTES_PER_UNIT <= max) return null;
+  if (maxUtf8Length(text) <= max) return null;
   const bytes = UTF8.encode(text).length;
   return bytes > max ? bytes : null;
 }
