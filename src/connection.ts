@@ -65,8 +65,8 @@ export class Connection implements Subscriber, EventListenerObject {
   #allowanceAt = Date.now();
   #isClosed = false;
   // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
-  // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so `send` reads
-  // it only when this bound says the queue could be over the limit.
+  // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so
+  // `send` reads it only when this bound says the queue could be over the limit.
   #bufferedBound = 0;
 
   constructor(socket: WebSocket, context: ConnectionContext) {
