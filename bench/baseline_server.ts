@@ -26,7 +26,10 @@ function main(args: string[]): void {
     const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout });
     socket.onopen = () => sockets.add(socket);
     socket.onclose = () => sockets.delete(socket);
-    socket.onmessage = (event) => answerRef(socket, event.data);
+    socket.onmessage = (event) => {
+      const ref = messageRef(event.data);
+      if (ref !== undefined) socket.send(`{"ref": ${ref}, "ok": true}`);
+    };
     return response;
   });
 
@@ -56,15 +59,16 @@ function main(args: string[]): void {
   }
 }
 
-function answerRef(socket: WebSocket, data: unknown): void {
-  if (typeof data !== "string") return;
-  let ref: unknown;
+/** The `ref` a client message carries, as JSON text; undefined when it carries none or is not
+ * JSON text. */
+export function messageRef(data: unknown): string | undefined {
+  if (typeof data !== "string") return undefined;
   try {
-    ref = JSON.parse(data)?.ref;
+    const ref = JSON.parse(data)?.ref;
+    return ref === undefined ? undefined : JSON.stringify(ref);
   } catch {
-    return;
+    return undefined;
   }
-  if (ref !== undefined) socket.send(`{"ref": ${JSON.stringify(ref)}, "ok": true}`);
 }
 
 if (import.meta.main) main(Deno.args);

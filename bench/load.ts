@@ -3,7 +3,8 @@
  * The load generator, run by `bench/main.ts` as its own process (pinned to its own core): it
  * holds the subscribers, publishes through the HTTP API and measures deliveries, latency and
  * CPU time at the edges of each window. It obeys the JSON-lines commands of `ipc.ts` on stdin
- * and answers each on stdout.
+ * and answers each on stdout. `workers_probe.ts` runs its own load generator on the same
+ * publishing loop (`publishWindow`) and command loop (`serveCommands`).
  *
  * Run: `deno run --allow-net --allow-run=cat bench/load.ts` (then write commands to it).
  */
@@ -62,31 +63,68 @@ class LoadGenerator {
   }
 }
 
+/** A broadcast POST's JSON answer: `recipients`, and whatever else the server adds. */
+export interface BroadcastAnswer {
+  readonly recipients: number;
+  readonly [key: string]: unknown;
+}
+
 /** One fan-out window: publishes in the command's mode until the window has passed, then
  * lets the outstanding deliveries arrive. */
 async function fanout(pool: SubscriberPool, command: FanoutCommand): Promise<FanoutResult> {
+  let failedPublishes = 0;
+  const { before, after } = await publishWindow(pool, command, {
+    deliveriesOf: (answer) => {
+      const recipients = answer?.recipients ?? 0;
+      if (recipients !== pool.size) failedPublishes++;
+      return recipients;
+    },
+    snapshot: () => snapshot(pool, command.serverPid),
+  });
+  return {
+    deliveries: after.received - before.received,
+    seconds: (after.at - before.at) / 1000,
+    p50Ms: pool.latency.percentile(0.5),
+    p99Ms: pool.latency.percentile(0.99),
+    serverCpuSeconds: after.serverCpu - before.serverCpu,
+    loadCpuSeconds: after.loadCpu - before.loadCpu,
+    failedPublishes,
+  };
+}
+
+/** Publishes ~100-byte payloads to `command.channel` in the command's mode; after
+ * `command.warmupMs` forgets the latencies so far and measures for `command.durationMs`,
+ * taking `snapshot()` at both edges; then stops and lets the outstanding deliveries arrive.
+ * `deliveriesOf` tells, from each POST's answer (undefined when the POST failed), how many
+ * frames it brings. */
+export async function publishWindow<Snapshot>(
+  pool: SubscriberPool,
+  command: FanoutCommand,
+  { deliveriesOf, snapshot }: {
+    deliveriesOf: (answer: BroadcastAnswer | undefined) => number;
+    snapshot: () => Promise<Snapshot>;
+  },
+): Promise<{ before: Snapshot; after: Snapshot }> {
   const subscribers = pool.size;
   if (subscribers === 0) throw new RangeError("fanout: no subscribers");
   const url = `${command.apiUrl}/broadcast/${encodeURIComponent(command.channel)}/`;
   let expected = pool.received;
   let requestsInFlight = 0;
-  let failedPublishes = 0;
   let isStopped = false;
 
   const publish = async () => {
     const body = `{"dryrun": false, "payload": {"t":${performance.now().toFixed(3)},"p":"${PAD}"}}`;
     expected += subscribers;
     requestsInFlight++;
-    let recipients = 0;
+    let answer: BroadcastAnswer | undefined;
     try {
       const response = await fetch(url, { method: "POST", headers: JSON_HEADERS, body });
       const text = await response.text();
-      if (response.status === 200) recipients = JSON.parse(text).recipients;
+      if (response.status === 200) answer = JSON.parse(text);
     } catch {
-      // Counted below: a failed publish delivers nothing.
+      // A failed publish: `deliveriesOf` gets no answer.
     }
-    if (recipients !== subscribers) failedPublishes++;
-    expected += recipients - subscribers;
+    expected += deliveriesOf(answer) - subscribers;
     requestsInFlight--;
     pool.nudge();
   };
@@ -118,25 +156,17 @@ async function fanout(pool: SubscriberPool, command: FanoutCommand): Promise<Fan
 
   const loop = command.mode === "rate" ? rateLoop() : saturateLoop();
   await sleep(command.warmupMs);
-  pool.latency.reset();
+  pool.resetLatency();
   pool.isMeasuring = true;
-  const before = await snapshot(pool, command.serverPid);
+  const before = await snapshot();
   await sleep(command.durationMs);
-  const after = await snapshot(pool, command.serverPid);
+  const after = await snapshot();
   pool.isMeasuring = false;
   isStopped = true;
   await loop;
   while (requestsInFlight > 0) await sleep(1);
   await pool.untilReceived(expected, STALL_MS);
-  return {
-    deliveries: after.received - before.received,
-    seconds: (after.at - before.at) / 1000,
-    p50Ms: pool.latency.percentile(0.5),
-    p99Ms: pool.latency.percentile(0.99),
-    serverCpuSeconds: after.serverCpu - before.serverCpu,
-    loadCpuSeconds: after.loadCpu - before.loadCpu,
-    failedPublishes,
-  };
+  return { before, after };
 }
 
 async function snapshot(pool: SubscriberPool, serverPid: number) {
@@ -170,13 +200,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function main(): Promise<void> {
-  const generator = new LoadGenerator();
+/** Obeys one JSON command a line on stdin with `run`, answers each with one JSON line on
+ * stdout (`{ ok: true, ...result }` or `{ ok: false, error }`), and exits after `exit`. */
+export async function serveCommands<C extends { readonly op: string }>(
+  run: (command: C) => Promise<Record<string, unknown>>,
+): Promise<void> {
   const writer = Deno.stdout.writable.getWriter();
   for await (const line of readLines(Deno.stdin.readable)) {
-    const command = JSON.parse(line) as Command;
+    const command = JSON.parse(line) as C;
     try {
-      await writeLine(writer, { ok: true, ...await generator.run(command) });
+      await writeLine(writer, { ok: true, ...await run(command) });
     } catch (error) {
       await writeLine(writer, { ok: false, error: String(error) });
     }
@@ -185,4 +218,7 @@ async function main(): Promise<void> {
   Deno.exit(0);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  const generator = new LoadGenerator();
+  await serveCommands((command: Command) => generator.run(command));
+}

@@ -24,12 +24,16 @@ async function cat(paths: readonly string[]): Promise<string> {
  * seconds (fields 14 and 15 of `/proc/PID/stat`, 10 ms resolution), in the order given. */
 export async function cpuSeconds(pids: readonly number[]): Promise<number[]> {
   const lines = (await cat(pids.map((pid) => `/proc/${pid}/stat`))).trim().split("\n");
-  return lines.map((stat) => {
-    // The command name (field 2) may hold spaces: count the fields after the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-  });
+  return lines.map(statCpuSeconds);
+}
+
+/** User plus system CPU time in one `/proc/PID/stat` (or `/proc/PID/task/TID/stat`) line, in
+ * seconds. */
+export function statCpuSeconds(stat: string): number {
+  // The command name (field 2) may hold spaces: count the fields after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** The resident set size of `pid` now, in bytes (`VmRSS` of `/proc/PID/status`). */

@@ -42,9 +42,24 @@ export function placed(argv: readonly string[], placement: Placement): string[] 
   return ["bash", "-c", script, "bench", ...pin, ...argv];
 }
 
-function spawn(argv: readonly string[], options: Deno.CommandOptions): Deno.ChildProcess {
+/** Spawns `argv` in the repository's root. */
+export function spawn(argv: readonly string[], options: Deno.CommandOptions): Deno.ChildProcess {
   const [command, ...args] = argv;
   return new Deno.Command(command!, { ...options, args, cwd: REPO_DIR }).spawn();
+}
+
+/** Sends `child` SIGTERM and waits for its exit (SIGKILL after 20 s); resolves to the exit
+ * code. */
+export async function terminate(child: Deno.ChildProcess): Promise<number> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // Already gone.
+  }
+  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+  const { code } = await child.status;
+  clearTimeout(timer);
+  return code;
 }
 
 /** A running Boreas or baseline server. Disposing it stops it. */
@@ -91,10 +106,12 @@ export class ServerProcess implements AsyncDisposable {
     const child = spawn(argv, { stdin: "null", stdout: "piped", stderr: "inherit" });
     const lines = readLines(child.stdout);
     const endpoints = new Map<string, string>();
-    for await (const line of lines) {
-      const match = ENDPOINT_LINE.exec(line);
+    // Not `for await`: leaving it would close the stream, and `drain` below must go on
+    // reading what the server prints later.
+    for (let next = await lines.next(); !next.done; next = await lines.next()) {
+      const match = ENDPOINT_LINE.exec(next.value);
       if (match !== null) endpoints.set(match[1]!, `${match[2]}:${match[3]}`);
-      if (line === "Running...") break;
+      if (next.value === "Running...") break;
     }
     const api = endpoints.get("API");
     const ws = endpoints.get("WebSocket");
@@ -107,16 +124,8 @@ export class ServerProcess implements AsyncDisposable {
   }
 
   /** Sends SIGTERM and waits for the exit (SIGKILL after 20 s); resolves to the exit code. */
-  async stop(): Promise<number> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    const timer = setTimeout(() => this.#child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    const { code } = await this.#child.status;
-    clearTimeout(timer);
-    return code;
+  stop(): Promise<number> {
+    return terminate(this.#child);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -138,13 +147,17 @@ export class LoadProcess implements AsyncDisposable {
     this.#lines = readLines(child.stdout);
   }
 
-  /** Starts `bench/load.ts`. */
-  static start(placement: Placement): LoadProcess {
-    const script = new URL("load.ts", BENCH_DIR).pathname;
-    const argv = placed(
-      [Deno.execPath(), "run", "--allow-net=127.0.0.1", "--allow-run=cat", script],
-      placement,
-    );
+  /** Starts `bench/load.ts`, or another load generator that answers the same way: `program`
+   * is what follows `deno run`. */
+  static start(
+    placement: Placement,
+    program: readonly string[] = [
+      "--allow-net=127.0.0.1",
+      "--allow-run=cat",
+      new URL("load.ts", BENCH_DIR).pathname,
+    ],
+  ): LoadProcess {
+    const argv = placed([Deno.execPath(), "run", ...program], placement);
     return new LoadProcess(spawn(argv, { stdin: "piped", stdout: "piped", stderr: "inherit" }));
   }
 

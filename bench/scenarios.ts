@@ -19,6 +19,8 @@ export const CHANNEL = "bench";
 export const EMPTY_CHANNEL = "nobody";
 /** A run is marked as limited by the load generator when it used this share of its core. */
 export const SATURATED_CORE_SHARE = 0.9;
+/** How much longer than a window's warm-up the unmeasured first window of a run lasts. */
+export const PRIMER_EXTRA_MS = 500;
 
 /** What to measure and for how long. */
 export interface BenchOptions {
@@ -43,8 +45,6 @@ export interface BenchOptions {
 export type Log = (line: string) => void;
 
 const SETTLE_MS = 1_000;
-/** How much longer than a window's warm-up the unmeasured first window of a run lasts. */
-const PRIMER_EXTRA_MS = 500;
 
 /** Both servers, each with its own load generator, during one run. */
 type Sides = Map<ServerKind, { server: ServerProcess; load: LoadProcess }>;

@@ -3,7 +3,8 @@
  * The load generator's subscribers: WebSockets that authenticate, join one channel, then count
  * every broadcast they receive and record its publish-to-receive latency. A payload carries its
  * publish time (`"t":` milliseconds of `performance.now()` in this process), so latency needs
- * one clock only.
+ * one clock only. A subclass may see each join acknowledgement and each recorded latency
+ * (`workers_probe.ts` splits latency by the worker that holds a subscriber).
  */
 
 import { LatencyHistogram } from "./histogram.ts";
@@ -32,6 +33,11 @@ export class SubscriberPool implements EventListenerObject {
     return this.#received;
   }
 
+  /** Forgets the latencies recorded so far. */
+  resetLatency(): void {
+    this.latency.reset();
+  }
+
   /** Opens `tokens.length` subscribers to `url`, at most `concurrency` handshakes at a time;
    * each authenticates with its token and joins `channel`. Resolves once every join is
    * acknowledged; rejects on the first failure. */
@@ -47,9 +53,10 @@ export class SubscriberPool implements EventListenerObject {
     const worker = async () => {
       while (next < tokens.length) {
         const token = tokens[next++]!;
-        const socket = await openSubscriber(url, token, channel);
+        const { socket, ack } = await openSubscriber(url, token, channel);
         socket.addEventListener("message", this);
         this.#sockets.push(socket);
+        this.joined(socket, ack);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
@@ -96,17 +103,30 @@ export class SubscriberPool implements EventListenerObject {
     if (at === -1) return;
     this.#received++;
     if (this.isMeasuring) {
-      this.latency.record(now - parseFloat(data.slice(at + LATENCY_KEY.length)));
+      const ms = now - parseFloat(data.slice(at + LATENCY_KEY.length));
+      this.recordLatency(ms, event as MessageEvent<string>);
     }
     if (this.#received >= this.#waitTarget) this.#wake?.();
+  }
+
+  /** Called once `socket` joined, with its parsed acknowledgement; does nothing here. */
+  protected joined(_socket: WebSocket, _ack: Readonly<Record<string, unknown>>): void {}
+
+  /** Records the latency `ms` of the broadcast frame `event` brought, while measuring. */
+  protected recordLatency(ms: number, _event: MessageEvent<string>): void {
+    this.latency.record(ms);
   }
 }
 
 /** Opens one WebSocket, authenticates with `token` and joins `channel`; resolves once the
- * server acknowledged the join (its `ref`). */
-function openSubscriber(url: string, token: string, channel: string): Promise<WebSocket> {
+ * server acknowledged the join (its `ref`), with the acknowledgement. */
+function openSubscriber(
+  url: string,
+  token: string,
+  channel: string,
+): Promise<{ socket: WebSocket; ack: Record<string, unknown> }> {
   const socket = new WebSocket(url);
-  return new Promise<WebSocket>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const fail = (reason: string) => {
       clearTimeout(timer);
       socket.close();
@@ -126,7 +146,7 @@ function openSubscriber(url: string, token: string, channel: string): Promise<We
         socket.onerror =
         socket.onclose =
           null;
-      resolve(socket);
+      resolve({ socket, ack: reply });
     };
     socket.onerror = () => fail("WebSocket error");
     socket.onclose = (event) => fail(`closed with ${event.code} ${event.reason}`);
