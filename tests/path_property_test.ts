@@ -68,6 +68,12 @@ const authority = fc.constantFrom(
   "h#x",
   "h\\x",
   "",
+  "x:99999",
+  "h:80:80",
+  "[zz]",
+  "[::1",
+  "a..b",
+  "-",
 );
 
 function parsedPathname(url: string): string | Error {
@@ -80,15 +86,20 @@ function parsedPathname(url: string): string | Error {
 
 Deno.test("pathnameOf() equals new URL().pathname for any request URL", () => {
   fc.assert(
-    fc.property(fc.constantFrom("http", "https"), authority, rawPath, (scheme, host, path) => {
-      const url = `${scheme}://${host}${path}`;
-      const expected = parsedPathname(url);
-      if (expected instanceof Error) {
-        assert.throws(() => pathnameOf(url), TypeError, url);
-      } else {
-        assert.equal(pathnameOf(url), expected, url);
-      }
-    }),
+    fc.property(
+      fc.constantFrom("http", "https", "HTTP"),
+      authority,
+      rawPath,
+      (scheme, host, path) => {
+        const url = `${scheme}://${host}${path}`;
+        const expected = parsedPathname(url);
+        if (expected instanceof Error) {
+          assert.throws(() => pathnameOf(url), TypeError, url);
+        } else {
+          assert.equal(pathnameOf(url), expected, url);
+        }
+      },
+    ),
     { numRuns: NUM_RUNS },
   );
 });

@@ -8,12 +8,15 @@
 /** A path the WHATWG URL parser leaves as it is: only characters it does not percent-encode,
  * and no segment starting with `.` or `%2e` (a dot segment, which it would resolve). */
 const PLAIN_PATH = /^(?:\/(?![.]|%2e)[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)+$/i;
-/** The part between `scheme://` and the path that cannot hide a `?`, `#`, `\` or userinfo. */
+/** An authority that cannot hide a `?`, `#`, `\` or userinfo; whether the URL parser accepts
+ * it (a port past 65535, a malformed IPv6 address) is asked once per distinct origin. */
 const PLAIN_AUTHORITY = /^[A-Za-z0-9.\-:[\]]+$/;
+const MAX_KNOWN_ORIGINS = 64;
+const knownOrigins = new Map<string, boolean>();
 
-/** The pathname of `url`, equal to `new URL(url).pathname`. A request URL built from the
- * request line is already in the shape the parser keeps most of the time; only then is it
- * sliced instead of parsed. */
+/** The pathname of `url`, equal to `new URL(url).pathname` (and throwing as it throws). A
+ * request URL built from the request line is already in the shape the parser keeps most of
+ * the time; only then is it sliced instead of parsed. */
 export function pathnameOf(url: string): string {
   const authorityStart = url.indexOf("://") + 3;
   const pathStart = url.indexOf("/", authorityStart);
@@ -27,11 +30,22 @@ export function pathnameOf(url: string): string {
       }
     }
     const path = url.slice(pathStart, pathEnd);
-    if (PLAIN_PATH.test(path) && PLAIN_AUTHORITY.test(url.slice(authorityStart, pathStart))) {
+    if (PLAIN_PATH.test(path) && isParsableOrigin(url.slice(0, pathStart), authorityStart)) {
       return path;
     }
   }
   return new URL(url).pathname;
+}
+
+function isParsableOrigin(origin: string, authorityStart: number): boolean {
+  let isParsable = knownOrigins.get(origin);
+  if (isParsable === undefined) {
+    isParsable = PLAIN_AUTHORITY.test(origin.slice(authorityStart)) && URL.canParse(origin);
+    // Clients choose the Host header: keep the memo small rather than let it grow.
+    if (knownOrigins.size >= MAX_KNOWN_ORIGINS) knownOrigins.clear();
+    knownOrigins.set(origin, isParsable);
+  }
+  return isParsable;
 }
 
 /** A route template compiled for matching pathnames. */
