@@ -8,6 +8,8 @@
 /** A path the WHATWG URL parser leaves as it is: only characters it does not percent-encode,
  * and no segment starting with `.` or `%2e` (a dot segment, which it would resolve). */
 const PLAIN_PATH = /^(?:\/(?![.]|%2e)[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)+$/i;
+/** Only http and https: other schemes parse their paths differently (`file://C:/x`). */
+const HTTP_SCHEME = /^https?:\/\//i;
 /** An authority that cannot hide a `?`, `#`, `\` or userinfo; whether the URL parser accepts
  * it (a port past 65535, a malformed IPv6 address) is asked once per distinct origin. */
 const PLAIN_AUTHORITY = /^[A-Za-z0-9.\-:[\]]+$/;
@@ -40,7 +42,8 @@ export function pathnameOf(url: string): string {
 function isParsableOrigin(origin: string, authorityStart: number): boolean {
   let isParsable = knownOrigins.get(origin);
   if (isParsable === undefined) {
-    isParsable = PLAIN_AUTHORITY.test(origin.slice(authorityStart)) && URL.canParse(origin);
+    isParsable = HTTP_SCHEME.test(origin) && PLAIN_AUTHORITY.test(origin.slice(authorityStart)) &&
+      URL.canParse(origin);
     // Clients choose the Host header: keep the memo small rather than let it grow.
     if (knownOrigins.size >= MAX_KNOWN_ORIGINS) knownOrigins.clear();
     knownOrigins.set(origin, isParsable);
@@ -56,19 +59,32 @@ export interface PathMatcher {
 }
 
 const PARAMETER = /^:([A-Za-z_][A-Za-z0-9_]*)$/;
+/** Literal segments use only characters that URLPattern and the URL parser take as they are. */
+const LITERAL = /^[A-Za-z0-9\-._~]+$/;
 
-/** Compiles `template`: `/`-separated literal segments and `:name` parameters, each
- * parameter matching one non-empty segment; a trailing slash is optional. */
+/** Compiles `template`: one or more `/`-separated segments, each a literal of unreserved
+ * characters (`A-Z a-z 0-9 - . _ ~`) or a whole-segment `:name` parameter that matches one
+ * non-empty segment; a trailing slash is optional. This is the part of URLPattern's syntax the
+ * routes use, and it matches as URLPattern would; anything else throws. */
 export function compilePath(template: string): PathMatcher {
-  if (!template.startsWith("/")) throw new Error(`route ${template}: must start with "/"`);
   const names: string[] = [];
-  const segments = template === "/" ? [] : template.slice(1).split("/");
-  const source = segments.map((segment) => {
+  const source = template.split("/").slice(1).map((segment) => {
     const parameter = PARAMETER.exec(segment);
-    if (parameter === null) return `/${escapeRegExp(segment)}`;
+    if (parameter === null) {
+      if (!LITERAL.test(segment) || segment === "." || segment === "..") {
+        throw new Error(`route ${template}: bad segment "${segment}"`);
+      }
+      return `/${segment.replace(/[.]/g, "\\.")}`;
+    }
+    if (names.includes(parameter[1]!)) {
+      throw new Error(`route ${template}: parameter ${segment} appears twice`);
+    }
     names.push(parameter[1]!);
     return "/([^/]+?)";
   }).join("");
+  if (!template.startsWith("/") || source === "") {
+    throw new Error(`route ${template}: expected "/" and at least one segment`);
+  }
   const pattern = new RegExp(`^${source}/?$`);
   return {
     match(pathname) {
@@ -79,8 +95,4 @@ export function compilePath(template: string): PathMatcher {
       return params;
     },
   };
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
 }
