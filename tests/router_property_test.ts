@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { createApi } from "../src/api/mod.ts";
 import { createLogger } from "../src/log.ts";
 import { apiContext } from "./helpers.ts";
+import { pathSegment as segment } from "./path_arbitraries.ts";
 
 const BASE = "http://api.test";
 const NUM_RUNS = 300;
@@ -60,31 +61,6 @@ async function assertWellFormedAnswer(method: string, response: Response): Promi
 // ---- arbitraries --------------------------------------------------------------------------
 
 const method = fc.constantFrom("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS");
-
-const segment = fc.oneof(
-  fc.constantFrom(
-    "broadcast",
-    "token",
-    "debug",
-    "token-dump",
-    "recipient-dump",
-    "health",
-    "stats",
-    "metrics",
-    "news",
-    "",
-    ".",
-    "..",
-  ),
-  fc.webSegment(),
-  fc.string({ unit: "binary", maxLength: 8 }),
-  fc.string({ unit: "binary", maxLength: 8 }).map(encodeURIComponent),
-  // Malformed and awkward percent-encodings: truncated, not hex, overlong, a UTF-8 surrogate.
-  fc.constantFrom("%", "%2", "%zz", "%E0%A4", "%C0%AF", "%ED%A0%80", "%FF", "%00", "%25", "%2F"),
-  fc.constantFrom("%7F", "%C2%9F", "%0A", "a%", "%%", "%E2%82%AC", "%F0%9F%98%80"),
-  fc.integer({ min: 200, max: 20_000 }).map((n) => "a".repeat(n)),
-  fc.integer({ min: 80, max: 2_000 }).map((n) => "%E2%82%AC".repeat(n)),
-);
 
 /** Paths built from segments, including every route's own shape with a random parameter. */
 const path = fc.oneof(

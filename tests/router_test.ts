@@ -67,6 +67,18 @@ Deno.test("createRouter() makes the trailing slash optional", async () => {
   }
 });
 
+Deno.test("createRouter() routes on the path as the URL parser resolves it", async () => {
+  const { handle } = testRouter();
+  for (const path of ["/%2E/tokens", "/a/../tokens/", "/tokens?x=1", "/tokens#f", "/./tokens"]) {
+    const res = await send(handle, "GET", path);
+    assert.equal(res.headers.get("x-route"), "list tokens", path);
+    await res.body?.cancel();
+  }
+  // A raw non-ASCII character arrives percent-encoded, and is decoded like any other.
+  const res = await send(handle, "POST", "/broadcast/ü/");
+  assert.deepEqual((await res.json()).params, { channel: "ü" });
+});
+
 Deno.test("createRouter() tries routes in order", async () => {
   const first: Route = { method: "GET", path: "/tokens", handler: () => textResponse("first") };
   const { handle } = testRouter([first]);

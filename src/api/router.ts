@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "../log.ts";
-import { compilePath, type PathMatcher, pathnameOf } from "./path.ts";
+import { compilePath, type PathMatcher } from "./path.ts";
 import { errorResponse, HttpError } from "./response.ts";
 import { errorMessage } from "../text.ts";
 
@@ -59,7 +59,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     matcher: compilePath(route.path),
   }));
   return async (request) => {
-    const pathname = pathnameOf(request.url);
+    const pathname = new URL(request.url).pathname;
     const response = await answer(compiled, request, { pathname, logger, authorize });
     return request.method === "HEAD" ? withoutBody(response) : response;
   };
