@@ -17,6 +17,7 @@ import {
   requestedInfo,
 } from "./src/config.ts";
 import { CommandError, commandsHelp, isCommand, runCommand } from "./src/commands.ts";
+import { clusterBanner, generateNodeId } from "./src/cluster/mod.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { hostPort } from "./src/address.ts";
 import { ListenError, startServer } from "./src/server.ts";
@@ -38,7 +39,11 @@ async function main(args: string[], env: Record<string, string | undefined>): Pr
   // Listening from the start, so a signal sent as soon as "Running..." shows is not fatal.
   using stop = listenForStopSignal();
   try {
-    const config = loadConfig(args, env);
+    const loaded = loadConfig(args, env);
+    // Resolved here, so that the banner and the node agree on it.
+    const config = loaded.redisUrl === null || loaded.nodeId !== null
+      ? loaded
+      : Object.freeze({ ...loaded, nodeId: generateNodeId() });
     const logger = createLogger({
       level: config.logLevel,
       format: config.logFormat,
@@ -48,7 +53,10 @@ async function main(args: string[], env: Record<string, string | undefined>): Pr
     await using _journal = journal;
     const { debug } = config;
     const tokenCount = tokens.length;
-    bannerStart({ provider, tokenCount, debug, debugPaths: DEBUG_PATHS })
+    const cluster = config.redisUrl === null || config.nodeId === null
+      ? undefined
+      : clusterBanner(config, config.nodeId);
+    bannerStart({ provider, tokenCount, debug, debugPaths: DEBUG_PATHS, cluster })
       .forEach((line) => logger.print(line));
     if (skippedLines > 0) {
       logger.warn("token store: skipped torn or malformed lines", { lines: skippedLines });

@@ -12,12 +12,15 @@ export function bannerStart(options: {
   tokenCount: number;
   debug: boolean;
   debugPaths: readonly string[];
+  /** Cluster mode's line, shown after `Configuring servers...`; absent standalone. */
+  cluster?: string | undefined;
 }): string[] {
   const lines = [
     `Using \`${options.provider}\` to get authentication tokens...`,
     `Done. Loaded ${options.tokenCount} tokens.`,
     "Configuring servers...",
   ];
+  if (options.cluster !== undefined) lines.push(options.cluster);
   if (options.debug) {
     lines.push("Running in debug mode. Available debug urls are:");
     for (const path of options.debugPaths) lines.push(`\t- ${path}`);

@@ -83,6 +83,11 @@ export function loadConfig(
   if (config.tokensFile !== null && config.tokensUrl !== null) {
     problems.push("--tokens-file and --tokens-url: expected one token provider, got both");
   }
+  if (config.tokenStore !== null && config.redisUrl !== null) {
+    problems.push(
+      "--token-store and --redis-url: expected one of them, got both (in cluster mode Redis holds the tokens)",
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config as unknown as Config);
 }

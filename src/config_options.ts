@@ -38,6 +38,13 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly logOutput: LogOutput;
+  /** Cluster mode's Redis (`redis://` or `rediss://`); null runs a standalone server. */
+  readonly redisUrl: string | null;
+  readonly redisPrefix: string;
+  /** This node's name in the cluster; null generates one per process. */
+  readonly nodeId: string | null;
+  readonly nodeTimeout: number;
+  readonly reusePort: boolean;
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -64,6 +71,11 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   logLevel: "info",
   logFormat: "text",
   logOutput: "stderr",
+  redisUrl: null,
+  redisPrefix: "boreas",
+  nodeId: null,
+  nodeTimeout: 15,
+  reusePort: false,
 });
 
 type Kind =
@@ -77,7 +89,10 @@ type Kind =
   | "seconds"
   | "level"
   | "format"
-  | "output";
+  | "output"
+  | "redis-url"
+  | "name"
+  | "timeout";
 
 /** One option: its Config key, the kind of value it takes, and its help. */
 export interface OptionSpec {
@@ -113,6 +128,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "logLevel", kind: "level", placeholder: "LEVEL", summary: `least severe log level shown: ${LOG_LEVELS.join(", ")}` },
   { key: "logFormat", kind: "format", placeholder: "FORMAT", summary: `log line format: ${LOG_FORMATS.join(", ")}` },
   { key: "logOutput", kind: "output", placeholder: "STREAM", summary: `where log lines go: ${LOG_OUTPUTS.join(", ")} (the banner is always on stdout)` },
+  { key: "redisUrl", kind: "redis-url", placeholder: "URL", summary: "run as one node of a cluster sharing this Redis: redis://[[user]:password@]host[:port][/db] or rediss://" },
+  { key: "redisPrefix", kind: "name", placeholder: "PREFIX", summary: "start of every Redis key and pub/sub channel of this cluster" },
+  { key: "nodeId", kind: "name", placeholder: "ID", summary: "this node's name in the cluster (default: generated per process)" },
+  { key: "nodeTimeout", kind: "timeout", placeholder: "SECONDS", summary: "how soon the cluster forgets a node that stopped without saying goodbye" },
+  { key: "reusePort", kind: "boolean", placeholder: "", summary: "let several nodes on this host listen on the same ports (SO_REUSEPORT, Linux)" },
 ];
 
 /** Turns `apiPort` into `api-port`. */
@@ -178,6 +198,18 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
       return oneOf(LOG_FORMATS, raw, shown);
     case "output":
       return oneOf(LOG_OUTPUTS, raw, shown);
+    case "redis-url":
+      return parseRedisUrl(raw);
+    case "name":
+      return typeof raw === "string" && NAME.test(raw)
+        ? raw
+        : { problem: `expected 1-64 characters of A-Z a-z 0-9 . _ -, got ${shown}` };
+    case "timeout": {
+      const seconds = parseSeconds(raw);
+      return seconds !== null && seconds > 0
+        ? seconds
+        : { problem: `expected a number of seconds above 0, got ${shown}` };
+    }
   }
 }
 
@@ -225,6 +257,34 @@ function parseHttpUrl(raw: unknown): string | null {
   if (typeof raw !== "string" || !URL.canParse(raw)) return null;
   const url = new URL(raw);
   return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+}
+
+/** Node ids and key prefixes: no spaces, braces or colons, so that Redis keys built from them
+ * stay readable and their hash tags are the channel's. */
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** A `redis://` or `rediss://` URL with a host, an optional port and an optional numeric
+ * database; the problem never shows the password. */
+function parseRedisUrl(raw: unknown): Parsed {
+  // An unparsable URL may still hold a password: never echo one with an `@`.
+  const shown = redactUrl(raw) ??
+    (typeof raw === "string" && raw.includes("@")
+      ? "a URL with credentials (not shown)"
+      : JSON.stringify(raw) ?? String(raw));
+  const fail = (why: string) => ({ problem: `${why}, got ${shown}` });
+  if (typeof raw !== "string" || !URL.canParse(raw)) {
+    return fail("expected redis://[[user]:password@]host[:port][/db] or rediss://...");
+  }
+  const url = new URL(raw);
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    return fail("expected a redis:// or rediss:// URL");
+  }
+  if (url.hostname === "") return fail("expected a host");
+  if (url.pathname !== "" && !/^\/\d{0,2}$/.test(url.pathname)) {
+    return fail("expected a database number 0-99 as the path");
+  }
+  if (url.search !== "" || url.hash !== "") return fail("expected no query or fragment");
+  return raw;
 }
 
 /** The quoted URL without its password, or `null` when `raw` is no URL with one. */

@@ -6,6 +6,7 @@
  * HTTP or of the other connections.
  */
 
+import type { Membership } from "./cluster/membership.ts";
 import type { Hub, Subscriber } from "./hub.ts";
 import type { LogFields, Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -14,11 +15,12 @@ import {
   CLOSE,
   type CloseSpec,
   parseClientMessage,
+  type ParseResult,
   type Ref,
   renderReply,
 } from "./protocol.ts";
-import { maxUtf8Length, utf8LengthOver } from "./text.ts";
-import { mintToken, tokenFingerprint, type TokenStore } from "./tokens.ts";
+import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
+import { mintToken, tokenFingerprint, type TokenRegistry } from "./tokens.ts";
 
 /** Limits on what one connection may do. */
 export interface ConnectionLimits {
@@ -46,7 +48,9 @@ export interface ConnectionTracker {
 export interface ConnectionContext {
   readonly tracker: ConnectionTracker;
   readonly hub: Hub;
-  readonly tokens: TokenStore;
+  readonly tokens: TokenRegistry;
+  /** Told of every change this connection makes; a reply waits until the cluster sees it. */
+  readonly membership: Membership;
   /** When false, every connection is authenticated with a generated token as it opens. */
   readonly requireAuth: boolean;
   readonly limits: ConnectionLimits;
@@ -64,6 +68,8 @@ export class Connection implements Subscriber, EventListenerObject {
   #allowance: number;
   #allowanceAt = Date.now();
   #isClosed = false;
+  // Client messages are applied one after the other: checking a token may take a round trip.
+  #applying: Promise<void> = Promise.resolve();
   // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
   // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so
   // `send` reads it only when this bound says the queue could be over the limit.
@@ -136,7 +142,9 @@ export class Connection implements Subscriber, EventListenerObject {
   #onMessage(event: MessageEvent): void {
     const { limits } = this.#context;
     if (!this.#withinRate()) {
-      return this.#closeForLimit(CLOSE.tooManyMessages);
+      // After the replies still owed to the frames within the limit.
+      this.#applying = this.#applying.then(() => this.#closeForLimit(CLOSE.tooManyMessages));
+      return;
     }
     const data: unknown = event.data;
     if (typeof data !== "string") {
@@ -149,33 +157,50 @@ export class Connection implements Subscriber, EventListenerObject {
       return this.#closeForLimit(CLOSE.frameTooLarge);
     }
     const result = parseClientMessage(data);
-    if (result.ok) {
-      const error = this.#apply(result.message);
-      if (result.message.ref !== undefined) this.#reply(result.message.ref, error);
-    } else if (result.ref !== undefined) {
-      this.#reply(result.ref, result.error);
-    }
+    this.#applying = this.#applying.then(() => this.#answer(result));
   }
 
-  /** Applies one message to the hub; returns why it was refused, or undefined. */
-  #apply(message: ClientMessage): string | undefined {
-    const { hub, tokens, limits, logger } = this.#context;
-    if (message.type === "auth") {
-      if (!tokens.has(message.token)) return "access_token: unknown token";
-      if (!hub.authenticate(this, message.token)) return "connection is closing";
-      clearTimeout(this.#authTimer);
-      logger.debug("connection authenticated", { token: tokenFingerprint(message.token) });
-      return undefined;
+  async #answer(result: ParseResult): Promise<void> {
+    if (!result.ok) {
+      if (result.ref !== undefined) this.#reply(result.ref, result.error);
+      return;
     }
+    const error = await this.#apply(result.message);
+    if (result.message.ref !== undefined) this.#reply(result.message.ref, error);
+  }
+
+  /** Applies one message to the hub; resolves to why it was refused, or undefined, once the
+   * cluster sees the change. */
+  async #apply(message: ClientMessage): Promise<string | undefined> {
+    const { hub, limits, membership } = this.#context;
+    if (message.type === "auth") return await this.#authenticate(message.token);
     const max = limits.maxChannelsPerConnection;
     switch (hub.updateChannels(this, message.join, message.leave, max)) {
       case "ok":
+        await membership.synced();
         return undefined;
       case "unauthenticated":
         return "channels: authenticate first";
       case "too-many-channels":
         return `channels.join: at most ${max} channels per connection`;
     }
+  }
+
+  async #authenticate(token: string): Promise<string | undefined> {
+    const { hub, tokens, logger, membership } = this.#context;
+    let isValid: boolean;
+    try {
+      isValid = await tokens.isValid(token);
+    } catch (error) {
+      // The connection stays as it was: anonymous, or authenticated with its earlier token.
+      return `access_token: cannot be checked now (${errorMessage(error)})`;
+    }
+    if (!isValid) return "access_token: unknown token";
+    if (!hub.authenticate(this, token)) return "connection is closing";
+    clearTimeout(this.#authTimer);
+    logger.debug("connection authenticated", { token: tokenFingerprint(token) });
+    await membership.synced();
+    return undefined;
   }
 
   #reply(ref: Ref, error: string | undefined): void {

@@ -31,9 +31,23 @@ interface Session {
 /** What `updateChannels` did: `ok`, or why it changed nothing. */
 export type ChannelUpdate = "ok" | "unauthenticated" | "too-many-channels";
 
+/** One change of membership: the connection it concerns, and the channels whose member count
+ * it changed (none for an added or authenticated connection). */
+export interface HubChange {
+  readonly subscriber: Subscriber;
+  readonly channels: readonly string[];
+}
+
+/** What the hub holds for one open connection. */
+export interface SessionView {
+  /** The token it authenticated with, or null while anonymous. */
+  readonly token: string | null;
+  readonly channels: ReadonlySet<string>;
+}
+
 /** Called after every change of membership: a connection added, authenticated, joined, left,
  * closed or removed. */
-export type HubListener = () => void;
+export type HubListener = (change: HubChange) => void;
 
 /** Connections ⇄ tokens ⇄ channels. Empty channels and tokens without connections are dropped
  * at once, so memory follows live state only. */
@@ -49,7 +63,7 @@ export class Hub {
     if (this.#sessions.has(subscriber)) return;
     this.#sessions.set(subscriber, { token: null, channels: new Set() });
     this.#anonymous++;
-    this.#changed();
+    this.#changed(subscriber, []);
   }
 
   /** Marks a connection as authenticated with `token`, replacing any earlier token; its
@@ -62,7 +76,7 @@ export class Hub {
     else removeMember(this.#tokens, session.token, subscriber);
     session.token = token;
     addMember(this.#tokens, token, subscriber);
-    this.#changed();
+    this.#changed(subscriber, []);
     return true;
   }
 
@@ -82,16 +96,19 @@ export class Hub {
     const session = this.#sessions.get(subscriber);
     if (session === undefined || session.token === null) return "unauthenticated";
     if (countAfter(session.channels, join, leave) > maxChannels) return "too-many-channels";
+    const changed = new Set<string>();
     for (const channel of join) {
       if (session.channels.has(channel)) continue;
       session.channels.add(channel);
       addMember(this.#channels, channel, subscriber);
+      changed.add(channel);
     }
     for (const channel of leave) {
       if (!session.channels.delete(channel)) continue;
       removeMember(this.#channels, channel, subscriber);
+      changed.add(channel);
     }
-    this.#changed();
+    this.#changed(subscriber, [...changed]);
     return "ok";
   }
 
@@ -109,7 +126,12 @@ export class Hub {
     for (const channel of session.channels) removeMember(this.#channels, channel, subscriber);
     if (session.token === null) this.#anonymous--;
     else removeMember(this.#tokens, session.token, subscriber);
-    this.#changed();
+    this.#changed(subscriber, [...session.channels]);
+  }
+
+  /** What the hub holds for `subscriber`, or undefined once it is removed. */
+  sessionOf(subscriber: Subscriber): SessionView | undefined {
+    return this.#sessions.get(subscriber);
   }
 
   /** Sends the prebuilt `frame` to every subscriber of `channel`, in subscription order;
@@ -189,8 +211,8 @@ export class Hub {
     subscriber.close(code, reason);
   }
 
-  #changed(): void {
-    for (const listener of this.#listeners) listener();
+  #changed(subscriber: Subscriber, channels: readonly string[]): void {
+    for (const listener of this.#listeners) listener({ subscriber, channels });
   }
 }
 

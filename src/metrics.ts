@@ -86,8 +86,11 @@ export class Metrics {
 export interface Gauges {
   readonly anonymousConnections: number;
   readonly authenticatedConnections: number;
-  readonly tokens: number;
+  /** Tokens that may authenticate; null when they cannot be counted (Redis is down). */
+  readonly tokens: number | null;
   readonly channels: number;
+  /** The node's cluster id, or null for a standalone server. */
+  readonly nodeId: string | null;
   /** Resident set size of the process, in bytes. */
   readonly residentMemoryBytes: number;
   /** Seconds since the server started. */
@@ -104,9 +107,16 @@ export function renderPrometheus(metrics: Metrics, gauges: Gauges): string {
     `boreas_connections{state="anonymous"} ${gauges.anonymousConnections}`,
     `boreas_connections{state="authenticated"} ${gauges.authenticatedConnections}`,
   ]);
-  family("boreas_tokens", "gauge", "Tokens that may authenticate.", [
-    `boreas_tokens ${gauges.tokens}`,
-  ]);
+  if (gauges.nodeId !== null) {
+    family("boreas_node_info", "gauge", "The cluster node these figures are of.", [
+      `boreas_node_info{node=${JSON.stringify(gauges.nodeId)}} 1`,
+    ]);
+  }
+  if (gauges.tokens !== null) {
+    family("boreas_tokens", "gauge", "Tokens that may authenticate.", [
+      `boreas_tokens ${gauges.tokens}`,
+    ]);
+  }
   family("boreas_channels", "gauge", "Channels with at least one subscriber.", [
     `boreas_channels ${gauges.channels}`,
   ]);

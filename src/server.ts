@@ -5,6 +5,7 @@
  */
 
 import { createApi } from "./api/mod.ts";
+import { type Cluster, createCluster } from "./cluster/mod.ts";
 import { errorResponse, HttpError } from "./api/response.ts";
 import type { Config } from "./config.ts";
 import type { ConnectionLimits } from "./connection.ts";
@@ -13,7 +14,7 @@ import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { CLOSE } from "./protocol.ts";
 import type { TokenJournal } from "./token_journal.ts";
-import { TokenStore } from "./tokens.ts";
+import type { TokenRegistry } from "./tokens.ts";
 import { errorMessage } from "./text.ts";
 import { settlesWithin } from "./timing.ts";
 import { createWsEndpoint } from "./ws.ts";
@@ -25,8 +26,8 @@ export interface ServerDeps {
   readonly logger?: Logger;
   /** Tokens valid from the start, e.g. from a token provider. Default: none. */
   readonly tokens?: Iterable<string>;
-  /** Where token changes made through the API are kept; the server closes it on shutdown.
-   * Default: none, tokens live in memory only. */
+  /** Standalone only: where token changes made through the API are kept; the server closes
+   * it on shutdown. Default: none, tokens live in memory only. */
   readonly journal?: TokenJournal | undefined;
 }
 
@@ -41,11 +42,13 @@ export interface RunningServer extends AsyncDisposable {
   /** `ws://host:port/` of the WebSocket endpoint. */
   readonly wsUrl: string;
   readonly hub: Hub;
-  readonly tokens: TokenStore;
+  readonly tokens: TokenRegistry;
+  /** What this node shares with the others (itself alone, standalone). */
+  readonly cluster: Cluster;
   readonly metrics: Metrics;
   /** Shuts down gracefully: `/health` answers 503 and new upgrades are refused, every
-   * WebSocket is closed with 1001 `server shutting down`, then both listeners stop and the
-   * HTTP requests in flight finish. Resolves to false when that took longer than
+   * WebSocket is closed with 1001 `server shutting down`, then both listeners stop, the
+   * HTTP requests in flight finish, and the node leaves the cluster. Resolves to false when that took longer than
    * `--shutdown-timeout` and was cut short. Safe to call more than once. */
   shutdown(): Promise<boolean>;
 }
@@ -66,12 +69,14 @@ export async function startServer(
 ): Promise<RunningServer> {
   const { logger = silentLogger(), tokens: initialTokens = [], journal } = deps;
   const hub = new Hub();
-  const tokens = new TokenStore(initialTokens, journal);
   const metrics = new Metrics();
+  const cluster = createCluster(config, { hub, metrics, logger, tokens: initialTokens, journal });
+  const { tokens, membership } = cluster;
+  tokens.onRevoke((token) => hub.disconnectToken(token, CLOSE.revoked.code, CLOSE.revoked.reason));
   let isShuttingDown = false;
   const apiHandler = createApi({
     hub,
-    tokens,
+    cluster,
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -80,7 +85,15 @@ export async function startServer(
     isShuttingDown: () => isShuttingDown,
   });
   const endpoint = createWsEndpoint(
-    { hub, tokens, metrics, logger, requireAuth: config.requireAuth, limits: limitsOf(config) },
+    {
+      hub,
+      tokens,
+      membership,
+      metrics,
+      logger,
+      requireAuth: config.requireAuth,
+      limits: limitsOf(config),
+    },
     { maxConnections: config.maxConnections, pingIntervalSeconds: config.pingInterval },
   );
 
@@ -89,6 +102,7 @@ export async function startServer(
     hostname: config.apiHost,
     port: config.apiPort,
     handler: (request) => apiRequests.track(apiHandler(request)),
+    reusePort: config.reusePort,
     logger,
   });
   let ws: Deno.HttpServer<Deno.NetAddr>;
@@ -97,10 +111,12 @@ export async function startServer(
       hostname: config.wsHost,
       port: config.wsPort,
       handler: endpoint.handler,
+      reusePort: config.reusePort,
       logger,
     });
   } catch (error) {
     await api.shutdown();
+    await cluster.close();
     throw error;
   }
 
@@ -118,6 +134,7 @@ export async function startServer(
     );
     const isClean = areSocketsClosed && areRequestsDone && areListenersDone;
     if (!isClean) logger.warn("shutdown timed out", { openConnections: endpoint.size });
+    await cluster.close();
     await journal?.[Symbol.asyncDispose]();
     return isClean;
   });
@@ -128,6 +145,7 @@ export async function startServer(
     wsUrl: `ws://${urlHost(ws.addr.hostname)}:${ws.addr.port}/`,
     hub,
     tokens,
+    cluster,
     metrics,
     shutdown,
     [Symbol.asyncDispose]: async () => {
@@ -179,10 +197,11 @@ class InFlight {
  * failure names. */
 function listen(
   listener: "api" | "ws",
-  { hostname, port, handler, logger }: {
+  { hostname, port, handler, reusePort, logger }: {
     hostname: string;
     port: number;
     handler: Deno.ServeHandler<Deno.NetAddr>;
+    reusePort: boolean;
     logger: Logger;
   },
 ): Deno.HttpServer<Deno.NetAddr> {
@@ -192,7 +211,9 @@ function listen(
     return errorResponse(new HttpError(500, "internal error"));
   };
   try {
-    return Deno.serve({ hostname, port, handler, onError, onListen: () => {} });
+    // reusePort only when asked: it needs --unstable-net, which `deno task start` passes.
+    const options = { hostname, port, handler, onError, onListen: () => {} };
+    return Deno.serve(reusePort ? { ...options, reusePort } : options);
   } catch (error) {
     const isInUse = error instanceof Deno.errors.AddrInUse;
     const option = `--${listener}-${isInUse ? "port" : "host"}`;

@@ -37,9 +37,32 @@ export function tokenFingerprint(token: string): string {
   return createHash("sha256").update(token).digest("hex").slice(0, 12);
 }
 
+/** Called with each token revoked, on every node, once it no longer authenticates. */
+export type RevocationListener = (token: string) => void;
+
+/** The tokens that may authenticate, wherever they are kept: this process (`TokenStore`) or
+ * the cluster's Redis. Every method rejects with `ClusterUnavailableError` when the tokens
+ * cannot be reached, and then nothing changed. */
+export interface TokenRegistry {
+  /** Mints a token, stores it so that every node accepts it, and returns it. */
+  mint(): Promise<string>;
+  /** Whether `token` may authenticate now. */
+  isValid(token: string): Promise<boolean>;
+  /** Makes `token` refused everywhere; resolves to whether it was valid. The revocation
+   * listeners then run on every node, whether it was valid or not. */
+  revoke(token: string): Promise<boolean>;
+  /** How many tokens may authenticate. */
+  count(): Promise<number>;
+  /** Every token that may authenticate, oldest first. */
+  all(): Promise<string[]>;
+  /** Calls `listener` for every revocation from now on. */
+  onRevoke(listener: RevocationListener): void;
+}
+
 /** The tokens that may authenticate a connection, in the order they were added. With a
  * journal, every change through `mint` and `revoke` is durable before it resolves. */
-export class TokenStore {
+export class TokenStore implements TokenRegistry {
+  readonly #listeners: RevocationListener[] = [];
   readonly #tokens: Set<string>;
   readonly #journal: TokenJournal | undefined;
 
@@ -63,13 +86,33 @@ export class TokenStore {
     return this.#tokens.has(token);
   }
 
-  /** Makes the removal of `token` durable, then removes it; resolves to whether it was
-   * there. When the journal cannot be written, it rejects and nothing changes. */
+  /** Makes the removal of `token` durable, then removes it and tells the revocation
+   * listeners (also when it was not stored: its connections still close); resolves to whether
+   * it was there. When the journal cannot be written, it rejects and nothing changes. */
   async revoke(token: string): Promise<boolean> {
-    if (!this.#tokens.has(token)) return false;
-    await this.#journal?.append("revoke", token);
-    this.#tokens.delete(token);
-    return true;
+    const wasStored = this.#tokens.has(token);
+    if (wasStored) {
+      await this.#journal?.append("revoke", token);
+      this.#tokens.delete(token);
+    }
+    for (const listener of this.#listeners) listener(token);
+    return wasStored;
+  }
+
+  isValid(token: string): Promise<boolean> {
+    return Promise.resolve(this.has(token));
+  }
+
+  count(): Promise<number> {
+    return Promise.resolve(this.size);
+  }
+
+  all(): Promise<string[]> {
+    return Promise.resolve(this.list());
+  }
+
+  onRevoke(listener: RevocationListener): void {
+    this.#listeners.push(listener);
   }
 
   /** How many tokens there are. */

@@ -97,7 +97,7 @@ Deno.test("--api-key refuses every API route but GET /health without a key", asy
   }
   // Nothing got through: no broadcast was counted, no token minted.
   assert.equal(server.metrics.messagesPublished, 0);
-  assert.equal(server.tokens.size, 0);
+  assert.equal(await server.tokens.count(), 0);
   const health = await server.api("/health");
   assert.equal(health.status, 200);
   assert.deepEqual(await health.json(), { status: "ok" });
@@ -109,7 +109,7 @@ Deno.test("--api-key refuses a wrong key with 401 invalid_token", async () => {
   const response = await server.api("/token/", init);
   assert.equal(response.headers.get("www-authenticate"), 'Bearer error="invalid_token"');
   await assertUnauthorized(response, "POST /token/ with a wrong key");
-  assert.equal(server.tokens.size, 0);
+  assert.equal(await server.tokens.count(), 0);
 });
 
 Deno.test("--api-key accepts each configured key on every route", async () => {
@@ -130,5 +130,5 @@ Deno.test("--api-key accepts each configured key on every route", async () => {
     await using client = await TestClient.connect(server.wsUrl);
     assert.deepEqual(await client.request({ access_token: token }, key), { ref: key, ok: true });
   }
-  assert.equal(server.tokens.size, 2);
+  assert.equal(await server.tokens.count(), 2);
 });

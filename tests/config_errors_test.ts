@@ -157,3 +157,41 @@ Deno.test("loadConfig() hides the password of a rejected tokens URL", () => {
   assert.ok(problem?.startsWith("--tokens-url: expected an http or https URL"), problem);
   assert.ok(!problem?.includes("secret"), problem);
 });
+
+Deno.test("loadConfig() rejects a malformed --redis-url without showing its password", () => {
+  const cases: Array<[raw: string, problem: string]> = [
+    ["http://r.test", 'expected a redis:// or rediss:// URL, got "http://r.test"'],
+    ["redis://r.test/x", 'expected a database number 0-99 as the path, got "redis://r.test/x"'],
+    ["redis://r.test?db=1", 'expected no query or fragment, got "redis://r.test?db=1"'],
+    [
+      "redis://:s3cret@r.test/x",
+      'expected a database number 0-99 as the path, got "redis://:***@r.test/x"',
+    ],
+    [
+      "redis://:s3cret@ bad",
+      "expected redis://[[user]:password@]host[:port][/db] or rediss://..., got a URL with credentials (not shown)",
+    ],
+  ];
+  for (const [raw, problem] of cases) {
+    const problems = problemsOf(["--redis-url", raw]);
+    assert.deepEqual(problems, [`--redis-url: ${problem}`]);
+    assert.ok(!problems.join().includes("s3cret"));
+  }
+});
+
+Deno.test("loadConfig() rejects a bad --redis-prefix, --node-id and --node-timeout", () => {
+  assert.deepEqual(
+    problemsOf(["--redis-prefix", "a:{b}", "--node-id", "", "--node-timeout", "0"]),
+    [
+      '--redis-prefix: expected 1-64 characters of A-Z a-z 0-9 . _ -, got "a:{b}"',
+      '--node-id: expected 1-64 characters of A-Z a-z 0-9 . _ -, got ""',
+      '--node-timeout: expected a number of seconds above 0, got "0"',
+    ],
+  );
+});
+
+Deno.test("loadConfig() rejects --token-store together with --redis-url, naming both", () => {
+  assert.deepEqual(problemsOf(["--token-store", "t.log", "--redis-url", "redis://r.test"]), [
+    "--token-store and --redis-url: expected one of them, got both (in cluster mode Redis holds the tokens)",
+  ]);
+});

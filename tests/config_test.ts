@@ -51,6 +51,11 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     logLevel: "info",
     logFormat: "text",
     logOutput: "stderr",
+    redisUrl: null,
+    redisPrefix: "boreas",
+    nodeId: null,
+    nodeTimeout: 15,
+    reusePort: false,
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -82,12 +87,21 @@ const EVERY_OPTION: Array<
   ["logLevel", "--log-level", "BOREAS_LOG_LEVEL", "debug", "debug"],
   ["logFormat", "--log-format", "BOREAS_LOG_FORMAT", "json", "json"],
   ["logOutput", "--log-output", "BOREAS_LOG_OUTPUT", "stdout", "stdout"],
+  ["redisUrl", "--redis-url", "BOREAS_REDIS_URL", "redis://:pw@r.test:6380/2", "redis://:pw@r.test:6380/2"],
+  ["redisPrefix", "--redis-prefix", "BOREAS_REDIS_PREFIX", "chat", "chat"],
+  ["nodeId", "--node-id", "BOREAS_NODE_ID", "node-a", "node-a"],
+  ["nodeTimeout", "--node-timeout", "BOREAS_NODE_TIMEOUT", "2.5", 2.5],
 ];
 
 Deno.test("loadConfig() reads every option from its flag, its variable and its file key", async (t) => {
   assert.deepEqual(
     [...CONFIG_ENV_NAMES].sort(),
-    ["BOREAS_CONFIG", "BOREAS_API_KEY", ...EVERY_OPTION.map(([, , env]) => env)].sort(),
+    [
+      "BOREAS_CONFIG",
+      "BOREAS_API_KEY",
+      "BOREAS_REUSE_PORT",
+      ...EVERY_OPTION.map(([, , env]) => env),
+    ].sort(),
   );
   for (const [key, flag, env, raw, json] of EVERY_OPTION) {
     await t.step(key, () => {
@@ -99,6 +113,13 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       assert.equal(load([], {}, { "./boreas.json": file })[key], json, "./boreas.json");
     });
   }
+});
+
+Deno.test("loadConfig() turns --reuse-port on from its flag, its variable and its file key", () => {
+  assert.equal(DEFAULT_CONFIG.reusePort, false);
+  assert.equal(load(["--reuse-port"]).reusePort, true);
+  assert.equal(load([], { BOREAS_REUSE_PORT: "1" }).reusePort, true);
+  assert.equal(load([], {}, { "./boreas.json": '{"reusePort": true}' }).reusePort, true);
 });
 
 Deno.test("loadConfig() prefers a flag over the environment", () => {

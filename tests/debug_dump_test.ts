@@ -4,7 +4,6 @@ import { createRouter } from "../src/api/router.ts";
 import { bannerListening, bannerStart } from "../src/banner.ts";
 import { Hub, type Subscriber } from "../src/hub.ts";
 import { silentLogger } from "../src/log.ts";
-import { TokenStore } from "../src/tokens.ts";
 import { apiContext } from "./helpers.ts";
 
 function subscriber(): Subscriber {
@@ -50,7 +49,7 @@ Deno.test("renderRecipientDump() keeps each empty marker when only the other has
 
 Deno.test("debugRoutes() serves the recipient and token dumps in debug mode", async () => {
   const hub = new Hub();
-  const tokens = new TokenStore(["tok-a", "tok-b"]);
+  const tokens = ["tok-a", "tok-b"];
   const handle = createRouter(debugRoutes(apiContext({ hub, tokens, debug: true })), {
     logger: silentLogger(),
   });

@@ -8,7 +8,7 @@ import { type Config, DEFAULT_CONFIG } from "../src/config.ts";
 import type { ApiContext } from "../src/api/context.ts";
 import { Hub } from "../src/hub.ts";
 import { Metrics } from "../src/metrics.ts";
-import { TokenStore } from "../src/tokens.ts";
+import { createCluster } from "../src/cluster/mod.ts";
 import { type Logger, silentLogger } from "../src/log.ts";
 import { type RunningServer, startServer } from "../src/server.ts";
 
@@ -84,13 +84,19 @@ export async function startTestServer(
   });
 }
 
-/** An API context over a fresh hub and token store, for calling route lists directly. */
-export function apiContext(overrides: Partial<ApiContext> = {}): ApiContext {
+/** An API context over a fresh hub and a standalone cluster holding `tokens`, for calling
+ * route lists directly. */
+export function apiContext(
+  { tokens = [], ...overrides }: Partial<ApiContext> & { tokens?: Iterable<string> } = {},
+): ApiContext {
+  const hub = overrides.hub ?? new Hub();
+  const metrics = overrides.metrics ?? new Metrics();
+  const logger = silentLogger();
   return {
-    hub: new Hub(),
-    tokens: new TokenStore(),
-    metrics: new Metrics(),
-    logger: silentLogger(),
+    hub,
+    cluster: createCluster(DEFAULT_CONFIG, { hub, metrics, logger, tokens }),
+    metrics,
+    logger,
     maxBodyBytes: DEFAULT_CONFIG.maxBodyBytes,
     debug: true,
     apiKeys: [],

@@ -12,6 +12,7 @@ const GAUGES: Gauges = {
   authenticatedConnections: 5,
   tokens: 7,
   channels: 3,
+  nodeId: null,
   residentMemoryBytes: 52_428_800,
   uptimeSeconds: 3600,
 };

@@ -1,6 +1,6 @@
 /**
  * @module
- * `POST /broadcast/:channel/`: validates the body and hands one prebuilt frame to the hub.
+ * `POST /broadcast/:channel/`: validates the body and hands one prebuilt frame to the broker.
  */
 
 import { renderBroadcastFrame } from "../protocol.ts";
@@ -31,7 +31,7 @@ export function parseBroadcastRequest(body: unknown): BroadcastRequest {
 }
 
 /** The broadcast route. */
-export function broadcastRoutes({ hub, metrics, maxBodyBytes }: ApiContext): Route[] {
+export function broadcastRoutes({ cluster, metrics, maxBodyBytes }: ApiContext): Route[] {
   return [{
     method: "POST",
     path: "/broadcast/:channel",
@@ -40,14 +40,12 @@ export function broadcastRoutes({ hub, metrics, maxBodyBytes }: ApiContext): Rou
       const { payload, dryrun } = parseBroadcastRequest(
         await readJsonBody(context.request, maxBodyBytes),
       );
-      if (dryrun) return jsonResponse({ recipients: hub.memberCount(channel) });
+      if (dryrun) return jsonResponse({ recipients: await cluster.membership.recipients(channel) });
+      const recipients = await cluster.broker.publish(
+        channel,
+        () => renderBroadcastFrame(channel, payload),
+      );
       metrics.messagesPublished++;
-      // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
-      if (hub.memberCount(channel) === 0) return jsonResponse({ recipients: 0 });
-      const started = performance.now();
-      const recipients = hub.publish(channel, renderBroadcastFrame(channel, payload));
-      metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
-      metrics.framesDelivered += recipients;
       return jsonResponse({ recipients });
     },
   }];

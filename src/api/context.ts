@@ -4,15 +4,17 @@
  * obeys. Types only.
  */
 
+import type { Cluster } from "../cluster/mod.ts";
 import type { Hub } from "../hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { TokenStore } from "../tokens.ts";
 
 /** The state and options the API's route lists are built from. */
 export interface ApiContext {
+  /** This node's own connections. */
   readonly hub: Hub;
-  readonly tokens: TokenStore;
+  /** The tokens, fan-out and counts every node shares (just this one, standalone). */
+  readonly cluster: Cluster;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Largest request body accepted, in bytes. */

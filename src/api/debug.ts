@@ -13,18 +13,19 @@ import type { Route } from "./router.ts";
 export const DEBUG_PATHS = ["/debug/token-dump", "/debug/recipient-dump"] as const;
 
 /** The debug routes, or none when debug mode is off (so they answer 404). */
-export function debugRoutes({ hub, tokens, debug }: ApiContext): Route[] {
+export function debugRoutes({ cluster, debug }: ApiContext): Route[] {
   if (!debug) return [];
   return [
     {
       method: "GET",
       path: "/debug/token-dump",
-      handler: () => textResponse(tokens.list().map((token) => `${token}\n`).join("")),
+      handler: async () =>
+        textResponse((await cluster.tokens.all()).map((token) => `${token}\n`).join("")),
     },
     {
       method: "GET",
       path: "/debug/recipient-dump",
-      handler: () => textResponse(renderRecipientDump(hub.snapshot())),
+      handler: async () => textResponse(renderRecipientDump(await cluster.membership.snapshot())),
     },
   ];
 }

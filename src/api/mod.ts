@@ -3,12 +3,14 @@
  * The HTTP API: every resource's routes behind one router, and the API key check.
  */
 
+import { ClusterUnavailableError } from "../cluster/mod.ts";
 import { ApiKeyCheck } from "./api_key.ts";
 import { broadcastRoutes } from "./broadcast.ts";
 import type { ApiContext } from "./context.ts";
 import { debugRoutes } from "./debug.ts";
 import { operationsRoutes } from "./operations.ts";
-import { createRouter, type RequestHandler } from "./router.ts";
+import { HttpError } from "./response.ts";
+import { createRouter, type RequestHandler, type Route } from "./router.ts";
 import { tokenRoutes } from "./tokens.ts";
 
 /** Builds the API's request handler. Broadcast comes first: it is the busiest route. */
@@ -20,7 +22,23 @@ export function createApi(context: ApiContext): RequestHandler {
       ...tokenRoutes(context),
       ...operationsRoutes(context),
       ...debugRoutes(context),
-    ],
+    ].map(answeringRedisFailures),
     { logger: context.logger, authorize: (request) => keys.verify(request) },
   );
+}
+
+/** `route`, answering 503 when the cluster's Redis cannot do what it needs. */
+function answeringRedisFailures(route: Route): Route {
+  const { handler } = route;
+  return {
+    ...route,
+    handler: async (context) => {
+      try {
+        return await handler(context);
+      } catch (error) {
+        if (error instanceof ClusterUnavailableError) throw new HttpError(503, error.message);
+        throw error;
+      }
+    },
+  };
 }

@@ -1,9 +1,11 @@
 /**
  * @module
- * What operators poll: `/health` (public, for load balancers), `/stats` (JSON) and
- * `/metrics` (Prometheus text format).
+ * What operators poll: `/health` (public, for load balancers), `/stats` (JSON, for the whole
+ * cluster and for this node) and `/metrics` (Prometheus text format, this node's).
  */
 
+import { countersOf } from "../cluster/membership.ts";
+import type { HubSnapshot } from "../hub.ts";
 import { type Gauges, renderPrometheus } from "../metrics.ts";
 import type { ApiContext } from "./context.ts";
 import { jsonResponse } from "./response.ts";
@@ -11,56 +13,77 @@ import type { Route } from "./router.ts";
 
 /** The health, stats and metrics routes. */
 export function operationsRoutes(context: ApiContext): Route[] {
-  const { metrics } = context;
+  const { metrics, cluster, hub } = context;
   return [
     {
       method: "GET",
       path: "/health",
       isPublic: true,
-      handler: () =>
-        context.isShuttingDown()
-          ? jsonResponse({ status: "shutting down" }, 503)
-          : jsonResponse({ status: "ok" }),
+      handler: () => {
+        if (context.isShuttingDown()) return jsonResponse({ status: "shutting down" }, 503);
+        const errors = cluster.problems();
+        return errors.length === 0
+          ? jsonResponse({ status: "ok" })
+          : jsonResponse({ status: "degraded", errors }, 503);
+      },
     },
     {
       method: "GET",
       path: "/stats",
-      handler: () => {
-        const gauges = readGauges(context);
+      handler: async () => {
+        const [snapshot, counters, tokens] = await Promise.all([
+          cluster.membership.snapshot(),
+          cluster.membership.counters(),
+          cluster.tokens.count(),
+        ]);
+        const gauges = readGauges(context, tokens);
+        const local = hub.snapshot();
         return jsonResponse({
-          connections: {
-            anonymous: gauges.anonymousConnections,
-            authenticated: gauges.authenticatedConnections,
-          },
-          tokens: gauges.tokens,
-          channels: gauges.channels,
-          messages_published: metrics.messagesPublished,
-          frames_delivered: metrics.framesDelivered,
-          slow_consumers_dropped: metrics.slowConsumersDropped,
-          connections_refused: metrics.connectionsRefused,
-          connections_closed_for_limits: metrics.connectionsClosedForLimits,
+          connections: connectionsOf(snapshot),
+          tokens,
+          channels: snapshot.channels.length,
+          ...counters,
           uptime_seconds: gauges.uptimeSeconds,
           memory: { rss_bytes: gauges.residentMemoryBytes, heap_used_bytes: heapUsed() },
+          ...(cluster.nodeId === null ? {} : {
+            node: {
+              id: cluster.nodeId,
+              connections: connectionsOf(local),
+              channels: local.channels.length,
+              ...countersOf(metrics),
+            },
+            nodes: cluster.membership.nodes(),
+          }),
         });
       },
     },
     {
       method: "GET",
       path: "/metrics",
-      handler: () =>
-        new Response(renderPrometheus(metrics, readGauges(context)), {
+      handler: async () => {
+        // Still answered while Redis is down, without the cluster's token count.
+        const tokens = await cluster.tokens.count().catch(() => null);
+        return new Response(renderPrometheus(metrics, readGauges(context, tokens)), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        }),
+        });
+      },
     },
   ];
 }
 
-function readGauges({ hub, tokens, metrics }: ApiContext): Gauges {
+function connectionsOf(snapshot: HubSnapshot): { anonymous: number; authenticated: number } {
+  const authenticated = snapshot.tokens.reduce((sum, [, connections]) => sum + connections, 0);
+  return { anonymous: snapshot.anonymous, authenticated };
+}
+
+/** This node's gauges, with the cluster's token count when it is known. */
+function readGauges({ hub, cluster, metrics }: ApiContext, tokens: number | null): Gauges {
   return {
     anonymousConnections: hub.anonymousCount,
     authenticatedConnections: hub.connectionCount - hub.anonymousCount,
-    tokens: tokens.size,
+    tokens,
     channels: hub.channelCount,
+    nodeId: cluster.nodeId,
     residentMemoryBytes: Deno.memoryUsage().rss,
     uptimeSeconds: Math.round((Date.now() - metrics.startedAt) / 1000),
   };

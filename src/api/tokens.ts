@@ -3,7 +3,6 @@
  * The `/token/` routes: mint, list the tokens in use (all, or on one channel), and revoke.
  */
 
-import { CLOSE } from "../protocol.ts";
 import { tokenFingerprint } from "../tokens.ts";
 import type { ApiContext } from "./context.ts";
 import { channelParam } from "./channel_param.ts";
@@ -11,7 +10,9 @@ import { HttpError, jsonResponse } from "./response.ts";
 import type { Route } from "./router.ts";
 
 /** The token routes. */
-export function tokenRoutes({ hub, tokens, logger }: ApiContext): Route[] {
+export function tokenRoutes({ cluster, logger }: ApiContext): Route[] {
+  const { tokens, membership } = cluster;
+  const tokensInUse = async () => (await membership.snapshot()).tokens;
   return [
     {
       method: "POST",
@@ -21,16 +22,17 @@ export function tokenRoutes({ hub, tokens, logger }: ApiContext): Route[] {
     {
       method: "GET",
       path: "/token",
-      handler: () => jsonResponse({ tokens: hub.activeTokens() }),
+      handler: async () => jsonResponse({ tokens: (await tokensInUse()).map(([token]) => token) }),
     },
     {
       method: "DELETE",
       path: "/token/:token",
       handler: async ({ params }) => {
         const token = params.token ?? "";
-        // Durable first: when the token store cannot be written, nothing changes.
+        const closed = (await tokensInUse()).find(([inUse]) => inUse === token)?.[1] ?? 0;
+        // Durable first: when the token store cannot be written, nothing changes. The
+        // registry's revocation listeners close the token's connections on every node.
         const wasStored = await tokens.revoke(token);
-        const closed = hub.disconnectToken(token, CLOSE.revoked.code, CLOSE.revoked.reason);
         if (!wasStored && closed === 0) throw new HttpError(404, "token: no such token");
         logger.info("token revoked", { token: tokenFingerprint(token), closed });
         return new Response(null, { status: 204 });
@@ -39,7 +41,8 @@ export function tokenRoutes({ hub, tokens, logger }: ApiContext): Route[] {
     {
       method: "GET",
       path: "/:channel/token",
-      handler: (context) => jsonResponse({ tokens: hub.channelTokens(channelParam(context)) }),
+      handler: async (context) =>
+        jsonResponse({ tokens: await membership.channelTokens(channelParam(context)) }),
     },
   ];
 }

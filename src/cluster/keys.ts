@@ -1,0 +1,74 @@
+/**
+ * @module
+ * The names of every Redis key and pub/sub channel a cluster uses, all starting with its
+ * `--redis-prefix`. A Boreas channel's keys carry its name as a hash tag (`{name}`), so that
+ * they fall in one Redis Cluster slot. Pure.
+ */
+
+/** Key and channel names for one cluster prefix. */
+export class RedisKeys {
+  readonly #prefix: string;
+
+  /** `prefix` holds no `{`, `}` or `:` (the config checks it). */
+  constructor(prefix: string) {
+    this.#prefix = prefix;
+  }
+
+  /** Sorted set of live nodes, scored by the Redis time (ms) each expires at. */
+  get nodes(): string {
+    return `${this.#prefix}:nodes`;
+  }
+
+  /** Sorted set of the tokens that may authenticate, scored by when they were added (ms). */
+  get tokens(): string {
+    return `${this.#prefix}:tokens`;
+  }
+
+  /** Set of the tokens that came from a `--tokens-file` or `--tokens-url`. */
+  get providedTokens(): string {
+    return `${this.#prefix}:tokens:provided`;
+  }
+
+  /** Sorted set of revoked tokens, scored by revocation time (ms); provider tokens score
+   * `+inf` and stay, so that a node restarting with the same file cannot bring them back. */
+  get revokedTokens(): string {
+    return `${this.#prefix}:tokens:revoked`;
+  }
+
+  /** Hash of node id → how many of that node's connections joined `channel`. */
+  channelNodes(channel: string): string {
+    return `${this.#prefix}:{${channel}}:nodes`;
+  }
+
+  /** Hash of connection id → `[token, [channels]]` for every open connection of `node`. */
+  nodeConnections(node: string): string {
+    return `${this.#prefix}:node:{${node}}:connections`;
+  }
+
+  /** JSON of `node`'s counters, rewritten at each of its heartbeats. */
+  nodeCounters(node: string): string {
+    return `${this.#prefix}:node:{${node}}:counters`;
+  }
+
+  /** The pub/sub channel carrying `channel`'s broadcasts, as `PUBSUB CHANNELS` shows it. */
+  broadcastChannel(channel: string): string {
+    return `${this.#prefix}:${channel}`;
+  }
+
+  /** The Boreas channel of a broadcast pub/sub channel, or null for another pub/sub channel. */
+  channelOf(pubsubChannel: string): string | null {
+    const start = `${this.#prefix}:`;
+    return pubsubChannel.startsWith(start) ? pubsubChannel.slice(start.length) : null;
+  }
+
+  /** The pub/sub channel that tells every node a token was revoked. A `!` instead of `:`, so
+   * that no Boreas channel's name can collide with it. */
+  get revocations(): string {
+    return `${this.#prefix}!revoked`;
+  }
+
+  /** The pub/sub channel `node` sends its own liveness pings to. */
+  pings(node: string): string {
+    return `${this.#prefix}!ping:${node}`;
+  }
+}

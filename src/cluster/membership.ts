@@ -1,0 +1,83 @@
+/**
+ * @module
+ * Who is connected where: the cluster-wide counts the API answers with (recipients, the token
+ * lists, the recipient dump, `/stats`) and the live nodes. The local one reads this process's
+ * hub, which is the whole server when there is no cluster.
+ */
+
+import type { Hub, HubSnapshot } from "../hub.ts";
+import type { Metrics } from "../metrics.ts";
+
+/** The counters each node reports, by their `/stats` names. */
+export interface NodeCounters {
+  readonly messages_published: number;
+  readonly frames_delivered: number;
+  readonly slow_consumers_dropped: number;
+  readonly connections_refused: number;
+  readonly connections_closed_for_limits: number;
+}
+
+/** Cluster-wide membership. Every query rejects with `ClusterUnavailableError` when the
+ * shared state cannot be read. */
+export interface Membership {
+  /** How many connections have joined `channel`, on every live node. */
+  recipients(channel: string): Promise<number>;
+  /** Anonymous connections, tokens in use and channels with subscribers, summed over the
+   * live nodes, in the recipient dump's shape. */
+  snapshot(): Promise<HubSnapshot>;
+  /** The distinct tokens of `channel`'s connections on every live node. */
+  channelTokens(channel: string): Promise<string[]>;
+  /** The counters of every live node, summed. */
+  counters(): Promise<NodeCounters>;
+  /** The live nodes' ids, this one first; empty for a standalone server. */
+  nodes(): readonly string[];
+  /** Resolves once every hub change made before the call is visible to the other nodes (or,
+   * when Redis is unreachable, will be made visible when it is back). Never rejects. */
+  synced(): Promise<void>;
+}
+
+/** This node's counters, as `/stats` names them. */
+export function countersOf(metrics: Metrics): NodeCounters {
+  return {
+    messages_published: metrics.messagesPublished,
+    frames_delivered: metrics.framesDelivered,
+    slow_consumers_dropped: metrics.slowConsumersDropped,
+    connections_refused: metrics.connectionsRefused,
+    connections_closed_for_limits: metrics.connectionsClosedForLimits,
+  };
+}
+
+/** Membership of a standalone server: its own hub. */
+export class LocalMembership implements Membership {
+  readonly #hub: Hub;
+  readonly #metrics: Metrics;
+
+  constructor(hub: Hub, metrics: Metrics) {
+    this.#hub = hub;
+    this.#metrics = metrics;
+  }
+
+  recipients(channel: string): Promise<number> {
+    return Promise.resolve(this.#hub.memberCount(channel));
+  }
+
+  snapshot(): Promise<HubSnapshot> {
+    return Promise.resolve(this.#hub.snapshot());
+  }
+
+  channelTokens(channel: string): Promise<string[]> {
+    return Promise.resolve(this.#hub.channelTokens(channel));
+  }
+
+  counters(): Promise<NodeCounters> {
+    return Promise.resolve(countersOf(this.#metrics));
+  }
+
+  nodes(): readonly string[] {
+    return [];
+  }
+
+  synced(): Promise<void> {
+    return Promise.resolve();
+  }
+}

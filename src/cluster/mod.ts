@@ -1,0 +1,103 @@
+/**
+ * @module
+ * What crosses nodes, chosen in one place: without `--redis-url`, this process's hub and token
+ * store are the whole server; with it, tokens, fan-out and membership go through Redis. The
+ * API and the WebSocket code use the `Cluster` and never know which one they have.
+ */
+
+import type { Config } from "../config.ts";
+import type { Hub } from "../hub.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { TokenJournal } from "../token_journal.ts";
+import { type TokenRegistry, TokenStore } from "../tokens.ts";
+import { type Broker, LocalBroker } from "./broker.ts";
+import { RedisKeys } from "./keys.ts";
+import { LocalMembership, type Membership } from "./membership.ts";
+import { RedisBroker } from "./redis_broker.ts";
+import { redisAddress, RedisLink } from "./redis_link.ts";
+import { RedisMembership } from "./redis_membership.ts";
+import { provideOnConnect, RedisTokenRegistry } from "./redis_tokens.ts";
+
+export { ClusterUnavailableError } from "./errors.ts";
+
+/** The state every node shares, and its health. */
+export interface Cluster {
+  readonly tokens: TokenRegistry;
+  readonly broker: Broker;
+  readonly membership: Membership;
+  /** This node's id in the cluster, or null for a standalone server. */
+  readonly nodeId: string | null;
+  /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
+   * (always, standalone). */
+  problems(): string[];
+  /** Leaves the cluster and closes its connections. Call after every WebSocket is closed. */
+  close(): Promise<void>;
+}
+
+/** What `createCluster` needs besides the configuration. */
+export interface ClusterDeps {
+  readonly hub: Hub;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Tokens valid from the start (a provider's and, standalone, the token store's). */
+  readonly tokens: Iterable<string>;
+  /** Standalone only: where token changes are kept. */
+  readonly journal?: TokenJournal | undefined;
+}
+
+/** The banner line of cluster mode; never shows the password. */
+export function clusterBanner(config: Pick<Config, "redisUrl" | "redisPrefix">, nodeId: string) {
+  const address = config.redisUrl === null ? "" : redisAddress(config.redisUrl);
+  return `Cluster mode: node ${nodeId}, Redis at ${address} (prefix ${config.redisPrefix})`;
+}
+
+/** A node id unique per process: a short random hex string. */
+export function generateNodeId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** Builds the standalone state, or joins the cluster of `config.redisUrl`. Never waits for
+ * Redis: a node whose Redis is unreachable starts degraded and connects when it can. */
+export function createCluster(
+  config: Pick<Config, "redisUrl" | "redisPrefix" | "nodeId" | "nodeTimeout">,
+  deps: ClusterDeps,
+): Cluster {
+  const { hub, metrics, logger } = deps;
+  if (config.redisUrl === null) {
+    const tokens = new TokenStore(deps.tokens, deps.journal);
+    return {
+      tokens,
+      broker: new LocalBroker(hub, metrics),
+      membership: new LocalMembership(hub, metrics),
+      nodeId: null,
+      problems: () => [],
+      close: () => Promise.resolve(),
+    };
+  }
+  const nodeId = config.nodeId ?? generateNodeId();
+  const keys = new RedisKeys(config.redisPrefix);
+  const link = new RedisLink({ url: config.redisUrl, pingChannel: keys.pings(nodeId), logger });
+  const tokens = new RedisTokenRegistry(link, keys);
+  provideOnConnect(tokens, link, { tokens: [...deps.tokens], logger });
+  const membership = new RedisMembership(link, keys, {
+    hub,
+    metrics,
+    options: { nodeId, nodeTimeoutSeconds: config.nodeTimeout, logger },
+  });
+  const broker = new RedisBroker(link, keys, { hub, metrics, membership });
+  // Revocations announced while this node could not hear them: close those connections now.
+  link.onSubscribed(() => tokens.replayMissed(hub.activeTokens()));
+  return {
+    tokens,
+    broker,
+    membership,
+    nodeId,
+    problems: () => link.problems(),
+    close: async () => {
+      await membership.leave();
+      await link[Symbol.asyncDispose]();
+    },
+  };
+}

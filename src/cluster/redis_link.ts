@@ -1,0 +1,278 @@
+/**
+ * @module
+ * The node's two connections to Redis, and the only module that imports the Redis client:
+ * one for commands, one for pub/sub. Both reconnect on their own with back-off; commands fail
+ * at once while Redis is unreachable (no offline queue), so callers can answer 503. A ping the
+ * node publishes to itself every second proves that the subscription still delivers; one that
+ * stops arriving (an open but wedged connection) makes the link degraded and reconnects it.
+ */
+
+import { createClient } from "@redis/client";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../text.ts";
+import { ClusterUnavailableError } from "./errors.ts";
+
+/** A connected Redis client, as the cluster modules use it. */
+export type RedisClient = ReturnType<typeof createClient>;
+
+/** What a link needs to know. */
+export interface RedisLinkOptions {
+  /** `redis://` or `rediss://` URL, already validated. */
+  readonly url: string;
+  /** The pub/sub channel this node's liveness pings go to. */
+  readonly pingChannel: string;
+  readonly logger: Logger;
+  /** How long a command may take before it fails, in milliseconds. Default 2000. */
+  readonly commandTimeoutMs?: number;
+  /** How often the subscription is proven alive, in milliseconds. Default 1000. */
+  readonly pingIntervalMs?: number;
+  /** Missed ping intervals after which the subscription counts as wedged. Default 3. */
+  readonly missedPings?: number;
+}
+
+/** `host:port` of a Redis URL, as the banner shows it (never the password). */
+export function redisAddress(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port === "" ? 6379 : parsed.port}`;
+}
+
+/** A client for `url` that reconnects on its own with back-off, and fails commands at once
+ * while disconnected: a queued command would answer long after its caller should have been
+ * told that Redis is down. */
+function newClient(url: string, timeoutMs: number): RedisClient {
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    commandOptions: { timeout: timeoutMs },
+    socket: {
+      connectTimeout: timeoutMs,
+      reconnectStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1000),
+    },
+  });
+}
+
+type ReadyListener = () => void | Promise<void>;
+type MessageListener = (channel: string, message: string) => void;
+
+/** Two connections to one Redis, and what is wrong with them. */
+export class RedisLink implements AsyncDisposable {
+  #commands: RedisClient;
+  #subscriber: RedisClient;
+  readonly #options: Required<Omit<RedisLinkOptions, "logger">> & { logger: Logger };
+  readonly #secret: string;
+  readonly #wanted = new Set<string>();
+  readonly #readyListeners: ReadyListener[] = [];
+  readonly #subscribedListeners: ReadyListener[] = [];
+  readonly #messageListeners: MessageListener[] = [];
+  readonly #timer: ReturnType<typeof setInterval>;
+  // One function for every channel: the client keeps a set of listeners per channel, so
+  // subscribing a channel again does not deliver its messages twice.
+  readonly #onMessage = (message: string, channel: string) => this.#dispatch(channel, message);
+  #lastError = "connecting";
+  #isSubscribed = false;
+  #lastPingAt = 0;
+  #subscribedAt = 0;
+  #isWedged = false;
+  #isStuck = false;
+  #isClosed = false;
+
+  constructor(options: RedisLinkOptions) {
+    this.#options = {
+      commandTimeoutMs: 2000,
+      pingIntervalMs: 1000,
+      missedPings: 3,
+      ...options,
+    };
+    this.#secret = decodeURIComponent(new URL(options.url).password);
+    this.#commands = this.#open("commands");
+    this.#subscriber = this.#open("subscriber");
+    this.#timer = setInterval(() => this.#ping(), this.#options.pingIntervalMs);
+  }
+
+  /** What is wrong, one `redis: ...` message each; empty when both connections work and the
+   * subscription delivers. */
+  problems(): string[] {
+    if (!this.#commands.isReady || !this.#subscriber.isReady) {
+      return [`redis: ${this.#lastError}`];
+    }
+    if (this.#isStuck) return [`redis: ${this.#lastError}`];
+    if (this.#isWedged) return ["redis: the subscription stopped delivering messages"];
+    if (!this.#isSubscribed) return ["redis: subscribing"];
+    return [];
+  }
+
+  /** Whether commands can be sent now. */
+  get isReady(): boolean {
+    return this.#commands.isReady;
+  }
+
+  /** Runs `command` on the command connection; any failure becomes a
+   * `ClusterUnavailableError`. */
+  async run<T>(command: (redis: RedisClient) => Promise<T>): Promise<T> {
+    if (!this.#commands.isReady) {
+      throw new ClusterUnavailableError(this.#lastError);
+    }
+    try {
+      return await command(this.#commands);
+    } catch (error) {
+      throw new ClusterUnavailableError(this.#redact(errorMessage(error)), { cause: error });
+    }
+  }
+
+  /** Calls `listener` each time the command connection is (re)established. */
+  onReady(listener: ReadyListener): void {
+    this.#readyListeners.push(listener);
+  }
+
+  /** Calls `listener` each time the subscription delivers again after it was down: messages
+   * sent meanwhile are lost. */
+  onSubscribed(listener: ReadyListener): void {
+    this.#subscribedListeners.push(listener);
+  }
+
+  /** Calls `listener` for every message of a subscribed channel. */
+  onMessage(listener: MessageListener): void {
+    this.#messageListeners.push(listener);
+  }
+
+  /** Adds `channels` to the subscription; resolves once Redis confirmed them (or at once,
+   * when disconnected: they are subscribed on reconnect). */
+  async subscribe(channels: readonly string[]): Promise<void> {
+    const added = channels.filter((channel) => !this.#wanted.has(channel));
+    for (const channel of added) this.#wanted.add(channel);
+    if (added.length === 0 || !this.#subscriber.isReady) return;
+    await this.#subscriber.subscribe(added, this.#onMessage).catch(() => {});
+  }
+
+  /** Removes `channels` from the subscription. */
+  async unsubscribe(channels: readonly string[]): Promise<void> {
+    const removed = channels.filter((channel) => this.#wanted.delete(channel));
+    if (removed.length === 0 || !this.#subscriber.isReady) return;
+    await this.#subscriber.unsubscribe(removed).catch(() => {});
+  }
+
+  /** Opens a client for `role` that reports its state changes. */
+  #open(role: "commands" | "subscriber"): RedisClient {
+    const { logger } = this.#options;
+    const client = newClient(this.#options.url, this.#options.commandTimeoutMs);
+    let wasReady = false;
+    client.on("error", (error: unknown) => {
+      this.#lastError = this.#redact(describe(error));
+      if (role === "subscriber") this.#isSubscribed = false;
+      if (!wasReady || this.#isClosed) return;
+      wasReady = false;
+      logger.warn("redis connection lost", { connection: role, error: this.#lastError });
+    });
+    client.on("ready", () => {
+      wasReady = true;
+      logger.info("redis connected", { connection: role });
+      if (role === "commands") {
+        this.#isStuck = false;
+        this.#emit(this.#readyListeners);
+      } else {
+        this.#resubscribe(client);
+      }
+    });
+    client.connect().catch(() => {});
+    return client;
+  }
+
+  async #resubscribe(client: RedisClient): Promise<void> {
+    this.#isSubscribed = false;
+    try {
+      await client.subscribe([this.#options.pingChannel, ...this.#wanted], this.#onMessage);
+    } catch {
+      return; // The connection dropped again; the next "ready" retries.
+    }
+    this.#subscribedAt = Date.now();
+  }
+
+  #dispatch(channel: string, message: string): void {
+    if (channel !== this.#options.pingChannel) {
+      for (const listener of this.#messageListeners) listener(channel, message);
+      return;
+    }
+    this.#lastPingAt = Date.now();
+    this.#isWedged = false;
+    if (!this.#isSubscribed) {
+      // The first ping through a new subscription proves it delivers.
+      this.#isSubscribed = true;
+      this.#emit(this.#subscribedListeners);
+    }
+  }
+
+  #emit(listeners: readonly ReadyListener[]): void {
+    for (const listener of listeners) {
+      Promise.resolve(listener()).catch((error) =>
+        this.#options.logger.warn("redis reconnect step failed", {
+          error: this.#redact(errorMessage(error)),
+        })
+      );
+    }
+  }
+
+  #ping(): void {
+    if (!this.#commands.isReady) return;
+    this.#commands.publish(this.#options.pingChannel, "1").then(
+      () => this.#isStuck = false,
+      (error) => {
+        // A command that times out on an open connection: start over with a new one.
+        this.#lastError = this.#redact(describe(error));
+        if (this.#isStuck || this.#isClosed) return;
+        this.#isStuck = true;
+        this.#options.logger.warn("redis commands time out; reconnecting", {
+          error: this.#lastError,
+        });
+        this.#replace("commands");
+      },
+    );
+    if (!this.#subscriber.isReady) return;
+    const limit = this.#options.pingIntervalMs * this.#options.missedPings;
+    const now = Date.now();
+    if (now - this.#lastPingAt > limit && now - this.#subscribedAt > limit && !this.#isWedged) {
+      this.#isWedged = true;
+      this.#isSubscribed = false;
+      this.#options.logger.warn("redis subscription stopped delivering; reconnecting it");
+      this.#replace("subscriber");
+    }
+  }
+
+  /** Drops a connection that is open but no longer answers, for a new one. */
+  #replace(role: "commands" | "subscriber"): void {
+    const old = role === "commands" ? this.#commands : this.#subscriber;
+    old.destroy();
+    if (role === "commands") this.#commands = this.#open("commands");
+    else this.#subscriber = this.#open("subscriber");
+  }
+
+  /** Never lets the password out in a message. */
+  #redact(message: string): string {
+    return this.#secret === "" ? message : message.replaceAll(this.#secret, "***");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    clearInterval(this.#timer);
+    await Promise.all([this.#commands, this.#subscriber].map(close));
+  }
+}
+
+/** Closes politely when connected, else stops reconnecting at once. */
+async function close(client: RedisClient): Promise<void> {
+  if (client.isReady) {
+    try {
+      await client.close();
+      return;
+    } catch {
+      // Fall through to a hard stop.
+    }
+  }
+  if (client.isOpen) client.destroy();
+}
+
+/** A short description of a connection error, e.g. `connect ECONNREFUSED 127.0.0.1:6390`. */
+function describe(error: unknown): string {
+  const message = errorMessage(error);
+  return message === "" ? "connection failed" : message;
+}

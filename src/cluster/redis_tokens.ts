@@ -1,0 +1,149 @@
+/**
+ * @module
+ * The cluster's tokens, kept in Redis: minted on any node, valid on every node as soon as the
+ * mint has answered. A revocation is one script (remove, remember, announce), so no node can
+ * see the token valid after the announcement. Provider tokens (`--tokens-file`, `--tokens-url`)
+ * join at startup, except those the cluster has revoked.
+ */
+
+import type { Logger } from "../log.ts";
+import { mintToken, type RevocationListener, type TokenRegistry } from "../tokens.ts";
+import type { RedisKeys } from "./keys.ts";
+import type { RedisLink } from "./redis_link.ts";
+
+// KEYS: tokens, provided, revoked. ARGV: token, now (ms), how long a revocation of a minted
+// token is remembered (ms), pub/sub channel of revocations.
+const REVOKE_SCRIPT = `
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+local score = ARGV[2]
+if redis.call('SREM', KEYS[2], ARGV[1]) == 1 then score = '+inf' end
+redis.call('ZADD', KEYS[3], score, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[2]) - tonumber(ARGV[3])))
+redis.call('PUBLISH', ARGV[4], ARGV[1])
+return removed
+`;
+
+// KEYS: tokens, provided, revoked. ARGV: now (ms), then the tokens. Returns how many joined.
+const PROVIDE_SCRIPT = `
+local added = 0
+for i = 2, #ARGV do
+  if redis.call('ZSCORE', KEYS[3], ARGV[i]) == false then
+    redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[i])
+    redis.call('SADD', KEYS[2], ARGV[i])
+    added = added + 1
+  end
+end
+return added
+`;
+
+/** How long a revoked minted token is remembered, so that a node which missed the revocation
+ * while cut off from Redis still closes its connections when it is back. */
+const REMEMBER_REVOKED_MS = 24 * 60 * 60 * 1000;
+
+const PROVIDE_BATCH = 1000;
+
+/** Tokens shared by every node through Redis. */
+export class RedisTokenRegistry implements TokenRegistry {
+  readonly #link: RedisLink;
+  readonly #keys: RedisKeys;
+  readonly #listeners: RevocationListener[] = [];
+
+  constructor(link: RedisLink, keys: RedisKeys) {
+    this.#link = link;
+    this.#keys = keys;
+    link.onMessage((channel, token) => {
+      if (channel !== keys.revocations) return;
+      for (const listener of this.#listeners) listener(token);
+    });
+  }
+
+  async mint(): Promise<string> {
+    const token = mintToken();
+    await this.#link.run((redis) =>
+      redis.zAdd(this.#keys.tokens, { score: Date.now(), value: token })
+    );
+    return token;
+  }
+
+  async isValid(token: string): Promise<boolean> {
+    const score = await this.#link.run((redis) => redis.zScore(this.#keys.tokens, token));
+    return score !== null;
+  }
+
+  async revoke(token: string): Promise<boolean> {
+    const keys = this.#keys;
+    const removed = await this.#link.run((redis) =>
+      redis.eval(REVOKE_SCRIPT, {
+        keys: [keys.tokens, keys.providedTokens, keys.revokedTokens],
+        arguments: [token, String(Date.now()), String(REMEMBER_REVOKED_MS), keys.revocations],
+      })
+    );
+    return removed === 1;
+  }
+
+  count(): Promise<number> {
+    return this.#link.run((redis) => redis.zCard(this.#keys.tokens));
+  }
+
+  all(): Promise<string[]> {
+    return this.#link.run((redis) => redis.zRange(this.#keys.tokens, 0, -1));
+  }
+
+  onRevoke(listener: RevocationListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Adds provider tokens the cluster has not revoked; resolves to how many were new or
+   * already there. */
+  async provide(tokens: readonly string[]): Promise<number> {
+    const keys = this.#keys;
+    let added = 0;
+    for (let i = 0; i < tokens.length; i += PROVIDE_BATCH) {
+      const batch = tokens.slice(i, i + PROVIDE_BATCH);
+      added += Number(
+        await this.#link.run((redis) =>
+          redis.eval(PROVIDE_SCRIPT, {
+            keys: [keys.tokens, keys.providedTokens, keys.revokedTokens],
+            arguments: [String(Date.now()), ...batch],
+          })
+        ),
+      );
+    }
+    return added;
+  }
+
+  /** Runs the revocation listeners for those of `tokens` the cluster has revoked: a node
+   * that was cut off from Redis missed their announcements. */
+  async replayMissed(tokens: readonly string[]): Promise<void> {
+    if (tokens.length === 0) return;
+    const scores = await this.#link.run((redis) =>
+      redis.zmScore(this.#keys.revokedTokens, [...tokens])
+    );
+    for (const [i, token] of tokens.entries()) {
+      if (scores[i] === null) continue;
+      for (const listener of this.#listeners) listener(token);
+    }
+  }
+}
+
+/** Loads the provider's tokens into the cluster once Redis answers, retrying on each
+ * reconnect until it has worked once. */
+export function provideOnConnect(
+  registry: RedisTokenRegistry,
+  link: RedisLink,
+  { tokens, logger }: { tokens: readonly string[]; logger: Logger },
+): void {
+  if (tokens.length === 0) return;
+  let isDone = false;
+  const provide = async () => {
+    if (isDone) return;
+    const added = await registry.provide(tokens);
+    isDone = true;
+    logger.info("provider tokens joined the cluster", {
+      tokens: tokens.length,
+      refusedAsRevoked: tokens.length - added,
+    });
+  };
+  link.onReady(provide);
+  if (link.isReady) provide().catch(() => {});
+}
