@@ -10,11 +10,11 @@ import type { Metrics } from "../metrics.ts";
 
 /** The counters each node reports, by their `/stats` names. */
 export interface NodeCounters {
-  readonly messages_published: number;
-  readonly frames_delivered: number;
-  readonly slow_consumers_dropped: number;
-  readonly connections_refused: number;
-  readonly connections_closed_for_limits: number;
+  readonly "messages_published": number;
+  readonly "frames_delivered": number;
+  readonly "slow_consumers_dropped": number;
+  readonly "connections_refused": number;
+  readonly "connections_closed_for_limits": number;
 }
 
 /** Cluster-wide membership. Every query rejects with `ClusterUnavailableError` when the

@@ -47,7 +47,10 @@ export interface ClusterDeps {
 }
 
 /** The banner line of cluster mode; never shows the password. */
-export function clusterBanner(config: Pick<Config, "redisUrl" | "redisPrefix">, nodeId: string) {
+export function clusterBanner(
+  config: Pick<Config, "redisUrl" | "redisPrefix">,
+  nodeId: string,
+): string {
   const address = config.redisUrl === null ? "" : redisAddress(config.redisUrl);
   return `Cluster mode: node ${nodeId}, Redis at ${address} (prefix ${config.redisPrefix})`;
 }

@@ -185,6 +185,10 @@ export class RedisLink implements AsyncDisposable {
       return; // The connection dropped again; the next "ready" retries.
     }
     this.#subscribedAt = Date.now();
+    // Prove the new subscription now rather than at the next tick.
+    if (this.#commands.isReady) {
+      this.#commands.publish(this.#options.pingChannel, "1").catch(() => {});
+    }
   }
 
   #dispatch(channel: string, message: string): void {

@@ -86,13 +86,13 @@ export class RedisMembership implements Membership, AsyncDisposable {
     this.#live = [options.nodeId];
     this.#stopListening = hub.onChange((change) => this.#record(change));
     link.onReady(() => this.#onReconnect());
-    // Expire well before the timeout and beat three times within it: a live node is never seen
-    // dead, and a dead one stops counting within the timeout.
+    // Beat every second (more often for short timeouts) and expire one beat before the timeout:
+    // a live node is never seen dead, and a dead one stops counting within the timeout.
     this.#timer = setInterval(() => this.#beat(), this.#beatMs);
   }
 
   get #beatMs(): number {
-    return this.#options.nodeTimeoutSeconds * 1000 / 3;
+    return Math.min(1000, this.#options.nodeTimeoutSeconds * 1000 / 3);
   }
 
   nodes(): readonly string[] {

@@ -51,6 +51,7 @@ export class RedisTokenRegistry implements TokenRegistry {
   constructor(link: RedisLink, keys: RedisKeys) {
     this.#link = link;
     this.#keys = keys;
+    link.subscribe([keys.revocations]);
     link.onMessage((channel, token) => {
       if (channel !== keys.revocations) return;
       for (const listener of this.#listeners) listener(token);

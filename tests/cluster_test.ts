@@ -1,0 +1,243 @@
+/**
+ * Cluster mode with real nodes (servers in this process) on a real redis-server of the test's
+ * own: shared tokens, fan-out, counts, revocation, and what happens when Redis goes away.
+ */
+
+import assert from "node:assert/strict";
+import { TestClient, withTimeout } from "./helpers.ts";
+import { readErrors, readJson, TOKEN_PATTERN } from "./integration_helpers.ts";
+import {
+  broadcastThrough,
+  getJson,
+  joinWith,
+  startNode,
+  until,
+  untilHealthy,
+  untilNodesSee,
+} from "./cluster_helpers.ts";
+import { startRedis } from "./redis_server.ts";
+
+Deno.test("a token minted on one node authenticates on the others at once", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  await using b = await startNode(redis.url, "b");
+  const token = await a.mintToken();
+  assert.match(token, TOKEN_PATTERN);
+  await using client = await TestClient.connect(b.wsUrl);
+  assert.deepEqual(await client.request({ access_token: token }), { ref: 1, ok: true });
+  assert.equal(await (await b.api("/debug/token-dump")).text(), `${token}\n`);
+  assert.deepEqual(await client.request({ access_token: "unknown" }, 2), {
+    ref: 2,
+    error: "access_token: unknown token",
+  });
+});
+
+Deno.test("a broadcast through one node reaches every subscriber on every node, once, in order", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  await using b = await startNode(redis.url, "b");
+  await using c = await startNode(redis.url, "c");
+  await untilNodesSee([a, b, c]);
+  const token = await a.mintToken();
+  await using onA = await TestClient.connect(a.wsUrl);
+  await using onC1 = await TestClient.connect(c.wsUrl);
+  await using onC2 = await TestClient.connect(c.wsUrl);
+  await using elsewhere = await TestClient.connect(b.wsUrl);
+  for (const client of [onA, onC1, onC2]) await joinWith(client, token, ["room"]);
+  await joinWith(elsewhere, token, ["other"]);
+
+  assert.deepEqual(await broadcastThrough(b, "room", "x", true), {
+    status: 200,
+    body: { recipients: 3 },
+  });
+  for (let n = 1; n <= 20; n++) {
+    assert.deepEqual(await broadcastThrough(b, "room", { n }), {
+      status: 200,
+      body: { recipients: 3 },
+    });
+  }
+  for (const client of [onA, onC1, onC2]) {
+    for (let n = 1; n <= 20; n++) {
+      assert.deepEqual(await client.next(`message ${n}`), { message: { n }, channel: "room" });
+    }
+  }
+  // Exactly once: the next broadcast is the next thing each of them receives.
+  await broadcastThrough(a, "room", "last");
+  for (const client of [onA, onC1, onC2]) {
+    assert.deepEqual(await client.next(), { message: "last", channel: "room" });
+  }
+  assert.equal(elsewhere.pending.length, 0);
+});
+
+Deno.test("a node subscribes in Redis only to the channels it has subscribers for", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  await using b = await startNode(redis.url, "b");
+  const token = await a.mintToken();
+  await using client = await TestClient.connect(a.wsUrl);
+  await joinWith(client, token, ["only-a", "x:y"]);
+  const channels = async () => (await redis.cli("PUBSUB", "CHANNELS", "boreas:*")).split("\n");
+  assert.deepEqual((await channels()).sort(), ["boreas:only-a", "boreas:x:y"]);
+  assert.equal(await redis.cli("PUBSUB", "NUMSUB", "boreas:only-a"), "boreas:only-a\n1");
+  assert.deepEqual(await client.request({ channels: { join: [], leave: ["only-a"] } }), {
+    ref: 1,
+    ok: true,
+  });
+  await until(async () => (await channels()).join() === "boreas:x:y", "only-a unsubscribed");
+  assert.deepEqual((await broadcastThrough(b, "only-a", 1)).body, { recipients: 0 });
+});
+
+Deno.test("the cluster's lists, dump and stats count every node's connections", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  await using b = await startNode(redis.url, "b");
+  await untilNodesSee([a, b]);
+  const [t1, t2] = [await a.mintToken(), await b.mintToken()];
+  await using anonymous = await TestClient.connect(b.wsUrl);
+  await using onA = await TestClient.connect(a.wsUrl);
+  await using onB = await TestClient.connect(b.wsUrl);
+  await joinWith(onA, t1, ["news"]);
+  await joinWith(onB, t2, ["news", "sport"]);
+  await anonymous.request({ channels: { join: [], leave: [] } }); // registered before this reply
+
+  for (const node of [a, b]) {
+    assert.deepEqual(
+      new Set((await getJson(node, "/token/") as { tokens: string[] }).tokens),
+      new Set([t1, t2]),
+    );
+    assert.deepEqual(
+      new Set((await getJson(node, "/news/token/") as { tokens: string[] }).tokens),
+      new Set([t1, t2]),
+    );
+    assert.deepEqual((await getJson(node, "/sport/token/") as { tokens: string[] }).tokens, [t2]);
+    const dump = await (await node.api("/debug/recipient-dump")).text();
+    assert.match(dump, /^RECEIVER POOL REPORT\nanonymous: 1\nauthenticated:\n/);
+    assert.ok(dump.includes(`\t - ${t1}: 1\n`) && dump.includes(`\t - ${t2}: 1\n`), dump);
+    assert.ok(dump.includes("channels:\n") && dump.includes("\t - news: 2\n"), dump);
+    assert.ok(dump.includes("\t - sport: 1\n"), dump);
+  }
+  const stats = await getJson(a, "/stats") as Record<string, unknown>;
+  assert.deepEqual(stats.connections, { anonymous: 1, authenticated: 2 });
+  assert.equal(stats.tokens, 2);
+  assert.equal(stats.channels, 2);
+  assert.deepEqual((stats.node as Record<string, unknown>).id, "a");
+  assert.deepEqual((stats.node as Record<string, unknown>).connections, {
+    anonymous: 0,
+    authenticated: 1,
+  });
+  assert.deepEqual([...(stats.nodes as string[])].sort(), ["a", "b"]);
+
+  // Leaving, re-authenticating and closing on one node shows on the other.
+  await onB.request({ channels: { join: [], leave: ["news"] } });
+  await onA.request({ access_token: t2 });
+  assert.deepEqual((await broadcastThrough(a, "news", 1, true)).body, { recipients: 1 });
+  assert.deepEqual((await getJson(b, "/news/token/") as { tokens: string[] }).tokens, [t2]);
+  await onB[Symbol.asyncDispose]();
+  await until(
+    async () =>
+      (await broadcastThrough(a, "sport", 1, true) as { body: { recipients: number } }).body
+        .recipients === 0,
+    "the closed connection to leave sport",
+  );
+});
+
+Deno.test("DELETE /token/{token}/ on one node closes its connections on another within 1 s", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  await using c = await startNode(redis.url, "c");
+  const token = await a.mintToken();
+  await using client = await TestClient.connect(a.wsUrl);
+  await joinWith(client, token, ["news"]);
+  const started = Date.now();
+  const response = await c.api(`/token/${token}/`, { method: "DELETE" });
+  assert.equal(response.status, 204);
+  assert.deepEqual(await withTimeout(client.closed, "the revocation close", 1000), {
+    code: 4001,
+    reason: "token revoked",
+  });
+  assert.ok(Date.now() - started < 1000);
+  await using again = await TestClient.connect(a.wsUrl);
+  assert.deepEqual(await again.request({ access_token: token }), {
+    ref: 1,
+    error: "access_token: unknown token",
+  });
+  assert.deepEqual(await readErrors(await c.api(`/token/${token}/`, { method: "DELETE" }), 404), [
+    "token: no such token",
+  ]);
+});
+
+Deno.test("a node that shuts down leaves the counts at once", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  const b = await startNode(redis.url, "b");
+  await untilNodesSee([a, b]);
+  const token = await a.mintToken();
+  const onB = await TestClient.connect(b.wsUrl);
+  await joinWith(onB, token, ["news"]);
+  assert.deepEqual((await broadcastThrough(a, "news", 1, true)).body, { recipients: 1 });
+  await b.shutdown();
+  assert.equal((await onB.closed).code, 1001);
+  assert.deepEqual((await broadcastThrough(a, "news", 1, true)).body, { recipients: 0 });
+  assert.equal(await redis.cli("EXISTS", "boreas:node:{b}:connections"), "0");
+  await until(() => a.cluster.membership.nodes().join() === "a", "a to see b gone");
+});
+
+Deno.test("while Redis is down the nodes answer 503 and keep their sockets; then recover", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  await using b = await startNode(redis.url, "b");
+  await untilNodesSee([a, b]);
+  const token = await a.mintToken();
+  await using onA = await TestClient.connect(a.wsUrl);
+  await using onB = await TestClient.connect(b.wsUrl);
+  await joinWith(onA, token, ["news"]);
+  await joinWith(onB, token, ["news"]);
+
+  await redis.kill();
+  await until(async () => await statusOf(a.api("/health")) === 503, "a to be degraded");
+  const health = await readJson(await a.api("/health"), 503);
+  assert.equal((health.value as { status: string }).status, "degraded");
+  assert.match((health.value as { errors: string[] }).errors[0]!, /^redis: /);
+  const refused = await broadcastThrough(b, "news", 1);
+  assert.equal(refused.status, 503);
+  assert.match((refused.body as { errors: string[] }).errors[0]!, /^redis: /);
+  assert.equal((await broadcastThrough(b, "news", 1, true)).status, 503);
+  assert.match((await readErrors(await a.api("/token/", { method: "POST" }), 503))[0]!, /^redis: /);
+  assert.equal(await statusOf(a.api(`/token/${token}/`, { method: "DELETE" })), 503);
+  assert.equal(await statusOf(a.api("/token/")), 503);
+  assert.equal(await statusOf(a.api("/stats")), 503);
+  assert.equal(await statusOf(a.api("/metrics")), 200);
+  await using late = await TestClient.connect(a.wsUrl);
+  const reply = await late.request({ access_token: token }) as { error: string };
+  assert.match(reply.error, /^access_token: cannot be checked now \(redis: /);
+  assert.equal(onA.socket.readyState, WebSocket.OPEN);
+  assert.equal(onB.socket.readyState, WebSocket.OPEN);
+
+  // Back, empty: the nodes reconnect, subscribe and register their connections again.
+  await redis.start();
+  await untilHealthy(a, 5_000);
+  await untilHealthy(b, 5_000);
+  await until(
+    async () =>
+      (await broadcastThrough(b, "news", 0, true) as { body: { recipients: number } }).body
+        .recipients === 2,
+    "both connections to count again",
+    5_000,
+  );
+  assert.deepEqual((await broadcastThrough(b, "news", "back")).body, { recipients: 2 });
+  for (const client of [onA, onB]) {
+    assert.deepEqual(await client.next(), { message: "back", channel: "news" });
+  }
+  // The token was lost with Redis's data: it authenticates no one new.
+  assert.deepEqual(await late.request({ access_token: token }, 2), {
+    ref: 2,
+    error: "access_token: unknown token",
+  });
+});
+
+/** The status of `response`, its body cancelled. */
+async function statusOf(response: Promise<Response>): Promise<number> {
+  const { status, body } = await response;
+  await body?.cancel();
+  return status;
+}
