@@ -26,6 +26,7 @@ Deno.test("compileArgs() builds every release target with the server's permissio
     "--allow-read",
     "--allow-write",
     "--allow-env=BOREAS_*",
+    "--unstable-net",
     "--target",
     "x86_64-pc-windows-msvc",
     "--output",
@@ -43,7 +44,10 @@ Deno.test("deno.json and the Dockerfile grant the compiled binary's permissions"
     assert.ok(denoJson.tasks[task].includes(` ${flags} `), `task ${task}: ${denoJson.tasks[task]}`);
   }
   const dockerfile = await Deno.readTextFile(new URL("../Dockerfile", import.meta.url));
-  assert.match(dockerfile, /--allow-net --allow-read --allow-write --allow-env='BOREAS_\*'/);
+  assert.match(
+    dockerfile,
+    /--allow-net --allow-read --allow-write --allow-env='BOREAS_\*' --unstable-net/,
+  );
 });
 
 Deno.test("the Dockerfile's build stage copies every local module main.ts imports", async () => {

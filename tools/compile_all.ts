@@ -24,6 +24,8 @@ export const SERVER_PERMISSIONS = [
   "--allow-read",
   "--allow-write",
   "--allow-env=BOREAS_*",
+  // Deno still marks Deno.serve's reusePort (--reuse-port) unstable.
+  "--unstable-net",
 ] as const;
 
 /** The file name of the binary for `target`, e.g. `boreas-0.1.0-x86_64-unknown-linux-gnu`. */

@@ -69,6 +69,8 @@ export class RedisMembership implements Membership, AsyncDisposable {
   #flushing: Promise<void> | undefined;
   #waiters: Array<{ change: number; resolve: () => void }> = [];
   #live: string[];
+  /** Nodes whose liveness had expired at the last heartbeat, until they are reaped. */
+  #dead = new Set<string>();
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #stopListening: () => void;
   #isClosed = false;
@@ -104,10 +106,13 @@ export class RedisMembership implements Membership, AsyncDisposable {
     return this.sumLive(counts);
   }
 
-  /** Sums the per-node counts of a channel's node hash over the live nodes. */
+  /** Sums the per-node counts of a channel's node hash, leaving out the nodes known dead. A
+   * node this one has not yet seen in a heartbeat counts: it has just joined. */
   sumLive(counts: Record<string, string>): number {
     let sum = 0;
-    for (const node of this.#live) sum += Number(counts[node] ?? 0);
+    for (const [node, count] of Object.entries(counts)) {
+      if (!this.#dead.has(node)) sum += Number(count);
+    }
     return sum;
   }
 
@@ -292,6 +297,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
         }) as [number, string[], string[]];
       });
       this.#live = [nodeId, ...live.filter((node) => node !== nodeId)];
+      this.#dead = new Set(dead);
       if (added === 1 && !this.#needsRewrite) {
         // Redis lost us (a restart, or we were reaped while cut off): write everything again.
         this.#needsRewrite = true;

@@ -1,0 +1,191 @@
+/**
+ * Cluster mode end to end: `main.ts` nodes as child processes on one test redis-server. A
+ * node killed with SIGKILL, and Redis killed and started again, with no node restarting.
+ */
+
+import assert from "node:assert/strict";
+import { TestClient, withTimeout } from "./helpers.ts";
+import { readJson } from "./integration_helpers.ts";
+import { until } from "./cluster_helpers.ts";
+import {
+  type BoreasProcess,
+  type Endpoints,
+  endpointsOf,
+  spawnBoreas,
+  tempDir,
+} from "./process_helpers.ts";
+import { startRedis } from "./redis_server.ts";
+
+/** A spawned node and its endpoints. */
+interface Node extends AsyncDisposable {
+  readonly process: BoreasProcess;
+  readonly endpoints: Endpoints;
+  readonly banner: readonly string[];
+  api(path: string, init?: RequestInit): Promise<Response>;
+}
+
+async function spawnNode(cwd: string, args: readonly string[]): Promise<Node> {
+  const child = await spawnBoreas(["--api-port", "0", "--ws-port", "0", ...args], { cwd });
+  try {
+    const banner = await child.linesUntil();
+    const endpoints = endpointsOf(banner);
+    return {
+      process: child,
+      endpoints,
+      banner,
+      api: (path, init) => fetch(`${endpoints.apiUrl}${path}`, init),
+      [Symbol.asyncDispose]: () => child[Symbol.asyncDispose](),
+    };
+  } catch (error) {
+    await child[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+async function json(response: Promise<Response>, status = 200): Promise<unknown> {
+  return (await readJson(await response, status)).value;
+}
+
+function post(node: Node, channel: string, payload: unknown, dryrun = false) {
+  return node.api(`/broadcast/${channel}/`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ payload, dryrun }),
+  });
+}
+
+async function recipients(node: Node, channel: string): Promise<number | null> {
+  const response = await post(node, channel, 0, true);
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    return null;
+  }
+  return ((await response.json()) as { recipients: number }).recipients;
+}
+
+async function status(response: Promise<Response>): Promise<number> {
+  const answered = await response;
+  await answered.body?.cancel();
+  return answered.status;
+}
+
+async function subscribe(node: Node, token: string, channel: string): Promise<TestClient> {
+  const client = await TestClient.connect(node.endpoints.wsUrl);
+  assert.deepEqual(await client.request({ access_token: token }, 1), { ref: 1, ok: true });
+  assert.deepEqual(await client.request({ channels: { join: [channel], leave: [] } }, 2), {
+    ref: 2,
+    ok: true,
+  });
+  return client;
+}
+
+Deno.test("three main.ts nodes on one Redis act as one server, and survive a node's SIGKILL", async () => {
+  await using redis = await startRedis();
+  await using dir = await tempDir();
+  const cluster = ["--redis-url", redis.url, "--node-timeout", "1.5"];
+  await using a = await spawnNode(dir.path, [...cluster, "--node-id", "node-a"]);
+  await using b = await spawnNode(dir.path, [...cluster, "--node-id", "node-b"]);
+  await using c = await spawnNode(dir.path, [...cluster, "--node-id", "node-c"]);
+  assert.equal(
+    a.banner[a.banner.indexOf("Configuring servers...") + 1],
+    `Cluster mode: node node-a, Redis at 127.0.0.1:${redis.port} (prefix boreas)`,
+  );
+  await until(async () => {
+    const stats = await json(a.api("/stats")).catch(() => null) as { nodes?: string[] } | null;
+    return stats?.nodes?.length === 3;
+  }, "node-a to see three nodes");
+
+  const { token } = await json(a.api("/token/", { method: "POST" })) as { token: string };
+  await using onA = await subscribe(a, token, "room");
+  await using onB = await subscribe(b, token, "room");
+  await using onC = await subscribe(c, token, "room");
+  assert.deepEqual(await json(post(b, "room", { hello: 1 })), { recipients: 3 });
+  for (const client of [onA, onB, onC]) {
+    assert.deepEqual(await client.next(), { message: { hello: 1 }, channel: "room" });
+  }
+
+  // node-b dies without a goodbye: within --node-timeout its subscriber stops counting.
+  const killedAt = Date.now();
+  b.process.kill("SIGKILL");
+  await b.process.exited();
+  const nodesOf = async (node: Node) =>
+    ((await json(node.api("/stats"))) as { nodes: string[] }).nodes;
+  await until(
+    async () =>
+      await recipients(a, "room") === 2 && await recipients(c, "room") === 2 &&
+      (await nodesOf(a)).length === 2 && (await nodesOf(c)).length === 2,
+    "node-b to stop counting on node-a and node-c",
+    3_000,
+  );
+  assert.ok(Date.now() - killedAt <= 1_500 + 500, `took ${Date.now() - killedAt} ms`);
+  const stats = await json(c.api("/stats")) as { nodes: string[]; connections: unknown };
+  assert.deepEqual([...stats.nodes].sort(), ["node-a", "node-c"]);
+  assert.deepEqual(stats.connections, { anonymous: 0, authenticated: 2 });
+  const dump = await (await c.api("/debug/recipient-dump")).text();
+  assert.ok(dump.includes(`\t - ${token}: 2\n`) && dump.endsWith("\t - room: 2\n"), dump);
+  await onB.closed;
+
+  // A revoke on node-c closes the connection on node-a.
+  assert.equal(await status(c.api(`/token/${token}/`, { method: "DELETE" })), 204);
+  assert.equal((await withTimeout(onA.closed, "the revocation close on node-a", 1000)).code, 4001);
+});
+
+Deno.test("main.ts nodes answer 503 while Redis is down and recover on their own", async () => {
+  await using redis = await startRedis();
+  await using dir = await tempDir();
+  const cluster = ["--redis-url", redis.url];
+  await using a = await spawnNode(dir.path, [...cluster, "--node-id", "a"]);
+  await using b = await spawnNode(dir.path, [...cluster, "--node-id", "b"]);
+  await until(async () => await status(b.api("/health")) === 200, "b to be healthy");
+  const { token } = await json(a.api("/token/", { method: "POST" })) as { token: string };
+  await using onA = await subscribe(a, token, "news");
+  await using onB = await subscribe(b, token, "news");
+
+  await redis.kill();
+  await until(async () => await status(a.api("/health")) === 503, "a to be degraded");
+  const health = await json(a.api("/health"), 503) as { status: string; errors: string[] };
+  assert.equal(health.status, "degraded");
+  assert.match(health.errors[0]!, /^redis: /);
+  const refused = await json(post(b, "news", 1), 503) as { errors: string[] };
+  assert.match(refused.errors[0]!, /^redis: /);
+  assert.equal(await status(a.api("/token/", { method: "POST" })), 503);
+
+  await redis.start();
+  await until(
+    async () =>
+      await recipients(a, "news") === 2 && await recipients(b, "news") === 2 &&
+      await status(a.api("/health")) === 200,
+    "delivery and counts to come back",
+    5_000,
+  );
+  assert.deepEqual(await json(post(a, "news", "back")), { recipients: 2 });
+  for (const client of [onA, onB]) {
+    assert.deepEqual(await client.next(), { message: "back", channel: "news" });
+  }
+});
+
+Deno.test("--reuse-port lets two main.ts nodes listen on the same two ports", async () => {
+  await using redis = await startRedis();
+  await using dir = await tempDir();
+  const cluster = ["--redis-url", redis.url, "--reuse-port"];
+  await using a = await spawnNode(dir.path, [...cluster, "--node-id", "a"]);
+  const ports = [
+    "--api-port",
+    String(a.endpoints.apiPort),
+    "--ws-port",
+    String(a.endpoints.wsPort),
+  ];
+  await using b = await spawnNode(dir.path, [...cluster, "--node-id", "b", ...ports]);
+  assert.deepEqual(b.endpoints, a.endpoints);
+  const { token } = await json(b.api("/token/", { method: "POST" })) as { token: string };
+  await using client = await subscribe(a, token, "news");
+  assert.deepEqual(
+    await json(a.api("/broadcast/news/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ payload: 1, dryrun: true }),
+    })),
+    { recipients: 1 },
+  );
+  assert.equal(client.socket.readyState, WebSocket.OPEN);
+});
