@@ -16,6 +16,7 @@ import {
   untilNodesSee,
 } from "./cluster_helpers.ts";
 import { startRedis } from "./redis_server.ts";
+import { startProxy } from "./tcp_proxy.ts";
 
 Deno.test("a token minted on one node authenticates on the others at once", async () => {
   await using redis = await startRedis();
@@ -241,3 +242,24 @@ async function statusOf(response: Promise<Response>): Promise<number> {
   await body?.cancel();
   return status;
 }
+
+Deno.test("a subscription that stays open but stops delivering is found and replaced", async () => {
+  await using redis = await startRedis();
+  await using proxy = startProxy(redis.port);
+  await using a = await startNode(`redis://127.0.0.1:${proxy.port}`, "a");
+  await using b = await startNode(redis.url, "b");
+  const token = await a.mintToken();
+  await using client = await TestClient.connect(a.wsUrl);
+  await joinWith(client, token, ["news"]);
+
+  assert.equal(proxy.wedgeSubscribers(), 1);
+  await until(async () => await statusOf(a.api("/health")) === 503, "a to notice the wedge");
+  const health = await readJson(await a.api("/health"), 503);
+  assert.deepEqual(health.value, {
+    status: "degraded",
+    errors: ["redis: the subscription stopped delivering messages"],
+  });
+  await untilHealthy(a);
+  assert.deepEqual((await broadcastThrough(b, "news", "after")).body, { recipients: 1 });
+  assert.deepEqual(await client.next(), { message: "after", channel: "news" });
+});

@@ -92,11 +92,11 @@ export class RedisLink implements AsyncDisposable {
   /** What is wrong, one `redis: ...` message each; empty when both connections work and the
    * subscription delivers. */
   problems(): string[] {
-    if (!this.#commands.isReady || !this.#subscriber.isReady) {
+    // Until a ping comes through the replacement, the wedge is what is wrong.
+    if (this.#isWedged) return ["redis: the subscription stopped delivering messages"];
+    if (!this.#commands.isReady || !this.#subscriber.isReady || this.#isStuck) {
       return [`redis: ${this.#lastError}`];
     }
-    if (this.#isStuck) return [`redis: ${this.#lastError}`];
-    if (this.#isWedged) return ["redis: the subscription stopped delivering messages"];
     if (!this.#isSubscribed) return ["redis: subscribing"];
     return [];
   }
