@@ -14,7 +14,7 @@ import {
   spawnBoreas,
   tempDir,
 } from "./process_helpers.ts";
-import { startRedis } from "./redis_server.ts";
+import { freePort, startRedis } from "./redis_server.ts";
 
 /** A spawned node and its endpoints. */
 interface Node extends AsyncDisposable {
@@ -188,4 +188,60 @@ Deno.test("--reuse-port lets two main.ts nodes listen on the same two ports", as
     { recipients: 1 },
   );
   assert.equal(client.socket.readyState, WebSocket.OPEN);
+});
+
+Deno.test("a revoked --tokens-file token stays revoked when a node restarts with the file", async () => {
+  await using redis = await startRedis();
+  await using dir = await tempDir();
+  const file = await dir.write("tokens.txt", "file-token-1\nfile-token-2\n");
+  const args = ["--redis-url", redis.url, "--tokens-file", file];
+  {
+    await using a = await spawnNode(dir.path, [...args, "--node-id", "a"]);
+    await until(async () => await status(a.api("/health")) === 200, "a to be healthy");
+    await until(
+      async () =>
+        await (await a.api("/debug/token-dump")).text() === "file-token-1\nfile-token-2\n",
+      "the file's tokens to join the cluster",
+    );
+    assert.equal(await status(a.api("/token/file-token-1/", { method: "DELETE" })), 204);
+  }
+  await using again = await spawnNode(dir.path, [...args, "--node-id", "a2"]);
+  await until(async () => await status(again.api("/health")) === 200, "a2 to be healthy");
+  await until(
+    async () => await (await again.api("/debug/token-dump")).text() === "file-token-2\n",
+    "only the unrevoked token to be valid",
+  );
+  await using client = await TestClient.connect(again.endpoints.wsUrl);
+  assert.deepEqual(await client.request({ access_token: "file-token-1" }), {
+    ref: 1,
+    error: "access_token: unknown token",
+  });
+});
+
+Deno.test("the Redis password never shows in the banner, the logs or /health", async () => {
+  await using dir = await tempDir();
+  const secret = "pa55-w0rd-secret";
+  // Nothing listens there: the node starts degraded and keeps trying.
+  const port = freePort();
+  await using node = await spawnNode(dir.path, [
+    "--redis-url",
+    `redis://user:${secret}@127.0.0.1:${port}/1`,
+    "--log-level",
+    "debug",
+  ]);
+  assert.ok(
+    node.banner.some((line) => line.endsWith(`Redis at 127.0.0.1:${port} (prefix boreas)`)),
+  );
+  const health = await json(node.api("/health"), 503) as { errors: string[] };
+  assert.match(health.errors[0]!, /^redis: /);
+  assert.equal(
+    (await json(node.api("/token/", { method: "POST" }), 503) as { errors: string[] }).errors
+      .length,
+    1,
+  );
+  node.process.kill("SIGTERM");
+  const exit = await node.process.exited();
+  assert.equal(exit.code, 0);
+  const printed = [...exit.stdout, exit.stderr, JSON.stringify(health)].join("\n");
+  assert.ok(!printed.includes(secret), printed);
 });

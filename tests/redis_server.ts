@@ -58,8 +58,8 @@ export async function startRedis(): Promise<RedisServer> {
   };
 }
 
-/** A port nothing listens on right now. */
-function freePort(): number {
+/** A loopback port nothing listens on right now. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
