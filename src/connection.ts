@@ -157,7 +157,9 @@ export class Connection implements Subscriber, EventListenerObject {
       return this.#closeForLimit(CLOSE.frameTooLarge);
     }
     const result = parseClientMessage(data);
-    this.#applying = this.#applying.then(() => this.#answer(result));
+    this.#applying = this.#applying.then(() => this.#answer(result)).catch((error) =>
+      this.#context.logger.error("client message failed", { error: errorMessage(error) })
+    );
   }
 
   async #answer(result: ParseResult): Promise<void> {

@@ -89,14 +89,14 @@ export async function broadcastThrough(
   channel: string,
   payload: unknown,
   dryrun = false,
-): Promise<{ status: number; body: unknown }> {
+): Promise<{ status: number; body: { recipients?: number; errors?: string[] } }> {
   const response = await server.api(`/broadcast/${encodeURIComponent(channel)}/`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ payload, dryrun }),
   });
   const { value } = await readJson(response, response.status);
-  return { status: response.status, body: value };
+  return { status: response.status, body: value as { recipients?: number; errors?: string[] } };
 }
 
 /** The JSON body of `GET <path>` on `server`, asserting 200. */

@@ -263,3 +263,24 @@ Deno.test("a subscription that stays open but stops delivering is found and repl
   assert.deepEqual((await broadcastThrough(b, "news", "after")).body, { recipients: 1 });
   assert.deepEqual(await client.next(), { message: "after", channel: "news" });
 });
+
+Deno.test("a join while Redis is down is answered, and counts once Redis is back", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  const token = await a.mintToken();
+  await using client = await TestClient.connect(a.wsUrl);
+  await joinWith(client, token, ["news"]);
+  await redis.kill();
+  await until(async () => await statusOf(a.api("/health")) === 503, "a to be degraded");
+  assert.deepEqual(await client.request({ channels: { join: ["sport"], leave: [] } }), {
+    ref: 1,
+    ok: true,
+  });
+  await redis.start();
+  await untilHealthy(a, 5_000);
+  await until(
+    async () => (await broadcastThrough(a, "sport", 0, true)).body.recipients === 1,
+    "the join made while Redis was down to count",
+    5_000,
+  );
+});

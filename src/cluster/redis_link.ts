@@ -156,15 +156,22 @@ export class RedisLink implements AsyncDisposable {
     const { logger } = this.#options;
     const client = newClient(this.#options.url, this.#options.commandTimeoutMs);
     let wasReady = false;
+    let hasWarned = false;
     client.on("error", (error: unknown) => {
       this.#lastError = this.#redact(describe(error));
       if (role === "subscriber") this.#isSubscribed = false;
-      if (!wasReady || this.#isClosed) return;
-      wasReady = false;
-      logger.warn("redis connection lost", { connection: role, error: this.#lastError });
+      if (this.#isClosed) return;
+      if (wasReady) {
+        wasReady = false;
+        logger.warn("redis connection lost", { connection: role, error: this.#lastError });
+      } else if (!hasWarned) {
+        hasWarned = true;
+        logger.warn("cannot reach redis; retrying", { connection: role, error: this.#lastError });
+      }
     });
     client.on("ready", () => {
       wasReady = true;
+      hasWarned = false;
       logger.info("redis connected", { connection: role });
       if (role === "commands") {
         this.#isStuck = false;

@@ -155,6 +155,8 @@ export class RedisMembership implements Membership, AsyncDisposable {
   }
 
   synced(): Promise<void> {
+    // While Redis is unreachable the changes wait in the dirty sets for the reconnect.
+    if (!this.#link.isReady) return Promise.resolve();
     if (this.#written >= this.#changes && !this.#needsRewrite) return Promise.resolve();
     const change = this.#changes;
     const done = new Promise<void>((resolve) => this.#waiters.push({ change, resolve }));
