@@ -13,11 +13,13 @@ export interface TokensCommand {
 }
 
 /** Opens `count` more WebSockets to `wsUrl`; each authenticates with its own token
- * and joins `channel`, and the reply comes once every join was acknowledged. */
+ * and joins `channel`, and the reply comes once every join was acknowledged. With `channels`,
+ * the k-th of these subscribers joins `channels[k % channels.length]` instead. */
 export interface ConnectCommand {
   readonly op: "connect";
   readonly wsUrl: string;
   readonly channel: string;
+  readonly channels?: readonly string[];
   readonly count: number;
 }
 
@@ -43,6 +45,29 @@ export interface FanoutCommand {
   readonly durationMs: number;
   /** The server process, whose CPU time is read at the window's edges. */
   readonly serverPid: number;
+  /** More server-side processes (cluster nodes, `redis-server`) whose CPU time is read with
+   * the server's; reported apart, in `extraCpuSeconds`. */
+  readonly extraPids?: readonly number[];
+  /** Publish to these channels in turn instead of `channel`. */
+  readonly channels?: readonly string[];
+  /** Deliveries one broadcast brings; default: every subscriber (one channel). */
+  readonly recipients?: number;
+}
+
+/** Opens `connections` WebSockets to `wsUrl`, authenticated with the first tokens, each alone
+ * in a channel of its own; then each, one message at a time, moves to its other channel (one
+ * join and one leave per message) and waits for the acknowledgement. Measures after
+ * `warmupMs` for `durationMs`, then closes them. */
+export interface ChurnCommand {
+  readonly op: "churn";
+  readonly wsUrl: string;
+  readonly connections: number;
+  /** Start of the channels' names; connection i moves between `${prefix}-i-0` and `-1`. */
+  readonly prefix: string;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** Server-side processes whose CPU time is read at the window's edges. */
+  readonly serverPids: readonly number[];
 }
 
 /** Sends `POST url` with a JSON body over `connections` keep-alive connections for
@@ -67,6 +92,7 @@ export type Command =
   | DisconnectCommand
   | FanoutCommand
   | HttpCommand
+  | ChurnCommand
   | ExitCommand;
 
 /** What one fan-out window measured. */
@@ -82,6 +108,21 @@ export interface FanoutResult {
   readonly loadCpuSeconds: number;
   /** Broadcasts answered with another status than 200, or that failed. */
   readonly failedPublishes: number;
+  /** CPU time each of the command's `extraPids` used within the window, in seconds. */
+  readonly extraCpuSeconds?: readonly number[];
+}
+
+/** What one churn window measured. */
+export interface ChurnResult {
+  /** Channel messages acknowledged within the window (each one join and one leave). */
+  readonly moves: number;
+  readonly seconds: number;
+  /** Send-to-acknowledgement percentiles, in milliseconds. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** CPU time each of `serverPids` used within the window, in seconds, in order. */
+  readonly serverCpuSeconds: readonly number[];
+  readonly loadCpuSeconds: number;
 }
 
 /** What the fallback HTTP load measured. */
@@ -93,7 +134,11 @@ export interface HttpResult {
 
 /** The reply to each command: `{ ok: true, ...result }` or `{ ok: false, error }`. */
 export type Reply =
-  | ({ readonly ok: true } & Partial<FanoutResult & HttpResult> & { readonly ms?: number })
+  | (
+    & { readonly ok: true }
+    & Partial<FanoutResult & HttpResult>
+    & { readonly ms?: number; readonly churn?: ChurnResult }
+  )
   | { readonly ok: false; readonly error: string };
 
 const UTF8 = new TextEncoder();

@@ -18,6 +18,7 @@ import {
   readLines,
   writeLine,
 } from "./ipc.ts";
+import { churnWindow } from "./churn.ts";
 import { cpuSeconds } from "./proc.ts";
 import { SubscriberPool } from "./subscribers.ts";
 
@@ -46,7 +47,8 @@ class LoadGenerator {
         if (tokens.length < command.count) {
           throw new RangeError(`connect: ${command.count} subscribers but too few tokens`);
         }
-        await this.#pool.open(command.wsUrl, { tokens, channel: command.channel });
+        const channels = command.channels ?? [command.channel];
+        await this.#pool.open(command.wsUrl, { tokens, channels });
         break;
       }
       case "disconnect":
@@ -56,6 +58,8 @@ class LoadGenerator {
         return { ...await fanout(this.#pool, command) };
       case "http":
         return { ...await httpLoad(command) };
+      case "churn":
+        return { churn: await churnWindow(command, this.#tokens) };
       case "exit":
         break;
     }
@@ -73,26 +77,30 @@ export interface BroadcastAnswer {
  * lets the outstanding deliveries arrive. */
 async function fanout(pool: SubscriberPool, command: FanoutCommand): Promise<FanoutResult> {
   let failedPublishes = 0;
+  const perPublish = command.recipients ?? pool.size;
+  const extraPids = command.extraPids ?? [];
   const { before, after } = await publishWindow(pool, command, {
     deliveriesOf: (answer) => {
       const recipients = answer?.recipients ?? 0;
-      if (recipients !== pool.size) failedPublishes++;
+      if (recipients !== perPublish) failedPublishes++;
       return recipients;
     },
-    snapshot: () => snapshot(pool, command.serverPid),
+    snapshot: () => snapshot(pool, [command.serverPid, ...extraPids]),
   });
   return {
     deliveries: after.received - before.received,
     seconds: (after.at - before.at) / 1000,
     p50Ms: pool.latency.percentile(0.5),
     p99Ms: pool.latency.percentile(0.99),
-    serverCpuSeconds: after.serverCpu - before.serverCpu,
+    serverCpuSeconds: after.serverCpu[0]! - before.serverCpu[0]!,
     loadCpuSeconds: after.loadCpu - before.loadCpu,
     failedPublishes,
+    extraCpuSeconds: extraPids.map((_, i) => after.serverCpu[i + 1]! - before.serverCpu[i + 1]!),
   };
 }
 
-/** Publishes ~100-byte payloads to `command.channel` in the command's mode; after
+/** Publishes ~100-byte payloads to `command.channel` (or to each of `command.channels` in
+ * turn, each broadcast bringing `command.recipients` frames) in the command's mode; after
  * `command.warmupMs` forgets the latencies so far and measures for `command.durationMs`,
  * taking `snapshot()` at both edges; then stops and lets the outstanding deliveries arrive.
  * `deliveriesOf` tells, from each POST's answer (undefined when the POST failed), how many
@@ -105,15 +113,20 @@ export async function publishWindow<Snapshot>(
     snapshot: () => Promise<Snapshot>;
   },
 ): Promise<{ before: Snapshot; after: Snapshot }> {
-  const subscribers = pool.size;
-  if (subscribers === 0) throw new RangeError("fanout: no subscribers");
-  const url = `${command.apiUrl}/broadcast/${encodeURIComponent(command.channel)}/`;
+  if (pool.size === 0) throw new RangeError("fanout: no subscribers");
+  // Named `subscribers` for the one-channel case: the frames one broadcast brings.
+  const subscribers = command.recipients ?? pool.size;
+  const urls = (command.channels ?? [command.channel]).map((channel) =>
+    `${command.apiUrl}/broadcast/${encodeURIComponent(channel)}/`
+  );
+  let published = 0;
   let expected = pool.received;
   let requestsInFlight = 0;
   let isStopped = false;
 
   const publish = async () => {
     const body = `{"dryrun": false, "payload": {"t":${performance.now().toFixed(3)},"p":"${PAD}"}}`;
+    const url = urls[published++ % urls.length]!;
     expected += subscribers;
     requestsInFlight++;
     let answer: BroadcastAnswer | undefined;
@@ -169,9 +182,10 @@ export async function publishWindow<Snapshot>(
   return { before, after };
 }
 
-async function snapshot(pool: SubscriberPool, serverPid: number) {
-  const [serverCpu = NaN, loadCpu = NaN] = await cpuSeconds([serverPid, Deno.pid]);
-  return { received: pool.received, at: performance.now(), serverCpu, loadCpu };
+async function snapshot(pool: SubscriberPool, serverPids: readonly number[]) {
+  const times = await cpuSeconds([...serverPids, Deno.pid]);
+  const loadCpu = times.pop() ?? NaN;
+  return { received: pool.received, at: performance.now(), serverCpu: times, loadCpu };
 }
 
 /** Keep-alive HTTP load without a dedicated tool: `connections` loops of one request at a time. */

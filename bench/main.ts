@@ -9,10 +9,12 @@
  * limit). Linux only: CPU time and RSS come from `/proc`.
  *
  * `--quick` finishes in under two minutes; `--cpu-prof DIR` profiles Boreas alone under the
- * saturated fan-out instead. `--help` lists the options.
+ * saturated fan-out instead; `--cluster-only` measures only two cluster nodes on Redis against
+ * a standalone Boreas (`cluster_measure.ts`). `--help` lists the options.
  */
 
 import { parseArgs } from "node:util";
+import { measureCluster } from "./cluster_measure.ts";
 import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts";
 import { hasCommand, type Placement } from "./processes.ts";
 import { cpuModel } from "./proc.ts";
@@ -38,7 +40,9 @@ const HELP = `Usage: deno task bench [options]
   --rate N                 deliveries a second in the fixed-rate windows (default 20000)
   --inflight N             broadcasts outstanding at saturation (default 4)
   --http-seconds N         length of the POST /broadcast/ load (default 5, quick 2; 0 skips)
-  --only LIST              measure only some of fanout, http, idle (comma-separated)
+  --only LIST              measure only some of fanout, http, idle, cluster (comma-separated)
+  --cluster-only           the same as --only cluster: two nodes on the benchmark's own
+                           redis-server against standalone Boreas
   --no-pin                 do not pin processes to cores with taskset
   --cpu-prof DIR           instead of measuring, profile Boreas twice: under the saturated
                            fan-out with the most subscribers, and under the POST /broadcast/
@@ -47,7 +51,7 @@ const HELP = `Usage: deno task bench [options]
   -h, --help               show this help`;
 
 const MAX_OPEN_FILES = 65_536;
-const SCENARIOS = ["fanout", "http", "idle"] as const;
+const SCENARIOS = ["fanout", "http", "idle", "cluster"] as const;
 const PROFILED = {
   fanout: "Boreas under the saturated fan-out",
   http: "Boreas under POST /broadcast/ to a channel with no subscribers",
@@ -59,6 +63,7 @@ interface Settings {
   readonly idleRuns: number;
   readonly cpuProfDir: string | undefined;
   readonly isPinned: boolean;
+  readonly hasCluster: boolean;
   readonly options: Omit<BenchOptions, "serverPlacement" | "loadPlacement">;
 }
 
@@ -77,6 +82,7 @@ function parseSettings(args: string[]): Settings | "help" {
       inflight: { type: "string" },
       "http-seconds": { type: "string" },
       only: { type: "string" },
+      "cluster-only": { type: "boolean" },
       "no-pin": { type: "boolean" },
       "cpu-prof": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -97,7 +103,9 @@ function parseSettings(args: string[]): Settings | "help" {
   if (subscribers.some((n) => !Number.isInteger(n) || n < 1)) {
     throw new RangeError(`--subscribers: expected counts ≥ 1, got "${values.subscribers}"`);
   }
-  const only = new Set((values.only ?? SCENARIOS.join(",")).split(","));
+  const only = new Set(
+    (values["cluster-only"] ? "cluster" : values.only ?? SCENARIOS.join(",")).split(","),
+  );
   const unknown = [...only].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new RangeError(`--only: expected some of ${SCENARIOS.join(", ")}, got "${unknown}"`);
@@ -108,6 +116,7 @@ function parseSettings(args: string[]): Settings | "help" {
     idleRuns: number("idle-runs", 1, 3),
     cpuProfDir: values["cpu-prof"],
     isPinned: values["no-pin"] !== true,
+    hasCluster: only.has("cluster"),
     options: {
       subscribers: only.has("fanout") ? [...new Set(subscribers)].sort((a, b) => a - b) : [],
       rate: number("rate", 20_000, 20_000),
@@ -257,7 +266,16 @@ async function measure(
       await idleRun(run, options, { results, log });
     }
   }
-  const { markdown, verdicts } = results.table(rows(settings.options));
+  const tableRows = rows(settings.options);
+  if (tableRows.length > 0) printTable(results, tableRows);
+  if (settings.hasCluster) {
+    console.log(`\n${(await measureCluster(options, { runs: settings.runs, log })).join("\n")}`);
+  }
+  console.log(`\nTook ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+}
+
+function printTable(results: Results, tableRows: readonly RowSpec[]): void {
+  const { markdown, verdicts } = results.table(tableRows);
   console.log(`\n${markdown}\n`);
   console.log(
     "Figures are medians over the runs; the ratio is the median of the per-run ratios, with " +
@@ -268,7 +286,6 @@ async function measure(
       "run: the figure is a lower bound for that server.\n",
   );
   console.log(["Targets:", ...verdictLines(verdicts)].join("\n"));
-  console.log(`\nTook ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 }
 
 function log(line: string): void {

@@ -81,11 +81,16 @@ export class ServerProcess implements AsyncDisposable {
   }
 
   /** Starts a server on ports 0 and resolves once it printed `Running...`. Boreas loads its
-   * tokens from `tokensUrl` (the baseline checks none). `cpuProfDir` runs it under
-   * `--cpu-prof`; the profile is written there when it stops. */
+   * tokens from `tokensUrl` (the baseline checks none) and gets `args` after its own flags
+   * (e.g. `--redis-url`). `cpuProfDir` runs it under `--cpu-prof`; the profile is written
+   * there when it stops. */
   static async start(
     kind: ServerKind,
-    options: Placement & { tokensUrl: string; cpuProfDir?: string | undefined },
+    options: Placement & {
+      tokensUrl: string;
+      cpuProfDir?: string | undefined;
+      args?: readonly string[];
+    },
   ): Promise<ServerProcess> {
     const profile = options.cpuProfDir === undefined
       ? []
@@ -100,6 +105,7 @@ export class ServerProcess implements AsyncDisposable {
         ...["--api-port", "0", "--ws-port", "0", "--no-debug", "--log-level", "warn"],
         ...["--max-connections", "1000000", "--max-client-messages-per-second", "1000"],
         ...["--auth-timeout", "0", "--tokens-url", options.tokensUrl],
+        ...options.args ?? [],
       ]
       : ["--allow-net", "bench/baseline_server.ts"];
     const argv = placed([Deno.execPath(), "run", ...profile, ...program], options);

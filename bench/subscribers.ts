@@ -39,20 +39,22 @@ export class SubscriberPool implements EventListenerObject {
   }
 
   /** Opens `tokens.length` subscribers to `url`, at most `concurrency` handshakes at a time;
-   * each authenticates with its token and joins `channel`. Resolves once every join is
-   * acknowledged; rejects on the first failure. */
+   * each authenticates with its token and joins `channel` (the k-th: `channels[k % length]`).
+   * Resolves once every join is acknowledged; rejects on the first failure. */
   async open(
     url: string,
-    { tokens, channel, concurrency = 64 }: {
+    { tokens, concurrency = 64, ...names }: {
       tokens: readonly string[];
-      channel: string;
       concurrency?: number;
-    },
+    } & ({ channel: string } | { channels: readonly string[] }),
   ): Promise<void> {
+    const channels = "channels" in names ? names.channels : [names.channel];
     let next = 0;
     const worker = async () => {
       while (next < tokens.length) {
-        const token = tokens[next++]!;
+        const index = next++;
+        const token = tokens[index]!;
+        const channel = channels[index % channels.length]!;
         const { socket, ack } = await openSubscriber(url, token, channel);
         socket.addEventListener("message", this);
         this.#sockets.push(socket);
@@ -120,7 +122,7 @@ export class SubscriberPool implements EventListenerObject {
 
 /** Opens one WebSocket, authenticates with `token` and joins `channel`; resolves once the
  * server acknowledged the join (its `ref`), with the acknowledgement. */
-function openSubscriber(
+export function openSubscriber(
   url: string,
   token: string,
   channel: string,

@@ -1,0 +1,147 @@
+/**
+ * @module
+ * The deployments the cluster scenarios compare, started side by side for one run: a
+ * standalone Boreas, and two Boreas nodes (`a` publishing, `b`) on the benchmark's own
+ * `redis-server`; plus what the scenarios read from them besides CPU time: a node's own
+ * counters from `/metrics`, and Redis's view of who subscribed to what.
+ */
+
+import { LoadProcess, type Placement, ServerProcess } from "./processes.ts";
+import { RedisProcess } from "./redis_process.ts";
+import type { Side } from "./cluster_report.ts";
+
+const HEALTH_TIMEOUT_MS = 20_000;
+const HEALTH_POLL_MS = 50;
+
+/** One side of the comparison: the node broadcasts are posted to, every node subscribers are
+ * spread over, and the server-side processes whose CPU time is counted. */
+export interface Deployment {
+  readonly side: Side;
+  /** The node `POST /broadcast/` goes to; its CPU time is read first. */
+  readonly api: ServerProcess;
+  /** Where subscribers connect, spread evenly in this order. */
+  readonly nodes: readonly ServerProcess[];
+  /** The other server-side processes (the second node, `redis-server`). */
+  readonly extraPids: readonly number[];
+  /** Names of `api`, then of each of `extraPids`, for the per-process breakdown. */
+  readonly names: readonly string[];
+  /** This side's own load generator. */
+  readonly load: LoadProcess;
+}
+
+/** Both deployments of one run, and the cluster's Redis. */
+export interface Deployments {
+  readonly standalone: Deployment;
+  readonly cluster: Deployment;
+  readonly redis: RedisProcess;
+}
+
+/** Starts Redis, the standalone server, both nodes and a load generator for each side onto
+ * `stack` (so disposing it stops them in reverse order: load generators, nodes, Redis);
+ * resolves once both nodes report healthy and each load generator has the tokens. */
+export async function startDeployments(
+  stack: AsyncDisposableStack,
+  { tokensUrl, serverPlacement, loadPlacement }: {
+    tokensUrl: string;
+    serverPlacement: Placement;
+    loadPlacement: Placement;
+  },
+): Promise<Deployments> {
+  const redis = stack.use(await RedisProcess.start(serverPlacement));
+  const start = (args: readonly string[]) =>
+    ServerProcess.start("boreas", { ...serverPlacement, tokensUrl, args });
+  const standalone = stack.use(await start([]));
+  const node = (id: string) => start(["--redis-url", redis.url, "--node-id", id]);
+  const a = stack.use(await node("a"));
+  const b = stack.use(await node("b"));
+  await Promise.all([untilHealthy(a.apiUrl), untilHealthy(b.apiUrl)]);
+  const load = async () => {
+    const process = stack.use(LoadProcess.start(loadPlacement));
+    await process.send({ op: "tokens", url: tokensUrl });
+    return process;
+  };
+  return {
+    redis,
+    standalone: {
+      side: "standalone",
+      api: standalone,
+      nodes: [standalone],
+      extraPids: [],
+      names: ["standalone"],
+      load: await load(),
+    },
+    cluster: {
+      side: "cluster",
+      api: a,
+      nodes: [a, b],
+      extraPids: [b.pid, redis.pid],
+      names: ["node a", "node b", "redis-server"],
+      load: await load(),
+    },
+  };
+}
+
+/** Resolves once `GET /health` answers 200 (the node reached Redis); rejects after 20 s. */
+async function untilHealthy(apiUrl: string): Promise<void> {
+  const deadline = performance.now() + HEALTH_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    const response = await fetch(`${apiUrl}/health`).catch(() => undefined);
+    await response?.body?.cancel();
+    if (response?.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS));
+  }
+  throw new Error(`${apiUrl}/health: not healthy after ${HEALTH_TIMEOUT_MS / 1000} s`);
+}
+
+/** A node's own counters, from its `/metrics`. */
+export interface NodeCounts {
+  /** Broadcasts this node handed to its hub: in cluster mode, every message Redis sent it on
+   * a broadcast channel (`boreas_broadcast_fanout_seconds_count`). */
+  readonly broadcastsReceived: number;
+  /** Frames it sent to its subscribers (`boreas_frames_delivered_total`). */
+  readonly framesDelivered: number;
+}
+
+/** Reads `server`'s `/metrics`. */
+export async function nodeCounts(server: ServerProcess): Promise<NodeCounts> {
+  const text = await (await fetch(`${server.apiUrl}/metrics`)).text();
+  const value = (name: string) => {
+    const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+    if (match === null) throw new Error(`${server.apiUrl}/metrics: no ${name}`);
+    return Number(match[1]);
+  };
+  return {
+    broadcastsReceived: value("boreas_broadcast_fanout_seconds_count"),
+    framesDelivered: value("boreas_frames_delivered_total"),
+  };
+}
+
+/** What Redis says about the subscriptions to `pubsubChannels`. */
+export interface SubscriptionCheck {
+  /** Channels with a subscriber count (`PUBSUB NUMSUB`) other than exactly 1. */
+  readonly notOnce: number;
+  /** `sub=` of each client subscribed to anything (`CLIENT LIST TYPE pubsub`), descending. */
+  readonly perClient: readonly number[];
+  /** Pattern subscriptions (`psub=`) over all those clients. */
+  readonly patterns: number;
+}
+
+/** Asks `redis` how `pubsubChannels` are subscribed to. */
+export async function checkSubscriptions(
+  redis: RedisProcess,
+  pubsubChannels: readonly string[],
+): Promise<SubscriptionCheck> {
+  const numsub = (await redis.cli(["PUBSUB", "NUMSUB", ...pubsubChannels])).trim().split("\n");
+  let notOnce = 0;
+  for (let i = 1; i < numsub.length; i += 2) if (numsub[i] !== "1") notOnce++;
+  const clients = (await redis.cli(["CLIENT", "LIST", "TYPE", "pubsub"])).trim().split("\n");
+  const field = (line: string, name: string) =>
+    Number(new RegExp(`(?:^| )${name}=(\\d+)`).exec(line)?.[1] ?? 0);
+  const perClient = clients.map((line) => field(line, "sub")).sort((x, y) => y - x);
+  const patterns = clients.reduce((sum, line) => sum + field(line, "psub"), 0);
+  return {
+    notOnce: notOnce + Math.max(0, pubsubChannels.length - numsub.length / 2),
+    perClient,
+    patterns,
+  };
+}
