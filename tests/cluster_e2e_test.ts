@@ -125,8 +125,21 @@ Deno.test("three main.ts nodes on one Redis act as one server, and survive a nod
   assert.ok(dump.includes(`\t - ${token}: 2\n`) && dump.endsWith("\t - room: 2\n"), dump);
   await onB.closed;
 
-  // A revoke on node-c closes the connection on node-a.
-  assert.equal(await status(c.api(`/token/${token}/`, { method: "DELETE" })), 204);
+  // A revoke on node-c closes a connection on node-a.
+  const { token: other } = await json(a.api("/token/", { method: "POST" })) as { token: string };
+  await using revoked = await subscribe(a, other, "elsewhere");
+  assert.equal(await status(c.api(`/token/${other}/`, { method: "DELETE" })), 204);
+  assert.equal((await withTimeout(revoked.closed, "the revocation close", 1000)).code, 4001);
+
+  // node-c drains on SIGTERM: its subscriber leaves the counts as soon as it has exited.
+  c.process.kill("SIGTERM");
+  assert.equal((await c.process.exited()).code, 0);
+  assert.equal((await onC.closed).code, 1001);
+  assert.equal(await recipients(a, "room"), 1);
+  assert.deepEqual(await nodesOf(a), ["node-a"]);
+
+  // A revoke on node-a closes its connection there too, and the token is refused.
+  assert.equal(await status(a.api(`/token/${token}/`, { method: "DELETE" })), 204);
   assert.equal((await withTimeout(onA.closed, "the revocation close on node-a", 1000)).code, 4001);
 });
 

@@ -88,6 +88,12 @@ export class RedisMembership implements Membership, AsyncDisposable {
     this.#live = [options.nodeId];
     this.#stopListening = hub.onChange((change) => this.#record(change));
     link.onReady(() => this.#onReconnect());
+    link.subscribe([keys.departures]);
+    link.onMessage((channel, node) => {
+      if (channel === keys.departures && node !== options.nodeId) {
+        this.#live = this.#live.filter((live) => live !== node);
+      }
+    });
     // Beat every second (more often for short timeouts) and expire one beat before the timeout:
     // a live node is never seen dead, and a dead one stops counting within the timeout.
     this.#timer = setInterval(() => this.#beat(), this.#beatMs);
@@ -348,6 +354,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
       multi.del([keys.nodeConnections(nodeId), keys.nodeCounters(nodeId)]);
       multi.zRem(keys.nodes, nodeId);
       for (const channel of channels) multi.hDel(keys.channelNodes(channel), nodeId);
+      multi.publish(keys.departures, nodeId);
       await multi.exec();
     }).catch((error) =>
       this.#options.logger.warn("could not say goodbye to the cluster", {
