@@ -155,7 +155,9 @@ export class BoreasApi {
   }
 
   /** Whether the server is serving (`GET /health`, which needs no API key). Resolves to
-   * `{ status: "shutting down" }` on the server's 503 during a shutdown, rather than rejecting.
+   * `{ status: "shutting down" }` on the server's 503 during a shutdown, and to
+   * `{ status: "degraded", errors }` when a cluster node cannot use Redis, rather than
+   * rejecting.
    *
    * ```ts
    * import { BoreasApi } from "./mod.ts";
@@ -166,11 +168,14 @@ export class BoreasApi {
   async health(options: RequestOptions = {}): Promise<Health> {
     const label = "GET /health";
     const body = await this.#json("GET", "/health", { ...options, label, accept: [503] }, {
-      expected: 'a {"status": "ok" | "shutting down"} object',
+      expected: 'a {"status": "ok" | "shutting down" | "degraded"} object',
       isExpected: (body): body is Health =>
-        isRecord(body) && (body.status === "ok" || body.status === "shutting down"),
+        isRecord(body) &&
+        (body.status === "ok" || body.status === "shutting down" || body.status === "degraded"),
     });
-    return { status: body.status };
+    if (body.status !== "degraded") return { status: body.status };
+    const errors = Array.isArray(body.errors) ? body.errors.map(String) : [];
+    return { status: body.status, errors };
   }
 
   /** Sends a request and parses its JSON answer, which must pass `shape.isExpected`. */

@@ -83,7 +83,8 @@ export interface Stats {
   readonly memory: { readonly "rss_bytes": number; readonly "heap_used_bytes": number };
 }
 
-/** What `GET /health` says: `ok` while serving, `shutting down` once a shutdown began.
+/** What `GET /health` says: `ok` while serving, `shutting down` once a shutdown began,
+ * `degraded` (with `errors`) while a cluster node cannot use its Redis.
  *
  * ```ts
  * import { BoreasApi, type Health } from "./mod.ts";
@@ -93,6 +94,8 @@ export interface Stats {
  * ```
  */
 export interface Health {
-  /** `ok` (HTTP 200) or `shutting down` (HTTP 503). */
-  readonly status: "ok" | "shutting down";
+  /** `ok` (HTTP 200), or `shutting down` or `degraded` (HTTP 503). */
+  readonly status: "ok" | "shutting down" | "degraded";
+  /** What is wrong, when `degraded`: `redis: ...` messages. */
+  readonly errors?: readonly string[];
 }

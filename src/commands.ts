@@ -103,8 +103,8 @@ export async function runCommand(
         return 0;
       }
       default: {
-        const { status } = await api.health({ signal });
-        logger.print(status);
+        const { status, errors = [] } = await api.health({ signal });
+        logger.print([status, ...errors].join(": "));
         return status === "ok" ? 0 : 1;
       }
     }

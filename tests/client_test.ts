@@ -147,6 +147,18 @@ Deno.test("BoreasApi.health() reads ok, and shutting down from a 503", async () 
     fetch: answering(() => new Response('{"status": "shutting down"}', { status: 503 })),
   });
   assert.deepEqual(await draining.health(), { status: "shutting down" });
+  const degraded = new BoreasApi({
+    url: "http://boreas.test",
+    fetch: answering(() =>
+      new Response('{"status": "degraded", "errors": ["redis: connection refused"]}', {
+        status: 503,
+      })
+    ),
+  });
+  assert.deepEqual(await degraded.health(), {
+    status: "degraded",
+    errors: ["redis: connection refused"],
+  });
 });
 
 Deno.test("BoreasApi with an API key: without it 401, with it the call succeeds", async () => {

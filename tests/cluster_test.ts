@@ -284,3 +284,24 @@ Deno.test("a join while Redis is down is answered, and counts once Redis is back
     5_000,
   );
 });
+
+Deno.test("a Redis that stops answering makes the API answer 503 in time, not hang", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  const token = await a.mintToken();
+  redis.signal("SIGSTOP");
+  try {
+    const started = Date.now();
+    const errors = await readErrors(await a.api("/token/", { method: "POST" }), 503);
+    assert.match(errors[0]!, /^redis: no answer within 2000 ms$/);
+    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+    await using client = await TestClient.connect(a.wsUrl);
+    const reply = await withTimeout(client.request({ access_token: token }), "the reply", 3_000);
+    assert.match((reply as { error: string }).error, /^access_token: cannot be checked now/);
+    await until(async () => await statusOf(a.api("/health")) === 503, "a to be degraded");
+  } finally {
+    redis.signal("SIGCONT");
+  }
+  await untilHealthy(a);
+  assert.match(await a.mintToken(), TOKEN_PATTERN);
+});

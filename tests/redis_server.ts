@@ -16,6 +16,8 @@ export interface RedisServer extends AsyncDisposable {
   readonly url: string;
   /** Stops the server with `signal` (default SIGKILL: no goodbye, no save) and waits for it. */
   kill(signal?: Deno.Signal): Promise<void>;
+  /** Sends `signal` without waiting, e.g. SIGSTOP to freeze it and SIGCONT to thaw it. */
+  signal(signal: Deno.Signal): void;
   /** Starts it again on the same port, empty (it keeps nothing on disk). */
   start(): Promise<void>;
   /** Runs one `redis-cli` command against it; returns its output, trimmed. */
@@ -43,6 +45,7 @@ export async function startRedis(): Promise<RedisServer> {
     url: `redis://127.0.0.1:${port}`,
     kill,
     start,
+    signal: (signal) => child?.kill(signal),
     async cli(...args) {
       const { stdout } = await new Deno.Command("redis-cli", {
         args: ["-p", String(port), ...args],

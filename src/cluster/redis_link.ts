@@ -112,10 +112,21 @@ export class RedisLink implements AsyncDisposable {
     if (!this.#commands.isReady) {
       throw new ClusterUnavailableError(this.#lastError);
     }
+    // The client's own timeout ends once a command is written: a Redis that stopped
+    // answering (paused, or cut off without a reset) would keep the caller waiting.
+    const { commandTimeoutMs } = this.#options;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CommandTimeout(commandTimeoutMs)), commandTimeoutMs);
+    });
     try {
-      return await command(this.#commands);
+      return await Promise.race([command(this.#commands), late]);
     } catch (error) {
-      throw new ClusterUnavailableError(this.#redact(errorMessage(error)), { cause: error });
+      const message = this.#redact(errorMessage(error));
+      if (error instanceof CommandTimeout) this.#onStuck(message);
+      throw new ClusterUnavailableError(message, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -141,14 +152,14 @@ export class RedisLink implements AsyncDisposable {
     const added = channels.filter((channel) => !this.#wanted.has(channel));
     for (const channel of added) this.#wanted.add(channel);
     if (added.length === 0 || !this.#subscriber.isReady) return;
-    await this.#subscriber.subscribe(added, this.#onMessage).catch(() => {});
+    await this.#bounded(this.#subscriber.subscribe(added, this.#onMessage));
   }
 
   /** Removes `channels` from the subscription. */
   async unsubscribe(channels: readonly string[]): Promise<void> {
     const removed = channels.filter((channel) => this.#wanted.delete(channel));
     if (removed.length === 0 || !this.#subscriber.isReady) return;
-    await this.#subscriber.unsubscribe(removed).catch(() => {});
+    await this.#bounded(this.#subscriber.unsubscribe(removed));
   }
 
   /** Opens a client for `role` that reports its state changes. */
@@ -224,18 +235,9 @@ export class RedisLink implements AsyncDisposable {
 
   #ping(): void {
     if (!this.#commands.isReady) return;
-    this.#commands.publish(this.#options.pingChannel, "1").then(
+    this.run((redis) => redis.publish(this.#options.pingChannel, "1")).then(
       () => this.#isStuck = false,
-      (error) => {
-        // A command that times out on an open connection: start over with a new one.
-        this.#lastError = this.#redact(describe(error));
-        if (this.#isStuck || this.#isClosed) return;
-        this.#isStuck = true;
-        this.#options.logger.warn("redis commands time out; reconnecting", {
-          error: this.#lastError,
-        });
-        this.#replace("commands");
-      },
+      () => {},
     );
     if (!this.#subscriber.isReady) return;
     const limit = this.#options.pingIntervalMs * this.#options.missedPings;
@@ -246,6 +248,29 @@ export class RedisLink implements AsyncDisposable {
       this.#options.logger.warn("redis subscription stopped delivering; reconnecting it");
       this.#replace("subscriber");
     }
+  }
+
+  /** Waits for a subscription change at most the command timeout, and never fails: a change
+   * that does not go through is made again when the subscription is replaced. */
+  async #bounded(change: Promise<unknown>): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#options.commandTimeoutMs);
+    });
+    try {
+      await Promise.race([change.then(() => {}, () => {}), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A command that got no answer on an open connection: start over with a new one. */
+  #onStuck(message: string): void {
+    this.#lastError = message;
+    if (this.#isStuck || this.#isClosed) return;
+    this.#isStuck = true;
+    this.#options.logger.warn("redis commands time out; reconnecting", { error: message });
+    this.#replace("commands");
   }
 
   /** Drops a connection that is open but no longer answers, for a new one. */
@@ -286,4 +311,12 @@ async function close(client: RedisClient): Promise<void> {
 function describe(error: unknown): string {
   const message = errorMessage(error);
   return message === "" ? "connection failed" : message;
+}
+
+/** A command that got no answer within the link's timeout. */
+class CommandTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+    this.name = "CommandTimeout";
+  }
 }

@@ -174,7 +174,10 @@ export class RedisMembership implements Membership, AsyncDisposable {
   async #gather(): Promise<{ others: MirrorEntry[]; local: HubSnapshot }> {
     const others = this.#live.filter((node) => node !== this.#options.nodeId);
     const local = this.#hub.snapshot();
-    if (others.length === 0) return { others: [], local };
+    // Alone as far as this node knows; but without Redis it cannot know, so it says so.
+    if (others.length === 0) {
+      return await this.#link.run(() => Promise.resolve({ others: [] as MirrorEntry[], local }));
+    }
     const lists = await this.#link.run(async (redis) => {
       const pipeline = redis.multi();
       for (const node of others) pipeline.hVals(this.#keys.nodeConnections(node));
