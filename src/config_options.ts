@@ -45,6 +45,9 @@ export interface Config {
   readonly nodeId: string | null;
   readonly nodeTimeout: number;
   readonly reusePort: boolean;
+  /** Messages kept per channel for resume; 0 turns history off. */
+  readonly historySize: number;
+  readonly historyTtl: number;
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -76,6 +79,8 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   nodeId: null,
   nodeTimeout: 15,
   reusePort: false,
+  historySize: 0,
+  historyTtl: 300,
 });
 
 type Kind =
@@ -92,7 +97,8 @@ type Kind =
   | "output"
   | "redis-url"
   | "name"
-  | "timeout";
+  | "timeout"
+  | "size";
 
 /** One option: its Config key, the kind of value it takes, and its help. */
 export interface OptionSpec {
@@ -133,6 +139,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "nodeId", kind: "name", placeholder: "ID", summary: "this node's name in the cluster (default: generated per process)" },
   { key: "nodeTimeout", kind: "timeout", placeholder: "SECONDS", summary: "how soon the cluster forgets a node that stopped without saying goodbye" },
   { key: "reusePort", kind: "boolean", placeholder: "", summary: "let several nodes on this host listen on the same ports (SO_REUSEPORT, Linux)" },
+  { key: "historySize", kind: "size", placeholder: "N", summary: "messages kept per channel, so that a subscriber can resume after a reconnect (0: history off)" },
+  { key: "historyTtl", kind: "timeout", placeholder: "SECONDS", summary: "how long a kept message stays" },
 ];
 
 /** Turns `apiPort` into `api-port`. */
@@ -204,6 +212,9 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
       return typeof raw === "string" && NAME.test(raw)
         ? raw
         : { problem: `expected 1-64 characters of A-Z a-z 0-9 . _ -, got ${shown}` };
+    case "size":
+      return parseInteger(raw, 0, 1_000_000) ??
+        { problem: `expected a whole number from 0 to 1000000, got ${shown}` };
     case "timeout": {
       const seconds = parseSeconds(raw);
       return seconds !== null && seconds > 0

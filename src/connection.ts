@@ -7,18 +7,22 @@
  */
 
 import type { Membership } from "./cluster/membership.ts";
+import type { MemoryHistory } from "./history.ts";
 import type { Hub, Subscriber } from "./hub.ts";
 import type { LogFields, Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import {
+  type ChannelState,
   type ClientMessage,
   CLOSE,
   type CloseSpec,
   parseClientMessage,
   type ParseResult,
   type Ref,
+  renderJoinReply,
   renderReply,
 } from "./protocol.ts";
+import { HeldFrames, resumeChannels } from "./resume.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
 import { mintToken, tokenFingerprint, type TokenRegistry } from "./tokens.ts";
 
@@ -51,6 +55,9 @@ export interface ConnectionContext {
   readonly tokens: TokenRegistry;
   /** Told of every change this connection makes; a reply waits until the cluster sees it. */
   readonly membership: Membership;
+  /** The channels' history, or null when it is off: then joins are answered as they always
+   * were. */
+  readonly history: MemoryHistory | null;
   /** When false, every connection is authenticated with a generated token as it opens. */
   readonly requireAuth: boolean;
   readonly limits: ConnectionLimits;
@@ -70,6 +77,8 @@ export class Connection implements Subscriber, EventListenerObject {
   #isClosed = false;
   // Client messages are applied one after the other: checking a token may take a round trip.
   #applying: Promise<void> = Promise.resolve();
+  // Live frames held back while a join with history is answered and replayed.
+  #held: HeldFrames | null = null;
   // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
   // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so
   // `send` reads it only when this bound says the queue could be over the limit.
@@ -84,7 +93,11 @@ export class Connection implements Subscriber, EventListenerObject {
   }
 
   /** Sends unless the client has more than `maxBufferedBytes` waiting: then it is dropped. */
-  send(frame: string): boolean {
+  send(frame: string, channel?: string, offset?: number): boolean {
+    if (this.#held !== null) {
+      this.#held.hold(frame, channel, offset);
+      return true;
+    }
     const socket = this.#socket;
     if (socket.readyState !== WebSocket.OPEN) return false;
     const max = this.#context.limits.maxBufferedBytes;
@@ -167,8 +180,40 @@ export class Connection implements Subscriber, EventListenerObject {
       if (result.ref !== undefined) this.#reply(result.ref, result.error);
       return;
     }
-    const error = await this.#apply(result.message);
-    if (result.message.ref !== undefined) this.#reply(result.message.ref, error);
+    const { message } = result;
+    if (message.type === "channels" && this.#context.history !== null) {
+      return await this.#joinWithHistory(message, this.#context.history);
+    }
+    const error = await this.#apply(message);
+    if (message.ref !== undefined) this.#reply(message.ref, error);
+  }
+
+  /** Applies a channels message with history on: live frames are held from the join on,
+   * then the reply goes out, then the replay, then the held frames the replay did not hold. */
+  async #joinWithHistory(
+    message: ClientMessage & { type: "channels" },
+    history: MemoryHistory,
+  ): Promise<void> {
+    const held = this.#held = new HeldFrames();
+    let states: ReadonlyMap<string, ChannelState> = new Map();
+    let replay: readonly string[] = [];
+    try {
+      const error = await this.#apply(message);
+      if (error !== undefined) {
+        if (message.ref !== undefined) this.#reply(message.ref, error);
+        return;
+      }
+      ({ states, replay } = resumeChannels(history, message.join, message.since));
+      if (message.ref !== undefined && this.#socket.readyState === WebSocket.OPEN) {
+        this.#sendNow(renderJoinReply(message.ref, states));
+      }
+    } finally {
+      this.#held = null;
+      for (const frame of replay) this.send(frame);
+      for (const [frame, channel, offset] of held.release(states)) {
+        this.send(frame, channel, offset);
+      }
+    }
   }
 
   /** Applies one message to the hub; resolves to why it was refused, or undefined, once the

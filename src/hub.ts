@@ -7,8 +7,9 @@
 
 /** One connection, as the hub sees it. */
 export interface Subscriber {
-  /** Sends one text frame; returns false when the connection can no longer take frames. */
-  send(frame: string): boolean;
+  /** Sends one text frame; returns false when the connection can no longer take frames. A
+   * broadcast names its channel, and its offset when history is on. */
+  send(frame: string, channel?: string, offset?: number): boolean;
   /** Starts closing the connection with a WebSocket close `code` and `reason`. */
   close(code: number, reason: string): void;
 }
@@ -134,14 +135,14 @@ export class Hub {
     return this.#sessions.get(subscriber);
   }
 
-  /** Sends the prebuilt `frame` to every subscriber of `channel`, in subscription order;
-   * returns how many took it. */
-  publish(channel: string, frame: string): number {
+  /** Sends the prebuilt `frame` (the message at `offset`, with history on) to every
+   * subscriber of `channel`, in subscription order; returns how many took it. */
+  publish(channel: string, frame: string, offset?: number): number {
     const members = this.#channels.get(channel);
     if (members === undefined) return 0;
     let sent = 0;
     for (const member of members) {
-      if (member.send(frame)) sent++;
+      if (member.send(frame, channel, offset)) sent++;
     }
     return sent;
   }

@@ -16,11 +16,20 @@ export interface AuthMessage {
   readonly ref?: Ref;
 }
 
-/** `{"channels": {"join": [...], "leave": [...]}}`: join, then leave, the named channels. */
+/** A position a client had in a channel's stream, as the server last told it. */
+export interface StreamPosition {
+  readonly offset: number;
+  readonly epoch: string;
+}
+
+/** `{"channels": {"join": [...], "leave": [...], "since": {...}}}`: join, then leave, the
+ * named channels; `since` names, for some joined channels, the position to resume after. */
 export interface ChannelsMessage {
   readonly type: "channels";
   readonly join: readonly string[];
   readonly leave: readonly string[];
+  /** Absent when the message had no `since`. */
+  readonly since?: ReadonlyMap<string, StreamPosition>;
   readonly ref?: Ref;
 }
 
@@ -87,7 +96,36 @@ function parseChannels(channels: unknown): ParseResult {
   if (typeof join === "string") return { ok: false, error: join };
   const leave = parseChannelList(channels.leave, "channels.leave");
   if (typeof leave === "string") return { ok: false, error: leave };
-  return { ok: true, message: { type: "channels", join, leave } };
+  if (channels.since === undefined) return { ok: true, message: { type: "channels", join, leave } };
+  const since = parseSince(channels.since, join);
+  if (typeof since === "string") return { ok: false, error: since };
+  return { ok: true, message: { type: "channels", join, leave, since } };
+}
+
+/** The longest epoch a client may send back. */
+const MAX_EPOCH_LENGTH = 64;
+
+/** Returns the positions by channel, or what is wrong with them. */
+function parseSince(
+  since: unknown,
+  join: readonly string[],
+): ReadonlyMap<string, StreamPosition> | string {
+  if (!isPlainObject(since)) return "channels.since: expected an object of positions by channel";
+  const positions = new Map<string, StreamPosition>();
+  for (const [channel, position] of Object.entries(since)) {
+    const field = `channels.since.${channel}`;
+    if (!join.includes(channel)) return `${field}: expected a channel of channels.join`;
+    if (!isPlainObject(position)) return `${field}: expected {"offset": N, "epoch": "E"}`;
+    const { offset, epoch } = position;
+    if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
+      return `${field}.offset: expected a whole number of at least 0`;
+    }
+    if (typeof epoch !== "string" || epoch === "" || epoch.length > MAX_EPOCH_LENGTH) {
+      return `${field}.epoch: expected a string of 1-${MAX_EPOCH_LENGTH} characters`;
+    }
+    positions.set(channel, { offset, epoch });
+  }
+  return positions;
 }
 
 /** Returns the list, or what is wrong with it. */
@@ -114,7 +152,32 @@ function isRef(value: unknown): value is Ref {
 /** Renders the frame every subscriber of `channel` receives for a broadcast of `payload`:
  * `{"message": <payload>, "channel": "<channel>"}`. Built once per broadcast. */
 export function renderBroadcastFrame(channel: string, payload: unknown): string {
-  return `{"message": ${JSON.stringify(payload)}, "channel": ${JSON.stringify(channel)}}`;
+  return renderFrame(channel, JSON.stringify(payload));
+}
+
+/** The broadcast frame of `payload`, given as JSON text; with history on, the frame carries
+ * the message's `offset` too: `{"message": <payload>, "channel": "<channel>", "offset": K}`. */
+export function renderFrame(channel: string, payload: string, offset?: number): string {
+  const head = `{"message": ${payload}, "channel": ${JSON.stringify(channel)}`;
+  return offset === undefined ? `${head}}` : `${head}, "offset": ${offset}}`;
+}
+
+/** What a join reply says of one joined channel with history on: its position, and whether
+ * the position the client named was resumed (absent when it named none). */
+export interface ChannelState extends StreamPosition {
+  readonly recovered?: boolean;
+}
+
+/** Renders the success reply to a join with history on: `{"ref": R, "ok": true, "channels":
+ * {"ch1": {"recovered": true, "offset": 57, "epoch": "E"}}}`. */
+export function renderJoinReply(ref: Ref, channels: ReadonlyMap<string, ChannelState>): string {
+  const states = [...channels].map(([channel, { recovered, offset, epoch }]) => {
+    const resumed = recovered === undefined ? "" : `"recovered": ${recovered}, `;
+    return `${JSON.stringify(channel)}: {${resumed}"offset": ${offset}, "epoch": ${
+      JSON.stringify(epoch)
+    }}`;
+  });
+  return `{"ref": ${JSON.stringify(ref)}, "ok": true, "channels": {${states.join(", ")}}}`;
 }
 
 /** Renders the server's answer to a client message that carried `ref`: success when `error`

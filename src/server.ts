@@ -89,6 +89,7 @@ export async function startServer(
       hub,
       tokens,
       membership,
+      history: cluster.history,
       metrics,
       logger,
       requireAuth: config.requireAuth,

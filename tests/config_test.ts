@@ -56,6 +56,8 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     nodeId: null,
     nodeTimeout: 15,
     reusePort: false,
+    historySize: 0,
+    historyTtl: 300,
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -91,6 +93,8 @@ const EVERY_OPTION: Array<
   ["redisPrefix", "--redis-prefix", "BOREAS_REDIS_PREFIX", "chat", "chat"],
   ["nodeId", "--node-id", "BOREAS_NODE_ID", "node-a", "node-a"],
   ["nodeTimeout", "--node-timeout", "BOREAS_NODE_TIMEOUT", "2.5", 2.5],
+  ["historySize", "--history-size", "BOREAS_HISTORY_SIZE", "100", 100],
+  ["historyTtl", "--history-ttl", "BOREAS_HISTORY_TTL", "60", 60],
 ];
 
 Deno.test("loadConfig() reads every option from its flag, its variable and its file key", async (t) => {

@@ -3,7 +3,6 @@
  * `POST /broadcast/:channel/`: validates the body and hands one prebuilt frame to the broker.
  */
 
-import { renderBroadcastFrame } from "../protocol.ts";
 import { readJsonBody } from "./body.ts";
 import { channelParam } from "./channel_param.ts";
 import type { ApiContext } from "./context.ts";
@@ -41,12 +40,12 @@ export function broadcastRoutes({ cluster, metrics, maxBodyBytes }: ApiContext):
         await readJsonBody(context.request, maxBodyBytes),
       );
       if (dryrun) return jsonResponse({ recipients: await cluster.membership.recipients(channel) });
-      const recipients = await cluster.broker.publish(
+      const { recipients, position } = await cluster.broker.publish(
         channel,
-        () => renderBroadcastFrame(channel, payload),
+        JSON.stringify(payload),
       );
       metrics.messagesPublished++;
-      return jsonResponse({ recipients });
+      return jsonResponse(position === undefined ? { recipients } : { recipients, ...position });
     },
   }];
 }

@@ -8,6 +8,7 @@ import { ApiKeyCheck } from "./api_key.ts";
 import { broadcastRoutes } from "./broadcast.ts";
 import type { ApiContext } from "./context.ts";
 import { debugRoutes } from "./debug.ts";
+import { historyRoutes } from "./history.ts";
 import { operationsRoutes } from "./operations.ts";
 import { HttpError } from "./response.ts";
 import { createRouter, type RequestHandler, type Route } from "./router.ts";
@@ -20,6 +21,7 @@ export function createApi(context: ApiContext): RequestHandler {
     [
       ...broadcastRoutes(context),
       ...tokenRoutes(context),
+      ...historyRoutes(context),
       ...operationsRoutes(context),
       ...debugRoutes(context),
     ].map(answeringRedisFailures),

@@ -1,44 +1,71 @@
 /**
  * @module
  * The broker carries each broadcast to every node that has subscribers of its channel. The
- * local one is today's single process: it hands the frame straight to the hub.
+ * local one is today's single process: it keeps the message in the history (when it is on) and
+ * hands the frame straight to the hub.
  */
 
+import type { MemoryHistory, Position } from "../history.ts";
 import type { Hub } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
+import { renderFrame } from "../protocol.ts";
 
-/** Where `POST /broadcast/` hands a rendered frame. */
+/** What a publish did: who it reached, and where the message stands in the channel's history
+ * (absent with history off). */
+export interface PublishResult {
+  readonly recipients: number;
+  readonly position?: Position;
+}
+
+/** Where `POST /broadcast/` hands a message. */
 export interface Broker {
-  /** Sends the frame `render` makes to every subscriber of `channel` on every node (rendering
-   * it once, or not at all when nobody can receive it), and resolves to the number of
-   * recipients: the connections that took it (standalone), or that were subscribed across the
-   * cluster at the moment of the publish (cluster mode). Rejects with `ClusterUnavailableError`
-   * when it cannot reach the other nodes, and then nothing was sent. */
-  publish(channel: string, render: () => string): Promise<number>;
+  /** Sends `payload` (JSON text) to every subscriber of `channel` on every node, rendering its
+   * frame once (or not at all when nobody can receive it). `recipients` counts the connections
+   * that took it (standalone), or that were subscribed across the cluster at the moment of the
+   * publish (cluster mode). Rejects with `ClusterUnavailableError` when it cannot reach the
+   * other nodes, and then nothing was sent. */
+  publish(channel: string, payload: string): Promise<PublishResult>;
 }
 
 /** The standalone broker: this process's hub is the whole server. */
 export class LocalBroker implements Broker {
   readonly #hub: Hub;
   readonly #metrics: Metrics;
+  readonly #history: MemoryHistory | null;
 
-  constructor(hub: Hub, metrics: Metrics) {
+  constructor(hub: Hub, metrics: Metrics, history: MemoryHistory | null = null) {
     this.#hub = hub;
     this.#metrics = metrics;
+    this.#history = history;
   }
 
-  publish(channel: string, render: () => string): Promise<number> {
-    // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
-    if (this.#hub.memberCount(channel) === 0) return Promise.resolve(0);
-    return Promise.resolve(deliver(this.#hub, this.#metrics, channel, render()));
+  publish(channel: string, payload: string): Promise<PublishResult> {
+    const history = this.#history;
+    if (history === null) {
+      // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
+      if (this.#hub.memberCount(channel) === 0) return Promise.resolve({ recipients: 0 });
+      const frame = renderFrame(channel, payload);
+      return Promise.resolve({ recipients: deliver(this.#hub, this.#metrics, channel, frame) });
+    }
+    const position = history.append(channel, payload);
+    if (this.#hub.memberCount(channel) === 0) return Promise.resolve({ recipients: 0, position });
+    const frame = renderFrame(channel, payload, position.offset);
+    const recipients = deliver(this.#hub, this.#metrics, channel, frame, position.offset);
+    return Promise.resolve({ recipients, position });
   }
 }
 
 /** Hands `frame` to this node's subscribers of `channel`, timed and counted; returns how many
  * took it. */
-export function deliver(hub: Hub, metrics: Metrics, channel: string, frame: string): number {
+export function deliver(
+  hub: Hub,
+  metrics: Metrics,
+  channel: string,
+  frame: string,
+  offset?: number,
+): number {
   const started = performance.now();
-  const sent = hub.publish(channel, frame);
+  const sent = hub.publish(channel, frame, offset);
   metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
   metrics.framesDelivered += sent;
   return sent;

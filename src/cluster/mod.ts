@@ -9,6 +9,7 @@ import type { Config } from "../config.ts";
 import type { Hub } from "../hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { MemoryHistory } from "../history.ts";
 import type { TokenJournal } from "../token_journal.ts";
 import { type TokenRegistry, TokenStore } from "../tokens.ts";
 import { type Broker, LocalBroker } from "./broker.ts";
@@ -26,6 +27,8 @@ export interface Cluster {
   readonly tokens: TokenRegistry;
   readonly broker: Broker;
   readonly membership: Membership;
+  /** The channels' kept messages (`--history-size`), or null when history is off. */
+  readonly history: MemoryHistory | null;
   /** This node's id in the cluster, or null for a standalone server. */
   readonly nodeId: string | null;
   /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
@@ -64,19 +67,29 @@ export function generateNodeId(): string {
 /** Builds the standalone state, or joins the cluster of `config.redisUrl`. Never waits for
  * Redis: a node whose Redis is unreachable starts degraded and connects when it can. */
 export function createCluster(
-  config: Pick<Config, "redisUrl" | "redisPrefix" | "nodeId" | "nodeTimeout">,
+  config: Pick<
+    Config,
+    "redisUrl" | "redisPrefix" | "nodeId" | "nodeTimeout" | "historySize" | "historyTtl"
+  >,
   deps: ClusterDeps,
 ): Cluster {
   const { hub, metrics, logger } = deps;
   if (config.redisUrl === null) {
     const tokens = new TokenStore(deps.tokens, deps.journal);
+    const history = config.historySize === 0
+      ? null
+      : new MemoryHistory({ size: config.historySize, ttlMs: config.historyTtl * 1000 });
     return {
       tokens,
-      broker: new LocalBroker(hub, metrics),
+      broker: new LocalBroker(hub, metrics, history),
       membership: new LocalMembership(hub, metrics),
+      history,
       nodeId: null,
       problems: () => [],
-      close: () => Promise.resolve(),
+      close: () => {
+        history?.[Symbol.dispose]();
+        return Promise.resolve();
+      },
     };
   }
   const nodeId = config.nodeId ?? generateNodeId();
@@ -96,6 +109,8 @@ export function createCluster(
     tokens,
     broker,
     membership,
+    // Refused by the configuration until history lives in Redis.
+    history: null,
     nodeId,
     problems: () => link.problems(),
     close: async () => {

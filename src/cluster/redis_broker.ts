@@ -8,7 +8,8 @@
 
 import type { Hub } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
-import { type Broker, deliver } from "./broker.ts";
+import { renderFrame } from "../protocol.ts";
+import { type Broker, deliver, type PublishResult } from "./broker.ts";
 import { ClusterUnavailableError } from "./errors.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisLink } from "./redis_link.ts";
@@ -34,12 +35,12 @@ export class RedisBroker implements Broker {
     });
   }
 
-  async publish(channel: string, render: () => string): Promise<number> {
+  async publish(channel: string, payload: string): Promise<PublishResult> {
     // A node that cannot hear Redis would count its own subscribers and then miss the frame.
     const problem = this.#link.problems()[0];
     if (problem !== undefined) throw new ClusterUnavailableError(problem);
     const keys = this.#keys;
-    const frame = render();
+    const frame = renderFrame(channel, payload);
     const counts = await this.#link.run(async (redis) => {
       const [nodes] = await redis.multi()
         .hGetAll(keys.channelNodes(channel))
@@ -47,6 +48,6 @@ export class RedisBroker implements Broker {
         .exec();
       return nodes as unknown as Record<string, string>;
     });
-    return this.#membership.sumLive(counts);
+    return { recipients: this.#membership.sumLive(counts) };
   }
 }

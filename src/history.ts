@@ -1,0 +1,145 @@
+/**
+ * @module
+ * Channel history in memory (`--history-size`, `--history-ttl`): the last messages of each
+ * channel with their offsets, and the channel's epoch. Offsets start at 1 and grow by one per
+ * message; whenever a channel's history is freed (its last message expired) or lost (a restart),
+ * its offsets start again at 1 under a new epoch, so an old position is never mistaken for a new
+ * one. Knows nothing of connections or HTTP.
+ */
+
+/** Where a channel's stream stands: the last offset given out, within `epoch`. */
+export interface Position {
+  readonly offset: number;
+  readonly epoch: string;
+}
+
+/** One kept message: its offset and its payload as JSON text. */
+export interface KeptMessage {
+  readonly offset: number;
+  readonly payload: string;
+}
+
+/** Options of `MemoryHistory`. */
+export interface HistoryOptions {
+  /** Messages kept per channel (the oldest go first). At least 1. */
+  readonly size: number;
+  /** Milliseconds a message is kept. */
+  readonly ttlMs: number;
+  /** The clock, in milliseconds. Default `Date.now`. */
+  readonly now?: () => number;
+  /** How often expired channels are freed, in milliseconds. Default: a quarter of the ttl,
+   * between 1 and 60 seconds. */
+  readonly sweepIntervalMs?: number;
+}
+
+interface Entry extends KeptMessage {
+  readonly keptUntil: number;
+}
+
+interface Stream {
+  readonly epoch: string;
+  top: number;
+  /** Oldest first; offsets `top - entries.length + 1` to `top`. */
+  readonly entries: Entry[];
+  /** When the stream may be freed once it holds nothing: an epoch handed out by `position()`
+   * must outlive the ttl, so that the first publish still carries it. */
+  keptUntil: number;
+}
+
+/** A new epoch: 8 random hex digits. */
+export function newEpoch(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** Every channel's recent messages, bounded by `size` per channel and by `ttlMs`. */
+export class MemoryHistory implements Disposable {
+  readonly #streams = new Map<string, Stream>();
+  readonly #size: number;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  constructor(options: HistoryOptions) {
+    if (!(options.size >= 1)) throw new RangeError("history size must be at least 1");
+    this.#size = options.size;
+    this.#ttlMs = options.ttlMs;
+    this.#now = options.now ?? Date.now;
+    const sweep = options.sweepIntervalMs ?? Math.min(60_000, Math.max(1_000, options.ttlMs / 4));
+    this.#timer = setInterval(() => this.sweep(), sweep);
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** Keeps `payload` (JSON text) as `channel`'s next message; returns its position. */
+  append(channel: string, payload: string): Position {
+    const now = this.#now();
+    const stream = this.#stream(channel, now);
+    stream.top++;
+    stream.entries.push({ offset: stream.top, payload, keptUntil: now + this.#ttlMs });
+    if (stream.entries.length > this.#size) stream.entries.shift();
+    stream.keptUntil = now + this.#ttlMs;
+    return { offset: stream.top, epoch: stream.epoch };
+  }
+
+  /** Where `channel` stands now; for a channel without history, offset 0 and the epoch its
+   * first message will carry (unless the history is freed meanwhile). */
+  position(channel: string): Position {
+    const stream = this.#stream(channel, this.#now());
+    return { offset: stream.top, epoch: stream.epoch };
+  }
+
+  /** The messages after `since`, oldest first, when every one of them is still kept under
+   * the same epoch; null when the epoch differs, `since` is ahead of the channel, or some
+   * message after it is gone (size or ttl). */
+  after(channel: string, since: Position): KeptMessage[] | null {
+    const stream = this.#stream(channel, this.#now());
+    if (since.epoch !== stream.epoch || since.offset > stream.top) return null;
+    const missing = stream.top - since.offset;
+    if (missing > stream.entries.length) return null;
+    return stream.entries.slice(stream.entries.length - missing);
+  }
+
+  /** Up to `limit` kept messages with offsets above `since`, oldest first, with the position. */
+  list(channel: string, since: number, limit: number): Position & { messages: KeptMessage[] } {
+    const stream = this.#stream(channel, this.#now());
+    const first = stream.top - stream.entries.length + 1;
+    const start = Math.max(0, since + 1 - first);
+    const messages = stream.entries.slice(start, start + limit);
+    return { offset: stream.top, epoch: stream.epoch, messages };
+  }
+
+  /** How many channels have a stream (kept messages, or an epoch handed out). */
+  get channelCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Drops expired messages everywhere and frees the streams left with nothing. */
+  sweep(): void {
+    const now = this.#now();
+    for (const [channel, stream] of this.#streams) {
+      expire(stream, now);
+      if (stream.entries.length === 0 && stream.keptUntil <= now) this.#streams.delete(channel);
+    }
+  }
+
+  #stream(channel: string, now: number): Stream {
+    let stream = this.#streams.get(channel);
+    if (stream !== undefined) {
+      expire(stream, now);
+      if (stream.entries.length > 0 || stream.keptUntil > now) return stream;
+    }
+    stream = { epoch: newEpoch(), top: 0, entries: [], keptUntil: now + this.#ttlMs };
+    this.#streams.set(channel, stream);
+    return stream;
+  }
+
+  [Symbol.dispose](): void {
+    clearInterval(this.#timer);
+  }
+}
+
+function expire(stream: Stream, now: number): void {
+  let expired = 0;
+  while (expired < stream.entries.length && stream.entries[expired]!.keptUntil <= now) expired++;
+  if (expired > 0) stream.entries.splice(0, expired);
+}

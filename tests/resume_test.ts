@@ -1,0 +1,57 @@
+/** Unit tests of the join-resume bookkeeping and of the frames and replies it renders. */
+
+import assert from "node:assert/strict";
+import { MemoryHistory } from "../src/history.ts";
+import { parseClientMessage, renderFrame, renderJoinReply } from "../src/protocol.ts";
+import { HeldFrames, resumeChannels } from "../src/resume.ts";
+
+Deno.test("renderFrame() adds the offset only when there is one", () => {
+  assert.equal(renderFrame("news", '{"n":1}'), '{"message": {"n":1}, "channel": "news"}');
+  assert.equal(renderFrame("news", "1", 42), '{"message": 1, "channel": "news", "offset": 42}');
+});
+
+Deno.test("renderJoinReply() gives each channel its position, and recovered when asked", () => {
+  const states = new Map([
+    ["a", { recovered: true, offset: 57, epoch: "E" }],
+    ["b", { offset: 0, epoch: "F" }],
+  ]);
+  assert.equal(
+    renderJoinReply(7, states),
+    '{"ref": 7, "ok": true, "channels": {"a": {"recovered": true, "offset": 57, "epoch": "E"}, ' +
+      '"b": {"offset": 0, "epoch": "F"}}}',
+  );
+});
+
+Deno.test("parseClientMessage() reads since as positions by joined channel", () => {
+  const result = parseClientMessage(
+    '{"channels": {"join": ["a"], "leave": [], "since": {"a": {"offset": 3, "epoch": "E"}}}}',
+  );
+  assert.ok(result.ok && result.message.type === "channels");
+  assert.deepEqual([...result.message.since!], [["a", { offset: 3, epoch: "E" }]]);
+  const without = parseClientMessage('{"channels": {"join": ["a"], "leave": []}}');
+  assert.ok(without.ok && without.message.type === "channels" && !("since" in without.message));
+});
+
+Deno.test("resumeChannels() replays after a kept position and reports the others", () => {
+  using history = new MemoryHistory({ size: 10, ttlMs: 60_000 });
+  for (const n of [1, 2, 3]) history.append("a", String(n));
+  const { epoch } = history.position("a");
+  const resume = resumeChannels(history, ["a", "b", "a"], new Map([["a", { offset: 1, epoch }]]));
+  assert.deepEqual([...resume.states.keys()], ["a", "b"]);
+  assert.deepEqual(resume.states.get("a"), { recovered: true, offset: 3, epoch });
+  assert.equal(resume.states.get("b")?.offset, 0);
+  assert.deepEqual(resume.replay, [
+    '{"message": 2, "channel": "a", "offset": 2}',
+    '{"message": 3, "channel": "a", "offset": 3}',
+  ]);
+});
+
+Deno.test("HeldFrames.release() drops what the reported positions already cover", () => {
+  const held = new HeldFrames();
+  held.hold("a2", "a", 2);
+  held.hold("b1", "b", 1);
+  held.hold("a4", "a", 4);
+  held.hold("reply", undefined, undefined);
+  const states = new Map([["a", { offset: 3, epoch: "E" }]]);
+  assert.deepEqual(held.release(states).map(([frame]) => frame), ["b1", "a4", "reply"]);
+});
