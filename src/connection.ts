@@ -7,22 +7,22 @@
  */
 
 import type { Membership } from "./cluster/membership.ts";
-import type { MemoryHistory } from "./history.ts";
+import type { History, Resume } from "./history.ts";
 import type { Hub, Subscriber } from "./hub.ts";
 import type { LogFields, Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import {
-  type ChannelState,
   type ClientMessage,
   CLOSE,
   type CloseSpec,
   parseClientMessage,
   type ParseResult,
   type Ref,
+  renderFrame,
   renderJoinReply,
   renderReply,
 } from "./protocol.ts";
-import { HeldFrames, resumeChannels } from "./resume.ts";
+import { HeldFrames } from "./resume.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
 import { mintToken, tokenFingerprint, type TokenRegistry } from "./tokens.ts";
 
@@ -57,7 +57,7 @@ export interface ConnectionContext {
   readonly membership: Membership;
   /** The channels' history, or null when it is off: then joins are answered as they always
    * were. */
-  readonly history: MemoryHistory | null;
+  readonly history: History | null;
   /** When false, every connection is authenticated with a generated token as it opens. */
   readonly requireAuth: boolean;
   readonly limits: ConnectionLimits;
@@ -192,25 +192,34 @@ export class Connection implements Subscriber, EventListenerObject {
    * then the reply goes out, then the replay, then the held frames the replay did not hold. */
   async #joinWithHistory(
     message: ClientMessage & { type: "channels" },
-    history: MemoryHistory,
+    history: History,
   ): Promise<void> {
     const held = this.#held = new HeldFrames();
-    let states: ReadonlyMap<string, ChannelState> = new Map();
-    let replay: readonly string[] = [];
+    let resume: Resume = { states: new Map(), replay: [] };
     try {
       const error = await this.#apply(message);
       if (error !== undefined) {
         if (message.ref !== undefined) this.#reply(message.ref, error);
         return;
       }
-      ({ states, replay } = resumeChannels(history, message.join, message.since));
+      try {
+        resume = await history.resume(message.join, message.since);
+      } catch (error) {
+        // Joined, but the positions cannot be read (Redis is down): say so, replay nothing.
+        if (message.ref !== undefined) {
+          this.#reply(message.ref, `channels.since: cannot be read now (${errorMessage(error)})`);
+        }
+        return;
+      }
       if (message.ref !== undefined && this.#socket.readyState === WebSocket.OPEN) {
-        this.#sendNow(renderJoinReply(message.ref, states));
+        this.#sendNow(renderJoinReply(message.ref, resume.states));
       }
     } finally {
       this.#held = null;
-      for (const frame of replay) this.send(frame);
-      for (const [frame, channel, offset] of held.release(states)) {
+      for (const [channel, kept] of resume.replay) {
+        this.send(renderFrame(channel, kept.payload, kept.offset), channel, kept.offset);
+      }
+      for (const [frame, channel, offset] of held.release(resume.states)) {
         this.send(frame, channel, offset);
       }
     }

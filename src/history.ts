@@ -19,6 +19,31 @@ export interface KeptMessage {
   readonly payload: string;
 }
 
+/** What a join with history on answers and replays. */
+export interface Resume {
+  /** Each joined channel's state, for the reply: its position, and whether the position the
+   * client named was resumed (absent when it named none). */
+  readonly states: ReadonlyMap<string, Position & { readonly recovered?: boolean }>;
+  /** The replayed messages, by channel, oldest first: every kept message after each recovered
+   * `since`. */
+  readonly replay: ReadonlyArray<readonly [channel: string, message: KeptMessage]>;
+}
+
+/** A page of a channel's kept messages, with where the channel stands. */
+export interface HistoryPage extends Position {
+  readonly messages: readonly KeptMessage[];
+}
+
+/** The channels' history, wherever it is kept (this process, or the cluster's Redis). Every
+ * method rejects with `ClusterUnavailableError` when Redis cannot be reached. */
+export interface History {
+  /** Each channel of `join`'s position, and the messages after its `since` position when they
+   * are all kept under the same epoch. */
+  resume(join: readonly string[], since?: ReadonlyMap<string, Position>): Promise<Resume>;
+  /** Up to `limit` kept messages with offsets above `since`, oldest first. */
+  read(channel: string, since: number, limit: number): Promise<HistoryPage>;
+}
+
 /** Options of `MemoryHistory`. */
 export interface HistoryOptions {
   /** Messages kept per channel (the oldest go first). At least 1. */
@@ -53,7 +78,7 @@ export function newEpoch(): string {
 }
 
 /** Every channel's recent messages, bounded by `size` per channel and by `ttlMs`. */
-export class MemoryHistory implements Disposable {
+export class MemoryHistory implements History, Disposable {
   readonly #streams = new Map<string, Stream>();
   readonly #size: number;
   readonly #ttlMs: number;
@@ -97,6 +122,27 @@ export class MemoryHistory implements Disposable {
     const missing = stream.top - since.offset;
     if (missing > stream.entries.length) return null;
     return stream.entries.slice(stream.entries.length - missing);
+  }
+
+  resume(join: readonly string[], since?: ReadonlyMap<string, Position>): Promise<Resume> {
+    const states = new Map<string, Position & { recovered?: boolean }>();
+    const replay: Array<[string, KeptMessage]> = [];
+    for (const channel of join) {
+      if (states.has(channel)) continue;
+      const asked = since?.get(channel);
+      const kept = asked === undefined ? null : this.after(channel, asked);
+      const position = this.position(channel);
+      states.set(
+        channel,
+        asked === undefined ? position : { recovered: kept !== null, ...position },
+      );
+      for (const message of kept ?? []) replay.push([channel, message]);
+    }
+    return Promise.resolve({ states, replay });
+  }
+
+  read(channel: string, since: number, limit: number): Promise<HistoryPage> {
+    return Promise.resolve(this.list(channel, since, limit));
   }
 
   /** Up to `limit` kept messages with offsets above `since`, oldest first, with the position. */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { MemoryHistory } from "../src/history.ts";
 import { parseClientMessage, renderFrame, renderJoinReply } from "../src/protocol.ts";
-import { HeldFrames, resumeChannels } from "../src/resume.ts";
+import { HeldFrames } from "../src/resume.ts";
 
 Deno.test("renderFrame() adds the offset only when there is one", () => {
   assert.equal(renderFrame("news", '{"n":1}'), '{"message": {"n":1}, "channel": "news"}');
@@ -32,18 +32,21 @@ Deno.test("parseClientMessage() reads since as positions by joined channel", () 
   assert.ok(without.ok && without.message.type === "channels" && !("since" in without.message));
 });
 
-Deno.test("resumeChannels() replays after a kept position and reports the others", () => {
+Deno.test("MemoryHistory.resume() replays after a kept position and reports the others", async () => {
   using history = new MemoryHistory({ size: 10, ttlMs: 60_000 });
   for (const n of [1, 2, 3]) history.append("a", String(n));
   const { epoch } = history.position("a");
-  const resume = resumeChannels(history, ["a", "b", "a"], new Map([["a", { offset: 1, epoch }]]));
+  const resume = await history.resume(["a", "b", "a"], new Map([["a", { offset: 1, epoch }]]));
   assert.deepEqual([...resume.states.keys()], ["a", "b"]);
   assert.deepEqual(resume.states.get("a"), { recovered: true, offset: 3, epoch });
   assert.equal(resume.states.get("b")?.offset, 0);
-  assert.deepEqual(resume.replay, [
-    '{"message": 2, "channel": "a", "offset": 2}',
-    '{"message": 3, "channel": "a", "offset": 3}',
-  ]);
+  assert.deepEqual(
+    resume.replay.map(([channel, { offset, payload }]) => [channel, offset, payload]),
+    [
+      ["a", 2, "2"],
+      ["a", 3, "3"],
+    ],
+  );
 });
 
 Deno.test("HeldFrames.release() drops what the reported positions already cover", () => {

@@ -17,7 +17,7 @@ export function historyRoutes({ cluster }: ApiContext): Route[] {
   return [{
     method: "GET",
     path: "/history/:channel",
-    handler: (context) => {
+    handler: async (context) => {
       const channel = channelParam(context);
       const history = cluster.history;
       if (history === null) {
@@ -26,7 +26,7 @@ export function historyRoutes({ cluster }: ApiContext): Route[] {
       const query = new URL(context.request.url).searchParams;
       const since = wholeNumber(query, "since", 0, Number.MAX_SAFE_INTEGER) ?? 0;
       const limit = wholeNumber(query, "limit", 1, HISTORY_LIMITS.max) ?? HISTORY_LIMITS.default;
-      const { epoch, offset, messages } = history.list(channel, since, limit);
+      const { epoch, offset, messages } = await history.read(channel, since, limit);
       // The payloads are kept as JSON text: spliced in, not parsed and rendered again.
       const items = messages.map((kept) =>
         `{"offset": ${kept.offset}, "message": ${kept.payload}}`

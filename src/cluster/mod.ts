@@ -9,7 +9,7 @@ import type { Config } from "../config.ts";
 import type { Hub } from "../hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { MemoryHistory } from "../history.ts";
+import { type History, MemoryHistory } from "../history.ts";
 import type { TokenJournal } from "../token_journal.ts";
 import { type TokenRegistry, TokenStore } from "../tokens.ts";
 import { type Broker, LocalBroker } from "./broker.ts";
@@ -28,7 +28,7 @@ export interface Cluster {
   readonly broker: Broker;
   readonly membership: Membership;
   /** The channels' kept messages (`--history-size`), or null when history is off. */
-  readonly history: MemoryHistory | null;
+  readonly history: History | null;
   /** This node's id in the cluster, or null for a standalone server. */
   readonly nodeId: string | null;
   /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
