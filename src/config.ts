@@ -88,11 +88,6 @@ export function loadConfig(
       "--token-store and --redis-url: expected one of them, got both (in cluster mode Redis holds the tokens)",
     );
   }
-  if (config.historySize !== 0 && config.redisUrl !== null) {
-    problems.push(
-      "--history-size and --redis-url: history in cluster mode is not available yet; run without one of them",
-    );
-  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config as unknown as Config);
 }

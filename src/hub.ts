@@ -190,6 +190,13 @@ export class Hub {
     return members.length;
   }
 
+  /** Closes and forgets every connection that joined `channel`; returns how many. */
+  disconnectChannel(channel: string, code: number, reason: string): number {
+    const members = [...(this.#channels.get(channel) ?? [])];
+    for (const member of members) this.#disconnect(member, code, reason);
+    return members.length;
+  }
+
   /** The counts the debug dump shows. */
   snapshot(): HubSnapshot {
     const sizes = <K>(map: Map<K, Set<Subscriber>>) =>

@@ -201,6 +201,7 @@ export const CLOSE = {
   tooManyMessages: { code: 1008, reason: "too many messages" },
   slowConsumer: { code: 1008, reason: "slow consumer" },
   frameTooLarge: { code: 1009, reason: "frame too large" },
+  resumeRequired: { code: 1012, reason: "missed messages: reconnect and resume" },
   revoked: { code: 4001, reason: "token revoked" },
   authTimeout: { code: 4003, reason: "authentication timeout" },
 } as const satisfies Record<string, CloseSpec>;

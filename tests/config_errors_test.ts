@@ -196,15 +196,12 @@ Deno.test("loadConfig() rejects --token-store together with --redis-url, naming 
   ]);
 });
 
-Deno.test("loadConfig() rejects a bad --history-size or --history-ttl, and history in a cluster", () => {
+Deno.test("loadConfig() rejects a bad --history-size or --history-ttl", () => {
   assert.deepEqual(problemsOf(["--history-size", "-1", "--history-ttl", "0"]), [
     '--history-size: expected a whole number from 0 to 1000000, got "-1"',
     '--history-ttl: expected a number of seconds above 0, got "0"',
   ]);
   assert.deepEqual(problemsOf(["--history-size", "x"]), [
     '--history-size: expected a whole number from 0 to 1000000, got "x"',
-  ]);
-  assert.deepEqual(problemsOf(["--history-size", "10", "--redis-url", "redis://r.test"]), [
-    "--history-size and --redis-url: history in cluster mode is not available yet; run without one of them",
   ]);
 });

@@ -40,6 +40,17 @@ export class RedisKeys {
     return `${this.#prefix}:{${channel}}:nodes`;
   }
 
+  /** Hash of `channel`'s history: its `epoch` and `top` (last offset given out). */
+  historyMeta(channel: string): string {
+    return `${this.#prefix}:{${channel}}:meta`;
+  }
+
+  /** Stream of `channel`'s kept messages: entry id `<offset>-0`, fields `p` (the payload's JSON
+   * text) and `t` (when it was published, Redis time in ms). */
+  historyStream(channel: string): string {
+    return `${this.#prefix}:{${channel}}:history`;
+  }
+
   /** Hash of connection id → `[token, [channels]]` for every open connection of `node`. */
   nodeConnections(node: string): string {
     return `${this.#prefix}:node:{${node}}:connections`;

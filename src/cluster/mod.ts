@@ -16,6 +16,7 @@ import { type Broker, LocalBroker } from "./broker.ts";
 import { RedisKeys } from "./keys.ts";
 import { LocalMembership, type Membership } from "./membership.ts";
 import { RedisBroker } from "./redis_broker.ts";
+import { RedisHistory } from "./redis_history.ts";
 import { redisAddress, RedisLink } from "./redis_link.ts";
 import { RedisMembership } from "./redis_membership.ts";
 import { provideOnConnect, RedisTokenRegistry } from "./redis_tokens.ts";
@@ -102,15 +103,21 @@ export function createCluster(
     metrics,
     options: { nodeId, nodeTimeoutSeconds: config.nodeTimeout, logger },
   });
-  const broker = new RedisBroker(link, keys, { hub, metrics, membership });
+  const ttlMs = config.historyTtl * 1000;
+  const history = config.historySize === 0 ? null : new RedisHistory(link, keys, { ttlMs });
+  const broker = new RedisBroker(link, keys, {
+    hub,
+    metrics,
+    membership,
+    history: history === null ? null : { history, size: config.historySize, ttlMs },
+  });
   // Revocations announced while this node could not hear them: close those connections now.
   link.onSubscribed(() => tokens.replayMissed(hub.activeTokens()));
   return {
     tokens,
     broker,
     membership,
-    // Refused by the configuration until history lives in Redis.
-    history: null,
+    history,
     nodeId,
     problems: () => link.problems(),
     close: async () => {

@@ -2,36 +2,72 @@
  * @module
  * Fan-out through Redis pub/sub: a broadcast is published once, already rendered, on its
  * channel's pub/sub channel, and every node subscribed to it (this one too) hands the frame to
- * its own hub. Counting the recipients and publishing are one MULTI, so the count is the
- * cluster's at the moment of the publish.
+ * its own hub. Counting the recipients and publishing are one MULTI (one script with history
+ * on, which also assigns the offset and keeps the message), so the count is the cluster's at the
+ * moment of the publish.
  */
 
 import type { Hub } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
-import { renderFrame } from "../protocol.ts";
+import { CLOSE, renderFrame } from "../protocol.ts";
 import { type Broker, deliver, type PublishResult } from "./broker.ts";
+import { CatchUp } from "./catch_up.ts";
 import { ClusterUnavailableError } from "./errors.ts";
 import type { RedisKeys } from "./keys.ts";
+import { PUBLISH_SCRIPT, type RedisHistory } from "./redis_history.ts";
 import type { RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
+import { newEpoch } from "../history.ts";
+
+/** History options of a broker that keeps messages. */
+export interface BrokerHistory {
+  readonly history: RedisHistory;
+  readonly size: number;
+  readonly ttlMs: number;
+}
 
 /** Publishes through Redis and delivers what Redis sends to this node's hub. */
 export class RedisBroker implements Broker {
   readonly #link: RedisLink;
   readonly #keys: RedisKeys;
   readonly #membership: RedisMembership;
+  readonly #history: BrokerHistory | null;
 
   constructor(
     link: RedisLink,
     keys: RedisKeys,
-    { hub, metrics, membership }: { hub: Hub; metrics: Metrics; membership: RedisMembership },
+    { hub, metrics, membership, history = null }: {
+      hub: Hub;
+      metrics: Metrics;
+      membership: RedisMembership;
+      history?: BrokerHistory | null;
+    },
   ) {
     this.#link = link;
     this.#keys = keys;
     this.#membership = membership;
-    link.onMessage((pubsubChannel, frame) => {
+    this.#history = history;
+    const catchUp = history === null ? null : new CatchUp({
+      deliver: (channel, frame, offset) => deliver(hub, metrics, channel, frame, offset),
+      render: (channel, message) => renderFrame(channel, message.payload, message.offset),
+      missed: (channel, since) => history.history.missed(channel, since),
+      giveUp: (channel) =>
+        hub.disconnectChannel(channel, CLOSE.resumeRequired.code, CLOSE.resumeRequired.reason),
+      members: (channel) => hub.memberCount(channel),
+    });
+    if (catchUp !== null) link.onInterruption(() => catchUp.interrupt(), () => catchUp.resume());
+    link.onMessage((pubsubChannel, message) => {
       const channel = keys.channelOf(pubsubChannel);
-      if (channel !== null) deliver(hub, metrics, channel, frame);
+      if (channel === null) return;
+      // With history on, `<offset> <epoch> <frame>`; without, the frame alone.
+      if (catchUp === null || message.startsWith("{")) {
+        deliver(hub, metrics, channel, message);
+        return;
+      }
+      const first = message.indexOf(" ");
+      const second = message.indexOf(" ", first + 1);
+      const offset = Number(message.slice(0, first));
+      catchUp.receive(channel, offset, message.slice(first + 1, second), message.slice(second + 1));
     });
   }
 
@@ -39,15 +75,33 @@ export class RedisBroker implements Broker {
     // A node that cannot hear Redis would count its own subscribers and then miss the frame.
     const problem = this.#link.problems()[0];
     if (problem !== undefined) throw new ClusterUnavailableError(problem);
+    if (this.#history !== null) return await this.#publishKept(channel, payload, this.#history);
     const keys = this.#keys;
-    const frame = renderFrame(channel, payload);
     const counts = await this.#link.run(async (redis) => {
       const [nodes] = await redis.multi()
         .hGetAll(keys.channelNodes(channel))
-        .publish(keys.broadcastChannel(channel), frame)
+        .publish(keys.broadcastChannel(channel), renderFrame(channel, payload))
         .exec();
       return nodes as unknown as Record<string, string>;
     });
     return { recipients: this.#membership.sumLive(counts) };
+  }
+
+  async #publishKept(
+    channel: string,
+    payload: string,
+    { size, ttlMs }: BrokerHistory,
+  ): Promise<PublishResult> {
+    const keys = this.#keys;
+    const [offset, epoch, flat] = await this.#link.run((redis) =>
+      PUBLISH_SCRIPT.run(
+        redis,
+        [keys.historyMeta(channel), keys.historyStream(channel), keys.channelNodes(channel)],
+        [newEpoch(), ttlMs, size, payload, keys.broadcastChannel(channel), JSON.stringify(channel)],
+      )
+    ) as [number, string, string[]];
+    const counts: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) counts[flat[i]!] = flat[i + 1]!;
+    return { recipients: this.#membership.sumLive(counts), position: { offset, epoch } };
   }
 }

@@ -64,6 +64,8 @@ export class RedisLink implements AsyncDisposable {
   readonly #readyListeners: ReadyListener[] = [];
   readonly #subscribedListeners: ReadyListener[] = [];
   readonly #messageListeners: MessageListener[] = [];
+  readonly #interruptedListeners: Array<() => void> = [];
+  readonly #resubscribedListeners: Array<() => void> = [];
   readonly #timer: ReturnType<typeof setInterval>;
   // One function for every channel: the client keeps a set of listeners per channel, so
   // subscribing a channel again does not deliver its messages twice.
@@ -141,6 +143,13 @@ export class RedisLink implements AsyncDisposable {
     this.#subscribedListeners.push(listener);
   }
 
+  /** Calls `listener` when the subscription is lost or replaced, before any message can come
+   * through a new one, and `resubscribed` once the new one is confirmed. */
+  onInterruption(interrupted: () => void, resubscribed: () => void): void {
+    this.#interruptedListeners.push(interrupted);
+    this.#resubscribedListeners.push(resubscribed);
+  }
+
   /** Calls `listener` for every message of a subscribed channel. */
   onMessage(listener: MessageListener): void {
     this.#messageListeners.push(listener);
@@ -170,7 +179,7 @@ export class RedisLink implements AsyncDisposable {
     let hasWarned = false;
     client.on("error", (error: unknown) => {
       this.#lastError = this.#redact(describe(error));
-      if (role === "subscriber") this.#isSubscribed = false;
+      if (role === "subscriber") this.#interrupt();
       if (this.#isClosed) return;
       if (wasReady) {
         wasReady = false;
@@ -203,6 +212,7 @@ export class RedisLink implements AsyncDisposable {
       return; // The connection dropped again; the next "ready" retries.
     }
     this.#subscribedAt = Date.now();
+    for (const listener of this.#resubscribedListeners) listener();
     // Prove the new subscription now rather than at the next tick.
     if (this.#commands.isReady) {
       this.#commands.publish(this.#options.pingChannel, "1").catch(() => {});
@@ -244,7 +254,7 @@ export class RedisLink implements AsyncDisposable {
     const now = Date.now();
     if (now - this.#lastPingAt > limit && now - this.#subscribedAt > limit && !this.#isWedged) {
       this.#isWedged = true;
-      this.#isSubscribed = false;
+      this.#interrupt();
       this.#options.logger.warn("redis subscription stopped delivering; reconnecting it");
       this.#replace("subscriber");
     }
@@ -271,6 +281,12 @@ export class RedisLink implements AsyncDisposable {
     this.#isStuck = true;
     this.#options.logger.warn("redis commands time out; reconnecting", { error: message });
     this.#replace("commands");
+  }
+
+  /** The subscription stopped: what it delivers next may follow a gap. */
+  #interrupt(): void {
+    this.#isSubscribed = false;
+    for (const listener of this.#interruptedListeners) listener();
   }
 
   /** Drops a connection that is open but no longer answers, for a new one. */
