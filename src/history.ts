@@ -55,6 +55,9 @@ export interface HistoryOptions {
   /** How often expired channels are freed, in milliseconds. Default: a quarter of the ttl,
    * between 1 and 60 seconds. */
   readonly sweepIntervalMs?: number;
+  /** Whether `channel` has subscribers: its epoch and offsets then outlive its messages, so
+   * that connected subscribers never see offsets start again. Default: never. */
+  readonly hasSubscribers?: (channel: string) => boolean;
 }
 
 interface Entry extends KeptMessage {
@@ -83,6 +86,7 @@ export class MemoryHistory implements History, Disposable {
   readonly #size: number;
   readonly #ttlMs: number;
   readonly #now: () => number;
+  readonly #hasSubscribers: (channel: string) => boolean;
   readonly #timer: ReturnType<typeof setInterval>;
 
   constructor(options: HistoryOptions) {
@@ -90,6 +94,7 @@ export class MemoryHistory implements History, Disposable {
     this.#size = options.size;
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
+    this.#hasSubscribers = options.hasSubscribers ?? (() => false);
     const sweep = options.sweepIntervalMs ?? Math.min(60_000, Math.max(1_000, options.ttlMs / 4));
     this.#timer = setInterval(() => this.sweep(), sweep);
     Deno.unrefTimer(this.#timer);
@@ -164,7 +169,7 @@ export class MemoryHistory implements History, Disposable {
     const now = this.#now();
     for (const [channel, stream] of this.#streams) {
       expire(stream, now);
-      if (stream.entries.length === 0 && stream.keptUntil <= now) this.#streams.delete(channel);
+      if (!this.#isKept(channel, stream, now)) this.#streams.delete(channel);
     }
   }
 
@@ -172,11 +177,15 @@ export class MemoryHistory implements History, Disposable {
     let stream = this.#streams.get(channel);
     if (stream !== undefined) {
       expire(stream, now);
-      if (stream.entries.length > 0 || stream.keptUntil > now) return stream;
+      if (this.#isKept(channel, stream, now)) return stream;
     }
     stream = { epoch: newEpoch(), top: 0, entries: [], keptUntil: now + this.#ttlMs };
     this.#streams.set(channel, stream);
     return stream;
+  }
+
+  #isKept(channel: string, stream: Stream, now: number): boolean {
+    return stream.entries.length > 0 || stream.keptUntil > now || this.#hasSubscribers(channel);
   }
 
   [Symbol.dispose](): void {

@@ -80,3 +80,25 @@ Deno.test("MemoryHistory.list() pages through the kept messages after an offset"
   assert.deepEqual(store.list("news", 7, 100).messages, []);
   assert.deepEqual(store.list("empty", 0, 100), { ...store.position("empty"), messages: [] });
 });
+
+Deno.test("MemoryHistory keeps the epoch and offsets of a channel with subscribers", () => {
+  let now = 0;
+  const subscribed = new Set(["news"]);
+  using store = new MemoryHistory({
+    size: 10,
+    ttlMs: 1000,
+    now: () => now,
+    hasSubscribers: (channel) => subscribed.has(channel),
+  });
+  const { epoch } = store.append("news", "1");
+  store.append("quiet", "1");
+  now += 5_000;
+  store.sweep();
+  assert.equal(store.channelCount, 1);
+  assert.deepEqual(store.append("news", "2"), { offset: 2, epoch });
+  assert.equal(store.after("news", { offset: 0, epoch }), null, "message 1 expired");
+  subscribed.clear();
+  now += 5_000;
+  store.sweep();
+  assert.equal(store.channelCount, 0);
+});

@@ -77,9 +77,11 @@ export function createCluster(
   const { hub, metrics, logger } = deps;
   if (config.redisUrl === null) {
     const tokens = new TokenStore(deps.tokens, deps.journal);
-    const history = config.historySize === 0
-      ? null
-      : new MemoryHistory({ size: config.historySize, ttlMs: config.historyTtl * 1000 });
+    const history = config.historySize === 0 ? null : new MemoryHistory({
+      size: config.historySize,
+      ttlMs: config.historyTtl * 1000,
+      hasSubscribers: (channel) => hub.memberCount(channel) > 0,
+    });
     return {
       tokens,
       broker: new LocalBroker(hub, metrics, history),
@@ -111,6 +113,11 @@ export function createCluster(
     membership,
     history: history === null ? null : { history, size: config.historySize, ttlMs },
   });
+  // Served channels keep their epochs while their messages expire; a third of the ttl between
+  // renewals leaves room for a missed one.
+  const epochTimer = history === null ? undefined : setInterval(() => {
+    history.keepEpochs(hub.snapshot().channels.map(([channel]) => channel)).catch(() => {});
+  }, ttlMs / 3);
   // Revocations announced while this node could not hear them: close those connections now.
   link.onSubscribed(() => tokens.replayMissed(hub.activeTokens()));
   return {
@@ -121,6 +128,7 @@ export function createCluster(
     nodeId,
     problems: () => link.problems(),
     close: async () => {
+      clearInterval(epochTimer);
       await membership.leave();
       await link[Symbol.asyncDispose]();
     },

@@ -134,6 +134,19 @@ export class RedisHistory implements History {
     return { offset, epoch, messages };
   }
 
+  /** Extends the epoch (meta) of `channels` by a ttl: while a channel has subscribers, its
+   * offsets must not start again, even after its last message expired. */
+  async keepEpochs(channels: readonly string[]): Promise<void> {
+    if (channels.length === 0) return;
+    await this.#link.run(async (redis) => {
+      const pipeline = redis.multi();
+      for (const channel of channels) {
+        pipeline.pExpire(this.#keys.historyMeta(channel), this.#ttlMs);
+      }
+      await pipeline.execAsPipeline();
+    });
+  }
+
   /** The offsets `channel` has after `since` in `epoch`, for a node that missed them: the
    * payloads, or null when they are not all kept (or the epoch changed). */
   async missed(channel: string, since: Position): Promise<Resume["replay"] | null> {

@@ -2,10 +2,9 @@
  * @module
  * Cluster membership in Redis. Each node mirrors its own hub there: one hash entry per open
  * connection (its token and channels) and, per channel, its number of subscribers. Changes are
- * written in batches, one MULTI at a time, so a burst of joins costs one round trip. Nodes
- * prove they are alive with a heartbeat scored by Redis's own clock; a node that misses it
- * stops counting at once, and the next heartbeat of any node removes what it left behind. After
- * Redis comes back (with or without its data) the node writes its whole mirror again.
+ * written in batches, one MULTI at a time, so a burst of joins costs one round trip. Counts
+ * leave out the nodes `NodeLiveness` knows dead. After Redis comes back (with or without its
+ * data) the node writes its whole mirror again.
  */
 
 import type { Hub, HubChange, HubSnapshot, Subscriber } from "../hub.ts";
@@ -15,30 +14,7 @@ import { errorMessage } from "../text.ts";
 import type { RedisKeys } from "./keys.ts";
 import { countersOf, type Membership, type NodeCounters } from "./membership.ts";
 import type { RedisLink } from "./redis_link.ts";
-
-// KEYS: nodes. ARGV: node id, ms until it expires. Returns [was it new (1/0), live ids, dead
-// ids], judged by Redis's clock so that the nodes' clocks do not matter.
-const HEARTBEAT_SCRIPT = `
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local added = redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], ms, '+inf')
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ms)
-return {added, live, dead}
-`;
-
-// KEYS: nodes, the dead node's connections and counters, then its channels' node hashes.
-// ARGV: the dead node's id. Removes it only if it is still expired (it may be back).
-const REAP_SCRIPT = `
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) >= ms then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3])
-for i = 4, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
-redis.call('ZREM', KEYS[1], ARGV[1])
-return 1
-`;
+import { NodeLiveness } from "./redis_liveness.ts";
 
 /** What a connection's mirror entry holds: its token (null while anonymous) and channels. */
 type MirrorEntry = [token: string | null, channels: string[]];
@@ -68,10 +44,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
   #written = 0;
   #flushing: Promise<void> | undefined;
   #waiters: Array<{ change: number; resolve: () => void }> = [];
-  #live: string[];
-  /** Nodes whose liveness had expired at the last heartbeat, until they are reaped. */
-  #dead = new Set<string>();
-  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #liveness: NodeLiveness;
   readonly #stopListening: () => void;
   #isClosed = false;
 
@@ -85,26 +58,22 @@ export class RedisMembership implements Membership, AsyncDisposable {
     this.#hub = hub;
     this.#metrics = metrics;
     this.#options = options;
-    this.#live = [options.nodeId];
+    this.#liveness = new NodeLiveness(link, keys, {
+      ...options,
+      metrics,
+      channelsOf: (node) => this.#channelsOf(node),
+      onForgotten: () => {
+        if (this.#needsRewrite) return;
+        this.#needsRewrite = true;
+        this.#schedule();
+      },
+    });
     this.#stopListening = hub.onChange((change) => this.#record(change));
     link.onReady(() => this.#onReconnect());
-    link.subscribe([keys.departures]);
-    link.onMessage((channel, node) => {
-      if (channel === keys.departures && node !== options.nodeId) {
-        this.#live = this.#live.filter((live) => live !== node);
-      }
-    });
-    // Beat every second (more often for short timeouts) and expire one beat before the timeout:
-    // a live node is never seen dead, and a dead one stops counting within the timeout.
-    this.#timer = setInterval(() => this.#beat(), this.#beatMs);
-  }
-
-  get #beatMs(): number {
-    return Math.min(1000, this.#options.nodeTimeoutSeconds * 1000 / 3);
   }
 
   nodes(): readonly string[] {
-    return this.#live;
+    return this.#liveness.live;
   }
 
   async recipients(channel: string): Promise<number> {
@@ -117,7 +86,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
   sumLive(counts: Record<string, string>): number {
     let sum = 0;
     for (const [node, count] of Object.entries(counts)) {
-      if (!this.#dead.has(node)) sum += Number(count);
+      if (!this.#liveness.isDead(node)) sum += Number(count);
     }
     return sum;
   }
@@ -145,7 +114,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
   }
 
   async counters(): Promise<NodeCounters> {
-    const others = this.#live.filter((node) => node !== this.#options.nodeId);
+    const others = this.#liveness.live.filter((node) => node !== this.#options.nodeId);
     const sum: Record<string, number> = { ...countersOf(this.#metrics) };
     if (others.length === 0) return sum as unknown as NodeCounters;
     const reports = await this.#link.run((redis) =>
@@ -172,7 +141,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
 
   /** The other live nodes' connections, and this node's own hub snapshot. */
   async #gather(): Promise<{ others: MirrorEntry[]; local: HubSnapshot }> {
-    const others = this.#live.filter((node) => node !== this.#options.nodeId);
+    const others = this.#liveness.live.filter((node) => node !== this.#options.nodeId);
     const local = this.#hub.snapshot();
     // Alone as far as this node knows; but without Redis it cannot know, so it says so.
     if (others.length === 0) {
@@ -287,65 +256,25 @@ export class RedisMembership implements Membership, AsyncDisposable {
   }
 
   async #onReconnect(): Promise<void> {
-    await this.#beat();
+    await this.#liveness.beat();
     this.#schedule();
   }
 
-  /** Renews this node's liveness, learns who else is live, and reaps the dead. */
-  async #beat(): Promise<void> {
-    if (this.#isClosed || !this.#link.isReady) return;
-    const { nodeId } = this.#options;
-    const keys = this.#keys;
-    const timeoutMs = this.#options.nodeTimeoutSeconds * 1000;
-    try {
-      const [added, live, dead] = await this.#link.run(async (redis) => {
-        await redis.set(keys.nodeCounters(nodeId), JSON.stringify(countersOf(this.#metrics)), {
-          PX: Math.ceil(timeoutMs),
-        });
-        return await redis.eval(HEARTBEAT_SCRIPT, {
-          keys: [keys.nodes],
-          arguments: [nodeId, String(Math.ceil(timeoutMs - this.#beatMs))],
-        }) as [number, string[], string[]];
-      });
-      this.#live = [nodeId, ...live.filter((node) => node !== nodeId)];
-      this.#dead = new Set(dead);
-      if (added === 1 && !this.#needsRewrite) {
-        // Redis lost us (a restart, or we were reaped while cut off): write everything again.
-        this.#needsRewrite = true;
-        this.#schedule();
-      }
-      for (const node of dead) await this.#reap(node);
-    } catch (error) {
-      this.#options.logger.debug("cluster heartbeat failed", { error: errorMessage(error) });
-    }
-  }
-
-  async #reap(node: string): Promise<void> {
-    const keys = this.#keys;
-    const entries = await this.#link.run((redis) => redis.hVals(keys.nodeConnections(node)));
+  /** The channels `node`'s mirrored connections had joined. */
+  async #channelsOf(node: string): Promise<Set<string>> {
+    const entries = await this.#link.run((redis) => redis.hVals(this.#keys.nodeConnections(node)));
     const channels = new Set<string>();
     for (const entry of entries) {
       for (const channel of (JSON.parse(entry) as MirrorEntry)[1]) channels.add(channel);
     }
-    const reaped = await this.#link.run((redis) =>
-      redis.eval(REAP_SCRIPT, {
-        keys: [
-          keys.nodes,
-          keys.nodeConnections(node),
-          keys.nodeCounters(node),
-          ...[...channels].map((channel) => keys.channelNodes(channel)),
-        ],
-        arguments: [node],
-      })
-    );
-    if (reaped === 1) this.#options.logger.info("forgot a node that stopped", { node });
+    return channels;
   }
 
   /** Says goodbye: removes this node's mirror and liveness, so the others stop counting it at
    * once. Called after every connection is closed. */
   async leave(): Promise<void> {
     this.#isClosed = true;
-    clearInterval(this.#timer);
+    this.#liveness.stop();
     this.#stopListening();
     await this.#flushing;
     const { nodeId } = this.#options;

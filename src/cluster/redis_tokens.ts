@@ -10,10 +10,11 @@ import type { Logger } from "../log.ts";
 import { mintToken, type RevocationListener, type TokenRegistry } from "../tokens.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisLink } from "./redis_link.ts";
+import { RedisScript } from "./redis_script.ts";
 
 // KEYS: tokens, provided, revoked. ARGV: token, now (ms), how long a revocation of a minted
 // token is remembered (ms), pub/sub channel of revocations.
-const REVOKE_SCRIPT = `
+const REVOKE_SCRIPT = new RedisScript(`
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 local score = ARGV[2]
 if redis.call('SREM', KEYS[2], ARGV[1]) == 1 then score = '+inf' end
@@ -21,10 +22,10 @@ redis.call('ZADD', KEYS[3], score, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[2]) - tonumber(ARGV[3])))
 redis.call('PUBLISH', ARGV[4], ARGV[1])
 return removed
-`;
+`);
 
 // KEYS: tokens, provided, revoked. ARGV: now (ms), then the tokens. Returns how many joined.
-const PROVIDE_SCRIPT = `
+const PROVIDE_SCRIPT = new RedisScript(`
 local added = 0
 for i = 2, #ARGV do
   if redis.call('ZSCORE', KEYS[3], ARGV[i]) == false then
@@ -34,7 +35,7 @@ for i = 2, #ARGV do
   end
 end
 return added
-`;
+`);
 
 /** How long a revoked minted token is remembered, so that a node which missed the revocation
  * while cut off from Redis still closes its connections when it is back. */
@@ -74,10 +75,12 @@ export class RedisTokenRegistry implements TokenRegistry {
   async revoke(token: string): Promise<boolean> {
     const keys = this.#keys;
     const removed = await this.#link.run((redis) =>
-      redis.eval(REVOKE_SCRIPT, {
-        keys: [keys.tokens, keys.providedTokens, keys.revokedTokens],
-        arguments: [token, String(Date.now()), String(REMEMBER_REVOKED_MS), keys.revocations],
-      })
+      REVOKE_SCRIPT.run(redis, [keys.tokens, keys.providedTokens, keys.revokedTokens], [
+        token,
+        Date.now(),
+        REMEMBER_REVOKED_MS,
+        keys.revocations,
+      ])
     );
     return removed === 1;
   }
@@ -103,10 +106,10 @@ export class RedisTokenRegistry implements TokenRegistry {
       const batch = tokens.slice(i, i + PROVIDE_BATCH);
       added += Number(
         await this.#link.run((redis) =>
-          redis.eval(PROVIDE_SCRIPT, {
-            keys: [keys.tokens, keys.providedTokens, keys.revokedTokens],
-            arguments: [String(Date.now()), ...batch],
-          })
+          PROVIDE_SCRIPT.run(redis, [keys.tokens, keys.providedTokens, keys.revokedTokens], [
+            Date.now(),
+            ...batch,
+          ])
         ),
       );
     }

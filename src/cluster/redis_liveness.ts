@@ -1,0 +1,141 @@
+/**
+ * @module
+ * Which nodes are alive. Each node renews its entry in a sorted set scored by Redis's own clock
+ * (so the nodes' clocks do not matter) about every second, with its counters beside it; a node
+ * that stops renewing stops counting within `--node-timeout`, and the next heartbeat of any node
+ * removes what it left behind. A node that shuts down says goodbye at once.
+ */
+
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { errorMessage } from "../text.ts";
+import type { RedisKeys } from "./keys.ts";
+import { countersOf } from "./membership.ts";
+import type { RedisLink } from "./redis_link.ts";
+import { RedisScript } from "./redis_script.ts";
+
+// KEYS: nodes. ARGV: node id, ms until it expires. Returns [was it new (1/0), live ids, dead
+// ids].
+const HEARTBEAT_SCRIPT = new RedisScript(`
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local added = redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], ms, '+inf')
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ms)
+return {added, live, dead}
+`);
+
+// KEYS: nodes, the dead node's connections and counters, then its channels' node hashes.
+// ARGV: the dead node's id. Removes it only if it is still expired (it may be back).
+const REAP_SCRIPT = new RedisScript(`
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) >= ms then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+for i = 4, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+`);
+
+/** Options of `NodeLiveness`. */
+export interface LivenessOptions {
+  readonly nodeId: string;
+  /** Seconds after which a silent node stops counting (`--node-timeout`). */
+  readonly nodeTimeoutSeconds: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The channels a dead node's connections had joined, read from its mirror. */
+  readonly channelsOf: (node: string) => Promise<Set<string>>;
+  /** Called when Redis did not know this node (it restarted empty, or reaped it): the node's
+   * mirror must be written again. */
+  readonly onForgotten: () => void;
+}
+
+/** This node's heartbeat, and what it learns of the others. */
+export class NodeLiveness {
+  readonly #link: RedisLink;
+  readonly #keys: RedisKeys;
+  readonly #options: LivenessOptions;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #live: string[];
+  /** Nodes whose liveness had expired at the last heartbeat, until they are reaped. */
+  #dead = new Set<string>();
+  #isStopped = false;
+
+  constructor(link: RedisLink, keys: RedisKeys, options: LivenessOptions) {
+    this.#link = link;
+    this.#keys = keys;
+    this.#options = options;
+    this.#live = [options.nodeId];
+    link.subscribe([keys.departures]);
+    link.onMessage((channel, node) => {
+      if (channel === keys.departures && node !== options.nodeId) {
+        this.#live = this.#live.filter((live) => live !== node);
+      }
+    });
+    // Beat every second (more often for short timeouts) and expire one beat before the timeout:
+    // a live node is never seen dead, and a dead one stops counting within the timeout.
+    this.#timer = setInterval(() => this.beat(), this.#beatMs);
+  }
+
+  get #beatMs(): number {
+    return Math.min(1000, this.#options.nodeTimeoutSeconds * 1000 / 3);
+  }
+
+  /** The live nodes' ids as of the last heartbeat, this one first. */
+  get live(): readonly string[] {
+    return this.#live;
+  }
+
+  /** Whether `node` had expired at the last heartbeat. A node not yet seen is not dead: it
+   * has just joined. */
+  isDead(node: string): boolean {
+    return this.#dead.has(node);
+  }
+
+  /** Renews this node's liveness, learns who else is live, and reaps the dead. */
+  async beat(): Promise<void> {
+    if (this.#isStopped || !this.#link.isReady) return;
+    const { nodeId, metrics, logger } = this.#options;
+    const keys = this.#keys;
+    const timeoutMs = this.#options.nodeTimeoutSeconds * 1000;
+    try {
+      const [added, live, dead] = await this.#link.run(async (redis) => {
+        await redis.set(keys.nodeCounters(nodeId), JSON.stringify(countersOf(metrics)), {
+          PX: Math.ceil(timeoutMs),
+        });
+        return await HEARTBEAT_SCRIPT.run(redis, [keys.nodes], [
+          nodeId,
+          Math.ceil(timeoutMs - this.#beatMs),
+        ]) as [number, string[], string[]];
+      });
+      this.#live = [nodeId, ...live.filter((node) => node !== nodeId)];
+      this.#dead = new Set(dead);
+      if (added === 1) this.#options.onForgotten();
+      for (const node of dead) await this.#reap(node);
+    } catch (error) {
+      logger.debug("cluster heartbeat failed", { error: errorMessage(error) });
+    }
+  }
+
+  async #reap(node: string): Promise<void> {
+    const keys = this.#keys;
+    const channels = await this.#options.channelsOf(node);
+    const reaped = await this.#link.run((redis) =>
+      REAP_SCRIPT.run(redis, [
+        keys.nodes,
+        keys.nodeConnections(node),
+        keys.nodeCounters(node),
+        ...[...channels].map((channel) => keys.channelNodes(channel)),
+      ], [node])
+    );
+    if (reaped === 1) this.#options.logger.info("forgot a node that stopped", { node });
+  }
+
+  /** Stops the heartbeat. */
+  stop(): void {
+    this.#isStopped = true;
+    clearInterval(this.#timer);
+  }
+}
