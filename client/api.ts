@@ -1,6 +1,7 @@
 /**
  * @module
- * The publisher's side: `BoreasApi` calls the HTTP API (tokens, broadcasts, health, stats)
+ * The publisher's side: `BoreasApi` calls the HTTP API (tokens, broadcasts, history, health,
+ * stats)
  * with `fetch`, and turns error answers into `BoreasApiError`. Web-platform APIs only.
  */
 
@@ -8,6 +9,9 @@ import type {
   BoreasApiOptions,
   BroadcastOptions,
   Health,
+  History,
+  HistoryOptions,
+  Published,
   RequestOptions,
   Stats,
 } from "./api_types.ts";
@@ -122,6 +126,24 @@ export class BoreasApi {
     payload: unknown,
     options: BroadcastOptions = {},
   ): Promise<number> {
+    return (await this.publish(channel, payload, options)).recipients;
+  }
+
+  /** `broadcast()`, resolving to the server's whole answer: the recipients and, with history
+   * on (and not a dry run), the message's `offset` and the channel's `epoch`.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const api = new BoreasApi({ url: "http://localhost:8001" });
+   * const { recipients, offset, epoch } = await api.publish("news", { text: "hi" });
+   * ```
+   */
+  async publish(
+    channel: string,
+    payload: unknown,
+    options: BroadcastOptions = {},
+  ): Promise<Published> {
     const { dryRun = false, ...rest } = options;
     const label = "POST /broadcast/{channel}/";
     const path = `/broadcast/${channelSegment(channel)}/`;
@@ -131,10 +153,46 @@ export class BoreasApi {
       body: { payload, dryrun: dryRun },
     }, {
       expected: 'a {"recipients": N} object',
-      isExpected: (body): body is { recipients: number } =>
+      isExpected: (body): body is Record<string, unknown> & { recipients: number } =>
         isRecord(body) && typeof body.recipients === "number",
     });
-    return body.recipients;
+    const { recipients, offset, epoch } = body;
+    return typeof offset === "number" && typeof epoch === "string"
+      ? { recipients, offset, epoch }
+      : { recipients };
+  }
+
+  /** The messages `channel` still keeps (`GET /history/{channel}/`), oldest first: those with
+   * an offset above `since`, at most `limit` of them, with the channel's epoch and last
+   * offset. For more, ask again with `since` set to the last offset received. Rejects with a
+   * 404 `BoreasApiError` when the server keeps no history. Throws `RangeError` for a `since`
+   * or `limit` that is not a whole number (at least 0, at least 1), for `.` and `..`, and for
+   * the channel `token`, whose path is another route's (`GET /history/token/` lists the
+   * tokens of the channel `history`).
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const api = new BoreasApi({ url: "http://localhost:8001" });
+   * const { epoch, messages } = await api.history("news", { since: 40, limit: 10 });
+   * ```
+   */
+  async history<T = unknown>(channel: string, options: HistoryOptions = {}): Promise<History<T>> {
+    const { since, limit, ...rest } = options;
+    if (channel === "token") {
+      throw new RangeError('channel: "token" has no history route (/history/token/ is taken)');
+    }
+    const query = new URLSearchParams();
+    if (since !== undefined) query.set("since", String(wholeNumber("since", since, 0)));
+    if (limit !== undefined) query.set("limit", String(wholeNumber("limit", limit, 1)));
+    const search = query.size === 0 ? "" : `?${query}`;
+    const path = `/history/${channelSegment(channel)}/${search}`;
+    return await this.#json("GET", path, { ...rest, label: "GET /history/{channel}/" }, {
+      expected: 'a {"epoch": "E", "offset": N, "messages": [...]} object',
+      isExpected: (body): body is History<T> =>
+        isRecord(body) && typeof body.epoch === "string" && typeof body.offset === "number" &&
+        Array.isArray(body.messages),
+    });
   }
 
   /** The server's counters (`GET /stats`).
@@ -260,6 +318,14 @@ function channelSegment(channel: string): string {
     throw new RangeError(`channel: ${JSON.stringify(channel)} cannot be named in a URL path`);
   }
   return encodeURIComponent(channel);
+}
+
+/** `value`, checked to be a whole number of at least `min`; throws `RangeError` naming it. */
+function wholeNumber(name: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(`${name}: expected a whole number of at least ${min}, got ${value}`);
+  }
+  return value;
 }
 
 function excerpt(text: string): string {

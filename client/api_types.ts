@@ -1,7 +1,7 @@
 /**
  * @module
- * The shapes `BoreasApi` takes and returns: its options, and the bodies of `/stats` and
- * `/health` as the server sends them.
+ * The shapes `BoreasApi` takes and returns: its options, and the bodies of `/broadcast/`,
+ * `/history/`, `/stats` and `/health` as the server sends them.
  */
 
 /** Options of `new BoreasApi()`.
@@ -49,6 +49,67 @@ export interface RequestOptions {
 export interface BroadcastOptions extends RequestOptions {
   /** When true, count the recipients but send nothing. Default false. */
   readonly dryRun?: boolean;
+}
+
+/** What `BoreasApi.publish()` resolves to: the server's whole answer to a broadcast. With
+ * history on (`--history-size`) and not a dry run, also the message's `offset` in its channel
+ * and the channel's `epoch`, the same `offset` its subscribers receive.
+ *
+ * ```ts
+ * import { BoreasApi, type Published } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * const { recipients, offset }: Published = await api.publish("news", { text: "hi" });
+ * ```
+ */
+export interface Published {
+  /** How many connections were sent the message, or with `dryRun` would have been. */
+  readonly recipients: number;
+  /** The message's offset: 1 for a channel's first message, then 2, 3... */
+  readonly offset?: number;
+  /** The epoch the offset belongs to. */
+  readonly epoch?: string;
+}
+
+/** Options of `BoreasApi.history()`.
+ *
+ * ```ts
+ * import { BoreasApi } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * const page = await api.history("news", { since: 40, limit: 10 });
+ * ```
+ */
+export interface HistoryOptions extends RequestOptions {
+  /** Only messages with an offset above this one. Default 0: every message kept. */
+  readonly since?: number;
+  /** At most this many messages, from 1 to the server's limit (1000). Default: the server's
+   * (100). */
+  readonly limit?: number;
+}
+
+/** One kept message, as `GET /history/` lists it. */
+export interface HistoryMessage<T = unknown> {
+  readonly offset: number;
+  /** The broadcast's `payload`, as JSON parsed it; not checked against `T`. */
+  readonly message: T;
+}
+
+/** What `GET /history/{channel}/` answers: the channel's epoch and last offset, and the kept
+ * messages asked for, oldest first.
+ *
+ * ```ts
+ * import { BoreasApi, type History } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * const { epoch, offset, messages }: History = await api.history("news");
+ * ```
+ */
+export interface History<T = unknown> {
+  readonly epoch: string;
+  /** The channel's last offset; 0 when it has had no message in this epoch. */
+  readonly offset: number;
+  readonly messages: readonly HistoryMessage<T>[];
 }
 
 /** The server's counters, as `GET /stats` answers them (field names as on the wire).

@@ -11,10 +11,23 @@ export interface CloseInfo {
   readonly reason: string;
 }
 
-/** A broadcast as the server frames it: `{"message": ..., "channel": "..."}`. */
+/** A broadcast as the server frames it: `{"message": ..., "channel": "..."}`, with
+ * `"offset": K` when the server keeps history. */
 export interface BroadcastFrame {
   readonly channel: string;
   readonly message: unknown;
+  readonly offset?: number;
+}
+
+/** A success reply: `{"ref": n, "ok": true}`, and whatever else the server put in it (with
+ * history on, a join's `channels` states). */
+export type Reply = Readonly<Record<string, unknown>>;
+
+/** Options of `Connection.request()`. */
+export interface RequestOptions {
+  /** Called with the success reply as soon as it is read, before any frame after it is
+   * handed on, so that what it records applies to those frames. */
+  readonly onReply?: (reply: Reply) => void;
 }
 
 /** The server answered a message with `{"ref": n, "error": "..."}`; the message is its. */
@@ -51,6 +64,7 @@ const OPEN = 1;
 
 interface Pending {
   readonly resolve: () => void;
+  readonly onReply: ((reply: Reply) => void) | undefined;
   readonly reject: (error: Error) => void;
   readonly timer: ReturnType<typeof setTimeout> | undefined;
 }
@@ -87,8 +101,9 @@ export class Connection {
 
   /** Sends `message` with a fresh `ref`; resolves on the server's ok, rejects with
    * `ReplyError` on its error, or with `ConnectionLostError` when the socket closes or no
-   * reply comes in time (the socket is then closed with 4000). */
-  request(message: Readonly<Record<string, unknown>>): Promise<void> {
+   * reply comes in time (the socket is then closed with 4000). An exception `onReply`
+   * throws rejects the request. */
+  request(message: Readonly<Record<string, unknown>>, options: RequestOptions = {}): Promise<void> {
     if (this.#socket.readyState !== OPEN) {
       return Promise.reject(new ConnectionLostError("connection not open"));
     }
@@ -98,7 +113,7 @@ export class Connection {
       const timer = Number.isFinite(replyTimeoutMs)
         ? setTimeout(() => this.#onReplyTimeout(ref), replyTimeoutMs)
         : undefined;
-      this.#pending.set(ref, { resolve, reject, timer });
+      this.#pending.set(ref, { resolve, reject, timer, onReply: options.onReply });
       this.#socket.send(JSON.stringify({ ...message, ref }));
     });
   }
@@ -118,16 +133,28 @@ export class Connection {
       return;
     }
     if (typeof frame !== "object" || frame === null || Array.isArray(frame)) return;
-    const { ref, ok, error, channel, message } = frame as Record<string, unknown>;
+    const { ref, ok, error, channel, message, offset } = frame as Record<string, unknown>;
     if (typeof ref === "number" && (ok === true || typeof error === "string")) {
-      const pending = this.#pending.get(ref);
-      if (pending === undefined) return;
-      this.#pending.delete(ref);
-      clearTimeout(pending.timer);
-      if (typeof error === "string") pending.reject(new ReplyError(error));
-      else pending.resolve();
+      this.#settle(ref, typeof error === "string" ? error : frame as Reply);
     } else if (typeof channel === "string" && "message" in frame) {
-      this.#options.onBroadcast({ channel, message });
+      this.#options.onBroadcast(
+        typeof offset === "number" ? { channel, message, offset } : { channel, message },
+      );
+    }
+  }
+
+  /** Settles the request `ref` with the server's error message or its success reply. */
+  #settle(ref: number, answer: string | Reply): void {
+    const pending = this.#pending.get(ref);
+    if (pending === undefined) return;
+    this.#pending.delete(ref);
+    clearTimeout(pending.timer);
+    if (typeof answer === "string") return pending.reject(new ReplyError(answer));
+    try {
+      pending.onReply?.(answer);
+      pending.resolve();
+    } catch (error) {
+      pending.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 

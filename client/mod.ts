@@ -2,7 +2,8 @@
  * @module
  * A typed client for Boreas, the WebSocket pub/sub server: `BoreasApi` for publishers (tokens,
  * broadcasts, health, stats over HTTP) and `BoreasSubscriber` for subscribers (a WebSocket that
- * authenticates, joins channels, reconnects on its own and yields broadcasts). It uses only
+ * authenticates, joins channels, reconnects on its own, resumes where it left off when the
+ * server keeps history, and yields broadcasts). It uses only
  * web-platform APIs (`fetch`, `WebSocket`, `AbortSignal`, `setTimeout`), so it runs unchanged
  * in Deno, browsers and Node.js 22+.
  *
@@ -28,6 +29,10 @@ export type {
   BoreasApiOptions,
   BroadcastOptions,
   Health,
+  History,
+  HistoryMessage,
+  HistoryOptions,
+  Published,
   RequestOptions,
   Stats,
 } from "./api_types.ts";
@@ -36,7 +41,11 @@ export { BoreasApiError, BoreasSubscriberError, type SubscriberErrorKind } from 
 export { BoreasSubscriber } from "./subscriber.ts";
 export type {
   BoreasSubscriberOptions,
+  BroadcastEvent,
   BroadcastMessage,
+  RecoveryEvent,
+  StreamPosition,
+  SubscriberEvent,
   SubscriberState,
   WaitOptions,
   WebSocketConstructor,

@@ -2,12 +2,14 @@
  * @module
  * The subscriber's side: `BoreasSubscriber` keeps one WebSocket to the server authenticated
  * and in its channels, reconnecting with back-off when it drops, and hands the broadcasts it
- * receives to an async iterator. Web-platform APIs only.
+ * receives to an async iterator. With history on, it resumes each channel after the last
+ * message it received, and reports the channels it could not resume. Web-platform APIs only.
  */
 
 import { backoffDelay } from "./backoff.ts";
 import { type CloseInfo, Connection, ReplyError } from "./connection.ts";
 import { BoreasSubscriberError } from "./errors.ts";
+import { Positions } from "./positions.ts";
 import { MessageQueue } from "./queue.ts";
 import {
   CLOSE_AUTH_TIMEOUT,
@@ -20,11 +22,19 @@ import { rejectionOf, sleep, StateWatch } from "./state.ts";
 import type {
   BoreasSubscriberOptions,
   BroadcastMessage,
+  RecoveryEvent,
+  StreamPosition,
+  SubscriberEvent,
   SubscriberState,
   WaitOptions,
 } from "./subscriber_types.ts";
 
 const CLIENT_CLOSE: CloseInfo = { code: 1000, reason: "client closed" };
+
+/** What the queue holds: a broadcast, or a channel that could not be resumed. */
+type Item<T> =
+  | { readonly kind: "message"; readonly value: BroadcastMessage<T> }
+  | { readonly kind: "recovery"; readonly value: RecoveryEvent };
 
 /** A subscription: connects, authenticates with its token, joins its channels, and yields
  * every broadcast it receives, reconnecting on its own with back-off when the connection
@@ -35,6 +45,11 @@ const CLIENT_CLOSE: CloseInfo = { code: 1000, reason: "client closed" };
  * Messages are queued until read; each one goes to one reader. Breaking out of a `for await`
  * loop does not close the subscriber; `close()` (or `await using`) does, and the loop then
  * ends once the queued messages are read.
+ *
+ * With history on (`--history-size`), each message carries its `offset`, and a reconnect
+ * joins each channel after the last offset received, so that the stream goes on without a
+ * gap or a repeat. A channel the server cannot resume is reported to `onRecovery` and, for
+ * readers of `events()`, as a `RecoveryEvent`; the default iterator yields messages only.
  *
  * ```ts
  * import { BoreasSubscriber } from "./mod.ts";
@@ -56,7 +71,9 @@ export class BoreasSubscriber<T = unknown>
   readonly #settings: SubscriberSettings;
   readonly #signal: AbortSignal | undefined;
   readonly #channels: Set<string>;
-  readonly #messages = new MessageQueue<BroadcastMessage<T>>();
+  readonly #messages = new MessageQueue<Item<T>>();
+  readonly #positions: Positions;
+  readonly #onRecovery: ((event: RecoveryEvent) => void) | undefined;
   readonly #stopping = new AbortController();
   readonly #state: StateWatch<SubscriberState>;
   readonly #done: Promise<void>;
@@ -72,6 +89,8 @@ export class BoreasSubscriber<T = unknown>
   constructor(options: BoreasSubscriberOptions) {
     this.#settings = resolveSubscriberOptions(options);
     this.#channels = new Set(options.channels ?? []);
+    this.#positions = new Positions(options.since);
+    this.#onRecovery = options.onRecovery;
     this.#state = new StateWatch<SubscriberState>("connecting", options.onStateChange);
     this.#signal = options.signal;
     if (this.#signal?.aborted) this.#stopping.abort();
@@ -124,6 +143,21 @@ export class BoreasSubscriber<T = unknown>
     return [...this.#channels];
   }
 
+  /** With history on, the position of each channel joined: the last offset received (queued,
+   * whether read yet or not) and its epoch; what a reconnect resumes after. Save it to pass
+   * as `since` to a later subscriber. Empty with history off.
+   *
+   * ```ts
+   * import { BoreasSubscriber } from "./mod.ts";
+   *
+   * await using subscriber = new BoreasSubscriber({ url: "ws://localhost:8002/", token: "T" });
+   * localStorage.setItem("positions", JSON.stringify(subscriber.positions));
+   * ```
+   */
+  get positions(): Record<string, StreamPosition> {
+    return this.#positions.snapshot();
+  }
+
   /** Resolves when the state is (or becomes) `state`. Rejects when the subscriber closes
    * first (with its `error`, or a `closed` one), or when `signal` aborts.
    *
@@ -170,7 +204,7 @@ export class BoreasSubscriber<T = unknown>
    */
   async join(...channels: string[]): Promise<void> {
     if (channels.length === 0) return;
-    await this.#request({ channels: { join: channels, leave: [] } });
+    await this.#request((connection) => this.#sendJoin(connection, channels));
     for (const channel of channels) this.#channels.add(channel);
   }
 
@@ -185,7 +219,11 @@ export class BoreasSubscriber<T = unknown>
    */
   async leave(...channels: string[]): Promise<void> {
     if (channels.length === 0) return;
-    await this.#request({ channels: { join: [], leave: channels } });
+    await this.#request((connection) =>
+      connection.request({ channels: { join: [], leave: channels } }, {
+        onReply: () => this.#positions.forget(channels),
+      })
+    );
     for (const channel of channels) this.#channels.delete(channel);
   }
 
@@ -213,9 +251,46 @@ export class BoreasSubscriber<T = unknown>
     await this.close();
   }
 
-  /** The broadcasts received, oldest first; see the class's comment for how it ends. */
+  /** The broadcasts received, oldest first; see the class's comment for how it ends.
+   * Recovery events are left out: `events()` yields them. */
   [Symbol.asyncIterator](): AsyncIterator<BroadcastMessage<T>, undefined> {
-    return { next: () => this.#messages.next() };
+    return {
+      next: async () => {
+        for (;;) {
+          const result = await this.#messages.next();
+          if (result.done) return result;
+          if (result.value.kind === "message") return { done: false, value: result.value.value };
+        }
+      },
+    };
+  }
+
+  /** The broadcasts received and the channels that could not be resumed, oldest first, as
+   * typed events; it ends like the default iterator. Read one or the other: each item goes
+   * to one reader, and the default iterator drops the recovery events it takes.
+   *
+   * ```ts
+   * import { BoreasSubscriber } from "./mod.ts";
+   *
+   * await using subscriber = new BoreasSubscriber({
+   *   url: "ws://localhost:8002/",
+   *   token: "T",
+   *   channels: ["news"],
+   * });
+   * for await (const event of subscriber.events()) {
+   *   if (event.type === "recovery") console.log("reload", event.channel);
+   *   else console.log(event.channel, event.offset, event.message);
+   * }
+   * ```
+   */
+  events(): AsyncIterable<SubscriberEvent<T>, undefined> {
+    const next = async (): Promise<IteratorResult<SubscriberEvent<T>, undefined>> => {
+      const result = await this.#messages.next();
+      if (result.done) return result;
+      const { kind, value } = result.value;
+      return { done: false, value: kind === "message" ? { type: "message", ...value } : value };
+    };
+    return { [Symbol.asyncIterator]: () => ({ next }) };
   }
 
   readonly #onAbort = (): void => {
@@ -263,7 +338,12 @@ export class BoreasSubscriber<T = unknown>
     }
     const connection = new Connection(socket, {
       replyTimeoutMs: this.#settings.replyTimeoutMs,
-      onBroadcast: (frame) => this.#messages.push(frame as BroadcastMessage<T>),
+      onBroadcast: (frame) => {
+        if (frame.offset !== undefined && !this.#positions.accept(frame.channel, frame.offset)) {
+          return;
+        }
+        this.#messages.push({ kind: "message", value: frame as BroadcastMessage<T> });
+      },
     });
     this.#connection = connection;
     let reachedOpen: boolean;
@@ -290,7 +370,7 @@ export class BoreasSubscriber<T = unknown>
     if (refusal !== undefined) return false;
     const join = [...this.#channels];
     if (join.length > 0) {
-      const failure = await rejectionOf(connection.request({ channels: { join, leave: [] } }));
+      const failure = await rejectionOf(this.#sendJoin(connection, join));
       if (failure instanceof ReplyError) {
         throw new BoreasSubscriberError("rejected", failure.message, { cause: failure });
       }
@@ -302,14 +382,42 @@ export class BoreasSubscriber<T = unknown>
     return true;
   }
 
-  /** Sends `message` on the open connection, waiting for one and retrying on the next when
-   * the connection drops before the reply. */
-  async #request(message: Readonly<Record<string, unknown>>): Promise<void> {
+  /** Joins `join` on `connection`, resuming each channel with a position after it; the reply
+   * updates the positions, and the channels it could not resume are reported before any
+   * frame after the reply is handled. */
+  #sendJoin(connection: Connection, join: readonly string[]): Promise<void> {
+    const since = this.#positions.since(join);
+    const channels = since === undefined ? { join, leave: [] } : { join, leave: [], since };
+    return connection.request({ channels }, {
+      onReply: (reply) => {
+        for (const event of this.#positions.applyJoinReply(join, since, reply)) {
+          this.#messages.push({ kind: "recovery", value: event });
+          this.#report(event);
+        }
+      },
+    });
+  }
+
+  /** Hands `event` to `onRecovery`; like an event listener's, its exception is reported, but
+   * the subscriber's work goes on. */
+  #report(event: RecoveryEvent): void {
+    try {
+      this.#onRecovery?.(event);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  /** Sends a request with `send` on the open connection, waiting for one and retrying on the
+   * next when the connection drops before the reply. */
+  async #request(send: (connection: Connection) => Promise<void>): Promise<void> {
     for (;;) {
       await this.untilOpen();
       const connection = this.#live;
       if (connection !== undefined) {
-        const failure = await rejectionOf(connection.request(message));
+        const failure = await rejectionOf(send(connection));
         if (failure === undefined) return;
         if (failure instanceof ReplyError) {
           throw new BoreasSubscriberError("rejected", failure.message, { cause: failure });

@@ -1,6 +1,7 @@
 /**
  * @module
- * The shapes `BoreasSubscriber` takes and yields: its options, states and messages.
+ * The shapes `BoreasSubscriber` takes and yields: its options, states, messages, stream
+ * positions and recovery events.
  */
 
 import type { ReconnectOptions } from "./backoff.ts";
@@ -35,7 +36,76 @@ export interface BroadcastMessage<T = unknown> {
   readonly channel: string;
   /** The broadcast's `payload`, as JSON parsed it; not checked against `T`. */
   readonly message: T;
+  /** The message's place in its channel's stream (1, 2, 3... within an epoch), when the
+   * server keeps history (`--history-size`); absent otherwise. */
+  readonly offset?: number;
 }
+
+/** A place in a channel's stream, with history on: the last offset received, and the epoch it
+ * belongs to (an opaque string that changes whenever the channel's offsets start again).
+ *
+ * ```ts
+ * import type { StreamPosition } from "./mod.ts";
+ *
+ * const saved: Record<string, StreamPosition> = { news: { offset: 41, epoch: "9f1c04e2" } };
+ * ```
+ */
+export interface StreamPosition {
+  readonly offset: number;
+  readonly epoch: string;
+}
+
+/** A reconnect that could not resume `channel` where the subscriber left it: messages
+ * published while it was away may be missing, so reload what you show from your source of
+ * truth (or, for the same `epoch` as `since`, read what is still kept with
+ * `BoreasApi.history()`). Live messages go on after `offset`.
+ *
+ * ```ts
+ * import type { RecoveryEvent } from "./mod.ts";
+ *
+ * const explain = (event: RecoveryEvent) =>
+ *   event.epoch === event.since.epoch
+ *     ? `${event.channel}: history trimmed after ${event.since.offset}`
+ *     : `${event.channel}: stream restarted (server restart or history expired)`;
+ * ```
+ */
+export interface RecoveryEvent {
+  readonly type: "recovery";
+  /** The channel that was not resumed. */
+  readonly channel: string;
+  readonly recovered: false;
+  /** The channel's last offset now; live messages follow it. Undefined when the server no
+   * longer keeps history. */
+  readonly offset: number | undefined;
+  /** The channel's epoch now; undefined when the server no longer keeps history. */
+  readonly epoch: string | undefined;
+  /** The position the subscriber asked to resume after. */
+  readonly since: StreamPosition;
+}
+
+/** A broadcast received, as `BoreasSubscriber.events()` yields it.
+ *
+ * ```ts
+ * import type { BroadcastEvent } from "./mod.ts";
+ *
+ * const text = (event: BroadcastEvent<string>) => `${event.offset ?? "-"} ${event.message}`;
+ * ```
+ */
+export interface BroadcastEvent<T = unknown> extends BroadcastMessage<T> {
+  readonly type: "message";
+}
+
+/** What `BoreasSubscriber.events()` yields: broadcasts and failed resumes, in the order the
+ * server sent them (a channel's recovery event comes before its messages that follow it).
+ *
+ * ```ts
+ * import type { SubscriberEvent } from "./mod.ts";
+ *
+ * const describe = (event: SubscriberEvent) =>
+ *   event.type === "message" ? event.channel : `reload ${event.channel}`;
+ * ```
+ */
+export type SubscriberEvent<T = unknown> = BroadcastEvent<T> | RecoveryEvent;
 
 /** A `WebSocket` class, e.g. `globalThis.WebSocket` or a test double.
  *
@@ -80,6 +150,13 @@ export interface BoreasSubscriberOptions {
   /** Called after every state change, with the new state (not for the initial
    * `connecting`). An exception it throws is reported asynchronously and changes nothing. */
   readonly onStateChange?: (state: SubscriberState) => void;
+  /** Called, with history on, for each channel a join could not resume where the subscriber
+   * left it (after a reconnect, or from `since`), before any message that follows it. An
+   * exception it throws is reported asynchronously and changes nothing. */
+  readonly onRecovery?: (event: RecoveryEvent) => void;
+  /** Positions to resume after, by channel, e.g. `subscriber.positions` saved by an earlier
+   * subscriber; used for the channels it joins. Default: none. */
+  readonly since?: Readonly<Record<string, StreamPosition>>;
   /** Closes the subscriber when aborted. */
   readonly signal?: AbortSignal;
 }
