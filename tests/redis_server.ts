@@ -18,19 +18,26 @@ export interface RedisServer extends AsyncDisposable {
   kill(signal?: Deno.Signal): Promise<void>;
   /** Sends `signal` without waiting, e.g. SIGSTOP to freeze it and SIGCONT to thaw it. */
   signal(signal: Deno.Signal): void;
-  /** Starts it again on the same port, empty (it keeps nothing on disk). */
+  /** Starts it again on the same port: empty, unless it keeps an append-only file. */
   start(): Promise<void>;
   /** Runs one `redis-cli` command against it; returns its output, trimmed. */
   cli(...args: string[]): Promise<string>;
 }
 
+/** Options of `startRedis`. */
+export interface RedisOptions {
+  /** Keep an append-only file, synced at every write, so that a restart keeps the data.
+   * Default false: it keeps nothing. */
+  readonly appendOnly?: boolean;
+}
+
 /** Starts a redis-server on a free port. Fails, saying how to install it, when there is none. */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   const dir = await Deno.makeTempDir({ prefix: "boreas_redis_" });
   const port = freePort();
   let child: Deno.ChildProcess | undefined;
   const start = async () => {
-    child = await spawnRedis(port, dir);
+    child = await spawnRedis(port, dir, options.appendOnly ?? false);
   };
   const kill = async (signal: Deno.Signal = "SIGKILL") => {
     if (child === undefined) return;
@@ -69,7 +76,11 @@ export function freePort(): number {
   return port;
 }
 
-async function spawnRedis(port: number, dir: string): Promise<Deno.ChildProcess> {
+async function spawnRedis(
+  port: number,
+  dir: string,
+  appendOnly: boolean,
+): Promise<Deno.ChildProcess> {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("redis-server", {
@@ -83,7 +94,9 @@ async function spawnRedis(port: number, dir: string): Promise<Deno.ChildProcess>
         "--save",
         "",
         "--appendonly",
-        "no",
+        appendOnly ? "yes" : "no",
+        "--appendfsync",
+        "always",
         "--logfile",
         "",
       ],

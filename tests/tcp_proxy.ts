@@ -1,8 +1,10 @@
 /**
  * @module
- * A loopback TCP proxy in front of a test Redis that can wedge the pub/sub connections going
- * through it: they stay open, but what Redis sends them is dropped, as when a failover leaves
- * a subscription that no longer delivers.
+ * A loopback TCP proxy for tests. In front of a test Redis it can wedge the pub/sub connections
+ * going through it: they stay open, but what Redis sends them is dropped, as when a failover
+ * leaves a subscription that no longer delivers. In front of servers it can cut every
+ * connection at once, as a network failure would, and send each new connection to the next of
+ * several targets.
  */
 
 /** A proxy listening on a free loopback port. */
@@ -11,6 +13,10 @@ export interface TcpProxy extends AsyncDisposable {
   /** From now on, drops what the server sends to every connection that has subscribed so
    * far; returns how many there were. Connections opened later pass through untouched. */
   wedgeSubscribers(): number;
+  /** Closes every connection going through it at once; returns how many there were. */
+  cutAll(): number;
+  /** Keeps new connections waiting, unanswered, until the returned function is called. */
+  hold(): () => void;
 }
 
 interface Pair {
@@ -20,24 +26,29 @@ interface Pair {
   isWedged: boolean;
 }
 
-/** Starts a proxy to `127.0.0.1:targetPort`. */
-export function startProxy(targetPort: number): TcpProxy {
+/** Starts a proxy to `127.0.0.1:targetPort`, or to the port `targetPort()` names for each new
+ * connection. */
+export function startProxy(targetPort: number | (() => number)): TcpProxy {
+  const target = typeof targetPort === "number" ? () => targetPort : targetPort;
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const pairs = new Set<Pair>();
   const pumps: Promise<void>[] = [];
-  const accepting = (async () => {
-    for await (const client of listener) {
-      let server: Deno.Conn;
-      try {
-        server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
-      } catch {
-        client.close();
-        continue;
-      }
-      const pair: Pair = { client, server, hasSubscribed: false, isWedged: false };
-      pairs.add(pair);
-      pumps.push(pump(pair, "up"), pump(pair, "down"));
+  let held: Promise<void> = Promise.resolve();
+  const connect = async (client: Deno.Conn) => {
+    await held;
+    let server: Deno.Conn;
+    try {
+      server = await Deno.connect({ hostname: "127.0.0.1", port: target() });
+    } catch {
+      client.close();
+      return;
     }
+    const pair: Pair = { client, server, hasSubscribed: false, isWedged: false };
+    pairs.add(pair);
+    pumps.push(pump(pair, "up"), pump(pair, "down"));
+  };
+  const accepting = (async () => {
+    for await (const client of listener) pumps.push(connect(client));
   })();
   return {
     port: (listener.addr as Deno.NetAddr).port,
@@ -49,6 +60,17 @@ export function startProxy(targetPort: number): TcpProxy {
         wedged++;
       }
       return wedged;
+    },
+    hold() {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      held = promise;
+      return resolve;
+    },
+    cutAll() {
+      const open = [...pairs];
+      for (const pair of open) closeBoth(pair);
+      pairs.clear();
+      return open.length;
     },
     async [Symbol.asyncDispose]() {
       listener.close();
