@@ -10,15 +10,25 @@
  *
  * `--quick` finishes in under two minutes; `--cpu-prof DIR` profiles Boreas alone under the
  * saturated fan-out instead; `--cluster-only` measures only two cluster nodes on Redis against
- * a standalone Boreas (`cluster_measure.ts`). `--help` lists the options.
+ * a standalone Boreas (`cluster_measure.ts`); `--history-only` measures only Boreas with
+ * `--history-size 100` against Boreas with history off (`history.ts`). `--help` lists the
+ * options.
  */
 
 import { parseArgs } from "node:util";
 import { measureCluster } from "./cluster_measure.ts";
+import { measureHistory } from "./history.ts";
 import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts";
 import { hasCommand, type Placement } from "./processes.ts";
 import { cpuModel } from "./proc.ts";
-import { describeTarget, formatNumber, Results, type RowSpec, type Verdict } from "./report.ts";
+import {
+  describeTarget,
+  formatNumber,
+  Results,
+  type RowSpec,
+  SERVER_COLUMNS,
+  type Verdict,
+} from "./report.ts";
 import {
   type BenchOptions,
   fanoutRun,
@@ -40,9 +50,13 @@ const HELP = `Usage: deno task bench [options]
   --rate N                 deliveries a second in the fixed-rate windows (default 20000)
   --inflight N             broadcasts outstanding at saturation (default 4)
   --http-seconds N         length of the POST /broadcast/ load (default 5, quick 2; 0 skips)
-  --only LIST              measure only some of fanout, http, idle, cluster (comma-separated)
+  --only LIST              measure only some of fanout, http, idle, cluster, history
+                           (comma-separated)
   --cluster-only           the same as --only cluster: two nodes on the benchmark's own
                            redis-server against standalone Boreas
+  --history-only           the same as --only history: --history-size 100 against history
+                           off (fan-out at 1,000 subscribers, POST /broadcast/, memory per kept
+                           message; --idle-runs memory runs)
   --no-pin                 do not pin processes to cores with taskset
   --cpu-prof DIR           instead of measuring, profile Boreas twice: under the saturated
                            fan-out with the most subscribers, and under the POST /broadcast/
@@ -51,7 +65,7 @@ const HELP = `Usage: deno task bench [options]
   -h, --help               show this help`;
 
 const MAX_OPEN_FILES = 65_536;
-const SCENARIOS = ["fanout", "http", "idle", "cluster"] as const;
+const SCENARIOS = ["fanout", "http", "idle", "cluster", "history"] as const;
 const PROFILED = {
   fanout: "Boreas under the saturated fan-out",
   http: "Boreas under POST /broadcast/ to a channel with no subscribers",
@@ -64,6 +78,9 @@ interface Settings {
   readonly cpuProfDir: string | undefined;
   readonly isPinned: boolean;
   readonly hasCluster: boolean;
+  readonly hasHistory: boolean;
+  /** `--http-seconds`, whether or not `http` is measured: the history part's HTTP load. */
+  readonly httpSeconds: number;
   readonly options: Omit<BenchOptions, "serverPlacement" | "loadPlacement">;
 }
 
@@ -83,6 +100,7 @@ function parseSettings(args: string[]): Settings | "help" {
       "http-seconds": { type: "string" },
       only: { type: "string" },
       "cluster-only": { type: "boolean" },
+      "history-only": { type: "boolean" },
       "no-pin": { type: "boolean" },
       "cpu-prof": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -103,9 +121,12 @@ function parseSettings(args: string[]): Settings | "help" {
   if (subscribers.some((n) => !Number.isInteger(n) || n < 1)) {
     throw new RangeError(`--subscribers: expected counts ≥ 1, got "${values.subscribers}"`);
   }
-  const only = new Set(
-    (values["cluster-only"] ? "cluster" : values.only ?? SCENARIOS.join(",")).split(","),
-  );
+  const onlyList = values["cluster-only"]
+    ? "cluster"
+    : values["history-only"]
+    ? "history"
+    : values.only ?? SCENARIOS.join(",");
+  const only = new Set(onlyList.split(","));
   const unknown = [...only].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new RangeError(`--only: expected some of ${SCENARIOS.join(", ")}, got "${unknown}"`);
@@ -117,6 +138,8 @@ function parseSettings(args: string[]): Settings | "help" {
     cpuProfDir: values["cpu-prof"],
     isPinned: values["no-pin"] !== true,
     hasCluster: only.has("cluster"),
+    hasHistory: only.has("history"),
+    httpSeconds: number("http-seconds", 2, 5),
     options: {
       subscribers: only.has("fanout") ? [...new Set(subscribers)].sort((a, b) => a - b) : [],
       rate: number("rate", 20_000, 20_000),
@@ -257,7 +280,7 @@ async function measure(
 ): Promise<void> {
   const started = performance.now();
   console.log(await header(settings, hasTaskset));
-  const results = new Results();
+  const results = new Results(SERVER_COLUMNS);
   for (let run = 0; run < settings.runs; run++) {
     await fanoutRun(run, options, { results, log });
   }
@@ -270,6 +293,14 @@ async function measure(
   if (tableRows.length > 0) printTable(results, tableRows);
   if (settings.hasCluster) {
     console.log(`\n${(await measureCluster(options, { runs: settings.runs, log })).join("\n")}`);
+  }
+  if (settings.hasHistory) {
+    const history = await measureHistory({ ...options, httpSeconds: settings.httpSeconds }, {
+      runs: settings.runs,
+      memoryRuns: settings.idleRuns,
+      log,
+    });
+    console.log(`\n${history.join("\n")}`);
   }
   console.log(`\nTook ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 }

@@ -46,8 +46,12 @@ export type Log = (line: string) => void;
 
 const SETTLE_MS = 1_000;
 
-/** Both servers, each with its own load generator, during one run. */
-type Sides = Map<ServerKind, { server: ServerProcess; load: LoadProcess }>;
+/** The servers of one run by side (Boreas and the baseline by default), each with its own
+ * load generator. */
+export type Sides<Side extends string = ServerKind> = Map<
+  Side,
+  { server: ServerProcess; load: LoadProcess }
+>;
 
 /** Both servers' fan-out windows and HTTP load for run `run`; the order of the servers
  * alternates between runs. */
@@ -87,16 +91,21 @@ export async function fanoutRun(
 }
 
 /** The first window after startup would pay for JIT compilation, and the server measured
- * first in a run would look slower: warms both servers up at full speed, unmeasured. */
-async function prime(options: BenchOptions, sides: Sides): Promise<void> {
+ * first in a run would look slower: warms every server up at full speed, unmeasured. */
+export async function prime<Side extends string>(
+  options: BenchOptions,
+  sides: Sides<Side>,
+): Promise<void> {
   const primer = { ...options, warmupMs: options.warmupMs + PRIMER_EXTRA_MS, durationMs: 100 };
   for (const side of sides.values()) await fanoutWindow(primer, { ...side, mode: "saturate" });
 }
 
-async function httpRun(
+/** Closes each side's subscribers, then records the POST /broadcast/ rate of each side's
+ * server to `EMPTY_CHANNEL` as `http.rps`. */
+export async function httpRun<Side extends string>(
   run: number,
   options: BenchOptions,
-  { sides, results, log }: { sides: Sides; results: Results; log: Log },
+  { sides, results, log }: { sides: Sides<Side>; results: Results<Side>; log: Log },
 ): Promise<void> {
   for (const [kind, { server, load }] of sides) {
     await load.send({ op: "disconnect" });
@@ -199,7 +208,8 @@ async function saturatedWindow(
   });
 }
 
-function fanoutWindow(
+/** One fan-out window of `mode` on `server`, driven by `load` through its subscribers. */
+export function fanoutWindow(
   options: BenchOptions,
   { server, load, mode }: { server: ServerProcess; load: LoadProcess; mode: "rate" | "saturate" },
 ): Promise<FanoutResult> {
@@ -216,10 +226,11 @@ function fanoutWindow(
   }) as Promise<FanoutResult>;
 }
 
-function record(
-  { results, log }: { results: Results | undefined; log: Log },
+/** Records one fan-out window's figures under `${mode}.${subscribers}.*` and logs them. */
+export function record<Side extends string>(
+  { results, log }: { results: Results<Side> | undefined; log: Log },
   { kind, run, mode, subscribers, result }: {
-    kind: ServerKind;
+    kind: Side;
     run: number;
     mode: "rate" | "saturate";
     subscribers: number;
