@@ -23,6 +23,8 @@ import {
   renderReply,
 } from "./protocol.ts";
 import { HeldFrames } from "./resume.ts";
+import { GrantKeeper } from "./grant_keeper.ts";
+import type { TokenGrant } from "./grants.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
 import { mintToken, tokenFingerprint, type TokenRegistry } from "./tokens.ts";
 
@@ -79,6 +81,8 @@ export class Connection implements Subscriber, EventListenerObject {
   #applying: Promise<void> = Promise.resolve();
   // Live frames held back while a join with history is answered and replayed.
   #held: HeldFrames | null = null;
+  // What the token it authenticated with grants, and when that expires.
+  readonly #grant = new GrantKeeper();
   // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
   // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so
   // `send` reads it only when this bound says the queue could be over the limit.
@@ -147,6 +151,7 @@ export class Connection implements Subscriber, EventListenerObject {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearTimeout(this.#authTimer);
+    this.#grant[Symbol.dispose]();
     this.#context.hub.remove(this);
     this.#context.tracker.forget(this);
     this.#context.logger.debug("connection closed", { code: event.code });
@@ -230,6 +235,10 @@ export class Connection implements Subscriber, EventListenerObject {
   async #apply(message: ClientMessage): Promise<string | undefined> {
     const { hub, limits, membership } = this.#context;
     if (message.type === "auth") return await this.#authenticate(message.token);
+    const denied = this.#grant.firstDenied(message.join);
+    if (denied !== -1 && hub.isAuthenticated(this)) {
+      return `channels.join[${denied}]: not permitted by this token`;
+    }
     const max = limits.maxChannelsPerConnection;
     switch (hub.updateChannels(this, message.join, message.leave, max)) {
       case "ok":
@@ -244,16 +253,20 @@ export class Connection implements Subscriber, EventListenerObject {
 
   async #authenticate(token: string): Promise<string | undefined> {
     const { hub, tokens, logger, membership } = this.#context;
-    let isValid: boolean;
+    let grant: TokenGrant | null;
     try {
-      isValid = await tokens.isValid(token);
+      grant = await tokens.lookup(token);
     } catch (error) {
       // The connection stays as it was: anonymous, or authenticated with its earlier token.
       return `access_token: cannot be checked now (${errorMessage(error)})`;
     }
-    if (!isValid) return "access_token: unknown token";
+    if (grant === null) return "access_token: unknown token";
     if (!hub.authenticate(this, token)) return "connection is closing";
     clearTimeout(this.#authTimer);
+    this.#grant.set(grant, () => this.#closeFor(CLOSE.expired, "token expired", { level: "info" }));
+    // A narrower token than the last one: leave what it does not grant.
+    const denied = this.#grant.denied(hub.sessionOf(this)?.channels ?? []);
+    if (denied.length > 0) hub.updateChannels(this, [], denied);
     logger.debug("connection authenticated", { token: tokenFingerprint(token) });
     await membership.synced();
     return undefined;

@@ -204,4 +204,5 @@ export const CLOSE = {
   resumeRequired: { code: 1012, reason: "missed messages: reconnect and resume" },
   revoked: { code: 4001, reason: "token revoked" },
   authTimeout: { code: 4003, reason: "authentication timeout" },
+  expired: { code: 4004, reason: "token expired" },
 } as const satisfies Record<string, CloseSpec>;

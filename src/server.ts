@@ -15,6 +15,7 @@ import { Metrics } from "./metrics.ts";
 import { CLOSE } from "./protocol.ts";
 import type { TokenJournal } from "./token_journal.ts";
 import type { TokenRegistry } from "./tokens.ts";
+import type { TokenGrant } from "./grants.ts";
 import { errorMessage } from "./text.ts";
 import { settlesWithin } from "./timing.ts";
 import { createWsEndpoint } from "./ws.ts";
@@ -29,6 +30,8 @@ export interface ServerDeps {
   /** Standalone only: where token changes made through the API are kept; the server closes
    * it on shutdown. Default: none, tokens live in memory only. */
   readonly journal?: TokenJournal | undefined;
+  /** What the startup tokens minted with grants grant (the token store's). Default: none. */
+  readonly grants?: ReadonlyMap<string, TokenGrant>;
 }
 
 /** A started server. Disposing it shuts it down. */
@@ -67,10 +70,17 @@ export async function startServer(
   config: Config,
   deps: ServerDeps = {},
 ): Promise<RunningServer> {
-  const { logger = silentLogger(), tokens: initialTokens = [], journal } = deps;
+  const { logger = silentLogger(), tokens: initialTokens = [], journal, grants } = deps;
   const hub = new Hub();
   const metrics = new Metrics();
-  const cluster = createCluster(config, { hub, metrics, logger, tokens: initialTokens, journal });
+  const cluster = createCluster(config, {
+    hub,
+    metrics,
+    logger,
+    tokens: initialTokens,
+    journal,
+    grants,
+  });
   const { tokens, membership } = cluster;
   tokens.onRevoke((token) => hub.disconnectToken(token, CLOSE.revoked.code, CLOSE.revoked.reason));
   let isShuttingDown = false;

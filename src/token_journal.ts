@@ -1,15 +1,18 @@
 /**
  * @module
  * The token store's file (`--token-store`): an append-only journal of `+TOKEN` and `-TOKEN`
- * lines, flushed to disk before each change is acknowledged, and compacted at startup. A torn
+ * lines (`+TOKEN<tab>{grant}` for a token minted with grants), flushed to disk before each
+ * change is acknowledged, and compacted at startup, without the tokens that have expired. A torn
  * last line (a crash mid-write) is dropped: it was never acknowledged. Knows nothing of HTTP.
  */
+
+import { decodeGrant, encodeGrant, isExpired, isOpenGrant, type TokenGrant } from "./grants.ts";
 
 /** Where token changes are made durable. */
 export interface TokenJournal extends AsyncDisposable {
   /** Appends one change and flushes it to disk; resolves once it is durable. Changes are
    * written in call order. */
-  append(change: "add" | "revoke", token: string): Promise<void>;
+  append(change: "add" | "revoke", token: string, grant?: TokenGrant): Promise<void>;
 }
 
 /** What a journal file held. */
@@ -20,12 +23,15 @@ export interface JournalContents {
   readonly revoked: string[];
   /** Lines that were neither `+TOKEN` nor `-TOKEN`, or a torn last line. */
   readonly skipped: number;
+  /** What each valid token minted with grants grants. */
+  readonly grants: ReadonlyMap<string, TokenGrant>;
 }
 
 /** Replays journal text: `+T` makes T valid, `-T` revoked; the last change wins. The last line
  * counts only when it ends with a newline. */
-export function replayJournal(text: string): JournalContents {
+export function replayJournal(text: string, nowSeconds = Date.now() / 1000): JournalContents {
   const last = new Map<string, "+" | "-">();
+  const grants = new Map<string, TokenGrant>();
   // A file edited on Windows may end its lines with \r\n.
   const lines = text.split(/\r?\n/);
   // The text after the last newline is a torn write (or empty).
@@ -33,8 +39,12 @@ export function replayJournal(text: string): JournalContents {
   let skipped = torn === "" ? 0 : 1;
   for (const line of lines) {
     const change = line[0];
-    const token = line.slice(1);
-    if ((change === "+" || change === "-") && isJournalToken(token)) {
+    const tab = line.indexOf("\t");
+    const token = line.slice(1, tab === -1 ? undefined : tab);
+    const grant = tab === -1 ? undefined : decodeGrant(line.slice(tab + 1));
+    if ((change === "+" || change === "-") && isJournalToken(token) && grant !== null) {
+      if (grant === undefined) grants.delete(token);
+      else grants.set(token, grant);
       // A token minted and then revoked through the API is gone for good: forget it, so the
       // file does not grow with every revocation. Only a revoked provider token stays "-".
       const wasAdded = last.get(token) === "+";
@@ -47,8 +57,21 @@ export function replayJournal(text: string): JournalContents {
   }
   const tokens: string[] = [];
   const revoked: string[] = [];
-  for (const [token, change] of last) (change === "+" ? tokens : revoked).push(token);
-  return { tokens, revoked, skipped };
+  for (const [token, change] of last) {
+    const grant = grants.get(token);
+    if (change === "-") revoked.push(token);
+    else if (grant === undefined || !isExpired(grant, nowSeconds)) tokens.push(token);
+    else grants.delete(token);
+  }
+  for (const token of revoked) grants.delete(token);
+  return { tokens, revoked, skipped, grants };
+}
+
+/** The `+` line of `token`, with its grant unless it is the open one. */
+function addLine(token: string, grant: TokenGrant | undefined): string {
+  return grant === undefined || isOpenGrant(grant)
+    ? `+${token}`
+    : `+${token}\t${encodeGrant(grant)}`;
 }
 
 function isJournalToken(token: string): boolean {
@@ -78,7 +101,8 @@ export async function openTokenJournal(
 /** Writes the replayed contents to a temporary file, flushes it and renames it over `path`, so a crash
  * leaves either the old journal or the new one. */
 async function writeCompacted(path: string, contents: JournalContents): Promise<void> {
-  const text = contents.tokens.map((token) => `+${token}\n`).join("") +
+  const text = contents.tokens.map((token) => `${addLine(token, contents.grants.get(token))}\n`)
+    .join("") +
     contents.revoked.map((token) => `-${token}\n`).join("");
   const temporary = `${path}.tmp`;
   const file = await Deno.open(temporary, {
@@ -122,9 +146,9 @@ class FileJournal implements TokenJournal {
     this.#file = file;
   }
 
-  append(change: "add" | "revoke", token: string): Promise<void> {
+  append(change: "add" | "revoke", token: string, grant?: TokenGrant): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("token journal is closed"));
-    const line = UTF8.encode(`${change === "add" ? "+" : "-"}${token}\n`);
+    const line = UTF8.encode(`${change === "add" ? addLine(token, grant) : `-${token}`}\n`);
     const write = this.#tail.then(async () => {
       await writeAll(this.#file, line);
       await this.#file.syncData();

@@ -5,6 +5,7 @@
  * of the hub or the server.
  */
 
+import type { TokenGrant } from "./grants.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { openTokenJournal, type TokenJournal } from "./token_journal.ts";
 import { errorMessage } from "./text.ts";
@@ -23,6 +24,8 @@ export interface StartupTokens extends LoadedTokens {
   readonly journal: TokenJournal | undefined;
   /** Torn or malformed lines the token store skipped. */
   readonly skippedLines: number;
+  /** What the token store's tokens minted with grants grant. */
+  readonly grants: ReadonlyMap<string, TokenGrant>;
 }
 
 /** Loads the provider's tokens, then opens the token store (compacting it) and applies what
@@ -33,7 +36,9 @@ export async function loadStartupTokens(
   options: LoadTokensOptions = {},
 ): Promise<StartupTokens> {
   const loaded = await loadTokens(config, options);
-  if (config.tokenStore === null) return { ...loaded, journal: undefined, skippedLines: 0 };
+  if (config.tokenStore === null) {
+    return { ...loaded, journal: undefined, skippedLines: 0, grants: new Map() };
+  }
   const path = config.tokenStore;
   let opened;
   try {
@@ -51,6 +56,7 @@ export async function loadStartupTokens(
     tokens: [...tokens],
     journal: opened.journal,
     skippedLines: skipped,
+    grants: opened.contents.grants,
   };
 }
 

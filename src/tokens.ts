@@ -6,6 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { isExpired, OPEN_GRANT, type TokenGrant } from "./grants.ts";
 import type { TokenJournal } from "./token_journal.ts";
 
 /** How many random characters a minted token has before its `-<unix seconds>` suffix. */
@@ -41,11 +42,15 @@ export function tokenFingerprint(token: string): string {
 export type RevocationListener = (token: string) => void;
 
 /** The tokens that may authenticate, wherever they are kept: this process (`TokenStore`) or
- * the cluster's Redis. Every method rejects with `ClusterUnavailableError` when the tokens
- * cannot be reached, and then nothing changed. */
+ * the cluster's Redis, each with what it grants. Every method rejects with
+ * `ClusterUnavailableError` when the tokens cannot be reached, and then nothing changed. */
 export interface TokenRegistry {
-  /** Mints a token, stores it so that every node accepts it, and returns it. */
-  mint(): Promise<string>;
+  /** Mints a token granting `grant` (default: every channel, forever), stores it so that
+   * every node accepts it, and returns it. */
+  mint(grant?: TokenGrant): Promise<string>;
+  /** What `token` grants, or null when it may not authenticate (unknown, revoked or
+   * expired). */
+  lookup(token: string): Promise<TokenGrant | null>;
   /** Whether `token` may authenticate now. */
   isValid(token: string): Promise<boolean>;
   /** Makes `token` refused everywhere; resolves to whether it was valid. The revocation
@@ -59,39 +64,51 @@ export interface TokenRegistry {
   onRevoke(listener: RevocationListener): void;
 }
 
-/** The tokens that may authenticate a connection, in the order they were added. With a
- * journal, every change through `mint` and `revoke` is durable before it resolves. */
+/** The tokens that may authenticate a connection, in the order they were added, with their
+ * grants. With a journal, every change through `mint` and `revoke` is durable before it
+ * resolves. Expired tokens are dropped when they are next listed or counted. */
 export class TokenStore implements TokenRegistry {
   readonly #listeners: RevocationListener[] = [];
-  readonly #tokens: Set<string>;
+  readonly #tokens: Map<string, TokenGrant>;
   readonly #journal: TokenJournal | undefined;
 
-  /** Starts with `initial`, e.g. the tokens a provider and the journal held at startup. */
-  constructor(initial: Iterable<string> = [], journal?: TokenJournal) {
-    this.#tokens = new Set(initial);
+  /** Starts with `initial`, e.g. the tokens a provider and the journal held at startup, each
+   * granting what `grants` says (default: every channel, forever). */
+  constructor(
+    initial: Iterable<string> = [],
+    journal?: TokenJournal,
+    grants: ReadonlyMap<string, TokenGrant> = new Map(),
+  ) {
+    this.#tokens = new Map([...initial].map((token) => [token, grants.get(token) ?? OPEN_GRANT]));
     this.#journal = journal;
   }
 
   /** Mints a new token, makes it durable, adds it and returns it. */
-  async mint(): Promise<string> {
+  async mint(grant: TokenGrant = OPEN_GRANT): Promise<string> {
     const token = mintToken();
-    await this.#journal?.append("add", token);
-    this.#tokens.add(token);
+    await this.#journal?.append("add", token, grant);
+    this.#tokens.set(token, grant);
     return token;
   }
 
   /** Whether `token` may authenticate. An exact-match lookup: minted tokens carry 762 bits of
    * randomness, so its timing cannot help guess one. */
   has(token: string): boolean {
-    return this.#tokens.has(token);
+    const grant = this.#tokens.get(token);
+    return grant !== undefined && !isExpired(grant);
+  }
+
+  lookup(token: string): Promise<TokenGrant | null> {
+    const grant = this.#tokens.get(token);
+    return Promise.resolve(grant === undefined || isExpired(grant) ? null : grant);
   }
 
   /** Makes the removal of `token` durable, then removes it and tells the revocation
    * listeners (also when it was not stored: its connections still close); resolves to whether
    * it was there. When the journal cannot be written, it rejects and nothing changes. */
   async revoke(token: string): Promise<boolean> {
-    const wasStored = this.#tokens.has(token);
-    if (wasStored) {
+    const wasStored = this.has(token);
+    if (this.#tokens.has(token)) {
       await this.#journal?.append("revoke", token);
       this.#tokens.delete(token);
     }
@@ -115,13 +132,22 @@ export class TokenStore implements TokenRegistry {
     this.#listeners.push(listener);
   }
 
-  /** How many tokens there are. */
+  /** How many tokens may authenticate. */
   get size(): number {
+    this.#dropExpired();
     return this.#tokens.size;
   }
 
-  /** Every token, oldest first. */
+  /** Every token that may authenticate, oldest first. */
   list(): string[] {
-    return [...this.#tokens];
+    this.#dropExpired();
+    return [...this.#tokens.keys()];
+  }
+
+  #dropExpired(): void {
+    const now = Date.now() / 1000;
+    for (const [token, grant] of this.#tokens) {
+      if (isExpired(grant, now)) this.#tokens.delete(token);
+    }
   }
 }

@@ -58,7 +58,7 @@ Deno.test("malformed API requests are answered 4xx and broadcast nothing", async
     const cases = [
       ["GET", "/broadcast/news/", "POST"],
       ["PUT", "/token/", "POST, GET, HEAD"],
-      ["PATCH", "/token/abc", "DELETE"],
+      ["PATCH", "/token/abc", "GET, HEAD, DELETE"],
       ["DELETE", "/health", "GET, HEAD"],
       ["POST", "/debug/recipient-dump", "GET, HEAD"],
       ["OPTIONS", "/stats", "GET, HEAD"],

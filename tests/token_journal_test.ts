@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { openTokenJournal, replayJournal, type TokenJournal } from "../src/token_journal.ts";
+import {
+  type JournalContents,
+  openTokenJournal,
+  replayJournal,
+  type TokenJournal,
+} from "../src/token_journal.ts";
 import { loadStartupTokens } from "../src/token_sources.ts";
 import { TokenStore } from "../src/tokens.ts";
 import { ConfigError, DEFAULT_CONFIG } from "../src/config.ts";
@@ -11,7 +16,7 @@ async function modeOf(path: string): Promise<number> {
 }
 
 Deno.test("replayJournal() makes the last change of each token win", () => {
-  assert.deepEqual(replayJournal("+a\n-a\n+a\n-c\n+c\n-d\n"), {
+  assert.deepEqual(withoutGrants(replayJournal("+a\n-a\n+a\n-c\n+c\n-d\n")), {
     tokens: ["a", "c"],
     revoked: ["d"],
     skipped: 0,
@@ -20,8 +25,16 @@ Deno.test("replayJournal() makes the last change of each token win", () => {
 
 Deno.test("replayJournal() forgets a token added and then revoked, so the file stays small", () => {
   // Only a revocation of a token the journal never added (a provider's) has to be kept.
-  assert.deepEqual(replayJournal("+b\n-b\n"), { tokens: [], revoked: [], skipped: 0 });
-  assert.deepEqual(replayJournal("-p\n+p\n-p\n"), { tokens: [], revoked: [], skipped: 0 });
+  assert.deepEqual(withoutGrants(replayJournal("+b\n-b\n")), {
+    tokens: [],
+    revoked: [],
+    skipped: 0,
+  });
+  assert.deepEqual(withoutGrants(replayJournal("-p\n+p\n-p\n")), {
+    tokens: [],
+    revoked: [],
+    skipped: 0,
+  });
 });
 
 Deno.test("replayJournal() orders tokens by their last change", () => {
@@ -32,18 +45,30 @@ Deno.test("replayJournal() orders tokens by their last change", () => {
 
 Deno.test("replayJournal() drops a torn last line and counts it", () => {
   // A torn `-` was never acknowledged: the token stays valid.
-  assert.deepEqual(replayJournal("+a\n+b\n-a"), { tokens: ["a", "b"], revoked: [], skipped: 1 });
+  assert.deepEqual(withoutGrants(replayJournal("+a\n+b\n-a")), {
+    tokens: ["a", "b"],
+    revoked: [],
+    skipped: 1,
+  });
   // A torn `+` must not make a token valid, even a prefix of a valid one.
-  assert.deepEqual(replayJournal("+abcdef\n+abc"), { tokens: ["abcdef"], revoked: [], skipped: 1 });
+  assert.deepEqual(withoutGrants(replayJournal("+abcdef\n+abc")), {
+    tokens: ["abcdef"],
+    revoked: [],
+    skipped: 1,
+  });
 });
 
 Deno.test("replayJournal() skips and counts malformed lines, keeping the rest", () => {
   const text = ["+a", "", "b", "+", "-", "*c", "+d e", "+f\t", " +g", "-h", "+i", ""].join("\n");
-  assert.deepEqual(replayJournal(text), { tokens: ["a", "i"], revoked: ["h"], skipped: 8 });
+  assert.deepEqual(withoutGrants(replayJournal(text)), {
+    tokens: ["a", "i"],
+    revoked: ["h"],
+    skipped: 8,
+  });
 });
 
 Deno.test("replayJournal() of an empty file holds nothing", () => {
-  assert.deepEqual(replayJournal(""), { tokens: [], revoked: [], skipped: 0 });
+  assert.deepEqual(withoutGrants(replayJournal("")), { tokens: [], revoked: [], skipped: 0 });
 });
 
 Deno.test("openTokenJournal() compacts the file on disk with mode 0600", async () => {
@@ -52,7 +77,7 @@ Deno.test("openTokenJournal() compacts the file on disk with mode 0600", async (
   await Deno.chmod(path, 0o644);
   const { journal, contents } = await openTokenJournal(path);
   await using _journal = journal;
-  assert.deepEqual(contents, { tokens: ["t3", "t1"], revoked: ["t4"], skipped: 2 });
+  assert.deepEqual(withoutGrants(contents), { tokens: ["t3", "t1"], revoked: ["t4"], skipped: 2 });
   assert.equal(await Deno.readTextFile(path), "+t3\n+t1\n-t4\n");
   assert.equal(await modeOf(path), 0o600);
   // Compaction went through a temporary file, which must not be left behind.
@@ -77,7 +102,7 @@ Deno.test("openTokenJournal() creates a missing file with mode 0600", async () =
   const path = `${dir.path}/tokens.log`;
   const { journal, contents } = await openTokenJournal(path);
   await using _journal = journal;
-  assert.deepEqual(contents, { tokens: [], revoked: [], skipped: 0 });
+  assert.deepEqual(withoutGrants(contents), { tokens: [], revoked: [], skipped: 0 });
   assert.equal(await Deno.readTextFile(path), "");
   assert.equal(await modeOf(path), 0o600);
 });
@@ -220,4 +245,24 @@ Deno.test("loadStartupTokens() names --token-store when the store cannot be open
       );
     });
   }
+});
+
+/** `contents` without its grants, which must be none: these journals hold plain tokens. */
+function withoutGrants({ grants, ...rest }: JournalContents): Omit<JournalContents, "grants"> {
+  assert.equal(grants.size, 0);
+  return rest;
+}
+
+Deno.test("replayJournal() keeps each token's grant and drops tokens that have expired", () => {
+  const grant = '{"channels": ["room:*"], "expires_at": 2000, "user": "7"}';
+  const expired = '{"channels": null, "expires_at": 500, "user": null}';
+  const contents = replayJournal(`+a\t${grant}\n+b\t${expired}\n+c\n-d\t${grant}\n`, 1000);
+  assert.deepEqual(contents.tokens, ["a", "c"]);
+  assert.deepEqual(contents.revoked, ["d"]);
+  assert.deepEqual([...contents.grants], [["a", {
+    channels: ["room:*"],
+    expiresAt: 2000,
+    user: "7",
+  }]]);
+  assert.equal(replayJournal("+a\tnot json\n").skipped, 1);
 });

@@ -136,3 +136,27 @@ Deno.test("main.ts --token-store on a path it cannot open exits 2 with one line"
     });
   }
 });
+
+Deno.test("main.ts --token-store keeps a token's grants across a SIGKILL", async () => {
+  await using dir = await tempDir();
+  const args = [...ON_PORT_0, "--token-store", `${dir.path}/tokens.log`];
+  let token: string;
+  let expected: unknown;
+  {
+    await using boreas = await spawnBoreas(args, { cwd: dir.path });
+    const { apiUrl } = await running(boreas);
+    const response = await fetch(`${apiUrl}/token/`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ channels: ["room:*"], ttl: 3600, user: "7" }),
+    });
+    const minted = await response.json() as { token: string; expires_at: number };
+    token = minted.token;
+    expected = { token, channels: ["room:*"], expires_at: minted.expires_at, user: "7" };
+    await crash(boreas);
+  }
+  await using again = await spawnBoreas(args, { cwd: dir.path });
+  const { apiUrl } = await running(again);
+  const response = await fetch(`${apiUrl}/token/${token}/`);
+  assert.deepEqual(await response.json(), expected);
+});

@@ -1,23 +1,47 @@
 /**
  * @module
- * The `/token/` routes: mint, list the tokens in use (all, or on one channel), and revoke.
+ * The `/token/` routes: mint (with optional grants), read one, list the tokens in use (all, or
+ * on one channel), and revoke.
  */
 
+import { OPEN_GRANT, parseGrantRequest, type TokenGrant } from "../grants.ts";
 import { tokenFingerprint } from "../tokens.ts";
+import { readJsonBody } from "./body.ts";
 import type { ApiContext } from "./context.ts";
 import { channelParam } from "./channel_param.ts";
 import { HttpError, jsonResponse } from "./response.ts";
 import type { Route } from "./router.ts";
 
 /** The token routes. */
-export function tokenRoutes({ cluster, logger }: ApiContext): Route[] {
+export function tokenRoutes({ cluster, logger, maxBodyBytes }: ApiContext): Route[] {
   const { tokens, membership } = cluster;
   const tokensInUse = async () => (await membership.snapshot()).tokens;
   return [
     {
       method: "POST",
       path: "/token",
-      handler: async () => jsonResponse({ token: await tokens.mint() }),
+      handler: async ({ request }) => {
+        const grant = await grantOf(request, maxBodyBytes);
+        const token = await tokens.mint(grant);
+        return jsonResponse(
+          grant.expiresAt === null ? { token } : { token, "expires_at": grant.expiresAt },
+        );
+      },
+    },
+    {
+      method: "GET",
+      path: "/token/:token",
+      handler: async ({ params }) => {
+        const token = params.token ?? "";
+        const grant = await tokens.lookup(token);
+        if (grant === null) throw new HttpError(404, "token: no such token");
+        return jsonResponse({
+          token,
+          channels: grant.channels,
+          "expires_at": grant.expiresAt,
+          user: grant.user,
+        });
+      },
     },
     {
       method: "GET",
@@ -45,4 +69,15 @@ export function tokenRoutes({ cluster, logger }: ApiContext): Route[] {
         jsonResponse({ tokens: await membership.channelTokens(channelParam(context)) }),
     },
   ];
+}
+
+/** The grant a `POST /token/` asks for: an empty request (the original's) grants every
+ * channel, forever. Throws 400 naming the field that is wrong. */
+async function grantOf(request: Request, maxBodyBytes: number): Promise<TokenGrant> {
+  const isEmpty = request.body === null || request.headers.get("content-length") === "0";
+  if (isEmpty && !request.headers.has("content-type")) return OPEN_GRANT;
+  const parsed = parseGrantRequest(await readJsonBody(request, maxBodyBytes));
+  if (!parsed.ok) throw new HttpError(400, parsed.error);
+  const expiresAt = parsed.ttl === null ? null : Math.floor(Date.now() / 1000) + parsed.ttl;
+  return { channels: parsed.channels, expiresAt, user: parsed.user };
 }

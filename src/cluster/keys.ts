@@ -29,6 +29,16 @@ export class RedisKeys {
     return `${this.#prefix}:tokens:provided`;
   }
 
+  /** Hash of token → its grant's JSON, for tokens minted with grants. */
+  get tokenGrants(): string {
+    return `${this.#prefix}:tokens:grants`;
+  }
+
+  /** Sorted set of the tokens that expire, scored by when (Unix seconds). */
+  get expiringTokens(): string {
+    return `${this.#prefix}:tokens:expiring`;
+  }
+
   /** Sorted set of revoked tokens, scored by revocation time (ms); provider tokens score
    * `+inf` and stay, so that a node restarting with the same file cannot bring them back. */
   get revokedTokens(): string {

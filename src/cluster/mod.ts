@@ -10,6 +10,7 @@ import type { Hub } from "../hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type History, MemoryHistory } from "../history.ts";
+import type { TokenGrant } from "../grants.ts";
 import type { TokenJournal } from "../token_journal.ts";
 import { type TokenRegistry, TokenStore } from "../tokens.ts";
 import { type Broker, LocalBroker } from "./broker.ts";
@@ -48,6 +49,8 @@ export interface ClusterDeps {
   readonly tokens: Iterable<string>;
   /** Standalone only: where token changes are kept. */
   readonly journal?: TokenJournal | undefined;
+  /** Standalone only: what the startup tokens minted with grants grant. */
+  readonly grants?: ReadonlyMap<string, TokenGrant> | undefined;
 }
 
 /** The banner line of cluster mode; never shows the password. */
@@ -76,7 +79,7 @@ export function createCluster(
 ): Cluster {
   const { hub, metrics, logger } = deps;
   if (config.redisUrl === null) {
-    const tokens = new TokenStore(deps.tokens, deps.journal);
+    const tokens = new TokenStore(deps.tokens, deps.journal, deps.grants);
     const history = config.historySize === 0 ? null : new MemoryHistory({
       size: config.historySize,
       ttlMs: config.historyTtl * 1000,

@@ -7,15 +7,25 @@
  */
 
 import type { Logger } from "../log.ts";
+import {
+  decodeGrant,
+  encodeGrant,
+  isExpired,
+  isOpenGrant,
+  OPEN_GRANT,
+  type TokenGrant,
+} from "../grants.ts";
 import { mintToken, type RevocationListener, type TokenRegistry } from "../tokens.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisScript } from "./redis_script.ts";
 
-// KEYS: tokens, provided, revoked. ARGV: token, now (ms), how long a revocation of a minted
-// token is remembered (ms), pub/sub channel of revocations.
+// KEYS: tokens, provided, revoked, grants, expiring. ARGV: token, now (ms), how long a
+// revocation of a minted token is remembered (ms), pub/sub channel of revocations.
 const REVOKE_SCRIPT = new RedisScript(`
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 local score = ARGV[2]
 if redis.call('SREM', KEYS[2], ARGV[1]) == 1 then score = '+inf' end
 redis.call('ZADD', KEYS[3], score, ARGV[1])
@@ -35,6 +45,19 @@ for i = 2, #ARGV do
   end
 end
 return added
+`);
+
+// KEYS: tokens, grants, expiring. ARGV: now (Unix seconds), 'count' or 'list'. Drops the
+// expired tokens first, then counts or lists the rest.
+const VALID_SCRIPT = new RedisScript(`
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])
+for _, token in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], token)
+  redis.call('HDEL', KEYS[2], token)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])
+if ARGV[2] == 'count' then return redis.call('ZCARD', KEYS[1]) end
+return redis.call('ZRANGE', KEYS[1], 0, -1)
 `);
 
 /** How long a revoked minted token is remembered, so that a node which missed the revocation
@@ -59,23 +82,44 @@ export class RedisTokenRegistry implements TokenRegistry {
     });
   }
 
-  async mint(): Promise<string> {
+  async mint(grant: TokenGrant = OPEN_GRANT): Promise<string> {
     const token = mintToken();
-    await this.#link.run((redis) =>
-      redis.zAdd(this.#keys.tokens, { score: Date.now(), value: token })
-    );
+    const keys = this.#keys;
+    await this.#link.run(async (redis) => {
+      const multi = redis.multi().zAdd(keys.tokens, { score: Date.now(), value: token });
+      if (!isOpenGrant(grant)) multi.hSet(keys.tokenGrants, token, encodeGrant(grant));
+      if (grant.expiresAt !== null) {
+        multi.zAdd(keys.expiringTokens, { score: grant.expiresAt, value: token });
+      }
+      await multi.exec();
+    });
     return token;
   }
 
+  async lookup(token: string): Promise<TokenGrant | null> {
+    const keys = this.#keys;
+    const [score, encoded] = await this.#link.run((redis) =>
+      redis.multi().zScore(keys.tokens, token).hGet(keys.tokenGrants, token).exec()
+    ) as unknown as [number | null, string | null];
+    if (score === null) return null;
+    const grant = encoded === null ? OPEN_GRANT : decodeGrant(encoded) ?? OPEN_GRANT;
+    return isExpired(grant) ? null : grant;
+  }
+
   async isValid(token: string): Promise<boolean> {
-    const score = await this.#link.run((redis) => redis.zScore(this.#keys.tokens, token));
-    return score !== null;
+    return await this.lookup(token) !== null;
   }
 
   async revoke(token: string): Promise<boolean> {
     const keys = this.#keys;
     const removed = await this.#link.run((redis) =>
-      REVOKE_SCRIPT.run(redis, [keys.tokens, keys.providedTokens, keys.revokedTokens], [
+      REVOKE_SCRIPT.run(redis, [
+        keys.tokens,
+        keys.providedTokens,
+        keys.revokedTokens,
+        keys.tokenGrants,
+        keys.expiringTokens,
+      ], [
         token,
         Date.now(),
         REMEMBER_REVOKED_MS,
@@ -85,12 +129,22 @@ export class RedisTokenRegistry implements TokenRegistry {
     return removed === 1;
   }
 
-  count(): Promise<number> {
-    return this.#link.run((redis) => redis.zCard(this.#keys.tokens));
+  async count(): Promise<number> {
+    return await this.#valid("count") as number;
   }
 
-  all(): Promise<string[]> {
-    return this.#link.run((redis) => redis.zRange(this.#keys.tokens, 0, -1));
+  async all(): Promise<string[]> {
+    return await this.#valid("list") as string[];
+  }
+
+  #valid(answer: "count" | "list"): Promise<unknown> {
+    const keys = this.#keys;
+    return this.#link.run((redis) =>
+      VALID_SCRIPT.run(redis, [keys.tokens, keys.tokenGrants, keys.expiringTokens], [
+        Math.floor(Date.now() / 1000),
+        answer,
+      ])
+    );
   }
 
   onRevoke(listener: RevocationListener): void {

@@ -1,0 +1,129 @@
+/**
+ * @module
+ * What a token allows: the channels it may join (exact names, or prefixes ending in `*`), when
+ * it expires, and who holds it. Parsing `POST /token/`'s body into a grant, and matching
+ * channels against it. Pure: knows nothing of HTTP status codes or connections.
+ */
+
+import { channelNameProblem } from "./channel.ts";
+
+/** What a token allows. */
+export interface TokenGrant {
+  /** The channel patterns it may join; null for every channel (a token minted without
+   * `channels`), `[]` for none. */
+  readonly channels: readonly string[] | null;
+  /** When it stops authenticating, in Unix seconds; null for never. */
+  readonly expiresAt: number | null;
+  /** Who holds it, for presence and webhooks; null when nobody said. */
+  readonly user: string | null;
+}
+
+/** The grant of a token minted with an empty `POST /token/`: every channel, forever. */
+export const OPEN_GRANT: TokenGrant = Object.freeze({
+  channels: null,
+  expiresAt: null,
+  user: null,
+});
+
+/** The longest `user`. */
+export const MAX_USER_LENGTH = 128;
+
+/** Whether `patterns` let a connection join `channel`. */
+export function grantsChannel(patterns: readonly string[] | null, channel: string): boolean {
+  if (patterns === null) return true;
+  for (const pattern of patterns) {
+    if (pattern.endsWith("*") ? channel.startsWith(pattern.slice(0, -1)) : channel === pattern) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Whether `grant` still authenticates at `nowSeconds`. */
+export function isExpired(grant: TokenGrant, nowSeconds: number = Date.now() / 1000): boolean {
+  return grant.expiresAt !== null && grant.expiresAt <= nowSeconds;
+}
+
+/** A parsed `POST /token/` body, or what is wrong with it (naming the field). */
+export type GrantRequest =
+  | { ok: true; channels: readonly string[] | null; ttl: number | null; user: string | null }
+  | { ok: false; error: string };
+
+const FIELDS = new Set(["channels", "ttl", "user"]);
+
+/** Checks a `POST /token/` body: an object with optional `channels` (patterns), `ttl` (whole
+ * seconds above 0) and `user` (a string of at most 128 characters), and nothing else. */
+export function parseGrantRequest(body: unknown): GrantRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return { ok: false, error: "body: expected a JSON object" };
+  }
+  const fields = body as Record<string, unknown>;
+  const unknown = Object.keys(fields).find((key) => !FIELDS.has(key));
+  if (unknown !== undefined) {
+    return { ok: false, error: `${unknown}: unknown field (expected channels, ttl or user)` };
+  }
+  const { channels = null, ttl = null, user = null } = fields;
+  if (channels !== null) {
+    if (!Array.isArray(channels)) {
+      return { ok: false, error: "channels: expected a list of patterns" };
+    }
+    for (const [i, pattern] of channels.entries()) {
+      const problem = patternProblem(pattern);
+      if (problem !== null) return { ok: false, error: `channels[${i}]: ${problem}` };
+    }
+  }
+  if (ttl !== null && !(typeof ttl === "number" && Number.isSafeInteger(ttl) && ttl > 0)) {
+    return { ok: false, error: "ttl: expected a whole number of seconds above 0" };
+  }
+  if (user !== null && !(typeof user === "string" && user.length <= MAX_USER_LENGTH)) {
+    return { ok: false, error: `user: expected a string of at most ${MAX_USER_LENGTH} characters` };
+  }
+  return {
+    ok: true,
+    channels: channels as string[] | null,
+    ttl: ttl as number | null,
+    user: user as string | null,
+  };
+}
+
+/** What is wrong with `pattern`, or null: `*` alone, or a channel name with an optional `*`
+ * at its end. */
+function patternProblem(pattern: unknown): string | null {
+  if (typeof pattern !== "string") return "expected a string";
+  if (pattern === "*") return null;
+  const name = pattern.endsWith("*") ? pattern.slice(0, -1) : pattern;
+  const problem = channelNameProblem(name);
+  return problem === null ? null : `${problem} (in pattern ${JSON.stringify(pattern)})`;
+}
+
+/** `grant` as the JSON text the token store and Redis keep:
+ * `{"channels": [...] | null, "expires_at": N | null, "user": "..." | null}`. */
+export function encodeGrant(grant: TokenGrant): string {
+  return JSON.stringify({
+    channels: grant.channels,
+    "expires_at": grant.expiresAt,
+    user: grant.user,
+  });
+}
+
+/** The grant `encodeGrant` wrote, or null for text that is not one. */
+export function decodeGrant(text: string): TokenGrant | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  const { channels, expires_at: expiresAt, user } = value as Record<string, unknown>;
+  const isList = Array.isArray(channels) && channels.every((item) => typeof item === "string");
+  if (!(channels === null || isList)) return null;
+  if (!(expiresAt === null || typeof expiresAt === "number")) return null;
+  if (!(user === null || typeof user === "string")) return null;
+  return { channels: channels as string[] | null, expiresAt, user };
+}
+
+/** Whether `grant` is the open grant of an empty `POST /token/`. */
+export function isOpenGrant(grant: TokenGrant): boolean {
+  return grant.channels === null && grant.expiresAt === null && grant.user === null;
+}

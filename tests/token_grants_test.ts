@@ -1,0 +1,156 @@
+/**
+ * Token grants on real servers, standalone and on two cluster nodes: minting with channels, ttl
+ * and user, reading a token back, joins outside the grants, expiry closing a live connection,
+ * and re-authentication.
+ */
+
+import assert from "node:assert/strict";
+import { startNode } from "./cluster_helpers.ts";
+import { startTestServer, TestClient, type TestServer, withTimeout } from "./helpers.ts";
+import { readErrors, readJson } from "./integration_helpers.ts";
+import { startRedis } from "./redis_server.ts";
+
+/** Where a test mints (`minter`) and where its client connects (`server`). */
+interface Setup {
+  readonly minter: TestServer;
+  readonly server: TestServer;
+}
+
+/** Runs `body` standalone and on two cluster nodes (minting on one, connecting to the other). */
+function bothModes(name: string, body: (setup: Setup) => Promise<void>): void {
+  Deno.test(`standalone: ${name}`, async () => {
+    await using server = await startTestServer();
+    await body({ minter: server, server });
+  });
+  Deno.test(`cluster: ${name}`, async () => {
+    await using redis = await startRedis();
+    await using a = await startNode(redis.url, "a");
+    await using b = await startNode(redis.url, "b");
+    await body({ minter: a, server: b });
+  });
+}
+
+async function mint(server: TestServer, body: unknown): Promise<Record<string, unknown>> {
+  const response = await server.api("/token/", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return (await readJson(response, 200)).value as Record<string, unknown>;
+}
+
+async function authenticated(server: TestServer, token: string): Promise<TestClient> {
+  const client = await TestClient.connect(server.wsUrl);
+  assert.deepEqual(await client.request({ access_token: token }, "auth"), {
+    ref: "auth",
+    ok: true,
+  });
+  return client;
+}
+
+bothModes(
+  "POST /token/ mints with grants and GET /token/{token}/ reads them",
+  async ({ minter, server }) => {
+    const before = Math.floor(Date.now() / 1000);
+    const minted = await mint(minter, { channels: ["room:42", "user:7:*"], ttl: 3600, user: "7" });
+    const token = minted.token as string;
+    const expiresAt = minted.expires_at as number;
+    assert.deepEqual(Object.keys(minted), ["token", "expires_at"]);
+    assert.ok(expiresAt >= before + 3600 && expiresAt <= before + 3601, `${expiresAt}`);
+    const { value } = await readJson(await server.api(`/token/${token}/`), 200);
+    assert.deepEqual(value, {
+      token,
+      channels: ["room:42", "user:7:*"],
+      expires_at: expiresAt,
+      user: "7",
+    });
+    const open = await mint(minter, {});
+    assert.deepEqual(Object.keys(open), ["token"]);
+    assert.deepEqual((await readJson(await server.api(`/token/${open.token}/`), 200)).value, {
+      token: open.token,
+      channels: null,
+      expires_at: null,
+      user: null,
+    });
+    assert.deepEqual(await readErrors(await server.api("/token/nope/"), 404), [
+      "token: no such token",
+    ]);
+    assert.deepEqual(
+      await readErrors(
+        await minter.api("/token/", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ttl: -5 }),
+        }),
+        400,
+      ),
+      ["ttl: expected a whole number of seconds above 0"],
+    );
+  },
+);
+
+bothModes(
+  "a join naming a channel outside the grants changes nothing",
+  async ({ minter, server }) => {
+    const { token } = await mint(minter, { channels: ["room:42", "user:7:*"] });
+    await using client = await authenticated(server, token as string);
+    assert.deepEqual(await client.request({ channels: { join: ["room:42"], leave: [] } }, 1), {
+      ref: 1,
+      ok: true,
+    });
+    assert.deepEqual(
+      await client.request(
+        { channels: { join: ["user:7:inbox", "room:43"], leave: ["room:42"] } },
+        2,
+      ),
+      { ref: 2, error: "channels.join[1]: not permitted by this token" },
+    );
+    const dump = await (await server.api("/debug/recipient-dump")).text();
+    assert.ok(dump.includes("\t - room:42: 1\n") && !dump.includes("user:7:inbox"), dump);
+    const { token: none } = await mint(minter, { channels: [] });
+    await using denied = await authenticated(server, none as string);
+    assert.deepEqual(await denied.request({ channels: { join: ["news"], leave: [] } }), {
+      ref: 1,
+      error: "channels.join[0]: not permitted by this token",
+    });
+  },
+);
+
+bothModes(
+  "a token's expiry closes its live connections with 4004, on time",
+  async ({ minter, server }) => {
+    const { token, expires_at: expiresAt } = await mint(minter, { ttl: 1 });
+    await using client = await authenticated(server, token as string);
+    const close = await withTimeout(client.closed, "the expiry close", 3_000);
+    assert.deepEqual(close, { code: 4004, reason: "token expired" });
+    const late = Date.now() - (expiresAt as number) * 1000;
+    assert.ok(late >= 0 && late < 1000, `closed ${late} ms after the expiry`);
+    await using again = await TestClient.connect(server.wsUrl);
+    assert.deepEqual(await again.request({ access_token: token }), {
+      ref: 1,
+      error: "access_token: unknown token",
+    });
+  },
+);
+
+bothModes(
+  "re-authenticating before expiry keeps the connection; a narrower token leaves channels",
+  async ({ minter, server }) => {
+    const { token: short } = await mint(minter, { ttl: 1 });
+    const { token: narrow } = await mint(minter, { channels: ["keep*"] });
+    await using client = await authenticated(server, short as string);
+    await client.request({ channels: { join: ["keep-me", "drop-me"], leave: [] } });
+    assert.deepEqual(await client.request({ access_token: narrow }, 2), { ref: 2, ok: true });
+    const dump = await (await server.api("/debug/recipient-dump")).text();
+    assert.ok(dump.includes("\t - keep-me: 1\n") && !dump.includes("drop-me"), dump);
+    // Past the first token's expiry, still open: a broadcast comes through.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const response = await minter.api("/broadcast/keep-me/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ payload: "still here" }),
+    });
+    assert.deepEqual((await readJson(response, 200)).value, { recipients: 1 });
+    assert.deepEqual(await client.next(), { message: "still here", channel: "keep-me" });
+  },
+);
