@@ -40,6 +40,13 @@ export function terminalError(
   return undefined;
 }
 
+/** Whether an error reply says the server could not act now (a cluster node whose Redis is
+ * unreachable: `access_token: cannot be checked now (...)`, `channels.join: cannot be joined
+ * now (...)`), so that trying again later may work. */
+export function isTemporaryRefusal(message: string): boolean {
+  return /: cannot be (checked|joined) now \(/.test(message);
+}
+
 /** The error for a call on a subscriber closed by its owner. */
 export function closedError(): BoreasSubscriberError {
   return new BoreasSubscriberError("closed", "subscriber closed");

@@ -14,6 +14,7 @@ import { MessageQueue } from "./queue.ts";
 import {
   CLOSE_AUTH_TIMEOUT,
   closedError,
+  isTemporaryRefusal,
   resolveSubscriberOptions,
   type SubscriberSettings,
   terminalError,
@@ -364,6 +365,9 @@ export class BoreasSubscriber<T = unknown>
   async #handshake(connection: Connection): Promise<boolean> {
     if (!(await connection.opened)) return false;
     const refusal = await rejectionOf(connection.request({ "access_token": this.#settings.token }));
+    if (refusal instanceof ReplyError && isTemporaryRefusal(refusal.message)) {
+      return this.#retryLater(connection);
+    }
     if (refusal instanceof ReplyError) {
       throw new BoreasSubscriberError("auth-rejected", refusal.message, { cause: refusal });
     }
@@ -371,6 +375,9 @@ export class BoreasSubscriber<T = unknown>
     const join = [...this.#channels];
     if (join.length > 0) {
       const failure = await rejectionOf(this.#sendJoin(connection, join));
+      if (failure instanceof ReplyError && isTemporaryRefusal(failure.message)) {
+        return this.#retryLater(connection);
+      }
       if (failure instanceof ReplyError) {
         throw new BoreasSubscriberError("rejected", failure.message, { cause: failure });
       }
@@ -380,6 +387,13 @@ export class BoreasSubscriber<T = unknown>
     this.#live = connection;
     this.#state.set("open");
     return true;
+  }
+
+  /** Gives up on `connection` for now: the server could not act, so the subscriber connects
+   * again after its back-off. */
+  #retryLater(connection: Connection): false {
+    connection.close(CLIENT_CLOSE.code, "server busy; retrying");
+    return false;
   }
 
   /** Joins `join` on `connection`, resuming each channel with a position after it; the reply

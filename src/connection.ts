@@ -18,11 +18,10 @@ import {
   parseClientMessage,
   type ParseResult,
   type Ref,
-  renderFrame,
   renderJoinReply,
   renderReply,
 } from "./protocol.ts";
-import { HeldFrames } from "./resume.ts";
+import { JoinGate } from "./resume.ts";
 import { GrantKeeper } from "./grant_keeper.ts";
 import type { TokenGrant } from "./grants.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
@@ -80,7 +79,7 @@ export class Connection implements Subscriber, EventListenerObject {
   // Client messages are applied one after the other: checking a token may take a round trip.
   #applying: Promise<void> = Promise.resolve();
   // Live frames held back while a join with history is answered and replayed.
-  #held: HeldFrames | null = null;
+  readonly #joins = new JoinGate();
   // What the token it authenticated with grants, and when that expires.
   readonly #grant = new GrantKeeper();
   // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
@@ -98,10 +97,7 @@ export class Connection implements Subscriber, EventListenerObject {
 
   /** Sends unless the client has more than `maxBufferedBytes` waiting: then it is dropped. */
   send(frame: string, channel?: string, offset?: number): boolean {
-    if (this.#held !== null) {
-      this.#held.hold(frame, channel, offset);
-      return true;
-    }
+    if (this.#joins.intercept(frame, channel, offset)) return true;
     const socket = this.#socket;
     if (socket.readyState !== WebSocket.OPEN) return false;
     const max = this.#context.limits.maxBufferedBytes;
@@ -199,7 +195,9 @@ export class Connection implements Subscriber, EventListenerObject {
     message: ClientMessage & { type: "channels" },
     history: History,
   ): Promise<void> {
-    const held = this.#held = new HeldFrames();
+    const { hub, membership } = this.#context;
+    this.#joins.hold();
+    const before = new Set(hub.sessionOf(this)?.channels ?? []);
     let resume: Resume = { states: new Map(), replay: [] };
     try {
       const error = await this.#apply(message);
@@ -207,12 +205,15 @@ export class Connection implements Subscriber, EventListenerObject {
         if (message.ref !== undefined) this.#reply(message.ref, error);
         return;
       }
+      const joined = hub.sessionOf(this)?.channels ?? new Set<string>();
       try {
-        resume = await history.resume(message.join, message.since);
+        resume = await history.resume(message.join.filter((c) => joined.has(c)), message.since);
       } catch (error) {
-        // Joined, but the positions cannot be read (Redis is down): say so, replay nothing.
+        // Without positions the join cannot keep its promise: undo it, and say why.
+        hub.updateChannels(this, [], message.join.filter((channel) => !before.has(channel)));
+        await membership.synced();
         if (message.ref !== undefined) {
-          this.#reply(message.ref, `channels.since: cannot be read now (${errorMessage(error)})`);
+          this.#reply(message.ref, `channels.join: cannot be joined now (${errorMessage(error)})`);
         }
         return;
       }
@@ -220,13 +221,7 @@ export class Connection implements Subscriber, EventListenerObject {
         this.#sendNow(renderJoinReply(message.ref, resume.states));
       }
     } finally {
-      this.#held = null;
-      for (const [channel, kept] of resume.replay) {
-        this.send(renderFrame(channel, kept.payload, kept.offset), channel, kept.offset);
-      }
-      for (const [frame, channel, offset] of held.release(resume.states)) {
-        this.send(frame, channel, offset);
-      }
+      this.#joins.release(resume, (frame, channel, offset) => this.send(frame, channel, offset));
     }
   }
 

@@ -5,7 +5,8 @@
  * connection sends what it is given.
  */
 
-import type { Position } from "./history.ts";
+import type { Position, Resume } from "./history.ts";
+import { renderFrame } from "./protocol.ts";
 
 /** A frame as `Subscriber.send` got it. */
 export type HeldFrame = [frame: string, channel: string | undefined, offset: number | undefined];
@@ -27,5 +28,74 @@ export class HeldFrames {
       const top = states.get(channel)?.offset;
       return top === undefined || offset > top;
     });
+  }
+}
+
+/** How long after a join the frames its reply already covered are still dropped: those
+ * published just before the positions were read may still be on their way. */
+const FLOOR_MS = 2_000;
+
+/** Per channel, the offset a join reply reported, for a short while after the join. */
+export class ReplayFloors {
+  readonly #floors = new Map<string, { offset: number; until: number }>();
+
+  /** Remembers each channel's reported offset. */
+  set(states: ReadonlyMap<string, Position>): void {
+    const until = Date.now() + FLOOR_MS;
+    for (const [channel, { offset }] of states) this.#floors.set(channel, { offset, until });
+  }
+
+  /** Whether the frame at `offset` of `channel` is one the client already has. */
+  covers(channel: string, offset: number): boolean {
+    const floor = this.#floors.get(channel);
+    if (floor === undefined) return false;
+    if (offset <= floor.offset && Date.now() < floor.until) return true;
+    this.#floors.delete(channel);
+    return false;
+  }
+
+  /** Whether any channel has a floor. */
+  get isEmpty(): boolean {
+    return this.#floors.size === 0;
+  }
+}
+
+/** A frame sender, as `Subscriber.send`. */
+export type FrameSender = (frame: string, channel?: string, offset?: number) => unknown;
+
+/** One connection's joins with history on: live frames are held from the join on, then the
+ * replay goes out, then the held frames the replay did not cover; for a while after, late
+ * copies of covered frames are dropped. */
+export class JoinGate {
+  #held: HeldFrames | null = null;
+  readonly #floors = new ReplayFloors();
+
+  /** Whether the gate takes this frame instead of the socket: held during a join, or dropped
+   * as one the client already has. */
+  intercept(frame: string, channel?: string, offset?: number): boolean {
+    if (this.#held !== null) {
+      this.#held.hold(frame, channel, offset);
+      return true;
+    }
+    return offset !== undefined && !this.#floors.isEmpty && this.#floors.covers(channel!, offset);
+  }
+
+  /** Starts holding live frames: call before the join is applied. */
+  hold(): void {
+    this.#held = new HeldFrames();
+  }
+
+  /** Sends, through `send`, the replay of `resume` and then the held frames it does not
+   * cover, and stops holding. Call after the reply went out (or failed). */
+  release(resume: Resume, send: FrameSender): void {
+    const held = this.#held;
+    this.#held = null;
+    for (const [channel, kept] of resume.replay) {
+      send(renderFrame(channel, kept.payload, kept.offset), channel, kept.offset);
+    }
+    for (const [frame, channel, offset] of held?.release(resume.states) ?? []) {
+      send(frame, channel, offset);
+    }
+    this.#floors.set(resume.states);
   }
 }

@@ -159,3 +159,89 @@ Deno.test("a node that missed more than is kept closes its subscribers so that t
     reason: "missed messages: reconnect and resume",
   });
 });
+
+Deno.test("a channel left and joined again on a node starts from the new join's position", async () => {
+  await using redis = await startRedis();
+  const small = { historySize: 2, historyTtl: 60 };
+  await using a = await startNode(redis.url, "a", small);
+  const token = await a.mintToken();
+  const first = await joined(a, token);
+  await publish(a, "news", 1);
+  assert.deepEqual(await first.client.next(), { message: 1, channel: "news", offset: 1 });
+  await first.client[Symbol.asyncDispose]();
+  for (let n = 2; n <= 5; n++) await publish(a, "news", n);
+  const second = await joined(a, token);
+  await using client = second.client;
+  assert.equal(
+    (second.reply as { channels: { news: { offset: number } } }).channels.news.offset,
+    5,
+  );
+  await publish(a, "news", 6);
+  assert.deepEqual(await client.next(), { message: 6, channel: "news", offset: 6 });
+  await publish(a, "news", 7);
+  assert.deepEqual(await client.next(), { message: 7, channel: "news", offset: 7 });
+  assert.equal(client.socket.readyState, WebSocket.OPEN);
+});
+
+Deno.test("a quiet channel's subscriber gets what was published while its node's subscription was down", async () => {
+  await using redis = await startRedis();
+  await using proxy = startProxy(redis.port);
+  await using a = await startNode(`redis://127.0.0.1:${proxy.port}`, "a", HISTORY);
+  await using b = await startNode(redis.url, "b", HISTORY);
+  const token = await a.mintToken();
+  const { client } = await joined(a, token);
+  await using _ = client;
+  assert.equal(proxy.wedgeSubscribers(), 1);
+  await publish(b, "news", 1);
+  await publish(b, "news", 2);
+  await until(async () => {
+    const response = await a.api("/health");
+    await response.body?.cancel();
+    return response.status === 503;
+  }, "a to notice the wedge");
+  await untilHealthy(a);
+  await publish(b, "news", 3);
+  for (const n of [1, 2, 3]) {
+    assert.deepEqual(await client.next(`offset ${n}`), { message: n, channel: "news", offset: n });
+  }
+});
+
+Deno.test("a join with since while another node publishes gets every offset once", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a", HISTORY);
+  await using b = await startNode(redis.url, "b", { historySize: 1000, historyTtl: 60 });
+  const token = await a.mintToken();
+  const { epoch } = await publish(b, "news", 0);
+  let publishing = true;
+  const publisher = (async () => {
+    let last = 1;
+    while (publishing && last < 400) last = (await publish(b, "news", last)).offset;
+    return last;
+  })();
+  const { client } = await joined(a, token, { offset: 0, epoch });
+  await using _ = client;
+  publishing = false;
+  const last = await publisher;
+  const offsets: number[] = [];
+  while (offsets.at(-1) !== last) {
+    offsets.push(
+      ((await client.next(`offset ${offsets.length + 1}`)) as { offset: number }).offset,
+    );
+  }
+  assert.deepEqual(offsets, offsets.map((_, i) => i + 1));
+});
+
+Deno.test("a join with history while Redis is down is undone and says why", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a", HISTORY);
+  const token = await a.mintToken();
+  await using client = await TestClient.connect(a.wsUrl);
+  assert.deepEqual(await client.request({ access_token: token }), { ref: 1, ok: true });
+  await redis.kill();
+  await until(() => a.cluster.problems().length > 0, "a to notice Redis is gone");
+  const reply = await client.request({ channels: { join: ["news"], leave: [] } }, 2) as {
+    error: string;
+  };
+  assert.match(reply.error, /^channels\.join: cannot be joined now \(redis: /);
+  assert.equal(a.hub.memberCount("news"), 0);
+});

@@ -305,3 +305,24 @@ Deno.test("a Redis that stops answering makes the API answer 503 in time, not ha
   await untilHealthy(a);
   assert.match(await a.mintToken(), TOKEN_PATTERN);
 });
+
+Deno.test("joins made while a flush is failing are answered, not kept waiting", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  const token = await a.mintToken();
+  await using first = await TestClient.connect(a.wsUrl);
+  await using second = await TestClient.connect(a.wsUrl);
+  for (const client of [first, second]) await client.request({ access_token: token }, "auth");
+  redis.signal("SIGSTOP");
+  try {
+    first.send({ channels: { join: ["x"], leave: [] }, ref: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the first flush is under way
+    second.send({ channels: { join: ["y"], leave: [] }, ref: 2 });
+    // Both are answered once the write under way fails (2 s without an answer), not when
+    // Redis is back.
+    assert.deepEqual(await second.next("the second join's reply", 4_000), { ref: 2, ok: true });
+    assert.deepEqual(await first.next("the first join's reply", 4_000), { ref: 1, ok: true });
+  } finally {
+    redis.signal("SIGCONT");
+  }
+});

@@ -63,9 +63,10 @@ async function run(
     }
   })();
   const started = Date.now();
-  const cutTimes = Array.from({ length: cuts }, () => Math.random() * seconds * 1000).sort((a, b) =>
-    a - b
-  );
+  // One cut at a random moment in each of `cuts` equal slots, so that no two fall into one
+  // reconnection and each meets a live connection.
+  const slotMs = (seconds * 1000) / cuts;
+  const cutTimes = Array.from({ length: cuts }, (_, k) => (k + 0.2 + Math.random() * 0.6) * slotMs);
   let nextCut = 0;
   let hasDone = during === undefined;
   for (let i = 0; i < total; i++) {

@@ -153,15 +153,15 @@ export class TestClient implements AsyncDisposable {
     this.socket.send(typeof message === "string" ? message : JSON.stringify(message));
   }
 
-  /** The next message received, parsed; rejects after `WAIT_MS`. */
-  next(what = "a message"): Promise<unknown> {
+  /** The next message received, parsed; rejects after `ms` (default `WAIT_MS`). */
+  next(what = "a message", ms = WAIT_MS): Promise<unknown> {
     if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift());
     let waiter!: (value: unknown) => void;
     const received = new Promise<unknown>((resolve) => {
       waiter = resolve;
       this.#waiters.push(resolve);
     });
-    return withTimeout(received, what).catch((error) => {
+    return withTimeout(received, what, ms).catch((error) => {
       this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
       throw error;
     });

@@ -71,6 +71,18 @@ export class CatchUp {
     this.#fill(channel, cursor);
   }
 
+  /** Follows `channel` from `position`, the one a join just reported, unless the node already
+   * follows it: then what it has delivered is where it stands. */
+  follow(channel: string, position: Position): void {
+    if (this.#cursors.has(channel)) return;
+    this.#cursors.set(channel, { epoch: position.epoch, offset: position.offset, waiting: null });
+  }
+
+  /** Stops following `channel`: its last subscriber here left. */
+  forget(channel: string): void {
+    this.#cursors.delete(channel);
+  }
+
   /** Holds every channel's messages from now on: the subscription was interrupted. */
   interrupt(): void {
     for (const cursor of this.#cursors.values()) cursor.waiting ??= [];

@@ -9,7 +9,7 @@ import type { Config } from "../config.ts";
 import type { Hub } from "../hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { type History, MemoryHistory } from "../history.ts";
+import { type History, MemoryHistory, type Position } from "../history.ts";
 import type { TokenGrant } from "../grants.ts";
 import type { TokenJournal } from "../token_journal.ts";
 import { type TokenRegistry, TokenStore } from "../tokens.ts";
@@ -109,13 +109,18 @@ export function createCluster(
     options: { nodeId, nodeTimeoutSeconds: config.nodeTimeout, logger },
   });
   const ttlMs = config.historyTtl * 1000;
-  const history = config.historySize === 0 ? null : new RedisHistory(link, keys, { ttlMs });
+  // The broker follows each channel from where the first join on this node found it.
+  let follow = (_positions: ReadonlyMap<string, Position>) => {};
+  const history = config.historySize === 0
+    ? null
+    : new RedisHistory(link, keys, { ttlMs, onPositions: (positions) => follow(positions) });
   const broker = new RedisBroker(link, keys, {
     hub,
     metrics,
     membership,
     history: history === null ? null : { history, size: config.historySize, ttlMs },
   });
+  follow = (positions) => broker.follow(positions);
   // Served channels keep their epochs while their messages expire; a third of the ttl between
   // renewals leaves room for a missed one.
   const epochTimer = history === null ? undefined : setInterval(() => {
@@ -129,7 +134,10 @@ export function createCluster(
     membership,
     history,
     nodeId,
-    problems: () => link.problems(),
+    problems: () => {
+      const membershipProblem = membership.problem();
+      return [...link.problems(), ...(membershipProblem === null ? [] : [membershipProblem])];
+    },
     close: async () => {
       clearInterval(epochTimer);
       await membership.leave();

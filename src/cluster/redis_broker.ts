@@ -17,7 +17,7 @@ import type { RedisKeys } from "./keys.ts";
 import { PUBLISH_SCRIPT, type RedisHistory } from "./redis_history.ts";
 import type { RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
-import { newEpoch } from "../history.ts";
+import { newEpoch, type Position } from "../history.ts";
 
 /** History options of a broker that keeps messages. */
 export interface BrokerHistory {
@@ -32,6 +32,7 @@ export class RedisBroker implements Broker {
   readonly #keys: RedisKeys;
   readonly #membership: RedisMembership;
   readonly #history: BrokerHistory | null;
+  readonly #catchUp: CatchUp | null;
 
   constructor(
     link: RedisLink,
@@ -55,7 +56,15 @@ export class RedisBroker implements Broker {
         hub.disconnectChannel(channel, CLOSE.resumeRequired.code, CLOSE.resumeRequired.reason),
       members: (channel) => hub.memberCount(channel),
     });
-    if (catchUp !== null) link.onInterruption(() => catchUp.interrupt(), () => catchUp.resume());
+    this.#catchUp = catchUp;
+    if (catchUp !== null) {
+      link.onInterruption(() => catchUp.interrupt(), () => catchUp.resume());
+      hub.onChange(({ channels }) => {
+        for (const channel of channels) {
+          if (hub.memberCount(channel) === 0) catchUp.forget(channel);
+        }
+      });
+    }
     link.onMessage((pubsubChannel, message) => {
       const channel = keys.channelOf(pubsubChannel);
       if (channel === null) return;
@@ -69,6 +78,12 @@ export class RedisBroker implements Broker {
       const offset = Number(message.slice(0, first));
       catchUp.receive(channel, offset, message.slice(first + 1, second), message.slice(second + 1));
     });
+  }
+
+  /** Takes the positions a join reported as where this node stands in those channels, for
+   * the channels it did not follow yet (with history on). */
+  follow(positions: ReadonlyMap<string, Position>): void {
+    for (const [channel, position] of positions) this.#catchUp?.follow(channel, position);
   }
 
   async publish(channel: string, payload: string): Promise<PublishResult> {

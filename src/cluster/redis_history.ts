@@ -29,7 +29,9 @@ local top = 0
 if epoch then
   top = tonumber(redis.call('HGET', KEYS[1], 'top') or '0')
 else
+  -- A new epoch starts with an empty history, whatever an earlier one left behind.
   epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
@@ -38,8 +40,10 @@ end
 /** KEYS: meta, stream, the channel's node counts. ARGV: new epoch, ttl ms, size, payload JSON,
  * pub/sub channel, the channel's name as JSON. Returns [offset, epoch, counts as a flat list]. */
 export const PUBLISH_SCRIPT = new RedisScript(`${PRELUDE}
-top = redis.call('HINCRBY', KEYS[1], 'top', 1)
+top = top + 1
+-- Kept first: should it fail, the offset is not used up.
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], top .. '-0', 'p', ARGV[4], 't', now)
+redis.call('HSET', KEYS[1], 'top', top)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local frame = '{"message": ' .. ARGV[4] .. ', "channel": ' .. ARGV[6] .. ', "offset": ' .. top .. '}'
@@ -87,11 +91,21 @@ export class RedisHistory implements History {
   readonly #link: RedisLink;
   readonly #keys: RedisKeys;
   readonly #ttlMs: number;
+  readonly #onPositions: (positions: ReadonlyMap<string, Position>) => void;
 
-  constructor(link: RedisLink, keys: RedisKeys, { ttlMs }: { ttlMs: number }) {
+  /** `onPositions` is told the positions each join reports, before the join is answered. */
+  constructor(
+    link: RedisLink,
+    keys: RedisKeys,
+    { ttlMs, onPositions = () => {} }: {
+      ttlMs: number;
+      onPositions?: (positions: ReadonlyMap<string, Position>) => void;
+    },
+  ) {
     this.#link = link;
     this.#keys = keys;
     this.#ttlMs = ttlMs;
+    this.#onPositions = onPositions;
   }
 
   async resume(join: readonly string[], since?: ReadonlyMap<string, Position>): Promise<Resume> {
@@ -119,6 +133,7 @@ export class RedisHistory implements History {
       const first = offset - payloads.length + 1;
       payloads.forEach((payload, k) => replay.push([channel, { offset: first + k, payload }]));
     });
+    this.#onPositions(states);
     return { states, replay };
   }
 

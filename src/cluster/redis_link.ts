@@ -36,20 +36,24 @@ export function redisAddress(url: string): string {
   return `${parsed.hostname}:${parsed.port === "" ? 6379 : parsed.port}`;
 }
 
-/** A client for `url` that reconnects on its own with back-off, and fails commands at once
- * while disconnected: a queued command would answer long after its caller should have been
- * told that Redis is down. */
+/** A client for `url` that fails commands at once while disconnected (a queued command would
+ * answer long after its caller should have been told that Redis is down), and does not
+ * reconnect on its own: the link opens a new one, on a timer it can cancel. */
 function newClient(url: string, timeoutMs: number): RedisClient {
   return createClient({
     url,
     disableOfflineQueue: true,
     commandOptions: { timeout: timeoutMs },
-    socket: {
-      connectTimeout: timeoutMs,
-      reconnectStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1000),
-    },
+    socket: { connectTimeout: timeoutMs, reconnectStrategy: false },
   });
 }
+
+/** The delay before the `attempt`-th reconnection: doubling from 50 ms up to 1 s. */
+function backoffMs(attempt: number): number {
+  return Math.min(50 * 2 ** attempt, 1000);
+}
+
+type Role = "commands" | "subscriber";
 
 type ReadyListener = () => void | Promise<void>;
 type MessageListener = (channel: string, message: string) => void;
@@ -67,6 +71,10 @@ export class RedisLink implements AsyncDisposable {
   readonly #interruptedListeners: Array<() => void> = [];
   readonly #resubscribedListeners: Array<() => void> = [];
   readonly #timer: ReturnType<typeof setInterval>;
+  readonly #roles: Record<Role, RoleState> = {
+    commands: newRoleState(),
+    subscriber: newRoleState(),
+  };
   // One function for every channel: the client keeps a set of listeners per channel, so
   // subscribing a channel again does not deliver its messages twice.
   readonly #onMessage = (message: string, channel: string) => this.#dispatch(channel, message);
@@ -167,31 +175,36 @@ export class RedisLink implements AsyncDisposable {
   /** Removes `channels` from the subscription. */
   async unsubscribe(channels: readonly string[]): Promise<void> {
     const removed = channels.filter((channel) => this.#wanted.delete(channel));
-    if (removed.length === 0 || !this.#subscriber.isReady) return;
+    if (removed.length === 0) return;
+    // Also while disconnected: the client forgets them then, instead of subscribing them again
+    // when it reconnects.
     await this.#bounded(this.#subscriber.unsubscribe(removed));
   }
 
-  /** Opens a client for `role` that reports its state changes. */
-  #open(role: "commands" | "subscriber"): RedisClient {
+  /** Opens a client for `role` that reports its state changes, and is replaced by a new one
+   * after a back-off when it fails. */
+  #open(role: Role): RedisClient {
     const { logger } = this.#options;
     const client = newClient(this.#options.url, this.#options.commandTimeoutMs);
-    let wasReady = false;
-    let hasWarned = false;
-    client.on("error", (error: unknown) => {
+    const state = this.#roles[role];
+    const fail = (error: unknown) => {
       this.#lastError = this.#redact(describe(error));
       if (role === "subscriber") this.#interrupt();
       if (this.#isClosed) return;
-      if (wasReady) {
-        wasReady = false;
+      if (state.wasReady) {
+        state.wasReady = false;
         logger.warn("redis connection lost", { connection: role, error: this.#lastError });
-      } else if (!hasWarned) {
-        hasWarned = true;
+      } else if (!state.hasWarned) {
+        state.hasWarned = true;
         logger.warn("cannot reach redis; retrying", { connection: role, error: this.#lastError });
       }
-    });
+      this.#reopenLater(role, client);
+    };
+    client.on("error", fail);
     client.on("ready", () => {
-      wasReady = true;
-      hasWarned = false;
+      state.wasReady = true;
+      state.hasWarned = false;
+      state.attempts = 0;
       logger.info("redis connected", { connection: role });
       if (role === "commands") {
         this.#isStuck = false;
@@ -200,8 +213,21 @@ export class RedisLink implements AsyncDisposable {
         this.#resubscribe(client);
       }
     });
-    client.connect().catch(() => {});
+    client.connect().catch(fail);
     return client;
+  }
+
+  /** Replaces `client` with a new one after the back-off, unless it recovered or was
+   * replaced meanwhile. */
+  #reopenLater(role: Role, client: RedisClient): void {
+    const state = this.#roles[role];
+    if (state.timer !== undefined || this.#isClosed) return;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      const current = role === "commands" ? this.#commands : this.#subscriber;
+      if (this.#isClosed || current !== client || client.isReady) return;
+      this.#replace(role);
+    }, backoffMs(state.attempts++));
   }
 
   async #resubscribe(client: RedisClient): Promise<void> {
@@ -289,10 +315,10 @@ export class RedisLink implements AsyncDisposable {
     for (const listener of this.#interruptedListeners) listener();
   }
 
-  /** Drops a connection that is open but no longer answers, for a new one. */
-  #replace(role: "commands" | "subscriber"): void {
+  /** Drops a connection that is open but no longer answers (or failed), for a new one. */
+  #replace(role: Role): void {
     const old = role === "commands" ? this.#commands : this.#subscriber;
-    old.destroy();
+    stop(old);
     if (role === "commands") this.#commands = this.#open("commands");
     else this.#subscriber = this.#open("subscriber");
   }
@@ -306,6 +332,7 @@ export class RedisLink implements AsyncDisposable {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearInterval(this.#timer);
+    for (const state of Object.values(this.#roles)) clearTimeout(state.timer);
     await Promise.all([this.#commands, this.#subscriber].map(close));
   }
 }
@@ -320,7 +347,28 @@ async function close(client: RedisClient): Promise<void> {
       // Fall through to a hard stop.
     }
   }
-  if (client.isOpen) client.destroy();
+  stop(client);
+}
+
+/** Closes `client` at once, whatever its state. */
+function stop(client: RedisClient): void {
+  try {
+    client.destroy();
+  } catch {
+    // Already closed.
+  }
+}
+
+/** How one of the link's two connections is doing across its successive clients. */
+interface RoleState {
+  wasReady: boolean;
+  hasWarned: boolean;
+  attempts: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+function newRoleState(): RoleState {
+  return { wasReady: false, hasWarned: false, attempts: 0, timer: undefined };
 }
 
 /** A short description of a connection error, e.g. `connect ECONNREFUSED 127.0.0.1:6390`. */

@@ -16,6 +16,9 @@ import { countersOf, type Membership, type NodeCounters } from "./membership.ts"
 import type { RedisLink } from "./redis_link.ts";
 import { NodeLiveness } from "./redis_liveness.ts";
 
+/** How long to wait before writing again after Redis refused a write. */
+const RETRY_MS = 1_000;
+
 /** What a connection's mirror entry holds: its token (null while anonymous) and channels. */
 type MirrorEntry = [token: string | null, channels: string[]];
 
@@ -47,6 +50,9 @@ export class RedisMembership implements Membership, AsyncDisposable {
   readonly #liveness: NodeLiveness;
   readonly #stopListening: () => void;
   #isClosed = false;
+  /** Why the last write failed, while writes fail. */
+  #failure: string | null = null;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     link: RedisLink,
@@ -164,10 +170,24 @@ export class RedisMembership implements Membership, AsyncDisposable {
 
   #schedule(): void {
     if (this.#flushing !== undefined || this.#isClosed || !this.#link.isReady) return;
+    if (this.#retryTimer !== undefined) return;
     this.#flushing = this.#flush().finally(() => {
       this.#flushing = undefined;
-      if (this.#written < this.#changes || this.#needsRewrite) this.#schedule();
+      if (this.#isClosed) return;
+      if (this.#written >= this.#changes && !this.#needsRewrite) return;
+      if (this.#failure === null) return this.#schedule();
+      // Redis answers but refuses the writes (out of memory, say): try again in a second, not
+      // in a tight loop.
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        this.#schedule();
+      }, RETRY_MS);
     });
+  }
+
+  /** What is wrong with the mirror, or null: set while writing it fails. */
+  problem(): string | null {
+    return this.#failure === null ? null : `redis: membership not written: ${this.#failure}`;
   }
 
   /** Writes every change recorded so far; on failure keeps them for the next attempt. */
@@ -183,16 +203,21 @@ export class RedisMembership implements Membership, AsyncDisposable {
     try {
       await this.#write(connections, channels, isRewrite);
       this.#written = change;
+      this.#failure = null;
       this.#release(change);
     } catch (error) {
       for (const subscriber of connections) this.#dirtyConnections.add(subscriber);
       for (const channel of channels) this.#dirtyChannels.add(channel);
       this.#needsRewrite ||= isRewrite;
-      this.#options.logger.warn("cluster membership not written; retrying on reconnect", {
-        error: errorMessage(error),
-      });
-      // Nothing more can be done until Redis is back; callers are not kept waiting.
-      this.#release(change);
+      if (this.#failure === null) {
+        this.#options.logger.warn("cluster membership not written; retrying", {
+          error: errorMessage(error),
+        });
+      }
+      this.#failure = errorMessage(error).replace(/^redis: /, "");
+      // The changes wait for the next attempt; nobody is kept waiting for it, not even those
+      // who asked while this attempt ran.
+      this.#release(Infinity);
     }
   }
 
@@ -274,6 +299,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
    * once. Called after every connection is closed. */
   async leave(): Promise<void> {
     this.#isClosed = true;
+    clearTimeout(this.#retryTimer);
     this.#liveness.stop();
     this.#stopListening();
     await this.#flushing;

@@ -66,11 +66,17 @@ const REMEMBER_REVOKED_MS = 24 * 60 * 60 * 1000;
 
 const PROVIDE_BATCH = 1000;
 
+/** How long a revocation heard from another node overrides a token check still in flight. */
+const RECENT_REVOCATION_MS = 10_000;
+
 /** Tokens shared by every node through Redis. */
 export class RedisTokenRegistry implements TokenRegistry {
   readonly #link: RedisLink;
   readonly #keys: RedisKeys;
   readonly #listeners: RevocationListener[] = [];
+  // Revocations heard in the last few seconds, by when: a check whose answer comes after the
+  // announcement (they travel on different connections) must not let the token in.
+  readonly #recentlyRevoked = new Map<string, number>();
 
   constructor(link: RedisLink, keys: RedisKeys) {
     this.#link = link;
@@ -78,6 +84,7 @@ export class RedisTokenRegistry implements TokenRegistry {
     link.subscribe([keys.revocations]);
     link.onMessage((channel, token) => {
       if (channel !== keys.revocations) return;
+      this.#remember(token);
       for (const listener of this.#listeners) listener(token);
     });
   }
@@ -101,7 +108,7 @@ export class RedisTokenRegistry implements TokenRegistry {
     const [score, encoded] = await this.#link.run((redis) =>
       redis.multi().zScore(keys.tokens, token).hGet(keys.tokenGrants, token).exec()
     ) as unknown as [number | null, string | null];
-    if (score === null) return null;
+    if (score === null || this.#recentlyRevoked.has(token)) return null;
     const grant = encoded === null ? OPEN_GRANT : decodeGrant(encoded) ?? OPEN_GRANT;
     return isExpired(grant) ? null : grant;
   }
@@ -145,6 +152,15 @@ export class RedisTokenRegistry implements TokenRegistry {
         answer,
       ])
     );
+  }
+
+  #remember(token: string): void {
+    const now = Date.now();
+    for (const [old, at] of this.#recentlyRevoked) {
+      if (now - at < RECENT_REVOCATION_MS) break;
+      this.#recentlyRevoked.delete(old);
+    }
+    this.#recentlyRevoked.set(token, now);
   }
 
   onRevoke(listener: RevocationListener): void {
