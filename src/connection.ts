@@ -256,7 +256,7 @@ export class Connection implements Subscriber, EventListenerObject {
       return `access_token: cannot be checked now (${errorMessage(error)})`;
     }
     if (grant === null) return "access_token: unknown token";
-    if (!hub.authenticate(this, token)) return "connection is closing";
+    if (!hub.authenticate(this, token, grant.user)) return "connection is closing";
     clearTimeout(this.#authTimer);
     this.#grant.set(grant, () => this.#closeFor(CLOSE.expired, "token expired", { level: "info" }));
     // A narrower token than the last one: leave what it does not grant.

@@ -26,7 +26,15 @@ export interface HubSnapshot {
 
 interface Session {
   token: string | null;
+  /** Who holds the token, when its grant says. */
+  user: string | null;
   readonly channels: Set<string>;
+}
+
+/** Who is in a channel: its connections, and the distinct users who hold their tokens. */
+export interface Presence {
+  readonly connections: number;
+  readonly users: readonly string[];
 }
 
 /** What `updateChannels` did: `ok`, or why it changed nothing. */
@@ -43,6 +51,8 @@ export interface HubChange {
 export interface SessionView {
   /** The token it authenticated with, or null while anonymous. */
   readonly token: string | null;
+  /** Who holds the token, when its grant says. */
+  readonly user: string | null;
   readonly channels: ReadonlySet<string>;
 }
 
@@ -62,21 +72,25 @@ export class Hub {
   /** Registers a new, anonymous connection. Adding one twice is a no-op. */
   add(subscriber: Subscriber): void {
     if (this.#sessions.has(subscriber)) return;
-    this.#sessions.set(subscriber, { token: null, channels: new Set() });
+    this.#sessions.set(subscriber, { token: null, user: null, channels: new Set() });
     this.#anonymous++;
     this.#changed(subscriber, []);
   }
 
-  /** Marks a connection as authenticated with `token`, replacing any earlier token; its
-   * channels stay joined. Returns false for a connection the hub does not know. */
-  authenticate(subscriber: Subscriber, token: string): boolean {
+  /** Marks a connection as authenticated with `token`, held by `user` (if known), replacing
+   * any earlier token; its channels stay joined. Returns false for a connection the hub does not
+   * know. */
+  authenticate(subscriber: Subscriber, token: string, user: string | null = null): boolean {
     const session = this.#sessions.get(subscriber);
     if (session === undefined) return false;
-    if (session.token === token) return true;
-    if (session.token === null) this.#anonymous--;
-    else removeMember(this.#tokens, session.token, subscriber);
+    if (session.token === token && session.user === user) return true;
+    if (session.token !== token) {
+      if (session.token === null) this.#anonymous--;
+      else removeMember(this.#tokens, session.token, subscriber);
+      addMember(this.#tokens, token, subscriber);
+    }
     session.token = token;
-    addMember(this.#tokens, token, subscriber);
+    session.user = user;
     this.#changed(subscriber, []);
     return true;
   }
@@ -170,6 +184,18 @@ export class Hub {
   /** The tokens with at least one authenticated connection. */
   activeTokens(): string[] {
     return [...this.#tokens.keys()];
+  }
+
+  /** How many connections joined `channel`, and the distinct users among them, in the order
+   * they joined. */
+  presence(channel: string): Presence {
+    const users = new Set<string>();
+    const members = this.#channels.get(channel) ?? new Set<Subscriber>();
+    for (const member of members) {
+      const user = this.#sessions.get(member)?.user ?? null;
+      if (user !== null) users.add(user);
+    }
+    return { connections: members.size, users: [...users] };
   }
 
   /** The distinct tokens of the connections that joined `channel`. */

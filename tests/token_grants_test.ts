@@ -154,3 +154,39 @@ bothModes(
     assert.deepEqual(await client.next(), { message: "still here", channel: "keep-me" });
   },
 );
+
+bothModes(
+  "GET /presence/{channel}/ counts connections and lists distinct users",
+  async ({ minter, server }) => {
+    const empty = await readJson(await server.api("/presence/room/"), 200);
+    assert.deepEqual(empty.value, { connections: 0, users: [] });
+    const { token: seven } = await mint(minter, { user: "7" });
+    const { token: nine } = await mint(minter, { user: "9" });
+    const { token: nobody } = await mint(minter, {});
+    const clients: TestClient[] = [];
+    try {
+      // Users 7 (twice, on both servers), 9, and a token without a user.
+      for (
+        const [node, token] of [[server, seven], [minter, seven], [server, nine], [
+          minter,
+          nobody,
+        ]] as const
+      ) {
+        const client = await authenticated(node, token as string);
+        clients.push(client);
+        assert.deepEqual(await client.request({ channels: { join: ["room"], leave: [] } }, 1), {
+          ref: 1,
+          ok: true,
+        });
+      }
+      for (const node of [minter, server]) {
+        const { value } = await readJson(await node.api("/presence/room/"), 200);
+        const { connections, users } = value as { connections: number; users: string[] };
+        assert.equal(connections, 4);
+        assert.deepEqual([...users].sort(), ["7", "9"]);
+      }
+    } finally {
+      for (const client of clients) await client[Symbol.asyncDispose]();
+    }
+  },
+);

@@ -9,6 +9,7 @@ import { broadcastRoutes } from "./broadcast.ts";
 import type { ApiContext } from "./context.ts";
 import { debugRoutes } from "./debug.ts";
 import { historyRoutes } from "./history.ts";
+import { presenceRoutes } from "./presence.ts";
 import { operationsRoutes } from "./operations.ts";
 import { HttpError } from "./response.ts";
 import { createRouter, type RequestHandler, type Route } from "./router.ts";
@@ -22,6 +23,7 @@ export function createApi(context: ApiContext): RequestHandler {
       ...broadcastRoutes(context),
       ...tokenRoutes(context),
       ...historyRoutes(context),
+      ...presenceRoutes(context),
       ...operationsRoutes(context),
       ...debugRoutes(context),
     ].map(answeringRedisFailures),

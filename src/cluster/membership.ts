@@ -5,7 +5,7 @@
  * hub, which is the whole server when there is no cluster.
  */
 
-import type { Hub, HubSnapshot } from "../hub.ts";
+import type { Hub, HubSnapshot, Presence } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
 
 /** The counters each node reports, by their `/stats` names. */
@@ -27,6 +27,8 @@ export interface Membership {
   snapshot(): Promise<HubSnapshot>;
   /** The distinct tokens of `channel`'s connections on every live node. */
   channelTokens(channel: string): Promise<string[]>;
+  /** `channel`'s connections on every live node, and the distinct users holding them. */
+  presence(channel: string): Promise<Presence>;
   /** The counters of every live node, summed. */
   counters(): Promise<NodeCounters>;
   /** The live nodes' ids, this one first; empty for a standalone server. */
@@ -67,6 +69,10 @@ export class LocalMembership implements Membership {
 
   channelTokens(channel: string): Promise<string[]> {
     return Promise.resolve(this.#hub.channelTokens(channel));
+  }
+
+  presence(channel: string): Promise<Presence> {
+    return Promise.resolve(this.#hub.presence(channel));
   }
 
   counters(): Promise<NodeCounters> {

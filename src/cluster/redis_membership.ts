@@ -7,7 +7,7 @@
  * data) the node writes its whole mirror again.
  */
 
-import type { Hub, HubChange, HubSnapshot, Subscriber } from "../hub.ts";
+import type { Hub, HubChange, HubSnapshot, Presence, Subscriber } from "../hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../text.ts";
@@ -19,8 +19,9 @@ import { NodeLiveness } from "./redis_liveness.ts";
 /** How long to wait before writing again after Redis refused a write. */
 const RETRY_MS = 1_000;
 
-/** What a connection's mirror entry holds: its token (null while anonymous) and channels. */
-type MirrorEntry = [token: string | null, channels: string[]];
+/** What a connection's mirror entry holds: its token (null while anonymous), channels, and
+ * user (absent when its token names none). */
+type MirrorEntry = [token: string | null, channels: string[], user?: string];
 
 /** Options of `RedisMembership`. */
 export interface RedisMembershipOptions {
@@ -119,6 +120,19 @@ export class RedisMembership implements Membership, AsyncDisposable {
     return [...tokens];
   }
 
+  async presence(channel: string): Promise<Presence> {
+    const { others } = await this.#gather();
+    const local = this.#hub.presence(channel);
+    let connections = local.connections;
+    const users = new Set(local.users);
+    for (const [, joined, user] of others) {
+      if (!joined.includes(channel)) continue;
+      connections++;
+      if (user !== undefined) users.add(user);
+    }
+    return { connections, users: [...users] };
+  }
+
   async counters(): Promise<NodeCounters> {
     const others = this.#liveness.live.filter((node) => node !== this.#options.nodeId);
     const sum: Record<string, number> = { ...countersOf(this.#metrics) };
@@ -147,13 +161,13 @@ export class RedisMembership implements Membership, AsyncDisposable {
 
   /** The other live nodes' connections, and this node's own hub snapshot. */
   async #gather(): Promise<{ others: MirrorEntry[]; local: HubSnapshot }> {
-    const others = this.#liveness.live.filter((node) => node !== this.#options.nodeId);
+    const { nodeId } = this.#options;
     const local = this.#hub.snapshot();
-    // Alone as far as this node knows; but without Redis it cannot know, so it says so.
-    if (others.length === 0) {
-      return await this.#link.run(() => Promise.resolve({ others: [] as MirrorEntry[], local }));
-    }
     const lists = await this.#link.run(async (redis) => {
+      // The registered nodes now, not as of the last heartbeat: one that has just joined counts.
+      const registered = await redis.zRange(this.#keys.nodes, 0, -1);
+      const others = registered.filter((node) => node !== nodeId && !this.#liveness.isDead(node));
+      if (others.length === 0) return [];
       const pipeline = redis.multi();
       for (const node of others) pipeline.hVals(this.#keys.nodeConnections(node));
       return (await pipeline.execAsPipeline()) as unknown as string[][];
@@ -244,7 +258,9 @@ export class RedisMembership implements Membership, AsyncDisposable {
           if (!isRewrite) multi.hDel(mirror, id);
           removed.push(subscriber);
         } else {
-          multi.hSet(mirror, id, JSON.stringify([session.token, [...session.channels]]));
+          const entry: MirrorEntry = [session.token, [...session.channels]];
+          if (session.user !== null) entry.push(session.user);
+          multi.hSet(mirror, id, JSON.stringify(entry));
         }
       }
       for (const channel of channels) {
