@@ -88,6 +88,12 @@ export function loadConfig(
       "--token-store and --redis-url: expected one of them, got both (in cluster mode Redis holds the tokens)",
     );
   }
+  const jwtKeys = (["jwtSecret", "jwtPublicKey", "jwksUrl"] as const)
+    .filter((key) => config[key] !== null);
+  if (jwtKeys.length > 1) {
+    const names = jwtKeys.map((key) => `--${flagName(key)}`).join(" and ");
+    problems.push(`${names}: expected one JWT key, got ${jwtKeys.length}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config as unknown as Config);
 }

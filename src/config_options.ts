@@ -48,6 +48,14 @@ export interface Config {
   /** Messages kept per channel for resume; 0 turns history off. */
   readonly historySize: number;
   readonly historyTtl: number;
+  /** HMAC secret for JWT access tokens (HS256/384/512). */
+  readonly jwtSecret: string | null;
+  /** PEM public key file for JWT access tokens (RS*, PS*, ES*, EdDSA). */
+  readonly jwtPublicKey: string | null;
+  /** JWKS URL for JWT access tokens. */
+  readonly jwksUrl: string | null;
+  readonly jwtAudience: string | null;
+  readonly jwtIssuer: string | null;
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -81,6 +89,11 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   reusePort: false,
   historySize: 0,
   historyTtl: 300,
+  jwtSecret: null,
+  jwtPublicKey: null,
+  jwksUrl: null,
+  jwtAudience: null,
+  jwtIssuer: null,
 });
 
 type Kind =
@@ -98,7 +111,9 @@ type Kind =
   | "redis-url"
   | "name"
   | "timeout"
-  | "size";
+  | "size"
+  | "secret"
+  | "text";
 
 /** One option: its Config key, the kind of value it takes, and its help. */
 export interface OptionSpec {
@@ -141,6 +156,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "reusePort", kind: "boolean", placeholder: "", summary: "let several nodes on this host listen on the same ports (SO_REUSEPORT, Linux)" },
   { key: "historySize", kind: "size", placeholder: "N", summary: "messages kept per channel, so that a subscriber can resume after a reconnect (0: history off)" },
   { key: "historyTtl", kind: "timeout", placeholder: "SECONDS", summary: "how long a kept message stays" },
+  { key: "jwtSecret", kind: "secret", placeholder: "SECRET", summary: "accept JWT access tokens signed with this HMAC secret (HS256, HS384, HS512)" },
+  { key: "jwtPublicKey", kind: "path", placeholder: "PATH", summary: "accept JWT access tokens signed for this PEM public key (RS*, PS*, ES*, EdDSA)" },
+  { key: "jwksUrl", kind: "url", placeholder: "URL", summary: "accept JWT access tokens signed with a key of this JWKS" },
+  { key: "jwtAudience", kind: "text", placeholder: "AUDIENCE", summary: "require this aud claim in JWTs" },
+  { key: "jwtIssuer", kind: "text", placeholder: "ISSUER", summary: "require this iss claim in JWTs" },
 ];
 
 /** Turns `apiPort` into `api-port`. */
@@ -212,6 +232,15 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
       return typeof raw === "string" && NAME.test(raw)
         ? raw
         : { problem: `expected 1-64 characters of A-Z a-z 0-9 . _ -, got ${shown}` };
+    case "secret":
+      // Never echoed: it is a secret.
+      return typeof raw === "string" && raw !== ""
+        ? raw
+        : { problem: "expected a non-empty secret" };
+    case "text":
+      return typeof raw === "string" && raw !== ""
+        ? raw
+        : { problem: `expected a non-empty string, got ${shown}` };
     case "size":
       return parseInteger(raw, 0, 1_000_000) ??
         { problem: `expected a whole number from 0 to 1000000, got ${shown}` };

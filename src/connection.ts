@@ -23,6 +23,7 @@ import {
 } from "./protocol.ts";
 import { JoinGate } from "./resume.ts";
 import { GrantKeeper } from "./grant_keeper.ts";
+import { type JwtVerifier, looksLikeJwt } from "./jwt.ts";
 import type { TokenGrant } from "./grants.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
 import { mintToken, tokenFingerprint, type TokenRegistry } from "./tokens.ts";
@@ -59,6 +60,8 @@ export interface ConnectionContext {
   /** The channels' history, or null when it is off: then joins are answered as they always
    * were. */
   readonly history: History | null;
+  /** Checks JWT access tokens; null when no JWT key is configured. */
+  readonly jwt: JwtVerifier | null;
   /** When false, every connection is authenticated with a generated token as it opens. */
   readonly requireAuth: boolean;
   readonly limits: ConnectionLimits;
@@ -254,6 +257,15 @@ export class Connection implements Subscriber, EventListenerObject {
     } catch (error) {
       // The connection stays as it was: anonymous, or authenticated with its earlier token.
       return `access_token: cannot be checked now (${errorMessage(error)})`;
+    }
+    const { jwt } = this.#context;
+    if (grant === null && jwt !== null && looksLikeJwt(token)) {
+      const verified = await jwt.verify(token);
+      if ("problem" in verified) {
+        logger.debug("JWT refused", { reason: verified.problem });
+        return "access_token: invalid token";
+      }
+      grant = verified.grant;
     }
     if (grant === null) return "access_token: unknown token";
     if (!hub.authenticate(this, token, grant.user)) return "connection is closing";

@@ -19,6 +19,7 @@ import type { TokenGrant } from "./grants.ts";
 import { errorMessage } from "./text.ts";
 import { settlesWithin } from "./timing.ts";
 import { createWsEndpoint } from "./ws.ts";
+import { createJwtVerifier } from "./jwt.ts";
 import { hostPort, urlHost } from "./address.ts";
 
 /** What `startServer` takes besides the configuration. */
@@ -71,6 +72,8 @@ export async function startServer(
   deps: ServerDeps = {},
 ): Promise<RunningServer> {
   const { logger = silentLogger(), tokens: initialTokens = [], journal, grants } = deps;
+  // Before anything starts: a key that cannot be used is a configuration error.
+  const jwt = await createJwtVerifier(config);
   const hub = new Hub();
   const metrics = new Metrics();
   const cluster = createCluster(config, {
@@ -100,6 +103,7 @@ export async function startServer(
       tokens,
       membership,
       history: cluster.history,
+      jwt,
       metrics,
       logger,
       requireAuth: config.requireAuth,

@@ -205,3 +205,11 @@ Deno.test("loadConfig() rejects a bad --history-size or --history-ttl", () => {
     '--history-size: expected a whole number from 0 to 1000000, got "x"',
   ]);
 });
+
+Deno.test("loadConfig() accepts one JWT key at most, and never echoes the secret", () => {
+  assert.deepEqual(problemsOf(["--jwt-secret", "s3cret", "--jwks-url", "https://a.test/jwks"]), [
+    "--jwt-secret and --jwks-url: expected one JWT key, got 2",
+  ]);
+  const problems = problemsOf(["--jwt-secret", ""]);
+  assert.deepEqual(problems, ["--jwt-secret: expected a non-empty secret"]);
+});

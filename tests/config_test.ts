@@ -58,6 +58,11 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     reusePort: false,
     historySize: 0,
     historyTtl: 300,
+    jwtSecret: null,
+    jwtPublicKey: null,
+    jwksUrl: null,
+    jwtAudience: null,
+    jwtIssuer: null,
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -95,6 +100,11 @@ const EVERY_OPTION: Array<
   ["nodeTimeout", "--node-timeout", "BOREAS_NODE_TIMEOUT", "2.5", 2.5],
   ["historySize", "--history-size", "BOREAS_HISTORY_SIZE", "100", 100],
   ["historyTtl", "--history-ttl", "BOREAS_HISTORY_TTL", "60", 60],
+  ["jwtSecret", "--jwt-secret", "BOREAS_JWT_SECRET", "s3cret", "s3cret"],
+  ["jwtPublicKey", "--jwt-public-key", "BOREAS_JWT_PUBLIC_KEY", "key.pem", "key.pem"],
+  ["jwksUrl", "--jwks-url", "BOREAS_JWKS_URL", "https://auth.test/jwks", "https://auth.test/jwks"],
+  ["jwtAudience", "--jwt-audience", "BOREAS_JWT_AUDIENCE", "chat", "chat"],
+  ["jwtIssuer", "--jwt-issuer", "BOREAS_JWT_ISSUER", "https://auth.test/", "https://auth.test/"],
 ];
 
 Deno.test("loadConfig() reads every option from its flag, its variable and its file key", async (t) => {
