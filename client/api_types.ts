@@ -138,6 +138,9 @@ export interface Stats {
   readonly "connections_refused": number;
   /** Connections closed for breaking a limit. */
   readonly "connections_closed_for_limits": number;
+  /** Webhook events dropped (queue full, or given up after retries); absent from servers
+   * without webhooks support. */
+  readonly "webhook_events_dropped"?: number;
   /** Seconds since the server started, rounded. */
   readonly "uptime_seconds": number;
   /** The server process's memory, in bytes. */

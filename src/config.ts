@@ -88,6 +88,9 @@ export function loadConfig(
       "--token-store and --redis-url: expected one of them, got both (in cluster mode Redis holds the tokens)",
     );
   }
+  if ((config.webhookUrl as string[]).length > 0 && config.webhookSecret === null) {
+    problems.push("--webhook-url: expected --webhook-secret too, to sign the batches");
+  }
   const jwtKeys = (["jwtSecret", "jwtPublicKey", "jwksUrl"] as const)
     .filter((key) => config[key] !== null);
   if (jwtKeys.length > 1) {
@@ -127,7 +130,7 @@ function readFlags(
         problems.push(`${token.rawName}: unknown option (see --help)`);
       } else if (type === "boolean" && token.value !== undefined) {
         problems.push(`${token.rawName}: expected no value`);
-      } else if (SPEC_BY_FLAG.get(token.name)?.kind === "keys") {
+      } else if (["keys", "urls"].includes(SPEC_BY_FLAG.get(token.name)?.kind ?? "")) {
         // A repeated flag adds to the list instead of replacing it.
         const earlier = values[token.name];
         values[token.name] = [...(Array.isArray(earlier) ? earlier : []), token.value ?? ""];

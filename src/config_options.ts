@@ -56,6 +56,11 @@ export interface Config {
   readonly jwksUrl: string | null;
   readonly jwtAudience: string | null;
   readonly jwtIssuer: string | null;
+  /** Where webhook batches are POSTed; empty: webhooks off. */
+  readonly webhookUrl: readonly string[];
+  readonly webhookSecret: string | null;
+  readonly webhookVacateDelay: number;
+  readonly webhookQueueSize: number;
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -94,6 +99,10 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   jwksUrl: null,
   jwtAudience: null,
   jwtIssuer: null,
+  webhookUrl: Object.freeze([]),
+  webhookSecret: null,
+  webhookVacateDelay: 3,
+  webhookQueueSize: 10_000,
 });
 
 type Kind =
@@ -113,7 +122,8 @@ type Kind =
   | "timeout"
   | "size"
   | "secret"
-  | "text";
+  | "text"
+  | "urls";
 
 /** One option: its Config key, the kind of value it takes, and its help. */
 export interface OptionSpec {
@@ -161,6 +171,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "jwksUrl", kind: "url", placeholder: "URL", summary: "accept JWT access tokens signed with a key of this JWKS" },
   { key: "jwtAudience", kind: "text", placeholder: "AUDIENCE", summary: "require this aud claim in JWTs" },
   { key: "jwtIssuer", kind: "text", placeholder: "ISSUER", summary: "require this iss claim in JWTs" },
+  { key: "webhookUrl", kind: "urls", placeholder: "URL", summary: "POST signed batches of events (connections, channels occupied and vacated) to this URL (repeatable)" },
+  { key: "webhookSecret", kind: "secret", placeholder: "SECRET", summary: "sign webhook batches with this secret (required with --webhook-url)" },
+  { key: "webhookVacateDelay", kind: "seconds", placeholder: "SECONDS", summary: "how long a channel must stay empty before channel.vacated is sent" },
+  { key: "webhookQueueSize", kind: "count", placeholder: "N", summary: "webhook events queued per URL; past it the oldest are dropped" },
 ];
 
 /** Turns `apiPort` into `api-port`. */
@@ -241,6 +255,8 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
       return typeof raw === "string" && raw !== ""
         ? raw
         : { problem: `expected a non-empty string, got ${shown}` };
+    case "urls":
+      return parseUrls(raw) ?? { problem: "expected http or https URLs" };
     case "size":
       return parseInteger(raw, 0, 1_000_000) ??
         { problem: `expected a whole number from 0 to 1000000, got ${shown}` };
@@ -297,6 +313,20 @@ function parseHttpUrl(raw: unknown): string | null {
   if (typeof raw !== "string" || !URL.canParse(raw)) return null;
   const url = new URL(raw);
   return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+}
+
+/** A list of http(s) URLs from a repeated flag, a comma-separated string, or a JSON array. */
+function parseUrls(raw: unknown): readonly string[] | null {
+  const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((part) =>
+    typeof part === "string" ? part.split(",") : [part]
+  );
+  const urls: string[] = [];
+  for (const part of parts) {
+    const url = typeof part === "string" ? parseHttpUrl(part.trim()) : null;
+    if (url === null) return null;
+    urls.push(url);
+  }
+  return Object.freeze(urls);
 }
 
 /** Node ids and key prefixes: no spaces, braces or colons, so that Redis keys built from them

@@ -24,6 +24,7 @@ import {
 import { JoinGate } from "./resume.ts";
 import { GrantKeeper } from "./grant_keeper.ts";
 import { type JwtVerifier, looksLikeJwt } from "./jwt.ts";
+import type { EventSink } from "./webhooks/events.ts";
 import type { TokenGrant } from "./grants.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
 import { mintToken, tokenFingerprint, type TokenRegistry } from "./tokens.ts";
@@ -62,6 +63,10 @@ export interface ConnectionContext {
   readonly history: History | null;
   /** Checks JWT access tokens; null when no JWT key is configured. */
   readonly jwt: JwtVerifier | null;
+  /** Told when connections authenticate and close (the webhooks). */
+  readonly events: EventSink;
+  /** This node's id in the cluster, for the events; null standalone. */
+  readonly nodeId: string | null;
   /** When false, every connection is authenticated with a generated token as it opens. */
   readonly requireAuth: boolean;
   readonly limits: ConnectionLimits;
@@ -85,6 +90,8 @@ export class Connection implements Subscriber, EventListenerObject {
   readonly #joins = new JoinGate();
   // What the token it authenticated with grants, and when that expires.
   readonly #grant = new GrantKeeper();
+  // The fingerprint of the token it authenticated with last, for its closed event.
+  #fingerprint: string | null = null;
   // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
   // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so
   // `send` reads it only when this bound says the queue could be over the limit.
@@ -138,8 +145,11 @@ export class Connection implements Subscriber, EventListenerObject {
     const closing = tracker.closing();
     if (closing !== undefined) return this.close(closing.code, closing.reason);
     hub.add(this);
-    if (!requireAuth) hub.authenticate(this, mintToken());
-    else if (limits.authTimeoutMs > 0) {
+    if (!requireAuth) {
+      const token = mintToken();
+      hub.authenticate(this, token);
+      this.#announce(token);
+    } else if (limits.authTimeoutMs > 0) {
       this.#authTimer = setTimeout(() => this.#onAuthTimeout(), limits.authTimeoutMs);
     }
     logger.debug("connection opened");
@@ -154,6 +164,19 @@ export class Connection implements Subscriber, EventListenerObject {
     this.#context.hub.remove(this);
     this.#context.tracker.forget(this);
     this.#context.logger.debug("connection closed", { code: event.code });
+    if (this.#fingerprint !== null) {
+      const { code, reason } = event;
+      const { events, nodeId: node } = this.#context;
+      const user = this.#grant.user;
+      events.emit({
+        type: "connection.closed",
+        user,
+        token_fingerprint: this.#fingerprint,
+        code,
+        reason,
+        node,
+      });
+    }
   }
 
   #onMessage(event: MessageEvent): void {
@@ -274,9 +297,18 @@ export class Connection implements Subscriber, EventListenerObject {
     // A narrower token than the last one: leave what it does not grant.
     const denied = this.#grant.denied(hub.sessionOf(this)?.channels ?? []);
     if (denied.length > 0) hub.updateChannels(this, [], denied);
-    logger.debug("connection authenticated", { token: tokenFingerprint(token) });
+    this.#announce(token);
     await membership.synced();
     return undefined;
+  }
+
+  /** Logs the authentication and tells the webhooks. */
+  #announce(token: string): void {
+    const { logger, events, nodeId: node } = this.#context;
+    const fingerprint = this.#fingerprint = tokenFingerprint(token);
+    logger.debug("connection authenticated", { token: fingerprint });
+    const user = this.#grant.user;
+    events.emit({ type: "connection.authenticated", user, token_fingerprint: fingerprint, node });
   }
 
   #reply(ref: Ref, error: string | undefined): void {

@@ -72,6 +72,8 @@ export class Metrics {
   connectionsRefused = 0;
   /** Connections closed for breaking a limit (frame size, message rate, auth timeout). */
   connectionsClosedForLimits = 0;
+  /** Webhook events dropped: past the queue's size, or given up after retries. */
+  webhookEventsDropped = 0;
   /** Time each non-dry broadcast took to hand its frame to every subscriber, in seconds. */
   readonly fanoutSeconds = new Histogram(FANOUT_BUCKETS);
   /** When the server started, in milliseconds since the epoch. */
@@ -138,6 +140,11 @@ export function renderPrometheus(metrics: Metrics, gauges: Gauges): string {
     "boreas_connections_closed_for_limits_total",
     "Connections closed for breaking a limit.",
     metrics.connectionsClosedForLimits,
+  );
+  counter(
+    "boreas_webhook_events_dropped_total",
+    "Webhook events dropped: queue full, or given up after retries.",
+    metrics.webhookEventsDropped,
   );
   family(
     "boreas_broadcast_fanout_seconds",

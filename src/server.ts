@@ -20,6 +20,7 @@ import { errorMessage } from "./text.ts";
 import { settlesWithin } from "./timing.ts";
 import { createWsEndpoint } from "./ws.ts";
 import { createJwtVerifier } from "./jwt.ts";
+import { createWebhooks } from "./webhooks/mod.ts";
 import { hostPort, urlHost } from "./address.ts";
 
 /** What `startServer` takes besides the configuration. */
@@ -76,7 +77,9 @@ export async function startServer(
   const jwt = await createJwtVerifier(config);
   const hub = new Hub();
   const metrics = new Metrics();
+  const webhooks = createWebhooks(config, { logger, metrics });
   const cluster = createCluster(config, {
+    events: webhooks.isOn ? webhooks : undefined,
     hub,
     metrics,
     logger,
@@ -104,6 +107,8 @@ export async function startServer(
       membership,
       history: cluster.history,
       jwt,
+      events: webhooks,
+      nodeId: cluster.nodeId,
       metrics,
       logger,
       requireAuth: config.requireAuth,
@@ -132,6 +137,7 @@ export async function startServer(
   } catch (error) {
     await api.shutdown();
     await cluster.close();
+    await webhooks[Symbol.asyncDispose]();
     throw error;
   }
 
@@ -150,6 +156,8 @@ export async function startServer(
     const isClean = areSocketsClosed && areRequestsDone && areListenersDone;
     if (!isClean) logger.warn("shutdown timed out", { openConnections: endpoint.size });
     await cluster.close();
+    // After the connections closed: their events get one last try.
+    await webhooks[Symbol.asyncDispose]();
     await journal?.[Symbol.asyncDispose]();
     return isClean;
   });

@@ -15,6 +15,7 @@ import {
   tempDir,
 } from "./process_helpers.ts";
 import { freePort, startRedis } from "./redis_server.ts";
+import { channelEvents, startReceiver } from "./webhook_receiver.ts";
 
 /** A spawned node and its endpoints. */
 interface Node extends AsyncDisposable {
@@ -257,4 +258,36 @@ Deno.test("the Redis password never shows in the banner, the logs or /health", a
   assert.equal(exit.code, 0);
   const printed = [...exit.stdout, exit.stderr, JSON.stringify(health)].join("\n");
   assert.ok(!printed.includes(secret), printed);
+});
+
+Deno.test("a node killed with SIGKILL: the survivors send channel.vacated for its channels", async () => {
+  await using receiver = startReceiver("whsec");
+  await using redis = await startRedis();
+  await using dir = await tempDir();
+  const args = [
+    "--redis-url",
+    redis.url,
+    "--node-timeout",
+    "1.5",
+    "--webhook-url",
+    receiver.url,
+    "--webhook-secret",
+    "whsec",
+    "--webhook-vacate-delay",
+    "0.2",
+  ];
+  await using a = await spawnNode(dir.path, [...args, "--node-id", "a"]);
+  await using b = await spawnNode(dir.path, [...args, "--node-id", "b"]);
+  const { token } = await json(a.api("/token/", { method: "POST" })) as { token: string };
+  await using onB = await subscribe(b, token, "solo");
+  await receiver.until((events) => channelEvents(events, "solo").length === 1, "occupied");
+  b.process.kill("SIGKILL");
+  await b.process.exited();
+  await receiver.until(
+    (events) => channelEvents(events, "solo").includes("channel.vacated"),
+    "vacated from the surviving node",
+    5_000,
+  );
+  assert.deepEqual(channelEvents(receiver.events, "solo"), ["channel.occupied", "channel.vacated"]);
+  await onB.closed;
 });

@@ -213,3 +213,12 @@ Deno.test("loadConfig() accepts one JWT key at most, and never echoes the secret
   const problems = problemsOf(["--jwt-secret", ""]);
   assert.deepEqual(problems, ["--jwt-secret: expected a non-empty secret"]);
 });
+
+Deno.test("loadConfig() refuses --webhook-url without --webhook-secret, and non-http URLs", () => {
+  assert.deepEqual(problemsOf(["--webhook-url", "https://a.test/h"]), [
+    "--webhook-url: expected --webhook-secret too, to sign the batches",
+  ]);
+  assert.deepEqual(problemsOf(["--webhook-url", "ftp://a.test/h", "--webhook-secret", "s"]), [
+    "--webhook-url: expected http or https URLs",
+  ]);
+});

@@ -63,6 +63,10 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     jwksUrl: null,
     jwtAudience: null,
     jwtIssuer: null,
+    webhookUrl: [],
+    webhookSecret: null,
+    webhookVacateDelay: 3,
+    webhookQueueSize: 10_000,
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -105,6 +109,9 @@ const EVERY_OPTION: Array<
   ["jwksUrl", "--jwks-url", "BOREAS_JWKS_URL", "https://auth.test/jwks", "https://auth.test/jwks"],
   ["jwtAudience", "--jwt-audience", "BOREAS_JWT_AUDIENCE", "chat", "chat"],
   ["jwtIssuer", "--jwt-issuer", "BOREAS_JWT_ISSUER", "https://auth.test/", "https://auth.test/"],
+  ["webhookSecret", "--webhook-secret", "BOREAS_WEBHOOK_SECRET", "whsec", "whsec"],
+  ["webhookVacateDelay", "--webhook-vacate-delay", "BOREAS_WEBHOOK_VACATE_DELAY", "0.5", 0.5],
+  ["webhookQueueSize", "--webhook-queue-size", "BOREAS_WEBHOOK_QUEUE_SIZE", "50", 50],
 ];
 
 Deno.test("loadConfig() reads every option from its flag, its variable and its file key", async (t) => {
@@ -114,6 +121,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_CONFIG",
       "BOREAS_API_KEY",
       "BOREAS_REUSE_PORT",
+      "BOREAS_WEBHOOK_URL",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
@@ -134,6 +142,23 @@ Deno.test("loadConfig() turns --reuse-port on from its flag, its variable and it
   assert.equal(load(["--reuse-port"]).reusePort, true);
   assert.equal(load([], { BOREAS_REUSE_PORT: "1" }).reusePort, true);
   assert.equal(load([], {}, { "./boreas.json": '{"reusePort": true}' }).reusePort, true);
+});
+
+Deno.test("loadConfig() collects webhook URLs from repeated flags, commas and the file", () => {
+  const secret = ["--webhook-secret", "s"];
+  assert.deepEqual(
+    load(["--webhook-url", "https://a.test/h", "--webhook-url", "http://b.test/h", ...secret])
+      .webhookUrl,
+    ["https://a.test/h", "http://b.test/h"],
+  );
+  assert.deepEqual(
+    load(secret, { BOREAS_WEBHOOK_URL: "https://a.test/h,https://b.test/h" }).webhookUrl,
+    ["https://a.test/h", "https://b.test/h"],
+  );
+  assert.deepEqual(
+    load(secret, {}, { "./boreas.json": '{"webhookUrl": ["https://a.test/h"]}' }).webhookUrl,
+    ["https://a.test/h"],
+  );
 });
 
 Deno.test("loadConfig() prefers a flag over the environment", () => {

@@ -98,6 +98,7 @@ Deno.test("GET /stats reports connections, tokens, channels and broadcasts", asy
     "slow_consumers_dropped",
     "tokens",
     "uptime_seconds",
+    "webhook_events_dropped",
   ]);
 });
 

@@ -50,6 +50,17 @@ export class RedisKeys {
     return `${this.#prefix}:{${channel}}:nodes`;
   }
 
+  /** Set (to 1) while `channel` is announced occupied to the webhooks. */
+  occupied(channel: string): string {
+    return `${this.#prefix}:{${channel}}:occupied`;
+  }
+
+  /** Sorted set of the channels whose `channel.vacated` is pending, scored by when it is due
+   * (ms). */
+  get vacating(): string {
+    return `${this.#prefix}:webhooks:vacating`;
+  }
+
   /** Hash of `channel`'s history: its `epoch` and `top` (last offset given out). */
   historyMeta(channel: string): string {
     return `${this.#prefix}:{${channel}}:meta`;

@@ -15,6 +15,7 @@ export interface NodeCounters {
   readonly "slow_consumers_dropped": number;
   readonly "connections_refused": number;
   readonly "connections_closed_for_limits": number;
+  readonly "webhook_events_dropped": number;
 }
 
 /** Cluster-wide membership. Every query rejects with `ClusterUnavailableError` when the
@@ -46,6 +47,7 @@ export function countersOf(metrics: Metrics): NodeCounters {
     slow_consumers_dropped: metrics.slowConsumersDropped,
     connections_refused: metrics.connectionsRefused,
     connections_closed_for_limits: metrics.connectionsClosedForLimits,
+    webhook_events_dropped: metrics.webhookEventsDropped,
   };
 }
 

@@ -21,6 +21,9 @@ import { RedisHistory } from "./redis_history.ts";
 import { redisAddress, RedisLink } from "./redis_link.ts";
 import { RedisMembership } from "./redis_membership.ts";
 import { provideOnConnect, RedisTokenRegistry } from "./redis_tokens.ts";
+import { RedisOccupancy } from "./redis_occupancy.ts";
+import type { EventSink } from "../webhooks/events.ts";
+import { LocalOccupancy } from "../webhooks/occupancy.ts";
 
 export { ClusterUnavailableError } from "./errors.ts";
 
@@ -51,6 +54,8 @@ export interface ClusterDeps {
   readonly journal?: TokenJournal | undefined;
   /** Standalone only: what the startup tokens minted with grants grant. */
   readonly grants?: ReadonlyMap<string, TokenGrant> | undefined;
+  /** Where channel.occupied and channel.vacated go; none when webhooks are off. */
+  readonly events?: EventSink | undefined;
 }
 
 /** The banner line of cluster mode; never shows the password. */
@@ -73,13 +78,23 @@ export function generateNodeId(): string {
 export function createCluster(
   config: Pick<
     Config,
-    "redisUrl" | "redisPrefix" | "nodeId" | "nodeTimeout" | "historySize" | "historyTtl"
+    | "redisUrl"
+    | "redisPrefix"
+    | "nodeId"
+    | "nodeTimeout"
+    | "historySize"
+    | "historyTtl"
+    | "webhookVacateDelay"
   >,
   deps: ClusterDeps,
 ): Cluster {
   const { hub, metrics, logger } = deps;
   if (config.redisUrl === null) {
     const tokens = new TokenStore(deps.tokens, deps.journal, deps.grants);
+    const delayMs = config.webhookVacateDelay * 1000;
+    const occupancy = deps.events === undefined
+      ? undefined
+      : new LocalOccupancy(hub, deps.events, { delayMs });
     const history = config.historySize === 0 ? null : new MemoryHistory({
       size: config.historySize,
       ttlMs: config.historyTtl * 1000,
@@ -94,6 +109,7 @@ export function createCluster(
       problems: () => [],
       close: () => {
         history?.[Symbol.dispose]();
+        occupancy?.[Symbol.dispose]();
         return Promise.resolve();
       },
     };
@@ -121,6 +137,12 @@ export function createCluster(
     history: history === null ? null : { history, size: config.historySize, ttlMs },
   });
   follow = (positions) => broker.follow(positions);
+  const occupancy = deps.events === undefined ? undefined : new RedisOccupancy(link, keys, {
+    hub,
+    membership,
+    sink: deps.events,
+    options: { prefix: config.redisPrefix, delayMs: config.webhookVacateDelay * 1000, logger },
+  });
   // Served channels keep their epochs while their messages expire; a third of the ttl between
   // renewals leaves room for a missed one.
   const epochTimer = history === null ? undefined : setInterval(() => {
@@ -140,6 +162,7 @@ export function createCluster(
     },
     close: async () => {
       clearInterval(epochTimer);
+      occupancy?.[Symbol.dispose]();
       await membership.leave();
       await link[Symbol.asyncDispose]();
     },

@@ -50,6 +50,8 @@ export interface LivenessOptions {
   /** Called when Redis did not know this node (it restarted empty, or reaped it): the node's
    * mirror must be written again. */
   readonly onForgotten: () => void;
+  /** Called with a dead node's channels once its counts were removed. */
+  readonly onReaped?: (channels: ReadonlySet<string>) => void;
 }
 
 /** This node's heartbeat, and what it learns of the others. */
@@ -130,7 +132,9 @@ export class NodeLiveness {
         ...[...channels].map((channel) => keys.channelNodes(channel)),
       ], [node])
     );
-    if (reaped === 1) this.#options.logger.info("forgot a node that stopped", { node });
+    if (reaped !== 1) return;
+    this.#options.logger.info("forgot a node that stopped", { node });
+    this.#options.onReaped?.(channels);
   }
 
   /** Stops the heartbeat. */

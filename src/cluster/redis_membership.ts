@@ -49,6 +49,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
   #flushing: Promise<void> | undefined;
   #waiters: Array<{ change: number; resolve: () => void }> = [];
   readonly #liveness: NodeLiveness;
+  readonly #reapedListeners: Array<(channels: ReadonlySet<string>) => void> = [];
   readonly #stopListening: () => void;
   #isClosed = false;
   /** Why the last write failed, while writes fail. */
@@ -69,6 +70,9 @@ export class RedisMembership implements Membership, AsyncDisposable {
       ...options,
       metrics,
       channelsOf: (node) => this.#channelsOf(node),
+      onReaped: (channels) => {
+        for (const listener of this.#reapedListeners) listener(channels);
+      },
       onForgotten: () => {
         if (this.#needsRewrite) return;
         this.#needsRewrite = true;
@@ -77,6 +81,11 @@ export class RedisMembership implements Membership, AsyncDisposable {
     });
     this.#stopListening = hub.onChange((change) => this.#record(change));
     link.onReady(() => this.#onReconnect());
+  }
+
+  /** Calls `listener` with a dead node's channels once its counts were removed. */
+  onReaped(listener: (channels: ReadonlySet<string>) => void): void {
+    this.#reapedListeners.push(listener);
   }
 
   nodes(): readonly string[] {

@@ -1,0 +1,172 @@
+/**
+ * @module
+ * Delivers webhook events to one URL: batches of at most 100 events, each waiting at most
+ * 200 ms, signed, sent one at a time in order. A batch that gets no 2xx within 5 s is sent again
+ * with exponential back-off for up to 5 minutes (at least once: receivers deduplicate by id).
+ * The queue is bounded: past it the oldest events are dropped, counted and logged, so a slow or
+ * dead backend never holds memory or slows anything else.
+ */
+
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { errorMessage } from "../text.ts";
+import type { WebhookEvent } from "./events.ts";
+import { signBatch } from "./signature.ts";
+
+/** Delivery limits; the defaults are the documented ones. */
+export interface SenderOptions {
+  readonly url: string;
+  readonly secret: string;
+  /** Events waiting at most; past it the oldest are dropped. */
+  readonly queueSize: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly maxBatch?: number;
+  readonly maxWaitMs?: number;
+  readonly timeoutMs?: number;
+  /** How long a batch is retried before it is given up, in milliseconds. */
+  readonly giveUpMs?: number;
+  /** The first retry's delay; each next one doubles, up to a minute. */
+  readonly firstRetryMs?: number;
+}
+
+/** One URL's queue and delivery loop. */
+export class WebhookSender implements AsyncDisposable {
+  readonly #options: Required<SenderOptions>;
+  #queue: WebhookEvent[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #sending: Promise<void> | undefined;
+  #inFlight: AbortController | undefined;
+  #isClosed = false;
+  #isDropping = false;
+
+  constructor(options: SenderOptions) {
+    this.#options = {
+      maxBatch: 100,
+      maxWaitMs: 200,
+      timeoutMs: 5_000,
+      giveUpMs: 5 * 60_000,
+      firstRetryMs: 1_000,
+      ...options,
+    };
+  }
+
+  /** Queues `event`; a full batch goes out at once, a partial one within 200 ms. */
+  push(event: WebhookEvent): void {
+    if (this.#isClosed) return;
+    this.#queue.push(event);
+    if (this.#queue.length > this.#options.queueSize) this.#drop(1);
+    else this.#isDropping = false;
+    if (this.#queue.length >= this.#options.maxBatch) this.#kick();
+    else this.#timer ??= setTimeout(() => this.#kick(), this.#options.maxWaitMs);
+  }
+
+  /** How many events wait. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  #drop(count: number): void {
+    this.#queue.splice(0, count);
+    this.#options.metrics.webhookEventsDropped += count;
+    if (!this.#isDropping) {
+      this.#isDropping = true;
+      this.#options.logger.warn("webhook queue full; dropping the oldest events", {
+        url: this.#options.url,
+        queueSize: this.#options.queueSize,
+      });
+    }
+  }
+
+  #kick(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#sending !== undefined || this.#queue.length === 0 || this.#isClosed) return;
+    this.#sending = this.#sendAll().finally(() => {
+      this.#sending = undefined;
+      if (this.#queue.length > 0) this.#kick();
+    });
+  }
+
+  async #sendAll(): Promise<void> {
+    while (this.#queue.length > 0 && !this.#isClosed) {
+      const batch = this.#queue.slice(0, this.#options.maxBatch);
+      const isDelivered = await this.#deliver(batch);
+      // The queue may have dropped some of this batch meanwhile: remove what is still there.
+      const sent = new Set(batch.map((event) => event.id));
+      this.#queue = this.#queue.filter((event) => !sent.has(event.id));
+      if (!isDelivered) {
+        this.#options.metrics.webhookEventsDropped += batch.length;
+        this.#options.logger.warn("webhook batch given up after retries", {
+          url: this.#options.url,
+          events: batch.length,
+        });
+      }
+    }
+  }
+
+  /** Sends `batch` until a 2xx, retrying with back-off; false once it is given up. */
+  async #deliver(batch: readonly WebhookEvent[]): Promise<boolean> {
+    const { giveUpMs, firstRetryMs, logger, url } = this.#options;
+    const body = JSON.stringify({ events: batch });
+    const started = Date.now();
+    for (let attempt = 0; !this.#isClosed; attempt++) {
+      const problem = await this.#post(body);
+      if (problem === null) return true;
+      logger.debug("webhook batch not delivered", { url, attempt, problem });
+      const delay = Math.min(firstRetryMs * 2 ** attempt, 60_000);
+      if (Date.now() + delay - started > giveUpMs) return false;
+      await this.#sleep(delay);
+    }
+    return false;
+  }
+
+  /** One POST; null on a 2xx, else what went wrong. */
+  async #post(body: string): Promise<string | null> {
+    const { url, secret, timeoutMs } = this.#options;
+    const controller = this.#inFlight = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error("no answer within 5 s")), timeoutMs);
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "boreas-signature": signBatch(secret, body, Date.now() / 1000),
+        },
+        body,
+        signal: controller.signal,
+      });
+      await response.body?.cancel();
+      return response.ok ? null : `answered ${response.status}`;
+    } catch (error) {
+      return errorMessage(error);
+    } finally {
+      clearTimeout(timer);
+      this.#inFlight = undefined;
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #wake: () => void = () => {};
+
+  /** Stops: what is queued is given one last try of at most `timeoutMs`, then dropped. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#isClosed) return;
+    clearTimeout(this.#timer);
+    if (this.#sending === undefined && this.#queue.length > 0) this.#kick();
+    this.#isClosed = true;
+    this.#wake();
+    const last = setTimeout(() => this.#inFlight?.abort(), this.#options.timeoutMs);
+    await this.#sending;
+    clearTimeout(last);
+  }
+}
