@@ -50,7 +50,10 @@ export function isLoopback(host: string): boolean {
 
 /** Warnings about a configuration that exposes more than it should, printed at startup. */
 export function startupWarnings(
-  config: Pick<Config, "apiHost" | "apiKey" | "debug" | "requireAuth">,
+  config: Pick<
+    Config,
+    "apiHost" | "wsHost" | "apiKey" | "debug" | "requireAuth" | "allowedOrigins"
+  >,
 ): string[] {
   const warnings: string[] = [];
   if (!config.requireAuth) warnings.push(NO_AUTH_WARNING);
@@ -67,6 +70,13 @@ export function startupWarnings(
           "every token (set --no-debug)",
       );
     }
+  }
+  const exposed = [config.apiHost, config.wsHost].find((host) => !isLoopback(host));
+  if (exposed !== undefined && config.allowedOrigins.length === 0) {
+    warnings.push(
+      `Boreas listens on ${exposed} and any website may open a WebSocket to it from a visitor's ` +
+        "browser (set --allowed-origins)",
+    );
   }
   return warnings;
 }

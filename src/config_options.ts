@@ -61,6 +61,10 @@ export interface Config {
   readonly webhookSecret: string | null;
   readonly webhookVacateDelay: number;
   readonly webhookQueueSize: number;
+  /** Origins whose browser requests to the API get CORS headers; may hold `*`. */
+  readonly corsOrigin: readonly string[];
+  /** Origins a WebSocket upgrade may come from; empty: any. */
+  readonly allowedOrigins: readonly string[];
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -103,6 +107,8 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   webhookSecret: null,
   webhookVacateDelay: 3,
   webhookQueueSize: 10_000,
+  corsOrigin: Object.freeze([]),
+  allowedOrigins: Object.freeze([]),
 });
 
 type Kind =
@@ -123,7 +129,8 @@ type Kind =
   | "size"
   | "secret"
   | "text"
-  | "urls";
+  | "urls"
+  | "origins";
 
 /** One option: its Config key, the kind of value it takes, and its help. */
 export interface OptionSpec {
@@ -175,6 +182,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "webhookSecret", kind: "secret", placeholder: "SECRET", summary: "sign webhook batches with this secret (required with --webhook-url)" },
   { key: "webhookVacateDelay", kind: "seconds", placeholder: "SECONDS", summary: "how long a channel must stay empty before channel.vacated is sent" },
   { key: "webhookQueueSize", kind: "count", placeholder: "N", summary: "webhook events queued per URL; past it the oldest are dropped" },
+  { key: "corsOrigin", kind: "origins", placeholder: "ORIGIN", summary: "answer browser requests to the API from this origin with CORS headers (repeatable; * for any)" },
+  { key: "allowedOrigins", kind: "origins", placeholder: "ORIGIN", summary: "refuse WebSocket upgrades whose Origin is not one of these (repeatable; default: any)" },
 ];
 
 /** Turns `apiPort` into `api-port`. */
@@ -255,6 +264,9 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
       return typeof raw === "string" && raw !== ""
         ? raw
         : { problem: `expected a non-empty string, got ${shown}` };
+    case "origins":
+      return parseOrigins(raw) ??
+        { problem: "expected origins such as https://app.example.com (scheme, host, port), or *" };
     case "urls":
       return parseUrls(raw) ?? { problem: "expected http or https URLs" };
     case "size":
@@ -313,6 +325,22 @@ function parseHttpUrl(raw: unknown): string | null {
   if (typeof raw !== "string" || !URL.canParse(raw)) return null;
   const url = new URL(raw);
   return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+}
+
+/** A list of origins (`scheme://host[:port]`, or `*`) from a repeated flag, a comma-separated
+ * string, or a JSON array. */
+function parseOrigins(raw: unknown): readonly string[] | null {
+  const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((part) =>
+    typeof part === "string" ? part.split(",") : [part]
+  );
+  const origins: string[] = [];
+  for (const part of parts) {
+    if (typeof part !== "string") return null;
+    const origin = part.trim();
+    if (origin !== "*" && !(URL.canParse(origin) && new URL(origin).origin === origin)) return null;
+    origins.push(origin);
+  }
+  return Object.freeze(origins);
 }
 
 /** A list of http(s) URLs from a repeated flag, a comma-separated string, or a JSON array. */

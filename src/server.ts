@@ -98,6 +98,7 @@ export async function startServer(
     maxBodyBytes: config.maxBodyBytes,
     debug: config.debug,
     apiKeys: config.apiKey,
+    corsOrigins: config.corsOrigin,
     isShuttingDown: () => isShuttingDown,
   });
   const endpoint = createWsEndpoint(
@@ -114,7 +115,11 @@ export async function startServer(
       requireAuth: config.requireAuth,
       limits: limitsOf(config),
     },
-    { maxConnections: config.maxConnections, pingIntervalSeconds: config.pingInterval },
+    {
+      maxConnections: config.maxConnections,
+      pingIntervalSeconds: config.pingInterval,
+      allowedOrigins: config.allowedOrigins,
+    },
   );
 
   const apiRequests = new InFlight();

@@ -18,6 +18,9 @@ export interface WsOptions {
   /** Seconds between pings to an idle client; a client that does not answer is closed. 0
    * disables pings. */
   readonly pingIntervalSeconds: number;
+  /** Origins an upgrade may come from (`--allowed-origins`); empty: any. A request without an
+   * `Origin` header (not a browser) is always allowed. */
+  readonly allowedOrigins: readonly string[];
 }
 
 /** The WebSocket listener's handler, and a way to close every socket it opened. */
@@ -61,6 +64,15 @@ export function createWsEndpoint(
       return errorResponse(new HttpError(404, `no WebSocket endpoint at ${pathname}`));
     }
     if (closing !== undefined) return refuse(503, "server shutting down");
+    const origin = request.headers.get("origin");
+    if (options.allowedOrigins.length > 0 && origin !== null) {
+      if (!options.allowedOrigins.includes(origin)) {
+        return refuse(
+          403,
+          `origin: ${JSON.stringify(origin)} is not allowed (see --allowed-origins)`,
+        );
+      }
+    }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return errorResponse(
         new HttpError(426, "expected a WebSocket upgrade request", {

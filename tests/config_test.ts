@@ -67,6 +67,8 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     webhookSecret: null,
     webhookVacateDelay: 3,
     webhookQueueSize: 10_000,
+    corsOrigin: [],
+    allowedOrigins: [],
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -122,6 +124,8 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_API_KEY",
       "BOREAS_REUSE_PORT",
       "BOREAS_WEBHOOK_URL",
+      "BOREAS_CORS_ORIGIN",
+      "BOREAS_ALLOWED_ORIGINS",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );

@@ -100,6 +100,7 @@ export function apiContext(
     maxBodyBytes: DEFAULT_CONFIG.maxBodyBytes,
     debug: true,
     apiKeys: [],
+    corsOrigins: [],
     isShuttingDown: () => false,
     ...overrides,
   };

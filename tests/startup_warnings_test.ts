@@ -17,8 +17,13 @@ async function stop(boreas: BoreasProcess, apiPort: number) {
   return await boreas.exited();
 }
 
+const ORIGINS_OPEN =
+  /^Boreas listens on (\S+) and any website may open a WebSocket .*\(set --allowed-origins\)$/;
+
+/** The warnings for `overrides`, with --allowed-origins set unless they say otherwise, so that
+ * each test sees the warnings it is about. */
 function warningsFor(overrides: Partial<Parameters<typeof startupWarnings>[0]>): string[] {
-  return startupWarnings({ ...DEFAULT_CONFIG, ...overrides });
+  return startupWarnings({ ...DEFAULT_CONFIG, allowedOrigins: ["https://app.test"], ...overrides });
 }
 
 Deno.test("isLoopback() accepts loopback hosts only", () => {
@@ -57,11 +62,26 @@ Deno.test("startupWarnings() drops each warning once its cause is fixed", () => 
   assert.deepEqual(warningsFor({ apiHost, debug: false, apiKey: ["k1"] }), []);
 });
 
+Deno.test("startupWarnings() warns beyond loopback without --allowed-origins", () => {
+  for (const [apiHost, wsHost] of [["0.0.0.0", "127.0.0.1"], ["127.0.0.1", "::"]] as const) {
+    const warnings = warningsFor({
+      apiHost,
+      wsHost,
+      apiKey: ["k"],
+      debug: false,
+      allowedOrigins: [],
+    });
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.equal(ORIGINS_OPEN.exec(warnings[0]!)?.[1], apiHost === "0.0.0.0" ? apiHost : wsHost);
+  }
+  assert.deepEqual(warningsFor({ apiHost: "127.0.0.1", allowedOrigins: [] }), []);
+});
+
 Deno.test("startupWarnings() warns about --no-require-auth on any host", () => {
   assert.deepEqual(warningsFor({ apiHost: "127.0.0.1", requireAuth: false }), [NO_AUTH_WARNING]);
 });
 
-Deno.test("main.ts --api-host 0.0.0.0 prints both warnings on stderr", async () => {
+Deno.test("main.ts --api-host 0.0.0.0 prints its three warnings on stderr", async () => {
   await using dir = await tempDir();
   await using boreas = await spawnBoreas(
     ["--api-host", "0.0.0.0", "--api-port", "0", "--ws-port", "0"],
@@ -71,11 +91,12 @@ Deno.test("main.ts --api-host 0.0.0.0 prints both warnings on stderr", async () 
   assert.ok(
     banner.some((line) => /^API endpoint configured to listen on 0\.0\.0\.0:\d+$/.test(line)),
   );
-  const stderr = await boreas.stderrMatching(/^WARN Debug mode is on/);
+  const stderr = await boreas.stderrMatching(/^WARN Boreas listens on/);
   const warnings = stderr.split("\n").filter((line) => line.startsWith("WARN "));
-  assert.equal(warnings.length, 2, stderr);
+  assert.equal(warnings.length, 3, stderr);
   assert.match(warnings[0]!.slice("WARN ".length), NO_KEY);
   assert.match(warnings[1]!.slice("WARN ".length), DEBUG_EXPOSED);
+  assert.match(warnings[2]!.slice("WARN ".length), ORIGINS_OPEN);
   const exit = await stop(boreas, endpointsOf(banner).apiPort);
   assert.deepEqual([exit.code, exit.signal], [0, null], exit.stderr);
 });

@@ -23,6 +23,8 @@ export interface ApiContext {
   readonly debug: boolean;
   /** Keys for `Authorization: Bearer KEY`; empty when the API is open. */
   readonly apiKeys: readonly string[];
+  /** Origins whose browser requests get CORS headers (`--cors-origin`); may hold `*`. */
+  readonly corsOrigins: readonly string[];
   /** Whether a graceful shutdown has started (`/health` then answers 503). */
   isShuttingDown(): boolean;
 }

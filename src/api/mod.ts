@@ -27,7 +27,11 @@ export function createApi(context: ApiContext): RequestHandler {
       ...operationsRoutes(context),
       ...debugRoutes(context),
     ].map(answeringRedisFailures),
-    { logger: context.logger, authorize: (request) => keys.verify(request) },
+    {
+      logger: context.logger,
+      authorize: (request) => keys.verify(request),
+      corsOrigins: context.corsOrigins,
+    },
   );
 }
 

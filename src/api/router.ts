@@ -7,6 +7,7 @@
  */
 
 import type { Logger } from "../log.ts";
+import { addCorsHeaders, allowedOrigin, preflightResponse } from "./cors.ts";
 import { compilePath, type PathMatcher } from "./path.ts";
 import { errorResponse, HttpError } from "./response.ts";
 import { errorMessage } from "../text.ts";
@@ -40,6 +41,9 @@ export interface RouterOptions {
   /** Throws `HttpError` for a request that may not use non-public routes; runs before their
    * handlers and before a 404 or 405 answer. Default: everyone may. */
   readonly authorize?: (request: Request) => void;
+  /** Origins whose cross-origin requests get CORS headers and preflight answers
+   * (`--cors-origin`); empty: no CORS header at all. Default: empty. */
+  readonly corsOrigins?: readonly string[];
 }
 
 /** Answers any request. */
@@ -53,22 +57,47 @@ interface CompiledRoute extends Route {
  * method match answers. Unexpected errors are logged once, with method and path, and answered
  * 500 without details. */
 export function createRouter(routes: readonly Route[], options: RouterOptions): RequestHandler {
-  const { logger, authorize = () => {} } = options;
+  const { logger, authorize = () => {}, corsOrigins = [] } = options;
   const compiled: CompiledRoute[] = routes.map((route) => ({
     ...route,
     matcher: compilePath(route.path),
   }));
   return async (request) => {
     const pathname = new URL(request.url).pathname;
-    const response = await answer(compiled, request, { pathname, logger, authorize });
-    return request.method === "HEAD" ? withoutBody(response) : response;
+    const cors = allowedOrigin(corsOrigins, request.headers.get("origin"));
+    if (cors !== null && isPreflight(request)) {
+      const methods = methodsOf(compiled, pathname);
+      // A preflight carries no credentials: it is answered before the API key check.
+      if (methods.size > 0) return preflightResponse(cors, methods);
+    }
+    const answered = await answer(compiled, request, { pathname, logger, authorize });
+    const response = request.method === "HEAD" ? withoutBody(answered) : answered;
+    if (cors !== null) addCorsHeaders(response.headers, cors);
+    return response;
   };
+}
+
+function isPreflight(request: Request): boolean {
+  return request.method === "OPTIONS" && request.headers.has("access-control-request-method");
+}
+
+/** The methods the routes take at `pathname` (with HEAD for GET). */
+function methodsOf(routes: readonly CompiledRoute[], pathname: string): Set<string> {
+  const methods = new Set<string>();
+  for (const route of routes) {
+    if (route.matcher.match(pathname) === null) continue;
+    methods.add(route.method);
+    if (route.method === "GET") methods.add("HEAD");
+  }
+  return methods;
 }
 
 async function answer(
   routes: readonly CompiledRoute[],
   request: Request,
-  { pathname, logger, authorize }: Required<RouterOptions> & { pathname: string },
+  { pathname, logger, authorize }: Pick<Required<RouterOptions>, "logger" | "authorize"> & {
+    pathname: string;
+  },
 ): Promise<Response> {
   try {
     return await dispatch(routes, request, { pathname, authorize });
