@@ -88,7 +88,7 @@ export function parseGrantRequest(body: unknown): GrantRequest {
 
 /** What is wrong with `pattern`, or null: `*` alone, or a channel name with an optional `*`
  * at its end. */
-function patternProblem(pattern: unknown): string | null {
+export function patternProblem(pattern: unknown): string | null {
   if (typeof pattern !== "string") return "expected a string";
   if (pattern === "*") return null;
   const name = pattern.endsWith("*") ? pattern.slice(0, -1) : pattern;

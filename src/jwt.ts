@@ -17,7 +17,7 @@ import {
 } from "jose";
 import { ConfigError } from "./config.ts";
 import type { Config } from "./config.ts";
-import type { TokenGrant } from "./grants.ts";
+import { MAX_USER_LENGTH, patternProblem, type TokenGrant } from "./grants.ts";
 import { errorMessage } from "./text.ts";
 
 /** Checks JWTs and turns their claims into grants. */
@@ -48,7 +48,18 @@ export async function createJwtVerifier(
   };
   if (config.jwtSecret !== null) {
     const secret = new TextEncoder().encode(config.jwtSecret);
-    return verifierWith(() => secret, [...HMAC_ALGORITHMS], checks);
+    // Imported once per hash, not at every check.
+    const keys = new Map<string, Promise<CryptoKey>>();
+    const keyFor = (alg: string) => {
+      let key = keys.get(alg);
+      if (key === undefined) {
+        const hash = `SHA-${alg.slice(2)}`;
+        key = crypto.subtle.importKey("raw", secret, { name: "HMAC", hash }, false, ["verify"]);
+        keys.set(alg, key);
+      }
+      return key;
+    };
+    return verifierWith(keyFor, [...HMAC_ALGORITHMS], checks);
   }
   if (config.jwtPublicKey !== null) {
     const { keys, algorithms } = await readPublicKey(config.jwtPublicKey);
@@ -67,7 +78,7 @@ export async function createJwtVerifier(
 type Checks = { audience?: string; issuer?: string };
 
 function verifierWith(
-  keyFor: (alg: string) => Uint8Array | Promise<CryptoKey>,
+  keyFor: (alg: string) => Promise<CryptoKey>,
   algorithms: string[],
   checks: Checks,
 ): JwtVerifier {
@@ -119,10 +130,15 @@ function grantOf(payload: JWTPayload): { grant: TokenGrant } | { problem: string
   const { channels, sub, exp } = payload as JWTPayload & { channels?: unknown };
   let granted: string[] = [];
   if (channels !== undefined) {
-    if (!Array.isArray(channels) || !channels.every((item) => typeof item === "string")) {
-      return { problem: "claim channels: expected a list of channel patterns" };
+    if (!Array.isArray(channels)) return { problem: "claim channels: expected a list of patterns" };
+    for (const [i, pattern] of channels.entries()) {
+      const problem = patternProblem(pattern);
+      if (problem !== null) return { problem: `claim channels[${i}]: ${problem}` };
     }
     granted = channels;
+  }
+  if (typeof sub === "string" && sub.length > MAX_USER_LENGTH) {
+    return { problem: `claim sub: expected at most ${MAX_USER_LENGTH} characters` };
   }
   return {
     grant: {

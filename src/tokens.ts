@@ -38,6 +38,9 @@ export function tokenFingerprint(token: string): string {
   return createHash("sha256").update(token).digest("hex").slice(0, 12);
 }
 
+/** How many mints pass between two sweeps of a standalone store's expired tokens. */
+const SWEEP_EVERY_MINTS = 1000;
+
 /** Called with each token revoked, on every node, once it no longer authenticates. */
 export type RevocationListener = (token: string) => void;
 
@@ -62,6 +65,8 @@ export interface TokenRegistry {
   all(): Promise<string[]>;
   /** Calls `listener` for every revocation from now on. */
   onRevoke(listener: RevocationListener): void;
+  /** Forgets the tokens that have expired (they are refused either way). */
+  sweepExpired(): Promise<void>;
 }
 
 /** The tokens that may authenticate a connection, in the order they were added, with their
@@ -70,6 +75,7 @@ export interface TokenRegistry {
 export class TokenStore implements TokenRegistry {
   readonly #listeners: RevocationListener[] = [];
   readonly #tokens: Map<string, TokenGrant>;
+  #mints = 0;
   readonly #journal: TokenJournal | undefined;
 
   /** Starts with `initial`, e.g. the tokens a provider and the journal held at startup, each
@@ -85,6 +91,8 @@ export class TokenStore implements TokenRegistry {
 
   /** Mints a new token, makes it durable, adds it and returns it. */
   async mint(grant: TokenGrant = OPEN_GRANT): Promise<string> {
+    // Expired tokens go as new ones come, so that they cannot pile up unlisted.
+    if (++this.#mints % SWEEP_EVERY_MINTS === 0) this.#dropExpired();
     const token = mintToken();
     await this.#journal?.append("add", token, grant);
     this.#tokens.set(token, grant);
@@ -100,7 +108,13 @@ export class TokenStore implements TokenRegistry {
 
   lookup(token: string): Promise<TokenGrant | null> {
     const grant = this.#tokens.get(token);
+    if (grant !== undefined && isExpired(grant)) this.#tokens.delete(token);
     return Promise.resolve(grant === undefined || isExpired(grant) ? null : grant);
+  }
+
+  sweepExpired(): Promise<void> {
+    this.#dropExpired();
+    return Promise.resolve();
   }
 
   /** Makes the removal of `token` durable, then removes it and tells the revocation

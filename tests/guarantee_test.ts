@@ -215,6 +215,12 @@ Deno.test("cluster: across a Redis restart that loses its data, the subscriber i
   await redis.kill();
   await redis.start();
   await redis.cli("ZADD", "boreas:tokens", "1", token);
+  await redis.cli(
+    "HSET",
+    "boreas:tokens:grants",
+    token,
+    '{"channels": null, "expires_at": null, "user": null}',
+  );
   release();
   await untilHealthy(a, 5_000);
   const event = await withDeadlineValue(told, 5_000, "the recovery event");

@@ -68,3 +68,14 @@ Deno.test("cluster: JWT access tokens grant what their claims say", async () => 
   await using node = await startNode(redis.url, "a", { jwtSecret: SECRET });
   await checkJwtAuth(node);
 });
+
+Deno.test("cluster: a JWT authenticates while Redis is down: it needs no Redis", async () => {
+  await using redis = await startRedis();
+  await using node = await startNode(redis.url, "a", { jwtSecret: SECRET });
+  await redis.kill();
+  await using client = await TestClient.connect(node.wsUrl);
+  assert.deepEqual(await client.request({ access_token: await jwt({ channels: ["*"] }) }), {
+    ref: 1,
+    ok: true,
+  });
+});

@@ -150,3 +150,18 @@ Deno.test("createJwtVerifier() names --jwt-public-key when the file is missing o
     );
   }
 });
+
+Deno.test("a JWT whose channels claim holds a bad pattern, or whose sub is too long, is refused", async () => {
+  const verifier = await verifierFor({ jwtSecret: SECRET });
+  const secret = new TextEncoder().encode(SECRET);
+  const bad = await verifier.verify(await sign(secret, "HS256", { channels: ["ok", ""] }));
+  assert.ok("problem" in bad && bad.problem.startsWith("claim channels[1]: "), JSON.stringify(bad));
+  const long = await sign(
+    secret,
+    "HS256",
+    { channels: [] },
+    {},
+    (jwt) => jwt.setSubject("x".repeat(129)).setExpirationTime("1h"),
+  );
+  assert.ok("problem" in await verifier.verify(long));
+});

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { Config } from "../src/config.ts";
-import { startNode } from "./cluster_helpers.ts";
+import { startNode, until } from "./cluster_helpers.ts";
 import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import { readJson } from "./integration_helpers.ts";
 import { startRedis } from "./redis_server.ts";
@@ -149,4 +149,40 @@ Deno.test("webhooks: a receiver that never answers loses the oldest events, not 
   } finally {
     for (const client of clients) await client[Symbol.asyncDispose]();
   }
+});
+
+Deno.test("webhooks: a graceful shutdown sends what is queued, vacated included", async () => {
+  await using receiver = startReceiver(SECRET);
+  const server = await startTestServer(hooks(receiver, { webhookVacateDelay: 5 }));
+  const token = await mint(server, "7");
+  const clients: TestClient[] = [];
+  for (let i = 0; i < 60; i++) clients.push(await join(server, token, `room-${i}`));
+  await server.shutdown();
+  for (const client of clients) await client.closed;
+  const count = (type: string) => receiver.events.filter((event) => event.type === type).length;
+  // 60 authenticated, 60 occupied, 60 closed and 60 vacated: more than one batch at shutdown.
+  assert.deepEqual(
+    ["connection.authenticated", "channel.occupied", "connection.closed", "channel.vacated"].map(
+      count,
+    ),
+    [60, 60, 60, 60],
+  );
+});
+
+Deno.test("webhooks: a channel left while Redis was down is vacated once it is back", async () => {
+  await using receiver = startReceiver(SECRET);
+  await using redis = await startRedis({ appendOnly: true });
+  await using a = await startNode(redis.url, "a", hooks(receiver));
+  const client = await join(a, await mint(a, "7"), "room");
+  await receiver.until((events) => channelEvents(events, "room").length === 1, "occupied");
+  await redis.kill();
+  await until(() => a.cluster.problems().length > 0, "a to notice Redis is gone");
+  await client[Symbol.asyncDispose](); // the last subscriber leaves while Redis is down
+  await redis.start(); // with its data: the channel is still announced occupied there
+  await receiver.until(
+    (events) => channelEvents(events, "room").includes("channel.vacated"),
+    "vacated after Redis is back",
+    8_000,
+  );
+  assert.deepEqual(channelEvents(receiver.events, "room"), ["channel.occupied", "channel.vacated"]);
 });

@@ -143,6 +143,7 @@ export function createCluster(
     sink: deps.events,
     options: { prefix: config.redisPrefix, delayMs: config.webhookVacateDelay * 1000, logger },
   });
+  const sweeper = sweepTokens(tokens);
   // Served channels keep their epochs while their messages expire; a third of the ttl between
   // renewals leaves room for a missed one.
   const epochTimer = history === null ? undefined : setInterval(() => {
@@ -162,9 +163,19 @@ export function createCluster(
     },
     close: async () => {
       clearInterval(epochTimer);
+      clearInterval(sweeper);
       occupancy?.[Symbol.dispose]();
       await membership.leave();
       await link[Symbol.asyncDispose]();
     },
   };
+}
+
+/** How often expired tokens are forgotten, in milliseconds. */
+const TOKEN_SWEEP_MS = 30_000;
+
+/** Forgets `tokens`' expired tokens every `TOKEN_SWEEP_MS`, so that they do not pile up in
+ * Redis when nothing lists them. (A standalone store sweeps as it mints.) */
+function sweepTokens(tokens: TokenRegistry): ReturnType<typeof setInterval> {
+  return setInterval(() => tokens.sweepExpired().catch(() => {}), TOKEN_SWEEP_MS);
 }

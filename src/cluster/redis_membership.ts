@@ -50,6 +50,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
   #waiters: Array<{ change: number; resolve: () => void }> = [];
   readonly #liveness: NodeLiveness;
   readonly #reapedListeners: Array<(channels: ReadonlySet<string>) => void> = [];
+  readonly #rewrittenListeners: Array<() => void> = [];
   readonly #stopListening: () => void;
   #isClosed = false;
   /** Why the last write failed, while writes fail. */
@@ -81,6 +82,11 @@ export class RedisMembership implements Membership, AsyncDisposable {
     });
     this.#stopListening = hub.onChange((change) => this.#record(change));
     link.onReady(() => this.#onReconnect());
+  }
+
+  /** Calls `listener` each time the whole mirror was written again (Redis lost it). */
+  onRewritten(listener: () => void): void {
+    this.#rewrittenListeners.push(listener);
   }
 
   /** Calls `listener` with a dead node's channels once its counts were removed. */
@@ -228,6 +234,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
       this.#written = change;
       this.#failure = null;
       this.#release(change);
+      if (isRewrite) { for (const listener of this.#rewrittenListeners) listener(); }
     } catch (error) {
       for (const subscriber of connections) this.#dirtyConnections.add(subscriber);
       for (const channel of channels) this.#dirtyChannels.add(channel);

@@ -61,6 +61,9 @@ export class RedisOccupancy implements Disposable {
   readonly #options: RedisOccupancyOptions;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #stop: () => void;
+  readonly #hub: Hub;
+  /** Channels whose check failed (Redis was down): checked again once it is back. */
+  readonly #unsure = new Set<string>();
 
   constructor(
     link: RedisLink,
@@ -76,6 +79,7 @@ export class RedisOccupancy implements Disposable {
     this.#keys = keys;
     this.#sink = sink;
     this.#options = options;
+    this.#hub = hub;
     const counts = new Map<string, number>();
     this.#stop = hub.onChange(({ channels }) => {
       const crossed = channels.filter((channel) => {
@@ -89,6 +93,10 @@ export class RedisOccupancy implements Disposable {
       if (crossed.length > 0) membership.synced().then(() => this.check(crossed));
     });
     membership.onReaped((channels) => this.check([...channels]));
+    // Back after Redis was unreachable, or lost its data: what changed meanwhile is checked.
+    const recheck = () => membership.synced().then(() => this.#recheck());
+    link.onReady(recheck);
+    membership.onRewritten(recheck);
     this.#timer = setInterval(
       () => this.#sweep(),
       Math.max(100, Math.min(1000, options.delayMs / 4)),
@@ -113,8 +121,18 @@ export class RedisOccupancy implements Disposable {
         if (answers[i] === 1) this.#sink.emit({ type: "channel.occupied", channel });
       });
     } catch (error) {
-      this.#options.logger.warn("channel occupancy not checked", { error: errorMessage(error) });
+      for (const channel of channels) this.#unsure.add(channel);
+      this.#options.logger.warn("channel occupancy not checked; checking again on reconnect", {
+        error: errorMessage(error),
+      });
     }
+  }
+
+  #recheck(): Promise<void> {
+    const channels = new Set(this.#unsure);
+    this.#unsure.clear();
+    for (const [channel] of this.#hub.snapshot().channels) channels.add(channel);
+    return channels.size === 0 ? Promise.resolve() : this.check([...channels]);
   }
 
   async #sweep(): Promise<void> {

@@ -7,14 +7,7 @@
  */
 
 import type { Logger } from "../log.ts";
-import {
-  decodeGrant,
-  encodeGrant,
-  isExpired,
-  isOpenGrant,
-  OPEN_GRANT,
-  type TokenGrant,
-} from "../grants.ts";
+import { decodeGrant, encodeGrant, isExpired, OPEN_GRANT, type TokenGrant } from "../grants.ts";
 import { mintToken, type RevocationListener, type TokenRegistry } from "../tokens.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisLink } from "./redis_link.ts";
@@ -34,12 +27,14 @@ redis.call('PUBLISH', ARGV[4], ARGV[1])
 return removed
 `);
 
-// KEYS: tokens, provided, revoked. ARGV: now (ms), then the tokens. Returns how many joined.
+// KEYS: tokens, provided, revoked, grants. ARGV: now (ms), the open grant, then the tokens.
+// Returns how many joined.
 const PROVIDE_SCRIPT = new RedisScript(`
 local added = 0
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   if redis.call('ZSCORE', KEYS[3], ARGV[i]) == false then
     redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[i])
+    redis.call('HSETNX', KEYS[4], ARGV[i], ARGV[2])
     redis.call('SADD', KEYS[2], ARGV[i])
     added = added + 1
   end
@@ -93,8 +88,9 @@ export class RedisTokenRegistry implements TokenRegistry {
     const token = mintToken();
     const keys = this.#keys;
     await this.#link.run(async (redis) => {
-      const multi = redis.multi().zAdd(keys.tokens, { score: Date.now(), value: token });
-      if (!isOpenGrant(grant)) multi.hSet(keys.tokenGrants, token, encodeGrant(grant));
+      // Every token's grant is written, the open one too: a token without one is refused.
+      const multi = redis.multi().zAdd(keys.tokens, { score: Date.now(), value: token })
+        .hSet(keys.tokenGrants, token, encodeGrant(grant));
       if (grant.expiresAt !== null) {
         multi.zAdd(keys.expiringTokens, { score: grant.expiresAt, value: token });
       }
@@ -108,9 +104,9 @@ export class RedisTokenRegistry implements TokenRegistry {
     const [score, encoded] = await this.#link.run((redis) =>
       redis.multi().zScore(keys.tokens, token).hGet(keys.tokenGrants, token).exec()
     ) as unknown as [number | null, string | null];
-    if (score === null || this.#recentlyRevoked.has(token)) return null;
-    const grant = encoded === null ? OPEN_GRANT : decodeGrant(encoded) ?? OPEN_GRANT;
-    return isExpired(grant) ? null : grant;
+    if (score === null || encoded === null || this.#recentlyRevoked.has(token)) return null;
+    const grant = decodeGrant(encoded);
+    return grant === null || isExpired(grant) ? null : grant;
   }
 
   async isValid(token: string): Promise<boolean> {
@@ -134,6 +130,10 @@ export class RedisTokenRegistry implements TokenRegistry {
       ])
     );
     return removed === 1;
+  }
+
+  async sweepExpired(): Promise<void> {
+    await this.#valid("count");
   }
 
   async count(): Promise<number> {
@@ -176,10 +176,12 @@ export class RedisTokenRegistry implements TokenRegistry {
       const batch = tokens.slice(i, i + PROVIDE_BATCH);
       added += Number(
         await this.#link.run((redis) =>
-          PROVIDE_SCRIPT.run(redis, [keys.tokens, keys.providedTokens, keys.revokedTokens], [
-            Date.now(),
-            ...batch,
-          ])
+          PROVIDE_SCRIPT.run(redis, [
+            keys.tokens,
+            keys.providedTokens,
+            keys.revokedTokens,
+            keys.tokenGrants,
+          ], [Date.now(), encodeGrant(OPEN_GRANT), ...batch])
         ),
       );
     }

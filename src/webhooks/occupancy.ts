@@ -52,8 +52,16 @@ export class LocalOccupancy implements Disposable {
     this.#sink.emit({ type: "channel.vacated", channel });
   }
 
+  /** Stops following the hub; channels whose vacate was pending are vacated now (at shutdown,
+   * every channel empties and nobody would send them later). */
   [Symbol.dispose](): void {
     this.#stop();
-    for (const timer of this.#occupied.values()) clearTimeout(timer);
+    for (const [channel, timer] of this.#occupied) {
+      clearTimeout(timer);
+      if (this.#hub.memberCount(channel) === 0) {
+        this.#sink.emit({ type: "channel.vacated", channel });
+      }
+    }
+    this.#occupied.clear();
   }
 }

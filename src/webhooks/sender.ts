@@ -39,6 +39,8 @@ export class WebhookSender implements AsyncDisposable {
   #inFlight: AbortController | undefined;
   #isClosed = false;
   #isDropping = false;
+  /** Once closing: when the last tries must end (ms). */
+  #drainUntil = Infinity;
 
   constructor(options: SenderOptions) {
     this.#options = {
@@ -81,7 +83,8 @@ export class WebhookSender implements AsyncDisposable {
   #kick(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#sending !== undefined || this.#queue.length === 0 || this.#isClosed) return;
+    if (this.#sending !== undefined || this.#queue.length === 0) return;
+    if (Date.now() >= this.#drainUntil) return;
     this.#sending = this.#sendAll().finally(() => {
       this.#sending = undefined;
       if (this.#queue.length > 0) this.#kick();
@@ -89,17 +92,20 @@ export class WebhookSender implements AsyncDisposable {
   }
 
   async #sendAll(): Promise<void> {
-    while (this.#queue.length > 0 && !this.#isClosed) {
+    while (this.#queue.length > 0 && Date.now() < this.#drainUntil) {
       const batch = this.#queue.slice(0, this.#options.maxBatch);
       const isDelivered = await this.#deliver(batch);
-      // The queue may have dropped some of this batch meanwhile: remove what is still there.
+      // The queue may have dropped some of this batch meanwhile (and counted them): remove, and
+      // count if given up, only what is still there.
       const sent = new Set(batch.map((event) => event.id));
+      const before = this.#queue.length;
       this.#queue = this.#queue.filter((event) => !sent.has(event.id));
       if (!isDelivered) {
-        this.#options.metrics.webhookEventsDropped += batch.length;
+        const lost = before - this.#queue.length;
+        this.#options.metrics.webhookEventsDropped += lost;
         this.#options.logger.warn("webhook batch given up after retries", {
           url: this.#options.url,
-          events: batch.length,
+          events: lost,
         });
       }
     }
@@ -110,15 +116,17 @@ export class WebhookSender implements AsyncDisposable {
     const { giveUpMs, firstRetryMs, logger, url } = this.#options;
     const body = JSON.stringify({ events: batch });
     const started = Date.now();
-    for (let attempt = 0; !this.#isClosed; attempt++) {
+    for (let attempt = 0;; attempt++) {
       const problem = await this.#post(body);
       if (problem === null) return true;
       logger.debug("webhook batch not delivered", { url, attempt, problem });
+      // Closing: one try per batch, no back-off.
+      if (this.#isClosed) return false;
       const delay = Math.min(firstRetryMs * 2 ** attempt, 60_000);
       if (Date.now() + delay - started > giveUpMs) return false;
       await this.#sleep(delay);
+      if (this.#isClosed) return await this.#post(body) === null;
     }
-    return false;
   }
 
   /** One POST; null on a 2xx, else what went wrong. */
@@ -158,15 +166,25 @@ export class WebhookSender implements AsyncDisposable {
 
   #wake: () => void = () => {};
 
-  /** Stops: what is queued is given one last try of at most `timeoutMs`, then dropped. */
+  /** Stops taking events; what is queued gets one last try per batch, all within `timeoutMs`,
+   * and what is still left then is dropped, counted and logged. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#isClosed) return;
     clearTimeout(this.#timer);
-    if (this.#sending === undefined && this.#queue.length > 0) this.#kick();
     this.#isClosed = true;
+    this.#drainUntil = Date.now() + this.#options.timeoutMs;
     this.#wake();
+    if (this.#sending === undefined && this.#queue.length > 0) this.#kick();
     const last = setTimeout(() => this.#inFlight?.abort(), this.#options.timeoutMs);
     await this.#sending;
     clearTimeout(last);
+    if (this.#queue.length > 0) {
+      this.#options.metrics.webhookEventsDropped += this.#queue.length;
+      this.#options.logger.warn("webhook events dropped at shutdown", {
+        url: this.#options.url,
+        events: this.#queue.length,
+      });
+      this.#queue = [];
+    }
   }
 }
