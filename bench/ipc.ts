@@ -70,6 +70,19 @@ export interface ChurnCommand {
   readonly serverPids: readonly number[];
 }
 
+/** A reconnect storm: opens one WebSocket to `wsUrl` for each of `tokens`, at most `inflight`
+ * at a time, each sending `{"access_token": T, "ref": 1}` as it opens; done for a connection
+ * when the server answers `{"ref": 1, "ok": true}`. Measures from the first open to the last
+ * answer, then closes them all. */
+export interface StormCommand {
+  readonly op: "storm";
+  readonly wsUrl: string;
+  readonly tokens: readonly string[];
+  readonly inflight: number;
+  /** The server process, whose CPU time is read at the storm's edges. */
+  readonly serverPid: number;
+}
+
 /** Sends `POST url` with a JSON body over `connections` keep-alive connections for
  * `durationMs`: the fallback when `wrk` is not installed. */
 export interface HttpCommand {
@@ -93,6 +106,7 @@ export type Command =
   | FanoutCommand
   | HttpCommand
   | ChurnCommand
+  | StormCommand
   | ExitCommand;
 
 /** What one fan-out window measured. */
@@ -125,6 +139,20 @@ export interface ChurnResult {
   readonly loadCpuSeconds: number;
 }
 
+/** What one reconnect storm measured. */
+export interface StormResult {
+  /** Connections authenticated (all of the command's tokens, or the storm failed). */
+  readonly authentications: number;
+  /** From the first open to the last answer. */
+  readonly seconds: number;
+  /** Open-to-answer percentiles, in milliseconds. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** CPU time the server and the load generator used meanwhile, in seconds. */
+  readonly serverCpuSeconds: number;
+  readonly loadCpuSeconds: number;
+}
+
 /** What the fallback HTTP load measured. */
 export interface HttpResult {
   readonly requests: number;
@@ -137,7 +165,7 @@ export type Reply =
   | (
     & { readonly ok: true }
     & Partial<FanoutResult & HttpResult>
-    & { readonly ms?: number; readonly churn?: ChurnResult }
+    & { readonly ms?: number; readonly churn?: ChurnResult; readonly storm?: StormResult }
   )
   | { readonly ok: false; readonly error: string };
 

@@ -20,6 +20,7 @@ import {
 } from "./ipc.ts";
 import { churnWindow } from "./churn.ts";
 import { cpuSeconds } from "./proc.ts";
+import { stormWindow } from "./storm.ts";
 import { SubscriberPool } from "./subscribers.ts";
 
 /** Payload padding: `{"t":NNNNNN.NNN,"p":"…"}` comes to about 100 bytes. */
@@ -60,6 +61,8 @@ class LoadGenerator {
         return { ...await httpLoad(command) };
       case "churn":
         return { churn: await churnWindow(command, this.#tokens) };
+      case "storm":
+        return { storm: await stormWindow(command) };
       case "exit":
         break;
     }

@@ -11,11 +11,13 @@
  * `--quick` finishes in under two minutes; `--cpu-prof DIR` profiles Boreas alone under the
  * saturated fan-out instead; `--cluster-only` measures only two cluster nodes on Redis against
  * a standalone Boreas (`cluster_measure.ts`); `--history-only` measures only Boreas with
- * `--history-size 100` against Boreas with history off (`history.ts`). `--help` lists the
- * options.
+ * `--history-size 100` against Boreas with history off (`history.ts`); `--auth-only` measures
+ * only a reconnect storm with opaque tokens against JWTs, and the fan-out with grants and webhooks
+ * on against off (`auth.ts`). `--help` lists the options.
  */
 
 import { parseArgs } from "node:util";
+import { measureAuth } from "./auth.ts";
 import { measureCluster } from "./cluster_measure.ts";
 import { measureHistory } from "./history.ts";
 import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts";
@@ -50,13 +52,16 @@ const HELP = `Usage: deno task bench [options]
   --rate N                 deliveries a second in the fixed-rate windows (default 20000)
   --inflight N             broadcasts outstanding at saturation (default 4)
   --http-seconds N         length of the POST /broadcast/ load (default 5, quick 2; 0 skips)
-  --only LIST              measure only some of fanout, http, idle, cluster, history
+  --only LIST              measure only some of fanout, http, idle, cluster, history, auth
                            (comma-separated)
   --cluster-only           the same as --only cluster: two nodes on the benchmark's own
                            redis-server against standalone Boreas
   --history-only           the same as --only history: --history-size 100 against history
                            off (fan-out at 1,000 subscribers, POST /broadcast/, memory per kept
                            message; --idle-runs memory runs)
+  --auth-only              the same as --only auth: a reconnect storm of 2,000 connections
+                           with opaque tokens, JWT HS256 and JWT ES256, then the fan-out at
+                           1,000 subscribers with grants and webhooks on against off
   --no-pin                 do not pin processes to cores with taskset
   --cpu-prof DIR           instead of measuring, profile Boreas twice: under the saturated
                            fan-out with the most subscribers, and under the POST /broadcast/
@@ -65,7 +70,7 @@ const HELP = `Usage: deno task bench [options]
   -h, --help               show this help`;
 
 const MAX_OPEN_FILES = 65_536;
-const SCENARIOS = ["fanout", "http", "idle", "cluster", "history"] as const;
+const SCENARIOS = ["fanout", "http", "idle", "cluster", "history", "auth"] as const;
 const PROFILED = {
   fanout: "Boreas under the saturated fan-out",
   http: "Boreas under POST /broadcast/ to a channel with no subscribers",
@@ -79,6 +84,7 @@ interface Settings {
   readonly isPinned: boolean;
   readonly hasCluster: boolean;
   readonly hasHistory: boolean;
+  readonly hasAuth: boolean;
   /** `--http-seconds`, whether or not `http` is measured: the history part's HTTP load. */
   readonly httpSeconds: number;
   readonly options: Omit<BenchOptions, "serverPlacement" | "loadPlacement">;
@@ -101,6 +107,7 @@ function parseSettings(args: string[]): Settings | "help" {
       only: { type: "string" },
       "cluster-only": { type: "boolean" },
       "history-only": { type: "boolean" },
+      "auth-only": { type: "boolean" },
       "no-pin": { type: "boolean" },
       "cpu-prof": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -125,6 +132,8 @@ function parseSettings(args: string[]): Settings | "help" {
     ? "cluster"
     : values["history-only"]
     ? "history"
+    : values["auth-only"]
+    ? "auth"
     : values.only ?? SCENARIOS.join(",");
   const only = new Set(onlyList.split(","));
   const unknown = [...only].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
@@ -139,6 +148,7 @@ function parseSettings(args: string[]): Settings | "help" {
     isPinned: values["no-pin"] !== true,
     hasCluster: only.has("cluster"),
     hasHistory: only.has("history"),
+    hasAuth: only.has("auth"),
     httpSeconds: number("http-seconds", 2, 5),
     options: {
       subscribers: only.has("fanout") ? [...new Set(subscribers)].sort((a, b) => a - b) : [],
@@ -301,6 +311,9 @@ async function measure(
       log,
     });
     console.log(`\n${history.join("\n")}`);
+  }
+  if (settings.hasAuth) {
+    console.log(`\n${(await measureAuth(options, { runs: settings.runs, log })).join("\n")}`);
   }
   console.log(`\nTook ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 }

@@ -24,7 +24,12 @@ export class TokenServer implements AsyncDisposable {
 
   /** Makes `count` random tokens and starts serving them. */
   static start(count: number): TokenServer {
-    const body = JSON.stringify(Array.from({ length: count }, randomToken));
+    return TokenServer.serve(Array.from({ length: count }, randomToken));
+  }
+
+  /** Starts serving `tokens` (e.g. minted by a server, for the load generator to fetch). */
+  static serve(tokens: readonly string[]): TokenServer {
+    const body = JSON.stringify(tokens);
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       () => new Response(body, { headers: { "content-type": "application/json" } }),
