@@ -1,0 +1,42 @@
+/** `deno task build:client` writes one browser ES module of the client, which loads and works
+ * as the client does (here in Deno, whose WebSocket and fetch are the web platform's). */
+
+import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { startTestServer } from "./helpers.ts";
+import { tempDir } from "./process_helpers.ts";
+
+Deno.test("deno task build:client bundles the client into one working browser module", async () => {
+  await using dir = await tempDir();
+  const output = `${dir.path}/boreas-client.js`;
+  const task = denoJson.tasks["build:client"];
+  assert.match(
+    task,
+    /^deno bundle --platform browser --format esm --output dist\/boreas-client\.js client\/mod\.ts$/,
+  );
+  const args = task.split(" ").slice(1).map((arg) =>
+    arg === "dist/boreas-client.js" ? output : arg
+  );
+  const built = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: new URL("..", import.meta.url),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+  const source = await Deno.readTextFile(output);
+  assert.ok(!/^\s*import\s/m.test(source), "one file: no import statements left");
+  const client = await import(`file://${output}`) as typeof import("../client/mod.ts");
+  await using server = await startTestServer();
+  const api = new client.BoreasApi({ url: server.apiUrl });
+  const token = await api.createToken();
+  await using subscriber = new client.BoreasSubscriber({
+    url: server.wsUrl,
+    token,
+    channels: ["news"],
+  });
+  await subscriber.untilOpen();
+  assert.equal(await api.broadcast("news", { text: "hello" }), 1);
+  const { value } = await subscriber[Symbol.asyncIterator]().next();
+  assert.deepEqual(value, { message: { text: "hello" }, channel: "news" });
+});
