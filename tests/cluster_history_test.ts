@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Config } from "../src/config.ts";
 import { TestClient, type TestServer, withTimeout } from "./helpers.ts";
 import { readJson } from "./integration_helpers.ts";
 import { startNode, until, untilHealthy } from "./cluster_helpers.ts";
@@ -43,6 +44,34 @@ async function joined(
     : { join: ["news"], leave: [], since: { news: since } };
   const reply = await client.request({ channels }, "join");
   return { client, reply };
+}
+
+/** Two nodes on a test Redis, node a through a proxy that can wedge its subscription. */
+async function wedgeableCluster(history: Partial<Config>) {
+  const redis = await startRedis();
+  const proxy = startProxy(redis.port);
+  const a = await startNode(`redis://127.0.0.1:${proxy.port}`, "a", history);
+  const b = await startNode(redis.url, "b", history);
+  return {
+    a,
+    b,
+    proxy,
+    async [Symbol.asyncDispose]() {
+      await b.shutdown();
+      await a.shutdown();
+      await proxy[Symbol.asyncDispose]();
+      await redis[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Resolves once `node` reports itself degraded. */
+function untilDegraded(node: TestServer): Promise<void> {
+  return until(async () => {
+    const response = await node.api("/health");
+    await response.body?.cancel();
+    return response.status === 503;
+  }, `${node.cluster.nodeId} to notice the wedge`);
 }
 
 Deno.test("every node sees the same offsets, whichever node publishes", async () => {
@@ -117,10 +146,8 @@ Deno.test("after Redis restarts empty, the epoch changes and an old position is 
 });
 
 Deno.test("a node whose subscription was wedged delivers what it missed, in order, once", async () => {
-  await using redis = await startRedis();
-  await using proxy = startProxy(redis.port);
-  await using a = await startNode(`redis://127.0.0.1:${proxy.port}`, "a", HISTORY);
-  await using b = await startNode(redis.url, "b", HISTORY);
+  await using cluster = await wedgeableCluster(HISTORY);
+  const { a, b, proxy } = cluster;
   const token = await a.mintToken();
   const { client } = await joined(a, token);
   await using _ = client;
@@ -128,11 +155,7 @@ Deno.test("a node whose subscription was wedged delivers what it missed, in orde
   assert.deepEqual(await client.next(), { message: 1, channel: "news", offset: 1 });
   assert.equal(proxy.wedgeSubscribers(), 1);
   for (let n = 2; n <= 6; n++) await publish(b, "news", n);
-  await until(async () => {
-    const response = await a.api("/health");
-    await response.body?.cancel();
-    return response.status === 503;
-  }, "a to notice the wedge");
+  await untilDegraded(a);
   await untilHealthy(a);
   await publish(b, "news", 7);
   for (let n = 2; n <= 7; n++) {
@@ -142,11 +165,8 @@ Deno.test("a node whose subscription was wedged delivers what it missed, in orde
 });
 
 Deno.test("a node that missed more than is kept closes its subscribers so that they resume", async () => {
-  await using redis = await startRedis();
-  await using proxy = startProxy(redis.port);
-  const small = { historySize: 2, historyTtl: 60 };
-  await using a = await startNode(`redis://127.0.0.1:${proxy.port}`, "a", small);
-  await using b = await startNode(redis.url, "b", small);
+  await using cluster = await wedgeableCluster({ historySize: 2, historyTtl: 60 });
+  const { a, b, proxy } = cluster;
   const token = await a.mintToken();
   const { client } = await joined(a, token);
   await using _ = client;
@@ -184,21 +204,15 @@ Deno.test("a channel left and joined again on a node starts from the new join's 
 });
 
 Deno.test("a quiet channel's subscriber gets what was published while its node's subscription was down", async () => {
-  await using redis = await startRedis();
-  await using proxy = startProxy(redis.port);
-  await using a = await startNode(`redis://127.0.0.1:${proxy.port}`, "a", HISTORY);
-  await using b = await startNode(redis.url, "b", HISTORY);
+  await using cluster = await wedgeableCluster(HISTORY);
+  const { a, b, proxy } = cluster;
   const token = await a.mintToken();
   const { client } = await joined(a, token);
   await using _ = client;
   assert.equal(proxy.wedgeSubscribers(), 1);
   await publish(b, "news", 1);
   await publish(b, "news", 2);
-  await until(async () => {
-    const response = await a.api("/health");
-    await response.body?.cancel();
-    return response.status === 503;
-  }, "a to notice the wedge");
+  await untilDegraded(a);
   await untilHealthy(a);
   await publish(b, "news", 3);
   for (const n of [1, 2, 3]) {

@@ -144,24 +144,41 @@ Deno.test("standalone: a subscriber cut off 20 times receives every offset once,
   assert.ok(connections > 20, `the subscriber connected ${connections} times`);
 });
 
-Deno.test("cluster: reconnecting to the other node each time, every offset once, in order", async () => {
-  await using redis = await startRedis();
+/** Runs the guarantee on two nodes of `redis`, publishing through both in turn, with the
+ * subscriber sent to the other node at each reconnection; `during` is given the nodes. */
+async function acrossTwoNodes(
+  redis: RedisServer,
+  { seconds, cuts, during }: {
+    seconds: number;
+    cuts: number;
+    during?: { at: number; action: (nodes: readonly TestServer[]) => Promise<void> };
+  },
+): Promise<Run & { connections: number }> {
   await using a = await startNode(redis.url, "a", HISTORY);
   await using b = await startNode(redis.url, "b", HISTORY);
-  let next = 0;
-  await using proxy = startProxy(() => [a, b][next++ % 2]!.wsAddr.port);
+  let connections = 0;
+  await using proxy = startProxy(() => [a, b][connections++ % 2]!.wsAddr.port);
   const token = await a.mintToken();
   const result = await run({
     publishers: [a, b],
     proxy,
     token,
-    seconds: 10,
-    cuts: 20,
+    seconds,
+    cuts,
     cut: cutter(proxy, [a, b], token),
+    ...(during === undefined
+      ? {}
+      : { during: { at: during.at, action: () => during.action([a, b]) } }),
   });
+  return { ...result, connections };
+}
+
+Deno.test("cluster: reconnecting to the other node each time, every offset once, in order", async () => {
+  await using redis = await startRedis();
+  const result = await acrossTwoNodes(redis, { seconds: 10, cuts: 20 });
   assertEveryOffsetOnce(result);
   assert.deepEqual(result.recoveries, []);
-  assert.ok(next >= 20, `the subscriber connected ${next} times`);
+  assert.ok(result.connections > 20, `the subscriber connected ${result.connections} times`);
 });
 
 async function restartMidway(redis: RedisServer, nodes: readonly TestServer[]): Promise<void> {
@@ -172,19 +189,10 @@ async function restartMidway(redis: RedisServer, nodes: readonly TestServer[]): 
 
 Deno.test("cluster: across a Redis restart that keeps its data, the subscriber resumes", async () => {
   await using redis = await startRedis({ appendOnly: true });
-  await using a = await startNode(redis.url, "a", HISTORY);
-  await using b = await startNode(redis.url, "b", HISTORY);
-  let next = 0;
-  await using proxy = startProxy(() => [a, b][next++ % 2]!.wsAddr.port);
-  const token = await a.mintToken();
-  const result = await run({
-    publishers: [a, b],
-    proxy,
-    token,
+  const result = await acrossTwoNodes(redis, {
     seconds: 3,
     cuts: 4,
-    cut: cutter(proxy, [a, b], token),
-    during: { at: 0.5, action: () => restartMidway(redis, [a, b]) },
+    during: { at: 0.5, action: (nodes) => restartMidway(redis, nodes) },
   });
   assertEveryOffsetOnce(result);
   assert.deepEqual(result.recoveries, []);
