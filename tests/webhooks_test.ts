@@ -118,7 +118,7 @@ Deno.test("webhooks: across two nodes, one occupied and one vacated per change",
     .map((event) => event.node).sort();
   assert.deepEqual(nodes, ["a", "b"]);
   // A later event proves no second vacated was on its way.
-  await using again = await join(a, token, "room");
+  await using _again = await join(a, token, "room");
   await receiver.until((events) => channelEvents(events, "room").length === 3, "occupied again");
   assert.deepEqual(channelEvents(receiver.events, "room"), [
     "channel.occupied",
