@@ -23,9 +23,9 @@ import {
 } from "./protocol.ts";
 import { JoinGate } from "./resume.ts";
 import { GrantKeeper } from "./grant_keeper.ts";
-import { type JwtVerifier, looksLikeJwt } from "./jwt.ts";
+import type { JwtVerifier } from "./jwt.ts";
+import { checkAccessToken } from "./access.ts";
 import type { EventSink } from "./webhooks/events.ts";
-import type { TokenGrant } from "./grants.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
 import { mintToken, tokenFingerprint, type TokenRegistry } from "./tokens.ts";
 
@@ -273,26 +273,11 @@ export class Connection implements Subscriber, EventListenerObject {
   }
 
   async #authenticate(token: string): Promise<string | undefined> {
-    const { hub, tokens, logger, membership } = this.#context;
-    let grant: TokenGrant | null;
-    const { jwt } = this.#context;
-    // A JWT is checked here, without Redis: minted tokens have no dots, so none is taken for one.
-    if (jwt !== null && looksLikeJwt(token)) {
-      const verified = await jwt.verify(token);
-      if ("problem" in verified) {
-        logger.debug("JWT refused", { reason: verified.problem });
-        return "access_token: invalid token";
-      }
-      grant = verified.grant;
-    } else {
-      try {
-        grant = await tokens.lookup(token);
-      } catch (error) {
-        // The connection stays as it was: anonymous, or authenticated with its earlier token.
-        return `access_token: cannot be checked now (${errorMessage(error)})`;
-      }
-    }
-    if (grant === null) return "access_token: unknown token";
+    const { hub, membership } = this.#context;
+    // On refusal the connection stays as it was: anonymous, or authenticated with its last token.
+    const checked = await checkAccessToken(token, this.#context);
+    if (!checked.ok) return checked.error;
+    const { grant } = checked;
     if (!hub.authenticate(this, token, grant.user)) return "connection is closing";
     clearTimeout(this.#authTimer);
     this.#grant.set(grant, () => this.#closeFor(CLOSE.expired, "token expired", { level: "info" }));
