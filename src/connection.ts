@@ -47,8 +47,8 @@ export interface ConnectionLimits {
 export interface ConnectionTracker {
   /** The close to apply at once to a socket that opens after shutdown started. */
   closing(): CloseSpec | undefined;
-  /** Stops tracking a closed connection. */
-  forget(connection: Connection): void;
+  /** Stops tracking a closed connection (a WebSocket's, or an SSE stream's). */
+  forget(connection: { close(code: number, reason: string): void }): void;
 }
 
 /** What every connection shares: built once per server, so a connection costs little. */

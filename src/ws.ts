@@ -7,6 +7,7 @@
 
 import { errorResponse, HttpError } from "./api/response.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
+import { openSse, type SseContext, type SseStream } from "./sse.ts";
 import type { CloseSpec } from "./protocol.ts";
 import { settlesWithin } from "./timing.ts";
 import { errorMessage } from "./text.ts";
@@ -25,8 +26,8 @@ export interface WsOptions {
 
 /** The WebSocket listener's handler, and a way to close every socket it opened. */
 export interface WsEndpoint {
-  /** Upgrades requests for `/`; answers anything else with a JSON error. */
-  readonly handler: (request: Request) => Response;
+  /** Upgrades requests for `/`, streams `/events`; answers anything else with a JSON error. */
+  readonly handler: (request: Request) => Response | Promise<Response>;
   /** How many connections are open or opening. */
   readonly size: number;
   /** Refuses new upgrades, closes every socket with `close`, and resolves once all have
@@ -42,7 +43,7 @@ export function createWsEndpoint(
 ): WsEndpoint {
   // Every socket until its close event, closing ones too: Deno cannot tear down a server
   // WebSocket whose peer never answers the close, so those still hold a file descriptor.
-  const connections = new Set<Connection>();
+  const connections = new Set<{ close(code: number, reason: string): void }>();
   let closing: CloseSpec | undefined;
   let allClosed: (() => void) | undefined;
   const context: ConnectionContext = {
@@ -58,10 +59,28 @@ export function createWsEndpoint(
   const { metrics, logger } = shared;
   const idleTimeout = Math.ceil(options.pingIntervalSeconds);
 
-  const handler = (request: Request) => {
+  const sse: SseContext = {
+    ...shared,
+    maxChannelsPerConnection: shared.limits.maxChannelsPerConnection,
+    maxBufferedBytes: shared.limits.maxBufferedBytes,
+  };
+  const streams = {
+    add: (stream: SseStream) => connections.add(stream),
+    forget: (stream: SseStream) => context.tracker.forget(stream),
+  };
+
+  const handler = (request: Request): Response | Promise<Response> => {
     const { pathname } = new URL(request.url);
-    if (pathname !== "/") {
+    const isEvents = pathname === "/events";
+    if (pathname !== "/" && !isEvents) {
       return errorResponse(new HttpError(404, `no WebSocket endpoint at ${pathname}`));
+    }
+    if (isEvents && request.method !== "GET") {
+      return errorResponse(
+        new HttpError(405, `method ${request.method} not allowed on /events; allowed: GET`, {
+          headers: { allow: "GET" },
+        }),
+      );
     }
     if (closing !== undefined) return refuse(503, "server shutting down");
     const origin = request.headers.get("origin");
@@ -72,6 +91,12 @@ export function createWsEndpoint(
           `origin: ${JSON.stringify(origin)} is not allowed (see --allowed-origins)`,
         );
       }
+    }
+    if (isEvents) {
+      if (connections.size >= options.maxConnections) {
+        return refuse(503, `too many connections (at most ${options.maxConnections})`);
+      }
+      return openSse(request, { context: sse, tracker: streams });
     }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return errorResponse(

@@ -1,0 +1,185 @@
+/** The SSE transport (`GET /events`) on a real server, read as a browser's EventSource would:
+ * authentication, channels and grants, frames, history ids and Last-Event-ID, the final close
+ * event, and counting beside WebSockets. */
+
+import assert from "node:assert/strict";
+import { startTestServer, type TestServer, withTimeout } from "./helpers.ts";
+import { readErrors, readJson } from "./integration_helpers.ts";
+
+/** One event as EventSource would see it. */
+interface SseEvent {
+  event?: string;
+  id?: string;
+  data: string;
+}
+
+/** An open stream and its parsed events. */
+class SseReader implements AsyncDisposable {
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+
+  constructor(response: Response) {
+    this.#reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /** The next event, comments skipped; rejects after the wait. */
+  async next(what = "an SSE event", ms = 2_000): Promise<SseEvent> {
+    return await withTimeout(this.#next(), what, ms);
+  }
+
+  async #next(): Promise<SseEvent> {
+    for (;;) {
+      const end = this.#buffer.indexOf("\n\n");
+      if (end !== -1) {
+        const block = this.#buffer.slice(0, end);
+        this.#buffer = this.#buffer.slice(end + 2);
+        const event: SseEvent = { data: "" };
+        let isComment = true;
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue;
+          isComment = false;
+          const colon = line.indexOf(": ");
+          const [field, value] = [line.slice(0, colon), line.slice(colon + 2)];
+          if (field === "data") event.data = value;
+          else if (field === "event") event.event = value;
+          else if (field === "id") event.id = value;
+        }
+        if (!isComment) return event;
+        continue;
+      }
+      const { value, done } = await this.#reader.read();
+      if (done) throw new Error("the stream ended");
+      this.#buffer += value;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+  }
+}
+
+async function open(server: TestServer, query: string, headers: HeadersInit = {}) {
+  const url = server.wsUrl.replace(/^ws/, "http").replace(/\/$/, "");
+  return await fetch(`${url}/events?${query}`, { headers });
+}
+
+async function publish(server: TestServer, channel: string, payload: unknown) {
+  const response = await server.api(`/broadcast/${channel}/`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ payload }),
+  });
+  return (await readJson(response, 200)).value as Record<string, unknown>;
+}
+
+async function mint(server: TestServer, body: unknown = {}): Promise<string> {
+  const response = await server.api("/token/", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return ((await readJson(response, 200)).value as { token: string }).token;
+}
+
+Deno.test("GET /events refuses a missing or unknown token, no channel, or one outside the grant", async () => {
+  await using server = await startTestServer();
+  assert.deepEqual(await readErrors(await open(server, "channel=news"), 401), [
+    "access_token: expected Authorization: Bearer T or ?access_token=T",
+  ]);
+  assert.deepEqual(await readErrors(await open(server, "channel=news&access_token=nope"), 401), [
+    "access_token: unknown token",
+  ]);
+  const token = await mint(server, { channels: ["room:*"] });
+  assert.deepEqual(await readErrors(await open(server, `access_token=${token}`), 400), [
+    "channel: expected at least one ?channel=NAME",
+  ]);
+  const outside = await open(server, "channel=room:1&channel=news", {
+    authorization: `Bearer ${token}`,
+  });
+  assert.deepEqual(await readErrors(outside, 403), ["channel[1]: not permitted by this token"]);
+});
+
+Deno.test("GET /events streams a channel's broadcasts and counts like a WebSocket", async () => {
+  await using server = await startTestServer();
+  const token = await mint(server, { user: "7" });
+  const response = await open(server, "channel=news", { authorization: `Bearer ${token}` });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  await using stream = new SseReader(response);
+  assert.deepEqual(await publish(server, "news", { n: 1 }), { recipients: 1 });
+  assert.deepEqual(await stream.next(), { data: '{"message": {"n":1}, "channel": "news"}' });
+  assert.deepEqual((await readJson(await server.api("/presence/news/"), 200)).value, {
+    connections: 1,
+    users: ["7"],
+  });
+  assert.deepEqual((await readJson(await server.api("/token/"), 200)).value, { tokens: [token] });
+});
+
+Deno.test("GET /events with history: ids carry positions and Last-Event-ID resumes", async () => {
+  await using server = await startTestServer({ historySize: 100 });
+  const token = await mint(server);
+  let lastId: string;
+  {
+    const response = await open(server, `channel=news&access_token=${token}`);
+    await using stream = new SseReader(response);
+    await publish(server, "news", 1);
+    const first = await stream.next();
+    assert.equal(first.data, '{"message": 1, "channel": "news", "offset": 1}');
+    assert.match(first.id!, /^news=1:[0-9a-f]{8}$/);
+    lastId = first.id!;
+  }
+  await publish(server, "news", 2);
+  await publish(server, "news", 3);
+  const response = await open(server, `channel=news&access_token=${token}`, {
+    "last-event-id": lastId,
+  });
+  await using stream = new SseReader(response);
+  assert.equal(
+    (await stream.next("replayed 2")).data,
+    '{"message": 2, "channel": "news", "offset": 2}',
+  );
+  assert.equal(
+    (await stream.next("replayed 3")).data,
+    '{"message": 3, "channel": "news", "offset": 3}',
+  );
+  await publish(server, "news", 4);
+  assert.equal(
+    (await stream.next("live 4")).data,
+    '{"message": 4, "channel": "news", "offset": 4}',
+  );
+  const stale = await open(server, `channel=news&access_token=${token}`, {
+    "last-event-id": "news=2:00000000",
+  });
+  await using told = new SseReader(stale);
+  assert.deepEqual(await told.next("the recovery event"), {
+    event: "recovery",
+    data: '{"channel":"news","recovered":false}',
+  });
+});
+
+Deno.test("GET /events ends with event: close on shutdown and on expiry", async () => {
+  const server = await startTestServer();
+  const token = await mint(server, { ttl: 1 });
+  const long = await mint(server);
+  await using expiring = new SseReader(await open(server, `channel=a&access_token=${token}`));
+  await using staying = new SseReader(await open(server, `channel=a&access_token=${long}`));
+  assert.deepEqual(await expiring.next("the expiry close", 3_000), {
+    event: "close",
+    data: '{"code":4004,"reason":"token expired"}',
+  });
+  await server.shutdown();
+  assert.deepEqual(await staying.next("the shutdown close"), {
+    event: "close",
+    data: '{"code":1001,"reason":"server shutting down"}',
+  });
+});
+
+Deno.test("GET /events counts against --max-connections", async () => {
+  await using server = await startTestServer({ maxConnections: 1 });
+  const token = await mint(server);
+  await using first = new SseReader(await open(server, `channel=a&access_token=${token}`));
+  assert.deepEqual(await readErrors(await open(server, `channel=a&access_token=${token}`), 503), [
+    "too many connections (at most 1)",
+  ]);
+  assert.ok(first);
+});
