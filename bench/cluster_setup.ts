@@ -3,7 +3,8 @@
  * The deployments the cluster scenarios compare, started side by side for one run: a
  * standalone Boreas, and two Boreas nodes (`a` publishing, `b`) on the benchmark's own
  * `redis-server`; plus what the scenarios read from them besides CPU time: a node's own
- * counters from `/metrics`, and Redis's view of who subscribed to what.
+ * counters from `/metrics`, and Redis's view of who subscribed to what. `startCluster` starts
+ * the two nodes and their Redis alone, with flags of the caller's (the history part's).
  */
 
 import { LoadProcess, type Placement, ServerProcess } from "./processes.ts";
@@ -36,30 +37,29 @@ export interface Deployments {
   readonly redis: RedisProcess;
 }
 
+/** Where the processes of a deployment run, and where their load generator gets tokens. */
+export interface DeploymentPlacement {
+  readonly tokensUrl: string;
+  readonly serverPlacement: Placement;
+  readonly loadPlacement: Placement;
+}
+
 /** Starts Redis, the standalone server, both nodes and a load generator for each side onto
  * `stack` (so disposing it stops them in reverse order: load generators, nodes, Redis);
  * resolves once both nodes report healthy and each load generator has the tokens. */
 export async function startDeployments(
   stack: AsyncDisposableStack,
-  { tokensUrl, serverPlacement, loadPlacement }: {
-    tokensUrl: string;
-    serverPlacement: Placement;
-    loadPlacement: Placement;
-  },
+  placement: DeploymentPlacement,
 ): Promise<Deployments> {
-  const redis = stack.use(await RedisProcess.start(serverPlacement));
-  const start = (args: readonly string[]) =>
-    ServerProcess.start("boreas", { ...serverPlacement, tokensUrl, args });
-  const standalone = stack.use(await start([]));
-  const node = (id: string) => start(["--redis-url", redis.url, "--node-id", id]);
-  const a = stack.use(await node("a"));
-  const b = stack.use(await node("b"));
-  await Promise.all([untilHealthy(a.apiUrl), untilHealthy(b.apiUrl)]);
-  const load = async () => {
-    const process = stack.use(LoadProcess.start(loadPlacement));
-    await process.send({ op: "tokens", url: tokensUrl });
-    return process;
-  };
+  const redis = stack.use(await RedisProcess.start(placement.serverPlacement));
+  const standalone = stack.use(
+    await ServerProcess.start("boreas", {
+      ...placement.serverPlacement,
+      tokensUrl: placement.tokensUrl,
+      args: [],
+    }),
+  );
+  const cluster = await startNodes(stack, { ...placement, redis, args: [] });
   return {
     redis,
     standalone: {
@@ -68,17 +68,58 @@ export async function startDeployments(
       nodes: [standalone],
       extraPids: [],
       names: ["standalone"],
-      load: await load(),
+      load: await startLoad(stack, placement),
     },
-    cluster: {
-      side: "cluster",
-      api: a,
-      nodes: [a, b],
-      extraPids: [b.pid, redis.pid],
-      names: ["node a", "node b", "redis-server"],
-      load: await load(),
-    },
+    cluster,
   };
+}
+
+/** Starts its own Redis and the two nodes `a` and `b` on it, each with `args` added to the
+ * benchmark's flags, and a load generator, onto `stack` (disposed in reverse order); resolves
+ * once both nodes report healthy and the load generator has the tokens. */
+export async function startCluster(
+  stack: AsyncDisposableStack,
+  { args, ...placement }: DeploymentPlacement & { args: readonly string[] },
+): Promise<{ cluster: Deployment; redis: RedisProcess }> {
+  const redis = stack.use(await RedisProcess.start(placement.serverPlacement));
+  return { cluster: await startNodes(stack, { ...placement, redis, args }), redis };
+}
+
+async function startNodes(
+  stack: AsyncDisposableStack,
+  { redis, args, ...placement }: DeploymentPlacement & {
+    redis: RedisProcess;
+    args: readonly string[];
+  },
+): Promise<Deployment> {
+  const node = async (id: string) =>
+    stack.use(
+      await ServerProcess.start("boreas", {
+        ...placement.serverPlacement,
+        tokensUrl: placement.tokensUrl,
+        args: ["--redis-url", redis.url, "--node-id", id, ...args],
+      }),
+    );
+  const a = await node("a");
+  const b = await node("b");
+  await Promise.all([untilHealthy(a.apiUrl), untilHealthy(b.apiUrl)]);
+  return {
+    side: "cluster",
+    api: a,
+    nodes: [a, b],
+    extraPids: [b.pid, redis.pid],
+    names: ["node a", "node b", "redis-server"],
+    load: await startLoad(stack, placement),
+  };
+}
+
+async function startLoad(
+  stack: AsyncDisposableStack,
+  { tokensUrl, loadPlacement }: DeploymentPlacement,
+): Promise<LoadProcess> {
+  const process = stack.use(LoadProcess.start(loadPlacement));
+  await process.send({ op: "tokens", url: tokensUrl });
+  return process;
 }
 
 /** Resolves once `GET /health` answers 200 (the node reached Redis); rejects after 20 s. */

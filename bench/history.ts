@@ -38,13 +38,15 @@ const JSON_HEADERS = { "content-type": "application/json" };
 const PAD = "x".repeat(81);
 
 /** Which server a figure is of: `--history-size 100`, or history off. */
-type HistorySide = "hist-on" | "hist-off";
+export type HistorySide = "hist-on" | "hist-off";
 
-const ARGS: Readonly<Record<HistorySide, readonly string[]>> = {
+/** Each side's flags, added to the benchmark's. */
+export const HISTORY_ARGS: Readonly<Record<HistorySide, readonly string[]>> = {
   "hist-on": ["--history-size", String(HISTORY_SIZE)],
   "hist-off": [],
 };
-const COLUMNS: Columns<HistorySide> = {
+/** History on, judged against history off. */
+export const HISTORY_COLUMNS: Columns<HistorySide> = {
   subject: "hist-on",
   reference: "hist-off",
   labels: { "hist-on": "history on", "hist-off": "history off" },
@@ -56,7 +58,7 @@ export async function measureHistory(
   options: BenchOptions,
   { runs, memoryRuns, log }: { runs: number; memoryRuns: number; log: Log },
 ): Promise<string[]> {
-  const results = new Results(COLUMNS);
+  const results = new Results(HISTORY_COLUMNS);
   for (let run = 0; run < runs; run++) await historyRun(run, options, { results, log });
   for (let run = 0; run < memoryRuns; run++) await memoryRun(run, options, { results, log });
   const { markdown, verdicts } = results.table(historyRows(options));
@@ -118,8 +120,12 @@ async function historyRun(
   await using stack = new AsyncDisposableStack();
   const tokens = stack.use(TokenServer.start(HISTORY_SUBSCRIBERS));
   const sides: Sides<HistorySide> = new Map();
-  for (const side of runOrder(run)) {
-    const placement = { ...options.serverPlacement, tokensUrl: tokens.url, args: ARGS[side] };
+  for (const side of historyRunOrder(run)) {
+    const placement = {
+      ...options.serverPlacement,
+      tokensUrl: tokens.url,
+      args: HISTORY_ARGS[side],
+    };
     const server = stack.use(await ServerProcess.start("boreas", placement));
     const load = stack.use(LoadProcess.start(options.loadPlacement));
     sides.set(side, { server, load });
@@ -146,9 +152,13 @@ async function memoryRun(
   options: BenchOptions,
   { results, log }: { results: Results<HistorySide>; log: Log },
 ): Promise<void> {
-  for (const side of runOrder(run)) {
+  for (const side of historyRunOrder(run)) {
     await using tokens = TokenServer.start(0);
-    const placement = { ...options.serverPlacement, tokensUrl: tokens.url, args: ARGS[side] };
+    const placement = {
+      ...options.serverPlacement,
+      tokensUrl: tokens.url,
+      args: HISTORY_ARGS[side],
+    };
     await using server = await ServerProcess.start("boreas", placement);
     await fill(server.apiUrl, "warm");
     await sleep(SETTLE_MS);
@@ -228,7 +238,8 @@ async function heapPerMessage(): Promise<string> {
   return match[0];
 }
 
-function runOrder(run: number): HistorySide[] {
+/** The sides in the order run `run` measures them: alternating between runs. */
+export function historyRunOrder(run: number): HistorySide[] {
   return run % 2 === 0 ? ["hist-on", "hist-off"] : ["hist-off", "hist-on"];
 }
 

@@ -11,7 +11,8 @@
  * `--quick` finishes in under two minutes; `--cpu-prof DIR` profiles Boreas alone under the
  * saturated fan-out instead; `--cluster-only` measures only two cluster nodes on Redis against
  * a standalone Boreas (`cluster_measure.ts`); `--history-only` measures only Boreas with
- * `--history-size 100` against Boreas with history off (`history.ts`); `--auth-only` measures
+ * `--history-size 100` against Boreas with history off, standalone (`history.ts`) and as two
+ * cluster nodes on Redis (`history_cluster.ts`); `--auth-only` measures
  * only a reconnect storm with opaque tokens against JWTs, and the fan-out with grants and webhooks
  * on against off (`auth.ts`). `--help` lists the options.
  */
@@ -20,6 +21,7 @@ import { parseArgs } from "node:util";
 import { measureAuth } from "./auth.ts";
 import { measureCluster } from "./cluster_measure.ts";
 import { measureHistory } from "./history.ts";
+import { measureHistoryCluster } from "./history_cluster.ts";
 import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts";
 import { hasCommand, type Placement } from "./processes.ts";
 import { cpuModel } from "./proc.ts";
@@ -52,13 +54,15 @@ const HELP = `Usage: deno task bench [options]
   --rate N                 deliveries a second in the fixed-rate windows (default 20000)
   --inflight N             broadcasts outstanding at saturation (default 4)
   --http-seconds N         length of the POST /broadcast/ load (default 5, quick 2; 0 skips)
-  --only LIST              measure only some of fanout, http, idle, cluster, history, auth
-                           (comma-separated)
+  --only LIST              measure only some of fanout, http, idle, cluster, history,
+                           history-cluster, auth (comma-separated)
   --cluster-only           the same as --only cluster: two nodes on the benchmark's own
                            redis-server against standalone Boreas
-  --history-only           the same as --only history: --history-size 100 against history
-                           off (fan-out at 1,000 subscribers, POST /broadcast/, memory per kept
-                           message; --idle-runs memory runs)
+  --history-only           the same as --only history,history-cluster: --history-size 100
+                           against history off (standalone: fan-out at 1,000 subscribers,
+                           POST /broadcast/, memory per kept message, --idle-runs memory
+                           runs; cluster: two nodes on the benchmark's own redis-server,
+                           fan-out at 1,000 subscribers)
   --auth-only              the same as --only auth: a reconnect storm of 2,000 connections
                            with opaque tokens, JWT HS256 and JWT ES256, then the fan-out at
                            1,000 subscribers with grants and webhooks on against off
@@ -70,7 +74,15 @@ const HELP = `Usage: deno task bench [options]
   -h, --help               show this help`;
 
 const MAX_OPEN_FILES = 65_536;
-const SCENARIOS = ["fanout", "http", "idle", "cluster", "history", "auth"] as const;
+const SCENARIOS = [
+  "fanout",
+  "http",
+  "idle",
+  "cluster",
+  "history",
+  "history-cluster",
+  "auth",
+] as const;
 const PROFILED = {
   fanout: "Boreas under the saturated fan-out",
   http: "Boreas under POST /broadcast/ to a channel with no subscribers",
@@ -84,6 +96,7 @@ interface Settings {
   readonly isPinned: boolean;
   readonly hasCluster: boolean;
   readonly hasHistory: boolean;
+  readonly hasHistoryCluster: boolean;
   readonly hasAuth: boolean;
   /** `--http-seconds`, whether or not `http` is measured: the history part's HTTP load. */
   readonly httpSeconds: number;
@@ -131,7 +144,7 @@ function parseSettings(args: string[]): Settings | "help" {
   const onlyList = values["cluster-only"]
     ? "cluster"
     : values["history-only"]
-    ? "history"
+    ? "history,history-cluster"
     : values["auth-only"]
     ? "auth"
     : values.only ?? SCENARIOS.join(",");
@@ -148,6 +161,7 @@ function parseSettings(args: string[]): Settings | "help" {
     isPinned: values["no-pin"] !== true,
     hasCluster: only.has("cluster"),
     hasHistory: only.has("history"),
+    hasHistoryCluster: only.has("history-cluster"),
     hasAuth: only.has("auth"),
     httpSeconds: number("http-seconds", 2, 5),
     options: {
@@ -310,6 +324,10 @@ async function measure(
       memoryRuns: settings.idleRuns,
       log,
     });
+    console.log(`\n${history.join("\n")}`);
+  }
+  if (settings.hasHistoryCluster) {
+    const history = await measureHistoryCluster(options, { runs: settings.runs, log });
     console.log(`\n${history.join("\n")}`);
   }
   if (settings.hasAuth) {
