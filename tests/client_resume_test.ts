@@ -65,6 +65,31 @@ async function nextEvent(
   return result.value;
 }
 
+/** A subscriber of `news` on `server` whose joins go through `gatedJoins()`, open, with its
+ * recovery events recorded and its `events()` iterator. Disposing it closes the subscriber. */
+async function openGated(server: TestServer) {
+  const api = apiOf(server);
+  const token = await api.createToken();
+  const gated = gatedJoins();
+  const recoveries: RecoveryEvent[] = [];
+  const subscriber = subscriberOf(server, token, {
+    channels: ["news"],
+    WebSocket: gated.WebSocket,
+    onRecovery: (event) => recoveries.push(event),
+  });
+  const events = subscriber.events()[Symbol.asyncIterator]();
+  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
+  return {
+    api,
+    token,
+    gated,
+    recoveries,
+    subscriber,
+    events,
+    [Symbol.asyncDispose]: () => subscriber[Symbol.asyncDispose](),
+  };
+}
+
 async function untilReopened(subscriber: BoreasSubscriber): Promise<void> {
   await withTimeout(subscriber.untilState("reconnecting"), "the subscriber to notice the drop");
   await withTimeout(subscriber.untilOpen(), "the subscriber to reopen");
@@ -142,17 +167,8 @@ Deno.test("BoreasSubscriber resumes after a drop with no gap and no repeat while
 
 Deno.test("BoreasSubscriber reports recovered: false when the history was trimmed meanwhile", async () => {
   await using server = await startTestServer({ historySize: 5 });
-  const api = apiOf(server);
-  const token = await api.createToken();
-  const gated = gatedJoins();
-  const recoveries: RecoveryEvent[] = [];
-  await using subscriber = subscriberOf(server, token, {
-    channels: ["news"],
-    WebSocket: gated.WebSocket,
-    onRecovery: (event) => recoveries.push(event),
-  });
-  const events = subscriber.events()[Symbol.asyncIterator]();
-  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
+  await using opened = await openGated(server);
+  const { api, token, gated, recoveries, subscriber, events } = opened;
   const { epoch } = await api.publish("news", "one");
   assert.deepEqual(await nextEvent(events, "the first message"), {
     type: "message",
@@ -326,17 +342,8 @@ Deno.test("BoreasApi.history() refuses what no request can say, without fetching
 
 Deno.test("BoreasSubscriber with history off: no offsets, no since, no recovery events", async () => {
   await using server = await startTestServer();
-  const api = apiOf(server);
-  const token = await api.createToken();
-  const gated = gatedJoins();
-  const recoveries: RecoveryEvent[] = [];
-  await using subscriber = subscriberOf(server, token, {
-    channels: ["news"],
-    WebSocket: gated.WebSocket,
-    onRecovery: (event) => recoveries.push(event),
-  });
-  const events = subscriber.events()[Symbol.asyncIterator]();
-  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
+  await using opened = await openGated(server);
+  const { api, token, gated, recoveries, subscriber, events } = opened;
   assert.deepEqual(await api.publish("news", 1), { recipients: 1 });
   assert.deepEqual(await nextEvent(events, "a message"), {
     type: "message",
