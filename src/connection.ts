@@ -6,11 +6,10 @@
  * HTTP or of the other connections.
  */
 
-import type { Membership } from "./cluster/membership.ts";
+import type { ConnectionContext } from "./connection_context.ts";
 import type { History, Resume } from "./history.ts";
-import type { Hub, Subscriber } from "./hub.ts";
-import type { LogFields, Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Subscriber } from "./hub.ts";
+import type { LogFields } from "./log.ts";
 import {
   type ClientMessage,
   CLOSE,
@@ -23,56 +22,15 @@ import {
 } from "./protocol.ts";
 import { JoinGate } from "./resume.ts";
 import { GrantKeeper } from "./grant_keeper.ts";
-import type { JwtVerifier } from "./jwt.ts";
 import { checkAccessToken } from "./access.ts";
-import type { EventSink } from "./webhooks/events.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
-import { mintToken, tokenFingerprint, type TokenRegistry } from "./tokens.ts";
+import { mintToken, tokenFingerprint } from "./tokens.ts";
 
-/** Limits on what one connection may do. */
-export interface ConnectionLimits {
-  /** Largest frame a client may send, in bytes; past it the socket is closed with 1009. */
-  readonly maxFrameBytes: number;
-  /** Channels one connection may be in at once. */
-  readonly maxChannelsPerConnection: number;
-  /** Frames a client may send per second; past it the socket is closed with 1008. */
-  readonly maxClientMessagesPerSecond: number;
-  /** Bytes queued to the client before it is dropped as a slow consumer (1008). */
-  readonly maxBufferedBytes: number;
-  /** How long a connection may stay anonymous, in milliseconds; 0 for no limit. */
-  readonly authTimeoutMs: number;
-}
-
-/** The endpoint that tracks every connection. */
-export interface ConnectionTracker {
-  /** The close to apply at once to a socket that opens after shutdown started. */
-  closing(): CloseSpec | undefined;
-  /** Stops tracking a closed connection (a WebSocket's, or an SSE stream's). */
-  forget(connection: { close(code: number, reason: string): void }): void;
-}
-
-/** What every connection shares: built once per server, so a connection costs little. */
-export interface ConnectionContext {
-  readonly tracker: ConnectionTracker;
-  readonly hub: Hub;
-  readonly tokens: TokenRegistry;
-  /** Told of every change this connection makes; a reply waits until the cluster sees it. */
-  readonly membership: Membership;
-  /** The channels' history, or null when it is off: then joins are answered as they always
-   * were. */
-  readonly history: History | null;
-  /** Checks JWT access tokens; null when no JWT key is configured. */
-  readonly jwt: JwtVerifier | null;
-  /** Told when connections authenticate and close (the webhooks). */
-  readonly events: EventSink;
-  /** This node's id in the cluster, for the events; null standalone. */
-  readonly nodeId: string | null;
-  /** When false, every connection is authenticated with a generated token as it opens. */
-  readonly requireAuth: boolean;
-  readonly limits: ConnectionLimits;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
-}
+export type {
+  ConnectionContext,
+  ConnectionLimits,
+  ConnectionTracker,
+} from "./connection_context.ts";
 
 /** One WebSocket, as the hub and the socket's events see it. It listens to its own socket as
  * an event listener object, so it needs no closures of its own. */
