@@ -23,6 +23,7 @@ import {
 import { JoinGate } from "./resume.ts";
 import { GrantKeeper } from "./grant_keeper.ts";
 import { checkAccessToken } from "./access.ts";
+import { ConnectionEvents } from "./webhooks/events.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
 import { mintToken, tokenFingerprint } from "./tokens.ts";
 
@@ -48,8 +49,7 @@ export class Connection implements Subscriber, EventListenerObject {
   readonly #joins = new JoinGate();
   // What the token it authenticated with grants, and when that expires.
   readonly #grant = new GrantKeeper();
-  // The fingerprint of the token it authenticated with last, for its closed event.
-  #fingerprint: string | null = null;
+  readonly #events: ConnectionEvents;
   // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
   // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so
   // `send` reads it only when this bound says the queue could be over the limit.
@@ -59,6 +59,7 @@ export class Connection implements Subscriber, EventListenerObject {
     this.#socket = socket;
     this.#context = context;
     this.#allowance = context.limits.maxClientMessagesPerSecond;
+    this.#events = new ConnectionEvents(context.events, context.nodeId);
     socket.binaryType = "arraybuffer";
     for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
   }
@@ -122,19 +123,7 @@ export class Connection implements Subscriber, EventListenerObject {
     this.#context.hub.remove(this);
     this.#context.tracker.forget(this);
     this.#context.logger.debug("connection closed", { code: event.code });
-    if (this.#fingerprint !== null) {
-      const { code, reason } = event;
-      const { events, nodeId: node } = this.#context;
-      const user = this.#grant.user;
-      events.emit({
-        type: "connection.closed",
-        user,
-        token_fingerprint: this.#fingerprint,
-        code,
-        reason,
-        node,
-      });
-    }
+    this.#events.closed(event.code, event.reason);
   }
 
   #onMessage(event: MessageEvent): void {
@@ -249,11 +238,9 @@ export class Connection implements Subscriber, EventListenerObject {
 
   /** Logs the authentication and tells the webhooks. */
   #announce(token: string): void {
-    const { logger, events, nodeId: node } = this.#context;
-    const fingerprint = this.#fingerprint = tokenFingerprint(token);
-    logger.debug("connection authenticated", { token: fingerprint });
-    const user = this.#grant.user;
-    events.emit({ type: "connection.authenticated", user, token_fingerprint: fingerprint, node });
+    const fingerprint = tokenFingerprint(token);
+    this.#context.logger.debug("connection authenticated", { token: fingerprint });
+    this.#events.authenticated(fingerprint, this.#grant.user);
   }
 
   #reply(ref: Ref, error: string | undefined): void {

@@ -13,7 +13,8 @@ import { channelNameProblem } from "./channel.ts";
 import type { Membership } from "./cluster/membership.ts";
 import { errorResponse, HttpError } from "./api/response.ts";
 import { GrantKeeper } from "./grant_keeper.ts";
-import type { History, Position } from "./history.ts";
+import { grantsChannel, type TokenGrant } from "./grants.ts";
+import type { History, Position, Resume } from "./history.ts";
 import type { Hub, Subscriber } from "./hub.ts";
 import type { JwtVerifier } from "./jwt.ts";
 import type { Logger } from "./log.ts";
@@ -21,7 +22,7 @@ import type { Metrics } from "./metrics.ts";
 import { CLOSE } from "./protocol.ts";
 import { JoinGate } from "./resume.ts";
 import { tokenFingerprint, type TokenRegistry } from "./tokens.ts";
-import type { EventSink } from "./webhooks/events.ts";
+import { ConnectionEvents, type EventSink } from "./webhooks/events.ts";
 
 /** How often a comment line keeps an idle stream open through proxies, in milliseconds. */
 export const KEEPALIVE_MS = 15_000;
@@ -72,10 +73,7 @@ export async function openSse(
     const status = checked.error.includes("cannot be checked now") ? 503 : 401;
     return errorResponse(new HttpError(status, checked.error));
   }
-  const grant = new GrantKeeper();
-  grant.set(checked.grant, () => {});
-  const denied = grant.firstDenied(channels);
-  grant[Symbol.dispose]();
+  const denied = channels.findIndex((channel) => !grantsChannel(checked.grant.channels, channel));
   if (denied !== -1) {
     return errorResponse(new HttpError(403, `channel[${denied}]: not permitted by this token`));
   }
@@ -104,12 +102,13 @@ export class SseStream implements Subscriber {
   readonly #positions = new Map<string, Position>();
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
-  #fingerprint: string | null = null;
+  readonly #events: ConnectionEvents;
   #isClosed = false;
 
   constructor(context: SseContext, tracker: StreamTracker) {
     this.#context = context;
     this.#tracker = tracker;
+    this.#events = new ConnectionEvents(context.events, context.nodeId);
     this.body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -123,27 +122,18 @@ export class SseStream implements Subscriber {
    * then the live frames held meanwhile. */
   async start(
     token: string,
-    grant: Parameters<GrantKeeper["set"]>[0],
+    grant: TokenGrant,
     { channels, since }: { channels: string[]; since: ReadonlyMap<string, Position> },
   ): Promise<void> {
-    const { hub, membership, history, events, nodeId: node, logger } = this.#context;
+    const { hub, membership, history, logger } = this.#context;
     hub.add(this);
     hub.authenticate(this, token, grant.user);
     this.#grant.set(grant, () => this.close(CLOSE.expired.code, CLOSE.expired.reason));
-    this.#fingerprint = tokenFingerprint(token);
-    events.emit({
-      type: "connection.authenticated",
-      user: grant.user,
-      token_fingerprint: this.#fingerprint,
-      node,
-    });
+    this.#events.authenticated(tokenFingerprint(token), grant.user);
     this.#joins.hold();
     hub.updateChannels(this, channels, [], this.#context.maxChannelsPerConnection);
     await membership.synced();
-    let resume = {
-      states: new Map<string, Position & { recovered?: boolean }>(),
-      replay: [],
-    } as Awaited<ReturnType<History["resume"]>>;
+    let resume: Resume = { states: new Map(), replay: [] };
     if (history !== null) {
       try {
         resume = await history.resume(channels, since);
@@ -208,21 +198,10 @@ export class SseStream implements Subscriber {
     this.#isClosed = true;
     clearInterval(this.#keepAlive);
     this.#grant[Symbol.dispose]();
-    const { hub, events, nodeId: node } = this.#context;
+    const { hub } = this.#context;
     hub.remove(this);
     this.#tracker.forget(this);
-    if (this.#fingerprint !== null) {
-      const user = this.#grant.user;
-      const fingerprint = this.#fingerprint;
-      events.emit({
-        type: "connection.closed",
-        user,
-        token_fingerprint: fingerprint,
-        code,
-        reason,
-        node,
-      });
-    }
+    this.#events.closed(code, reason);
   }
 }
 

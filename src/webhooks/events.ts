@@ -42,3 +42,41 @@ export interface EventSink {
 
 /** A sink that drops everything: webhooks are off. */
 export const NO_EVENTS: EventSink = { emit() {} };
+
+/** One connection's `connection.authenticated` and `connection.closed` events: the closed one
+ * names the token and user the connection last authenticated with. */
+export class ConnectionEvents {
+  readonly #sink: EventSink;
+  readonly #node: string | null;
+  #last: { fingerprint: string; user: string | null } | null = null;
+
+  constructor(sink: EventSink, node: string | null) {
+    this.#sink = sink;
+    this.#node = node;
+  }
+
+  /** Tells the sink the connection authenticated with the token of `fingerprint`. */
+  authenticated(fingerprint: string, user: string | null): void {
+    this.#last = { fingerprint, user };
+    this.#sink.emit({
+      type: "connection.authenticated",
+      user,
+      token_fingerprint: fingerprint,
+      node: this.#node,
+    });
+  }
+
+  /** Tells the sink the connection closed, if it ever authenticated. */
+  closed(code: number, reason: string): void {
+    if (this.#last === null) return;
+    const { fingerprint, user } = this.#last;
+    this.#sink.emit({
+      type: "connection.closed",
+      user,
+      token_fingerprint: fingerprint,
+      code,
+      reason,
+      node: this.#node,
+    });
+  }
+}
