@@ -40,18 +40,14 @@ export class LocalBroker implements Broker {
   }
 
   publish(channel: string, payload: string): Promise<PublishResult> {
-    const history = this.#history;
-    if (history === null) {
-      // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
-      if (this.#hub.memberCount(channel) === 0) return Promise.resolve({ recipients: 0 });
-      const frame = renderFrame(channel, payload);
-      return Promise.resolve({ recipients: deliver(this.#hub, this.#metrics, channel, frame) });
-    }
-    const position = history.append(channel, payload);
-    if (this.#hub.memberCount(channel) === 0) return Promise.resolve({ recipients: 0, position });
-    const frame = renderFrame(channel, payload, position.offset);
-    const recipients = deliver(this.#hub, this.#metrics, channel, frame, position.offset);
-    return Promise.resolve({ recipients, position });
+    const position = this.#history?.append(channel, payload);
+    const kept = position === undefined ? {} : { position };
+    // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
+    if (this.#hub.memberCount(channel) === 0) return Promise.resolve({ recipients: 0, ...kept });
+    const offset = position?.offset;
+    const frame = renderFrame(channel, payload, offset);
+    const recipients = deliver(this.#hub, this.#metrics, channel, frame, offset);
+    return Promise.resolve({ recipients, ...kept });
   }
 }
 
