@@ -1,15 +1,22 @@
 #!/usr/bin/env sh
 # Installs what the test suite needs besides Deno when it is missing: redis-server, which the
-# cluster tests start on ports of their own (never the machine's Redis). Run by `deno task test`.
+# cluster tests start on ports of their own (never the machine's Redis), and Debian's chromium,
+# which the browser tests drive with playwright-core. Run by `deno task test` and `.ci/run`.
 set -eu
-if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
-  exit 0
+missing=""
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  missing="redis-server"
 fi
-echo "redis-server is missing; installing it with apt-get (the cluster tests need it)..." >&2
+if [ ! -x /usr/bin/chromium ]; then
+  missing="$missing chromium"
+fi
+[ -z "$missing" ] && exit 0
+echo "missing:$missing; installing with apt-get (the cluster and browser tests need them)..." >&2
 if [ "$(id -u)" = "0" ]; then sudo=""; else sudo="sudo"; fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "cannot install redis-server: no apt-get here; install Redis 7 yourself" >&2
+  echo "cannot install$missing: no apt-get here; install Redis 7 and Chromium yourself" >&2
   exit 1
 fi
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y redis-server >&2 ||
-  { $sudo apt-get update >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y redis-server >&2; }
+# shellcheck disable=SC2086 # $missing is a list of package names
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y $missing >&2 ||
+  { $sudo apt-get update >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y $missing >&2; }
