@@ -127,6 +127,25 @@ Deno.test("the cluster's lists, dump and stats count every node's connections", 
     authenticated: 1,
   });
   assert.deepEqual([...(stats.nodes as string[])].sort(), ["a", "b"]);
+  assert.deepEqual(await getJson(b, "/channels/?limit=5"), {
+    channels: [{ name: "news", subscribers: 2 }, { name: "sport", subscribers: 1 }],
+  });
+  assert.deepEqual(await getJson(b, "/channels/?limit=1"), {
+    channels: [{ name: "news", subscribers: 2 }],
+  });
+  // Each node's own row, as of its last heartbeat (about a second old at most).
+  const rows = async () => {
+    const { nodes } = await getJson(a, "/nodes/") as { nodes: Record<string, unknown>[] };
+    return nodes.map(({ id, connections, channels }) => ({ id, connections, channels }));
+  };
+  const expected = [
+    { id: "a", connections: { anonymous: 0, authenticated: 1 }, channels: 1 },
+    { id: "b", connections: { anonymous: 1, authenticated: 1 }, channels: 2 },
+  ];
+  await until(
+    async () => JSON.stringify(await rows()) === JSON.stringify(expected),
+    "every node's row",
+  );
 
   // Leaving, re-authenticating and closing on one node shows on the other.
   await onB.request({ channels: { join: [], leave: ["news"] } });

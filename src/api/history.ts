@@ -6,6 +6,7 @@
 
 import { channelParam } from "./channel_param.ts";
 import type { ApiContext } from "./context.ts";
+import { wholeNumber } from "./query.ts";
 import { HttpError } from "./response.ts";
 import type { Route } from "./router.ts";
 
@@ -37,24 +38,4 @@ export function historyRoutes({ cluster }: ApiContext): Route[] {
       return new Response(body, { headers: { "content-type": "application/json" } });
     },
   }];
-}
-
-/** The query parameter `name` as a whole number in `min..max`, undefined when absent; throws 400
- * naming it otherwise. */
-function wholeNumber(
-  query: URLSearchParams,
-  name: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const raw = query.get(name);
-  if (raw === null) return undefined;
-  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new HttpError(
-      400,
-      `${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`,
-    );
-  }
-  return value;
 }

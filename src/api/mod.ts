@@ -6,6 +6,7 @@
 import { ClusterUnavailableError } from "../cluster/mod.ts";
 import { ApiKeyCheck } from "./api_key.ts";
 import { broadcastRoutes } from "./broadcast.ts";
+import { channelRoutes } from "./channels.ts";
 import type { ApiContext } from "./context.ts";
 import { debugRoutes } from "./debug.ts";
 import { historyRoutes } from "./history.ts";
@@ -24,6 +25,7 @@ export function createApi(context: ApiContext): RequestHandler {
       ...tokenRoutes(context),
       ...historyRoutes(context),
       ...presenceRoutes(context),
+      ...channelRoutes(context),
       ...operationsRoutes(context),
       ...debugRoutes(context),
     ].map(answeringRedisFailures),

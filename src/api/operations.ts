@@ -1,17 +1,18 @@
 /**
  * @module
  * What operators poll: `/health` (public, for load balancers), `/stats` (JSON, for the whole
- * cluster and for this node) and `/metrics` (Prometheus text format, this node's).
+ * cluster and for this node), `/nodes` (each live node's own counts) and `/metrics` (Prometheus
+ * text format, this node's).
  */
 
-import { countersOf } from "../cluster/membership.ts";
+import { nodeReportOf } from "../cluster/membership.ts";
 import type { HubSnapshot } from "../hub.ts";
 import { type Gauges, renderPrometheus } from "../metrics.ts";
 import type { ApiContext } from "./context.ts";
 import { jsonResponse } from "./response.ts";
 import type { Route } from "./router.ts";
 
-/** The health, stats and metrics routes. */
+/** The health, stats, nodes and metrics routes. */
 export function operationsRoutes(context: ApiContext): Route[] {
   const { metrics, cluster, hub } = context;
   return [
@@ -37,7 +38,6 @@ export function operationsRoutes(context: ApiContext): Route[] {
           cluster.tokens.count(),
         ]);
         const gauges = readGauges(context, tokens);
-        const local = hub.snapshot();
         return jsonResponse({
           connections: connectionsOf(snapshot),
           tokens,
@@ -46,16 +46,16 @@ export function operationsRoutes(context: ApiContext): Route[] {
           uptime_seconds: gauges.uptimeSeconds,
           memory: { rss_bytes: gauges.residentMemoryBytes, heap_used_bytes: heapUsed() },
           ...(cluster.nodeId === null ? {} : {
-            node: {
-              id: cluster.nodeId,
-              connections: connectionsOf(local),
-              channels: local.channels.length,
-              ...countersOf(metrics),
-            },
+            node: nodeReportOf(cluster.nodeId, hub, metrics),
             nodes: cluster.membership.nodes(),
           }),
         });
       },
+    },
+    {
+      method: "GET",
+      path: "/nodes",
+      handler: async () => jsonResponse({ nodes: await cluster.membership.nodeReports() }),
     },
     {
       method: "GET",

@@ -18,6 +18,14 @@ export interface NodeCounters {
   readonly "webhook_events_dropped": number;
 }
 
+/** What one node reports of itself: its id, its own connections and channels, and its
+ * counters. */
+export interface NodeReport extends NodeCounters {
+  readonly id: string;
+  readonly connections: { readonly anonymous: number; readonly authenticated: number };
+  readonly channels: number;
+}
+
 /** Cluster-wide membership. Every query rejects with `ClusterUnavailableError` when the
  * shared state cannot be read. */
 export interface Membership {
@@ -34,6 +42,9 @@ export interface Membership {
   counters(): Promise<NodeCounters>;
   /** The live nodes' ids, this one first; empty for a standalone server. */
   nodes(): readonly string[];
+  /** What each live node reported at its last heartbeat (this one: now), this one first;
+   * empty for a standalone server. */
+  nodeReports(): Promise<NodeReport[]>;
   /** Resolves once every hub change made before the call is visible to the other nodes (or,
    * when Redis is unreachable, will be made visible when it is back). Never rejects. */
   synced(): Promise<void>;
@@ -48,6 +59,19 @@ export function countersOf(metrics: Metrics): NodeCounters {
     connections_refused: metrics.connectionsRefused,
     connections_closed_for_limits: metrics.connectionsClosedForLimits,
     webhook_events_dropped: metrics.webhookEventsDropped,
+  };
+}
+
+/** What node `id` reports of itself, read from its hub and counters. */
+export function nodeReportOf(id: string, hub: Hub, metrics: Metrics): NodeReport {
+  return {
+    id,
+    connections: {
+      anonymous: hub.anonymousCount,
+      authenticated: hub.connectionCount - hub.anonymousCount,
+    },
+    channels: hub.channelCount,
+    ...countersOf(metrics),
   };
 }
 
@@ -83,6 +107,10 @@ export class LocalMembership implements Membership {
 
   nodes(): readonly string[] {
     return [];
+  }
+
+  nodeReports(): Promise<NodeReport[]> {
+    return Promise.resolve([]);
   }
 
   synced(): Promise<void> {

@@ -1,16 +1,15 @@
 /**
  * @module
  * Which nodes are alive. Each node renews its entry in a sorted set scored by Redis's own clock
- * (so the nodes' clocks do not matter) about every second, with its counters beside it; a node
- * that stops renewing stops counting within `--node-timeout`, and the next heartbeat of any node
- * removes what it left behind. A node that shuts down says goodbye at once.
+ * (so the nodes' clocks do not matter) about every second, with its report (counts and
+ * counters) beside it; a node that stops renewing stops counting within `--node-timeout`, and
+ * the next heartbeat of any node removes what it left behind. A node that shuts down says goodbye at once.
  */
 
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../text.ts";
 import type { RedisKeys } from "./keys.ts";
-import { countersOf } from "./membership.ts";
+import type { NodeReport } from "./membership.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisScript } from "./redis_script.ts";
 
@@ -44,7 +43,8 @@ export interface LivenessOptions {
   /** Seconds after which a silent node stops counting (`--node-timeout`). */
   readonly nodeTimeoutSeconds: number;
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  /** What this node reports of itself with each heartbeat. */
+  readonly report: () => NodeReport;
   /** The channels a dead node's connections had joined, read from its mirror. */
   readonly channelsOf: (node: string) => Promise<Set<string>>;
   /** Called when Redis did not know this node (it restarted empty, or reaped it): the node's
@@ -99,12 +99,12 @@ export class NodeLiveness {
   /** Renews this node's liveness, learns who else is live, and reaps the dead. */
   async beat(): Promise<void> {
     if (this.#isStopped || !this.#link.isReady) return;
-    const { nodeId, metrics, logger } = this.#options;
+    const { nodeId, report, logger } = this.#options;
     const keys = this.#keys;
     const timeoutMs = this.#options.nodeTimeoutSeconds * 1000;
     try {
       const [added, live, dead] = await this.#link.run(async (redis) => {
-        await redis.set(keys.nodeCounters(nodeId), JSON.stringify(countersOf(metrics)), {
+        await redis.set(keys.nodeCounters(nodeId), JSON.stringify(report()), {
           PX: Math.ceil(timeoutMs),
         });
         return await HEARTBEAT_SCRIPT.run(redis, [keys.nodes], [

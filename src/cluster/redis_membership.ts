@@ -12,7 +12,13 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../text.ts";
 import type { RedisKeys } from "./keys.ts";
-import { countersOf, type Membership, type NodeCounters } from "./membership.ts";
+import {
+  countersOf,
+  type Membership,
+  type NodeCounters,
+  type NodeReport,
+  nodeReportOf,
+} from "./membership.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { NodeLiveness } from "./redis_liveness.ts";
 
@@ -69,7 +75,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
     this.#options = options;
     this.#liveness = new NodeLiveness(link, keys, {
       ...options,
-      metrics,
+      report: () => nodeReportOf(options.nodeId, hub, metrics),
       channelsOf: (node) => this.#channelsOf(node),
       onReaped: (channels) => {
         for (const listener of this.#reapedListeners) listener(channels);
@@ -148,17 +154,26 @@ export class RedisMembership implements Membership, AsyncDisposable {
     return { connections, users: [...users] };
   }
 
-  async counters(): Promise<NodeCounters> {
-    const others = this.#liveness.live.filter((node) => node !== this.#options.nodeId);
-    const sum: Record<string, number> = { ...countersOf(this.#metrics) };
-    if (others.length === 0) return sum as unknown as NodeCounters;
+  async nodeReports(): Promise<NodeReport[]> {
+    const { nodeId } = this.#options;
+    const others = this.#liveness.live.filter((node) => node !== nodeId);
+    const own = nodeReportOf(nodeId, this.#hub, this.#metrics);
+    if (others.length === 0) return [own];
     const reports = await this.#link.run((redis) =>
       redis.mGet(others.map((node) => this.#keys.nodeCounters(node)))
     );
-    for (const report of reports) {
-      if (report === null) continue;
-      for (const [name, value] of Object.entries(JSON.parse(report) as Record<string, number>)) {
-        if (name in sum) sum[name] = sum[name]! + value;
+    // A node that has not yet written a report (or whose report expired) is left out.
+    const known = reports.flatMap((report) => report === null ? [] : [JSON.parse(report)]);
+    return [own, ...known as NodeReport[]];
+  }
+
+  async counters(): Promise<NodeCounters> {
+    const sum: Record<string, number> = { ...countersOf(this.#metrics) };
+    const [, ...others] = await this.nodeReports();
+    for (const report of others) {
+      for (const name of Object.keys(sum)) {
+        const value = (report as unknown as Record<string, unknown>)[name];
+        if (typeof value === "number") sum[name] = sum[name]! + value;
       }
     }
     return sum as unknown as NodeCounters;
