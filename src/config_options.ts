@@ -21,6 +21,8 @@ export interface Config {
   readonly wsHost: string;
   readonly wsPort: number;
   readonly debug: boolean;
+  /** Whether the API listener serves the live dashboard at `/dashboard`. */
+  readonly dashboard: boolean;
   readonly requireAuth: boolean;
   readonly tokensFile: string | null;
   readonly tokensUrl: string | null;
@@ -74,6 +76,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   wsHost: "127.0.0.1",
   wsPort: 8002,
   debug: true,
+  dashboard: true,
   requireAuth: true,
   tokensFile: null,
   tokensUrl: null,
@@ -149,6 +152,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "wsHost", kind: "host", placeholder: "HOST", summary: "address the WebSocket listens on" },
   { key: "wsPort", kind: "port", placeholder: "PORT", summary: "port of the WebSocket (0: any)" },
   { key: "debug", kind: "boolean", placeholder: "", summary: "serve /debug/token-dump and /debug/recipient-dump" },
+  { key: "dashboard", kind: "boolean", placeholder: "", summary: "serve the live dashboard at /dashboard on the API listener" },
   { key: "requireAuth", kind: "boolean", placeholder: "", summary: "require an access token before a connection may join channels" },
   { key: "tokensFile", kind: "path", placeholder: "PATH", summary: "load tokens at startup from a file, one per line" },
   { key: "tokensUrl", kind: "url", placeholder: "URL", summary: "load tokens at startup with GET: a JSON array or {\"tokens\": [...]}" },

@@ -97,6 +97,7 @@ export async function startServer(
     logger,
     maxBodyBytes: config.maxBodyBytes,
     debug: config.debug,
+    dashboard: config.dashboard,
     apiKeys: config.apiKey,
     corsOrigins: config.corsOrigin,
     isShuttingDown: () => isShuttingDown,

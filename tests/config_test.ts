@@ -34,6 +34,7 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     wsHost: "127.0.0.1",
     wsPort: 8002,
     debug: true,
+    dashboard: true,
     requireAuth: true,
     tokensFile: null,
     tokensUrl: null,
@@ -84,6 +85,7 @@ const EVERY_OPTION: Array<
   ["wsHost", "--ws-host", "BOREAS_WS_HOST", "::1", "::1"],
   ["wsPort", "--ws-port", "BOREAS_WS_PORT", "0", 0],
   ["debug", "--debug", "BOREAS_DEBUG", "false", false],
+  ["dashboard", "--dashboard", "BOREAS_DASHBOARD", "false", false],
   ["requireAuth", "--require-auth", "BOREAS_REQUIRE_AUTH", "false", false],
   ["tokensFile", "--tokens-file", "BOREAS_TOKENS_FILE", "tokens.txt", "tokens.txt"],
   ["tokensUrl", "--tokens-url", "BOREAS_TOKENS_URL", "https://auth.test/t", "https://auth.test/t"],
@@ -241,6 +243,8 @@ Deno.test("loadConfig() accepts the original's underscore flag spellings", () =>
 Deno.test("loadConfig() reads booleans from --flag, --no-flag, --flag=word and words in env", () => {
   assert.equal(load(["--no-debug"]).debug, false);
   assert.equal(load(["--no-debug", "--debug"]).debug, true);
+  assert.equal(load(["--no-dashboard"]).dashboard, false);
+  assert.equal(load([], { BOREAS_DASHBOARD: "0" }).dashboard, false);
   assert.equal(load(["--debug"], { BOREAS_DEBUG: "false" }).debug, true);
   for (const word of ["false", "0", "no", "off", "FALSE"]) {
     assert.equal(load([`--debug=${word}`]).debug, false, `--debug=${word}`);

@@ -99,6 +99,7 @@ export function apiContext(
     logger,
     maxBodyBytes: DEFAULT_CONFIG.maxBodyBytes,
     debug: true,
+    dashboard: true,
     apiKeys: [],
     corsOrigins: [],
     isShuttingDown: () => false,

@@ -21,6 +21,8 @@ export interface ApiContext {
   readonly maxBodyBytes: number;
   /** Whether the `/debug/` routes exist. */
   readonly debug: boolean;
+  /** Whether `/dashboard` and its assets exist. */
+  readonly dashboard: boolean;
   /** Keys for `Authorization: Bearer KEY`; empty when the API is open. */
   readonly apiKeys: readonly string[];
   /** Origins whose browser requests get CORS headers (`--cors-origin`); may hold `*`. */

@@ -4,6 +4,7 @@
  */
 
 import { ClusterUnavailableError } from "../cluster/mod.ts";
+import { dashboardRoutes } from "../dashboard/mod.ts";
 import { ApiKeyCheck } from "./api_key.ts";
 import { broadcastRoutes } from "./broadcast.ts";
 import { channelRoutes } from "./channels.ts";
@@ -28,6 +29,7 @@ export function createApi(context: ApiContext): RequestHandler {
       ...channelRoutes(context),
       ...operationsRoutes(context),
       ...debugRoutes(context),
+      ...dashboardRoutes(context.dashboard),
     ].map(answeringRedisFailures),
     {
       logger: context.logger,

@@ -1,0 +1,301 @@
+// The dashboard page's logic: asks for the API key when the server needs one, polls the API
+// every second, keeps the last 5 minutes of rates for the chart, and drives the three forms.
+// Plain browser JavaScript, served as is; uPlot is loaded before it as the global `uPlot`.
+
+const KEY_STORAGE = "boreas-api-key";
+const POLL_MS = 1000;
+const WINDOW_SECONDS = 300;
+const BUSIEST_LIMIT = 10;
+
+/** The API key the page sends, from this tab's session storage. */
+let apiKey = sessionStorage.getItem(KEY_STORAGE);
+/** The last counters read, to turn totals into rates. */
+let previous = null;
+/** The chart's data: times (unix seconds), messages/s, frames/s. */
+const series = [[], [], []];
+let chart = null;
+let pollTimer = null;
+
+const byId = (id) => document.getElementById(id);
+
+/** A request to the API with the key, answered as `{ status, body }`; `body` is parsed JSON. */
+async function api(path, init = {}) {
+  const headers = new Headers(init.headers);
+  if (apiKey !== null) headers.set("authorization", `Bearer ${apiKey}`);
+  const response = await fetch(path, { ...init, headers });
+  const text = await response.text();
+  let body = null;
+  try {
+    body = text === "" ? null : JSON.parse(text);
+  } catch {
+    body = { errors: [text] };
+  }
+  return { status: response.status, body };
+}
+
+/** The API's error messages, or a line naming the status. */
+function errorsOf({ status, body }) {
+  const errors = body?.errors;
+  return Array.isArray(errors) && errors.length > 0 ? errors.join("; ") : `HTTP ${status}`;
+}
+
+function setStatus(text, isError = false) {
+  const status = byId("status");
+  status.textContent = text;
+  status.classList.toggle("error", isError);
+}
+
+function showKeyForm(message) {
+  stopPolling();
+  byId("dashboard").hidden = true;
+  byId("key-form").hidden = false;
+  byId("key-error").textContent = message;
+  setStatus("API key needed");
+  byId("key-input").focus();
+}
+
+async function showDashboard() {
+  byId("key-form").hidden = true;
+  byId("dashboard").hidden = false;
+  if (chart === null) chart = createChart();
+  await refresh();
+  pollTimer = setInterval(refresh, POLL_MS);
+}
+
+function stopPolling() {
+  if (pollTimer !== null) clearInterval(pollTimer);
+  pollTimer = null;
+}
+
+/** Opens the dashboard when the key (or no key) is accepted, else asks for one. */
+async function start() {
+  let answer;
+  try {
+    answer = await api("/stats");
+  } catch {
+    setStatus("The server cannot be reached", true);
+    setTimeout(start, POLL_MS);
+    return;
+  }
+  if (answer.status === 401) {
+    const hadKey = apiKey !== null;
+    forgetKey();
+    showKeyForm(hadKey ? "That key was refused." : "");
+    return;
+  }
+  await showDashboard();
+}
+
+function forgetKey() {
+  apiKey = null;
+  sessionStorage.removeItem(KEY_STORAGE);
+}
+
+byId("key-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  apiKey = byId("key-input").value.trim();
+  sessionStorage.setItem(KEY_STORAGE, apiKey);
+  byId("key-input").value = "";
+  await start();
+});
+
+/** Reads the API once and redraws everything. */
+async function refresh() {
+  let stats;
+  let channels;
+  let nodes;
+  try {
+    [stats, channels, nodes] = await Promise.all([
+      api("/stats"),
+      api(`/channels/?limit=${BUSIEST_LIMIT}`),
+      api("/nodes/"),
+    ]);
+  } catch {
+    setStatus("The server cannot be reached; retrying", true);
+    return;
+  }
+  if (stats.status === 401) {
+    forgetKey();
+    showKeyForm("The key is no longer accepted.");
+    return;
+  }
+  if (stats.status !== 200) {
+    setStatus(`The server cannot answer: ${errorsOf(stats)}`, true);
+    return;
+  }
+  setStatus(`Live · updated ${new Date().toLocaleTimeString()}`);
+  renderCounts(stats.body);
+  if (channels.status === 200) renderBusiest(channels.body.channels);
+  if (nodes.status === 200) renderNodes(nodes.body.nodes);
+}
+
+function renderCounts(stats) {
+  const now = Date.now() / 1000;
+  byId("connections-anonymous").textContent = stats.connections.anonymous;
+  byId("connections-authenticated").textContent = stats.connections.authenticated;
+  byId("channels").textContent = stats.channels;
+  byId("tokens").textContent = stats.tokens;
+  byId("slow-consumers").textContent = stats.slow_consumers_dropped;
+  byId("connections-refused").textContent = stats.connections_refused;
+  if (previous !== null && now > previous.time) {
+    const seconds = now - previous.time;
+    // Counters restart at 0 with the server (or a node leaving): no negative rates.
+    const published = Math.max(0, stats.messages_published - previous.published) / seconds;
+    const delivered = Math.max(0, stats.frames_delivered - previous.delivered) / seconds;
+    byId("rate-published").textContent = formatRate(published);
+    byId("rate-delivered").textContent = formatRate(delivered);
+    addSample(now, published, delivered);
+  }
+  previous = {
+    time: now,
+    published: stats.messages_published,
+    delivered: stats.frames_delivered,
+  };
+}
+
+function formatRate(rate) {
+  return rate >= 100 ? Math.round(rate).toLocaleString() : rate.toFixed(1);
+}
+
+function addSample(time, published, delivered) {
+  series[0].push(time);
+  series[1].push(published);
+  series[2].push(delivered);
+  while (series[0].length > 0 && series[0][0] < time - WINDOW_SECONDS) {
+    for (const values of series) values.shift();
+  }
+  chart.setData(series);
+}
+
+function createChart() {
+  const element = byId("chart");
+  const options = {
+    width: Math.max(320, element.clientWidth),
+    height: 240,
+    scales: { x: { time: true }, y: { range: (_plot, _min, max) => [0, Math.max(1, max * 1.1)] } },
+    series: [
+      {},
+      { label: "Messages published / s", stroke: "#2563eb", width: 2 },
+      { label: "Frames delivered / s", stroke: "#ea580c", width: 2 },
+    ],
+    axes: [{}, { size: 60 }],
+  };
+  const plot = new uPlot(options, series, element);
+  globalThis.addEventListener("resize", () => {
+    plot.setSize({ width: Math.max(320, element.clientWidth), height: 240 });
+  });
+  return plot;
+}
+
+/** Replaces a table body's rows with `rows`, each an array of cell values (as text). */
+function fillTable(tableId, rows, emptyText) {
+  const body = byId(tableId).tBodies[0];
+  const width = byId(tableId).tHead.rows[0].cells.length;
+  body.replaceChildren();
+  if (rows.length === 0) rows = [[emptyText, ...Array(width - 1).fill("")]];
+  for (const cells of rows) {
+    const row = body.insertRow();
+    for (const value of cells) row.insertCell().textContent = String(value);
+  }
+}
+
+function renderBusiest(channels) {
+  fillTable(
+    "busiest",
+    channels.map(({ name, subscribers }) => [name, subscribers]),
+    "No channel has subscribers",
+  );
+}
+
+function renderNodes(nodes) {
+  byId("nodes-section").hidden = nodes.length === 0;
+  fillTable(
+    "nodes",
+    nodes.map((node) => [
+      node.id,
+      node.connections.anonymous,
+      node.connections.authenticated,
+      node.channels,
+      node.messages_published,
+      node.frames_delivered,
+      node.slow_consumers_dropped,
+      node.connections_refused,
+    ]),
+    "",
+  );
+}
+
+/** Wires a form: `run` returns the text to show in the form's output. */
+function onSubmit(formId, outputId, run) {
+  byId(formId).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const output = byId(outputId);
+    output.classList.remove("error");
+    output.textContent = "…";
+    try {
+      output.textContent = await run();
+    } catch (error) {
+      output.classList.add("error");
+      output.textContent = error.message;
+    }
+  });
+}
+
+/** Sends a JSON body; resolves with the answer's body, or throws its errors. */
+async function send(method, path, body) {
+  const init = { method };
+  if (body !== undefined) {
+    init.headers = { "content-type": "application/json" };
+    init.body = JSON.stringify(body);
+  }
+  const answer = await api(path, init);
+  if (answer.status === 401) {
+    forgetKey();
+    showKeyForm("The key is no longer accepted.");
+  }
+  if (answer.status < 200 || answer.status > 299) throw new Error(errorsOf(answer));
+  return answer.body;
+}
+
+/** The message field as JSON when it parses, else as a string. */
+function messageValue(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+onSubmit("publish-form", "publish-result", async () => {
+  const channel = byId("publish-channel").value.trim();
+  const payload = messageValue(byId("publish-message").value);
+  const { recipients } = await send(
+    "POST",
+    `/broadcast/${encodeURIComponent(channel)}/`,
+    { payload },
+  );
+  return `Delivered to ${recipients} subscriber${recipients === 1 ? "" : "s"}`;
+});
+
+onSubmit("mint-form", "mint-result", async () => {
+  const grant = {};
+  const channels = byId("mint-channels").value.split(",").map((pattern) => pattern.trim())
+    .filter((pattern) => pattern !== "");
+  if (channels.length > 0) grant.channels = channels;
+  const ttl = byId("mint-ttl").value.trim();
+  if (ttl !== "") grant.ttl = Number(ttl);
+  const user = byId("mint-user").value.trim();
+  if (user !== "") grant.user = user;
+  const answer = await send("POST", "/token/", grant);
+  return answer.expires_at === undefined
+    ? answer.token
+    : `${answer.token} (expires ${new Date(answer.expires_at * 1000).toLocaleString()})`;
+});
+
+onSubmit("revoke-form", "revoke-result", async () => {
+  const token = byId("revoke-token").value.trim();
+  await send("DELETE", `/token/${encodeURIComponent(token)}/`);
+  return `Revoked ${token}`;
+});
+
+start();
