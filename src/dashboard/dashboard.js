@@ -165,6 +165,7 @@ function addSample(time, published, delivered) {
     for (const values of series) values.shift();
   }
   chart.setData(series);
+  byId("chart").dataset.samples = String(series[0].length);
 }
 
 function createChart() {
@@ -172,7 +173,11 @@ function createChart() {
   const options = {
     width: Math.max(320, element.clientWidth),
     height: 240,
-    scales: { x: { time: true }, y: { range: (_plot, _min, max) => [0, Math.max(1, max * 1.1)] } },
+    scales: {
+      // Always the last 5 minutes, however few samples there are yet.
+      x: { time: true, range: (_plot, _min, max) => [max - WINDOW_SECONDS, max] },
+      y: { range: (_plot, _min, max) => [0, Math.max(1, max * 1.1)] },
+    },
     series: [
       {},
       { label: "Messages published / s", stroke: "#2563eb", width: 2 },
@@ -283,7 +288,8 @@ onSubmit("mint-form", "mint-result", async () => {
     .filter((pattern) => pattern !== "");
   if (channels.length > 0) grant.channels = channels;
   const ttl = byId("mint-ttl").value.trim();
-  if (ttl !== "") grant.ttl = Number(ttl);
+  // Anything but digits goes as typed, for the server to say what is wrong with it.
+  if (ttl !== "") grant.ttl = /^\d+$/.test(ttl) ? Number(ttl) : ttl;
   const user = byId("mint-user").value.trim();
   if (user !== "") grant.user = user;
   const answer = await send("POST", "/token/", grant);
