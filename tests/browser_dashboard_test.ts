@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { launchBrowser } from "./browser.ts";
+import { startNode, untilNodesSee } from "./cluster_helpers.ts";
 import { type CloseInfo, startTestServer, TestClient, type TestServer } from "./helpers.ts";
+import { startRedis } from "./redis_server.ts";
 
 const KEY = "dashboard-key";
 /** How long the page may take to show a change: it polls every second. */
@@ -224,4 +226,22 @@ Deno.test("the dashboard's forms publish to a real subscriber, mint and revoke",
   await untilText(page, "#revoke-result", `Revoked ${token}`);
   assert.equal((await closed).code, 4001);
   assert.deepEqual(browser.pageErrors, []);
+});
+
+Deno.test("in cluster mode the dashboard shows one row per node", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "node-a");
+  await using b = await startNode(redis.url, "node-b");
+  await untilNodesSee([a, b]);
+  await using onB = await TestClient.connect(b.wsUrl);
+  await using browser = await launchBrowser();
+  const page = await browser.open(`${a.apiUrl}/dashboard`);
+  await untilShown(page, "#nodes-section");
+  await untilText(page, "#nodes tbody tr:first-child td:first-child", "node-a");
+  await untilText(page, "#nodes tbody tr:nth-child(2) td:first-child", "node-b");
+  // node-b's anonymous connection, as its heartbeat reports it.
+  await untilText(page, "#nodes tbody tr:nth-child(2) td:nth-child(2)", "1");
+  await untilText(page, "#connections-anonymous", "1");
+  assert.deepEqual(browser.pageErrors, []);
+  await onB[Symbol.asyncDispose]();
 });
