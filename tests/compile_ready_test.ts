@@ -100,4 +100,14 @@ Deno.test("main.ts bundled into one file runs from anywhere, reading no source f
   const { apiUrl } = endpointsOf(await boreas.linesUntil("Running..."));
   const response = await fetch(`${apiUrl}/health`);
   assert.deepEqual(await response.json(), { status: "ok" });
+  // The dashboard's assets travel inside the one file too.
+  const assets: Array<[path: string, text: string]> = [
+    ["/dashboard", "<title>Boreas dashboard"],
+    ["/dashboard/uplot.js", "uPlot"],
+  ];
+  for (const [path, text] of assets) {
+    const asset = await fetch(`${apiUrl}${path}`);
+    assert.equal(asset.status, 200, path);
+    assert.ok((await asset.text()).includes(text), path);
+  }
 });

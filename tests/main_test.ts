@@ -77,6 +77,21 @@ Deno.test("main.ts --no-debug leaves out the debug lines and the debug routes", 
   assert.equal((await get(apiUrl, "/debug/recipient-dump"))[0], 404);
 });
 
+Deno.test("main.ts serves the dashboard and its chart library, and --no-dashboard does not", async () => {
+  await using dir = await tempDir();
+  await using boreas = await spawnBoreas(ON_PORT_0, { cwd: dir.path });
+  const { apiUrl } = await runningBanner(boreas, {});
+  const [status, page] = await get(apiUrl, "/dashboard");
+  assert.equal(status, 200);
+  assert.match(page, /<title>Boreas dashboard<\/title>/);
+  const [scriptStatus, script] = await get(apiUrl, "/dashboard/uplot.js");
+  assert.equal(scriptStatus, 200);
+  assert.match(script, /uPlot/);
+  await using off = await spawnBoreas([...ON_PORT_0, "--no-dashboard"], { cwd: dir.path });
+  const endpoints = await runningBanner(off, {});
+  assert.equal((await get(endpoints.apiUrl, "/dashboard"))[0], 404);
+});
+
 Deno.test("main.ts --tokens-file loads the file's tokens and accepts them", async () => {
   await using dir = await tempDir();
   const path = await dir.write("tokens.txt", "# startup tokens\nalpha-token\n\nbeta-token\n");
