@@ -11,8 +11,9 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import denoJson from "../deno.json" with { type: "json" };
 import { tempDir } from "./process_helpers.ts";
 
-/** The Chromium the tests drive; `tools/test_prerequisites.sh` installs it when missing. */
-export const CHROMIUM_PATH = "/usr/bin/chromium";
+/** The Chromium the tests drive: Debian's, which `tools/test_prerequisites.sh` installs when
+ * missing, or the browser `BOREAS_TEST_CHROMIUM` names (GitHub's runners have Google Chrome). */
+export const CHROMIUM_PATH = Deno.env.get("BOREAS_TEST_CHROMIUM") ?? "/usr/bin/chromium";
 
 /** How long Chromium may take to start, in milliseconds. */
 export const LAUNCH_WAIT_MS = 10_000;

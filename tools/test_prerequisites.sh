@@ -7,7 +7,8 @@ missing=""
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   missing="redis-server"
 fi
-if [ ! -x /usr/bin/chromium ]; then
+# BOREAS_TEST_CHROMIUM may name another Chromium-based browser for the tests to drive.
+if [ ! -x "${BOREAS_TEST_CHROMIUM:-/usr/bin/chromium}" ]; then
   missing="$missing chromium"
 fi
 [ -z "$missing" ] && exit 0
