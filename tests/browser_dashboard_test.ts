@@ -3,9 +3,15 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { launchBrowser } from "./browser.ts";
+import { launchBrowser, type TestBrowser } from "./browser.ts";
 import { startNode, untilNodesSee } from "./cluster_helpers.ts";
-import { type CloseInfo, startTestServer, TestClient, type TestServer } from "./helpers.ts";
+import {
+  type CloseInfo,
+  startTestServer,
+  TestClient,
+  type TestServer,
+  withTimeout,
+} from "./helpers.ts";
 import { startRedis } from "./redis_server.ts";
 
 const KEY = "dashboard-key";
@@ -55,6 +61,16 @@ interface PageDocument {
       getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
     };
   } | null;
+}
+
+/** Opens the dashboard of `server` and gives it the key through its form. */
+async function openWithKey(browser: TestBrowser, server: TestServer): Promise<Page> {
+  const page = await browser.open(`${server.apiUrl}/dashboard`);
+  await untilShown(page, "#key-form");
+  await page.fill("#key-input", KEY);
+  await page.click("#key-form button");
+  await untilShown(page, "#dashboard");
+  return page;
 }
 
 async function mint(server: TestServer, body?: unknown): Promise<string> {
@@ -183,10 +199,7 @@ Deno.test("the dashboard's forms publish to a real subscriber, mint and revoke",
   const token = await mint(server);
   await using subscriber = await joined(server, token, ["alerts"]);
   await using browser = await launchBrowser();
-  const page = await browser.open(`${server.apiUrl}/dashboard`);
-  await page.evaluate((key) => sessionStorage.setItem("boreas-api-key", key), KEY);
-  await page.reload();
-  await untilShown(page, "#dashboard");
+  const page = await openWithKey(browser, server);
 
   await page.fill("#publish-channel", "alerts");
   await page.fill("#publish-message", '{"level": "test"}');
@@ -244,4 +257,53 @@ Deno.test("in cluster mode the dashboard shows one row per node", async () => {
   await untilText(page, "#connections-anonymous", "1");
   assert.deepEqual(browser.pageErrors, []);
   await onB[Symbol.asyncDispose]();
+});
+
+Deno.test("the dashboard polls one refresh at a time, rides out a lost server, and asks again for a key that stops working", async () => {
+  await using server = await startTestServer({ apiKey: [KEY] });
+  await using browser = await launchBrowser();
+  const page = await openWithKey(browser, server);
+  await untilText(page, "#status", "Live");
+
+  // A slow server: no second refresh starts while one is waiting.
+  let inFlight = 0;
+  let mostInFlight = 0;
+  let slowAnswers = 0;
+  await page.route("**/stats", async (route) => {
+    inFlight++;
+    mostInFlight = Math.max(mostInFlight, inFlight);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    try {
+      await route.continue();
+    } finally {
+      inFlight--;
+      slowAnswers++;
+    }
+  });
+  const untilSlowAnswers = async (count: number) => {
+    while (slowAnswers < count) await new Promise((resolve) => setTimeout(resolve, 100));
+  };
+  await withTimeout(untilSlowAnswers(2), "two slow answers", SHOW_MS * 2);
+  await page.unroute("**/stats");
+  assert.equal(mostInFlight, 1);
+
+  // The server cannot be reached: the page says so, then carries on when it is back.
+  await page.route(`${server.apiUrl}/**`, (route) => route.abort("connectionrefused"));
+  await untilText(page, "#status", "The server cannot be reached; retrying");
+  await page.unroute(`${server.apiUrl}/**`);
+  await untilText(page, "#status", "Live");
+
+  // The key stops working (rotated away): back to the question, nothing shown.
+  await page.route("**/stats", (route) =>
+    route.fulfill({
+      status: 401,
+      contentType: "application/json",
+      body: '{"errors": ["authorization: unknown API key"]}',
+    }));
+  await untilShown(page, "#key-form");
+  await untilText(page, "#key-error", "The key is no longer accepted.");
+  assert.equal(await page.isHidden("#dashboard"), true);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("boreas-api-key")), null);
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+  assert.deepEqual(browser.pageErrors, []);
 });

@@ -69,9 +69,12 @@ try {
   await page.setViewportSize({ width: 1280, height: 900 });
   const stop = new AbortController();
   const publishing = publish([a, b], stop.signal);
-  await page.waitForSelector(`#chart[data-samples="${SECONDS}"]`, { timeout: SECONDS * 2000 });
-  stop.abort();
-  await publishing;
+  try {
+    await page.waitForSelector(`#chart[data-samples="${SECONDS}"]`, { timeout: SECONDS * 2000 });
+  } finally {
+    stop.abort();
+    await publishing;
+  }
   await page.screenshot({ path: OUTPUT.pathname, fullPage: true });
   // deno-lint-ignore no-console
   console.log(`wrote ${OUTPUT.pathname}`);

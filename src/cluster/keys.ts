@@ -77,7 +77,8 @@ export class RedisKeys {
     return `${this.#prefix}:node:{${node}}:connections`;
   }
 
-  /** JSON of `node`'s counters, rewritten at each of its heartbeats. */
+  /** JSON of `node`'s report (its connections, channels and counters), rewritten at each of
+   * its heartbeats. */
   nodeCounters(node: string): string {
     return `${this.#prefix}:node:{${node}}:counters`;
   }

@@ -9,7 +9,7 @@
 
 import type { Hub, HubChange, HubSnapshot, Presence, Subscriber } from "../hub.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import { Metrics } from "../metrics.ts";
 import { errorMessage } from "../text.ts";
 import type { RedisKeys } from "./keys.ts";
 import {
@@ -162,9 +162,9 @@ export class RedisMembership implements Membership, AsyncDisposable {
     const reports = await this.#link.run((redis) =>
       redis.mGet(others.map((node) => this.#keys.nodeCounters(node)))
     );
-    // A node that has not yet written a report (or whose report expired) is left out.
-    const known = reports.flatMap((report) => report === null ? [] : [JSON.parse(report)]);
-    return [own, ...known as NodeReport[]];
+    // A node that has not yet written a report (or whose report expired, or that wrote one
+    // this version cannot read) is left out.
+    return [own, ...reports.flatMap((report, i) => readReport(others[i]!, report))];
   }
 
   async counters(): Promise<NodeCounters> {
@@ -372,4 +372,19 @@ export class RedisMembership implements Membership, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#isClosed) await this.leave();
   }
+}
+
+/** A node's stored report as a one-item list, or an empty one when it is missing or not a
+ * report of this version's shape. The id is the one it is stored under. */
+function readReport(id: string, stored: string | null): NodeReport[] {
+  if (stored === null) return [];
+  let report: Partial<NodeReport>;
+  try {
+    report = JSON.parse(stored);
+  } catch {
+    return [];
+  }
+  const { connections, channels } = report;
+  if (typeof connections?.anonymous !== "number" || typeof channels !== "number") return [];
+  return [{ ...countersOf(new Metrics(0)), ...report, id } as NodeReport];
 }

@@ -4,25 +4,33 @@
 
 const KEY_STORAGE = "boreas-api-key";
 const POLL_MS = 1000;
+/** How long one request may take before the page gives up on it. */
+const REQUEST_MS = 3000;
 const WINDOW_SECONDS = 300;
 const BUSIEST_LIMIT = 10;
 
 /** The API key the page sends, from this tab's session storage. */
 let apiKey = sessionStorage.getItem(KEY_STORAGE);
-/** The last counters read, to turn totals into rates. */
+/** The last totals read, to turn them into rates: by node id in a cluster ("" standalone). */
 let previous = null;
 /** The chart's data: times (unix seconds), messages/s, frames/s. */
 const series = [[], [], []];
 let chart = null;
-let pollTimer = null;
+/** Bumped whenever the page changes what it is doing; a loop of an older run stops. */
+let run = 0;
 
 const byId = (id) => document.getElementById(id);
 
-/** A request to the API with the key, answered as `{ status, body }`; `body` is parsed JSON. */
+/** A request to the API with the key, answered as `{ status, body }`; `body` is parsed JSON.
+ * Rejects when the server cannot be reached or takes longer than `REQUEST_MS`. */
 async function api(path, init = {}) {
   const headers = new Headers(init.headers);
   if (apiKey !== null) headers.set("authorization", `Bearer ${apiKey}`);
-  const response = await fetch(path, { ...init, headers });
+  const response = await fetch(path, {
+    ...init,
+    headers,
+    signal: AbortSignal.timeout(REQUEST_MS),
+  });
   const text = await response.text();
   let body = null;
   try {
@@ -39,14 +47,17 @@ function errorsOf({ status, body }) {
   return Array.isArray(errors) && errors.length > 0 ? errors.join("; ") : `HTTP ${status}`;
 }
 
+/** Shows the page's state (announced to screen readers when it changes) and when it was last
+ * updated (not announced). */
 function setStatus(text, isError = false) {
   const status = byId("status");
-  status.textContent = text;
+  if (status.textContent !== text) status.textContent = text;
   status.classList.toggle("error", isError);
+  byId("updated").textContent = isError ? "" : `updated ${new Date().toLocaleTimeString()}`;
 }
 
 function showKeyForm(message) {
-  stopPolling();
+  run++;
   byId("dashboard").hidden = true;
   byId("key-form").hidden = false;
   byId("key-error").textContent = message;
@@ -54,52 +65,61 @@ function showKeyForm(message) {
   byId("key-input").focus();
 }
 
-async function showDashboard() {
-  byId("key-form").hidden = true;
-  byId("dashboard").hidden = false;
-  if (chart === null) chart = createChart();
-  await refresh();
-  pollTimer = setInterval(refresh, POLL_MS);
-}
-
-function stopPolling() {
-  if (pollTimer !== null) clearInterval(pollTimer);
-  pollTimer = null;
-}
-
-/** Opens the dashboard when the key (or no key) is accepted, else asks for one. */
-async function start() {
-  let answer;
-  try {
-    answer = await api("/stats");
-  } catch {
-    setStatus("The server cannot be reached", true);
-    setTimeout(start, POLL_MS);
-    return;
-  }
-  if (answer.status === 401) {
-    const hadKey = apiKey !== null;
-    forgetKey();
-    showKeyForm(hadKey ? "That key was refused." : "");
-    return;
-  }
-  await showDashboard();
-}
-
 function forgetKey() {
   apiKey = null;
   sessionStorage.removeItem(KEY_STORAGE);
 }
 
-byId("key-form").addEventListener("submit", async (event) => {
+/** Asks the server whether the key (or no key) is accepted, then opens the dashboard and polls
+ * it every second, one refresh after another, until something else starts. */
+async function start() {
+  const current = ++run;
+  while (current === run) {
+    let answer;
+    try {
+      answer = await api("/stats");
+    } catch {
+      setStatus("The server cannot be reached; retrying", true);
+      await delay(POLL_MS);
+      continue;
+    }
+    if (current !== run) return;
+    if (answer.status === 401) {
+      const hadKey = apiKey !== null;
+      forgetKey();
+      showKeyForm(hadKey ? "That key was refused." : "");
+      return;
+    }
+    byId("key-form").hidden = true;
+    byId("dashboard").hidden = false;
+    if (chart === null) chart = createChart();
+    while (current === run) {
+      await refresh();
+      await delay(POLL_MS);
+    }
+  }
+}
+
+function delay(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+byId("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  apiKey = byId("key-input").value.trim();
+  const key = byId("key-input").value.trim();
+  // What an Authorization header can carry.
+  if (!/^[\x21-\x7e]+$/.test(key)) {
+    byId("key-error").textContent = "An API key is printable ASCII, without spaces.";
+    return;
+  }
+  apiKey = key;
   sessionStorage.setItem(KEY_STORAGE, apiKey);
   byId("key-input").value = "";
-  await start();
+  byId("key-error").textContent = "";
+  start();
 });
 
-/** Reads the API once and redraws everything. */
+/** Reads the API once and redraws everything; never throws. */
 async function refresh() {
   let stats;
   let channels;
@@ -123,13 +143,18 @@ async function refresh() {
     setStatus(`The server cannot answer: ${errorsOf(stats)}`, true);
     return;
   }
-  setStatus(`Live · updated ${new Date().toLocaleTimeString()}`);
-  renderCounts(stats.body);
-  if (channels.status === 200) renderBusiest(channels.body.channels);
-  if (nodes.status === 200) renderNodes(nodes.body.nodes);
+  try {
+    const rows = nodes.status === 200 ? nodes.body.nodes : [];
+    renderCounts(stats.body, rows);
+    if (channels.status === 200) renderBusiest(channels.body.channels);
+    renderNodes(rows);
+    setStatus("Live");
+  } catch (error) {
+    setStatus(`The server's answer could not be shown: ${error.message}`, true);
+  }
 }
 
-function renderCounts(stats) {
+function renderCounts(stats, nodes) {
   const now = Date.now() / 1000;
   byId("connections-anonymous").textContent = stats.connections.anonymous;
   byId("connections-authenticated").textContent = stats.connections.authenticated;
@@ -137,20 +162,30 @@ function renderCounts(stats) {
   byId("tokens").textContent = stats.tokens;
   byId("slow-consumers").textContent = stats.slow_consumers_dropped;
   byId("connections-refused").textContent = stats.connections_refused;
+  // In a cluster, each node's own totals: a node that joins, leaves or restarts changes the
+  // cluster's sum, not the rate.
+  const totals = new Map(
+    (nodes.length === 0 ? [{ id: "", ...stats }] : nodes).map((node) => [
+      node.id,
+      { published: node.messages_published, delivered: node.frames_delivered },
+    ]),
+  );
   if (previous !== null && now > previous.time) {
     const seconds = now - previous.time;
-    // Counters restart at 0 with the server (or a node leaving): no negative rates.
-    const published = Math.max(0, stats.messages_published - previous.published) / seconds;
-    const delivered = Math.max(0, stats.frames_delivered - previous.delivered) / seconds;
-    byId("rate-published").textContent = formatRate(published);
-    byId("rate-delivered").textContent = formatRate(delivered);
-    addSample(now, published, delivered);
+    let published = 0;
+    let delivered = 0;
+    for (const [id, total] of totals) {
+      const before = previous.totals.get(id);
+      if (before === undefined) continue;
+      // A total below the last one: that node restarted from 0.
+      published += Math.max(0, total.published - before.published);
+      delivered += Math.max(0, total.delivered - before.delivered);
+    }
+    byId("rate-published").textContent = formatRate(published / seconds);
+    byId("rate-delivered").textContent = formatRate(delivered / seconds);
+    addSample(now, published / seconds, delivered / seconds);
   }
-  previous = {
-    time: now,
-    published: stats.messages_published,
-    delivered: stats.frames_delivered,
-  };
+  previous = { time: now, totals };
 }
 
 function formatRate(rate) {
