@@ -289,8 +289,9 @@ interface SendOptions extends RequestOptions {
   readonly accept?: readonly number[];
 }
 
-/** Reads an error answer: the server's `{"errors": [...]}`, or one synthesized message. */
-async function apiError(response: Response, label: string): Promise<BoreasApiError> {
+/** Reads an error answer: the server's `{"errors": [...]}`, or one synthesized message;
+ * `label` names the request in the message. */
+export async function apiError(response: Response, label: string): Promise<BoreasApiError> {
   const { status, statusText } = response;
   let text = "";
   try {

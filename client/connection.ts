@@ -58,6 +58,18 @@ export interface ConnectionOptions {
 /** The close code the client uses when the server stops answering. */
 export const NO_REPLY_CLOSE: CloseInfo = Object.freeze({ code: 4000, reason: "no reply" });
 
+/** The close the client uses when it closes on purpose. */
+export const CLIENT_CLOSE: CloseInfo = Object.freeze({ code: 1000, reason: "client closed" });
+
+/** `frame` (parsed JSON) as a broadcast: `{"message": ..., "channel": "..."}`, with a numeric
+ * `offset` kept; undefined for anything else. */
+export function broadcastOf(frame: unknown): BroadcastFrame | undefined {
+  if (typeof frame !== "object" || frame === null || Array.isArray(frame)) return undefined;
+  const { channel, message, offset } = frame as Record<string, unknown>;
+  if (typeof channel !== "string" || !("message" in frame)) return undefined;
+  return typeof offset === "number" ? { channel, message, offset } : { channel, message };
+}
+
 // readyState values, from the spec: an injected WebSocket class need not carry the constants.
 const CONNECTING = 0;
 const OPEN = 1;
@@ -133,14 +145,13 @@ export class Connection {
       return;
     }
     if (typeof frame !== "object" || frame === null || Array.isArray(frame)) return;
-    const { ref, ok, error, channel, message, offset } = frame as Record<string, unknown>;
+    const { ref, ok, error } = frame as Record<string, unknown>;
     if (typeof ref === "number" && (ok === true || typeof error === "string")) {
       this.#settle(ref, typeof error === "string" ? error : frame as Reply);
-    } else if (typeof channel === "string" && "message" in frame) {
-      this.#options.onBroadcast(
-        typeof offset === "number" ? { channel, message, offset } : { channel, message },
-      );
+      return;
     }
+    const broadcast = broadcastOf(frame);
+    if (broadcast !== undefined) this.#options.onBroadcast(broadcast);
   }
 
   /** Settles the request `ref` with the server's error message or its success reply. */

@@ -50,7 +50,8 @@ export class BoreasApiError extends Error {
  * - `auth-timeout`: the server closed with 4003 three connections in a row;
  * - `rejected`: the server refused a `join()` or `leave()` (the subscription goes on), or
  *   refused to re-join the channels after a reconnect (it ends);
- * - `disconnected`: the connection dropped and reconnecting is off, or no socket could be made;
+ * - `disconnected`: the connection dropped and reconnecting is off, or no socket could be made
+ *   (with `transport: "websocket"`);
  * - `closed`: the subscriber was closed by its owner before the call could complete.
  *
  * ```ts
@@ -85,12 +86,14 @@ export type SubscriberErrorKind =
 export class BoreasSubscriberError extends Error {
   /** What went wrong; see `SubscriberErrorKind`. */
   readonly kind: SubscriberErrorKind;
-  /** The WebSocket close code, when a close caused this error (4001, 4003, 1006...). */
+  /** The close code, when a close caused this error (4001, 4003, 1006...): the WebSocket's,
+   * or over SSE the one the stream's final `event: close` carried (1006 when it ended
+   * without one). */
   readonly closeCode: number | undefined;
-  /** The WebSocket close reason, when a close caused this error (`token revoked`). */
+  /** The close reason, when a close caused this error (`token revoked`). */
   readonly closeReason: string | undefined;
 
-  /** `close` is the WebSocket close that caused the error, if one did. */
+  /** `close` is the close that caused the error, if one did. */
   constructor(
     kind: SubscriberErrorKind,
     message: string,

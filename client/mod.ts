@@ -1,11 +1,12 @@
 /**
  * @module
  * A typed client for Boreas, the WebSocket pub/sub server: `BoreasApi` for publishers (tokens,
- * broadcasts, health, stats over HTTP) and `BoreasSubscriber` for subscribers (a WebSocket that
- * authenticates, joins channels, reconnects on its own, resumes where it left off when the
- * server keeps history, and yields broadcasts). It uses only
- * web-platform APIs (`fetch`, `WebSocket`, `AbortSignal`, `setTimeout`), so it runs unchanged
- * in Deno, browsers and Node.js 22+.
+ * broadcasts, health, stats over HTTP) and `BoreasSubscriber` for subscribers (a WebSocket, or
+ * a Server-Sent Events stream where WebSockets do not get through, that authenticates, joins
+ * channels, reconnects on its own, resumes where it left off when the server keeps history,
+ * and yields broadcasts). It uses only web-platform APIs (`fetch`, `WebSocket`,
+ * `ReadableStream`, `AbortSignal`, `setTimeout`), so it runs unchanged in Deno, browsers and
+ * Node.js 22+.
  *
  * ```ts
  * import { BoreasApi, BoreasSubscriber } from "./mod.ts";
@@ -47,6 +48,7 @@ export type {
   StreamPosition,
   SubscriberEvent,
   SubscriberState,
+  SubscriberTransport,
   WaitOptions,
   WebSocketConstructor,
 } from "./subscriber_types.ts";

@@ -7,7 +7,11 @@
 import { type ReconnectOptions, resolveReconnect } from "./backoff.ts";
 import type { CloseInfo } from "./connection.ts";
 import { BoreasSubscriberError } from "./errors.ts";
-import type { BoreasSubscriberOptions, WebSocketConstructor } from "./subscriber_types.ts";
+import type {
+  BoreasSubscriberOptions,
+  SubscriberTransport,
+  WebSocketConstructor,
+} from "./subscriber_types.ts";
 
 /** The server closed the connection because its token was revoked. */
 export const CLOSE_TOKEN_REVOKED = 4001;
@@ -64,37 +68,84 @@ export function webSocketUrl(input: string | URL): string {
   return url.href;
 }
 
+/** The Server-Sent Events endpoint beside the WebSocket one at `webSocket` (a `ws:` or
+ * `wss:` URL): `http:` or `https:`, and `events` after its path, e.g. `ws://host:8002/` →
+ * `http://host:8002/events`, `wss://host/boreas/` → `https://host/boreas/events`. */
+export function eventsUrl(webSocket: string): string {
+  const url = new URL(webSocket);
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/events`;
+  url.hash = "";
+  return url.href;
+}
+
+const TRANSPORTS: readonly SubscriberTransport[] = ["websocket", "sse", "auto"];
+
 /** A subscriber's options, checked, with the defaults filled in. */
 export interface SubscriberSettings {
   /** A `ws:` or `wss:` URL. */
   readonly url: string;
+  /** The SSE endpoint, an `http:` or `https:` URL without channels. */
+  readonly eventsUrl: string;
   readonly token: string;
   /** Undefined when reconnecting is off. */
   readonly reconnect: Required<ReconnectOptions> | undefined;
   readonly replyTimeoutMs: number;
-  readonly WebSocket: WebSocketConstructor;
+  readonly transport: SubscriberTransport;
+  /** Undefined only with `transport: "auto"` where there is none: SSE is then used. */
+  readonly WebSocket: WebSocketConstructor | undefined;
+  /** Undefined only with `transport: "websocket"`. */
+  readonly fetch: typeof fetch | undefined;
 }
 
 /** Checks `options` and fills in the defaults: throws `TypeError` for a URL that is not
- * `ws:`/`wss:` (or `http:`/`https:`), an empty token or no WebSocket class, and `RangeError`
- * for bad `reconnect` or `replyTimeoutMs` values. */
+ * `ws:`/`wss:` (or `http:`/`https:`), an empty token, an unknown transport, or no WebSocket
+ * class (no `fetch`) where the transport needs one, and `RangeError` for bad `reconnect` or
+ * `replyTimeoutMs` values. */
 export function resolveSubscriberOptions(options: BoreasSubscriberOptions): SubscriberSettings {
-  const { token, reconnect, replyTimeoutMs = 10_000 } = options;
+  const { token, reconnect, replyTimeoutMs = 10_000, transport = "websocket" } = options;
   if (typeof token !== "string" || token === "") {
     throw new TypeError("token: expected a non-empty string");
   }
   if (!(replyTimeoutMs > 0)) {
     throw new RangeError(`replyTimeoutMs: expected a number > 0, got ${replyTimeoutMs}`);
   }
-  const WebSocket = options.WebSocket ?? globalThis.WebSocket;
-  if (typeof WebSocket !== "function") {
-    throw new TypeError("WebSocket: no WebSocket class given and none is global");
+  if (!TRANSPORTS.includes(transport)) {
+    const expected = `"websocket", "sse" or "auto"`;
+    throw new TypeError(`transport: expected ${expected}, got ${JSON.stringify(transport)}`);
   }
+  const url = webSocketUrl(options.url);
   return {
-    url: webSocketUrl(options.url),
+    url,
+    eventsUrl: eventsUrl(url),
     token,
     reconnect: reconnect === false ? undefined : resolveReconnect(reconnect),
     replyTimeoutMs,
-    WebSocket,
+    transport,
+    WebSocket: webSocketClass(options.WebSocket, transport),
+    fetch: fetchFunction(options.fetch, transport),
   };
+}
+
+function webSocketClass(
+  given: WebSocketConstructor | undefined,
+  transport: SubscriberTransport,
+): WebSocketConstructor | undefined {
+  const WebSocket = given ?? globalThis.WebSocket;
+  if (typeof WebSocket === "function") return WebSocket;
+  if (transport !== "websocket") return undefined;
+  throw new TypeError("WebSocket: no WebSocket class given and none is global");
+}
+
+function fetchFunction(
+  given: typeof fetch | undefined,
+  transport: SubscriberTransport,
+): typeof fetch | undefined {
+  if (transport === "websocket") return undefined;
+  const fetch = given ?? globalThis.fetch;
+  if (typeof fetch !== "function") {
+    throw new TypeError(`fetch: transport "${transport}" needs fetch, and none is global`);
+  }
+  // Called on its own: a browser's fetch throws when called as another object's method.
+  return (input, init) => fetch(input, init);
 }

@@ -81,6 +81,24 @@ export class Positions {
     return true;
   }
 
+  /** Takes `position` for `channel` when it has none yet, e.g. from an SSE event id. */
+  learn(channel: string, position: StreamPosition): void {
+    if (!this.#positions.has(channel)) this.#positions.set(channel, position);
+  }
+
+  /** Applies a failed resume of `channel` after `since` that came without a join reply (an
+   * SSE `event: recovery`): takes `now`, or forgets the position when the server did not
+   * say where the channel stands; returns the failure to report. */
+  notRecovered(
+    channel: string,
+    since: StreamPosition,
+    now: StreamPosition | undefined,
+  ): RecoveryEvent {
+    if (now === undefined) this.#positions.delete(channel);
+    else this.#positions.set(channel, { offset: now.offset, epoch: now.epoch });
+    return failure(channel, since, now);
+  }
+
   /** Forgets the positions of `channels`, once left. */
   forget(channels: Iterable<string>): void {
     for (const channel of channels) this.#positions.delete(channel);

@@ -1,25 +1,28 @@
 /**
  * @module
- * The subscriber's side: `BoreasSubscriber` keeps one WebSocket to the server authenticated
- * and in its channels, reconnecting with back-off when it drops, and hands the broadcasts it
- * receives to an async iterator. With history on, it resumes each channel after the last
- * message it received, and reports the channels it could not resume. Web-platform APIs only.
+ * The subscriber's side: `BoreasSubscriber` keeps one connection to the server (a WebSocket,
+ * or an SSE stream: see `transport.ts`) authenticated and in its channels, reconnecting with
+ * back-off when it drops, and hands the broadcasts it receives to an async iterator. With
+ * history on, it resumes each channel after the last message it received, and reports the
+ * channels it could not resume. What goes over the wire is the links' business
+ * (`websocket_link.ts`, `sse_link.ts`). Web-platform APIs only.
  */
 
 import { backoffDelay } from "./backoff.ts";
-import { type CloseInfo, Connection, ReplyError } from "./connection.ts";
+import { CLIENT_CLOSE, type CloseInfo, ReplyError } from "./connection.ts";
 import { BoreasSubscriberError } from "./errors.ts";
+import type { Link } from "./link.ts";
 import { Positions } from "./positions.ts";
 import { MessageQueue } from "./queue.ts";
 import {
   CLOSE_AUTH_TIMEOUT,
   closedError,
-  isTemporaryRefusal,
   resolveSubscriberOptions,
   type SubscriberSettings,
   terminalError,
 } from "./policy.ts";
 import { rejectionOf, sleep, StateWatch } from "./state.ts";
+import { TransportPicker } from "./transport.ts";
 import type {
   BoreasSubscriberOptions,
   BroadcastMessage,
@@ -29,8 +32,6 @@ import type {
   SubscriberState,
   WaitOptions,
 } from "./subscriber_types.ts";
-
-const CLIENT_CLOSE: CloseInfo = { code: 1000, reason: "client closed" };
 
 /** What the queue holds: a broadcast, or a channel that could not be resumed. */
 type Item<T> =
@@ -42,6 +43,10 @@ type Item<T> =
  * drops (re-authenticating and re-joining). It ends, and the iteration throws a
  * `BoreasSubscriberError`, when the server refuses the token, revokes it (4001), times out
  * authentication repeatedly (4003), or the connection drops while `reconnect` is `false`.
+ *
+ * It connects over a WebSocket unless `transport` says otherwise: `sse` reads Server-Sent
+ * Events from `GET /events` instead, with the same messages, resumes, errors and
+ * reconnects; `auto` falls back to SSE when WebSockets fail to open twice in a row.
  *
  * Messages are queued until read; each one goes to one reader. Breaking out of a `for await`
  * loop does not close the subscriber; `close()` (or `await using`) does, and the loop then
@@ -79,16 +84,18 @@ export class BoreasSubscriber<T = unknown>
   readonly #state: StateWatch<SubscriberState>;
   readonly #done: Promise<void>;
   #error: BoreasSubscriberError | undefined;
-  /** The connection being made or in use. */
-  #connection: Connection | undefined;
-  /** The connection, while the state is `open`. */
-  #live: Connection | undefined;
+  readonly #transports: TransportPicker;
+  /** The link being made or in use. */
+  #link: Link | undefined;
+  /** The link, while the state is `open`. */
+  #live: Link | undefined;
 
   /** Starts connecting at once. Throws `TypeError` for a URL that is not `ws:`/`wss:`
-   * (or `http:`/`https:`), an empty token or no WebSocket class, and `RangeError` for bad
-   * `reconnect` values. */
+   * (or `http:`/`https:`), an empty token, an unknown `transport`, or no WebSocket class (no
+   * `fetch`) where the transport needs one, and `RangeError` for bad `reconnect` values. */
   constructor(options: BoreasSubscriberOptions) {
     this.#settings = resolveSubscriberOptions(options);
+    this.#transports = new TransportPicker(this.#settings);
     this.#channels = new Set(options.channels ?? []);
     this.#positions = new Positions(options.since);
     this.#onRecovery = options.onRecovery;
@@ -132,6 +139,12 @@ export class BoreasSubscriber<T = unknown>
   /** The current state. */
   get state(): SubscriberState {
     return this.#state.value;
+  }
+
+  /** The transport of the current connection, or of the next one while there is none:
+   * `websocket` or `sse` (with `transport: "auto"`, `sse` once it fell back). */
+  get transport(): "websocket" | "sse" {
+    return this.#transports.current;
   }
 
   /** Why the subscriber closed, when an error closed it; undefined otherwise. */
@@ -194,7 +207,8 @@ export class BoreasSubscriber<T = unknown>
    * every reconnect. Waits for the subscriber to be `open`, and retries on the next
    * connection if this one drops first. Rejects with a `rejected` `BoreasSubscriberError`
    * when the server refuses (an invalid name, too many channels), or when the subscriber
-   * closes first.
+   * closes first. Over SSE, it opens a stream of the new channels, then drops the old one;
+   * a refused token there rejects with `auth-rejected` and ends the subscriber.
    *
    * ```ts
    * import { BoreasSubscriber } from "./mod.ts";
@@ -205,7 +219,7 @@ export class BoreasSubscriber<T = unknown>
    */
   async join(...channels: string[]): Promise<void> {
     if (channels.length === 0) return;
-    await this.#request((connection) => this.#sendJoin(connection, channels));
+    await this.#request((link) => link.join(channels));
     for (const channel of channels) this.#channels.add(channel);
   }
 
@@ -220,17 +234,13 @@ export class BoreasSubscriber<T = unknown>
    */
   async leave(...channels: string[]): Promise<void> {
     if (channels.length === 0) return;
-    await this.#request((connection) =>
-      connection.request({ channels: { join: [], leave: channels } }, {
-        onReply: () => this.#positions.forget(channels),
-      })
-    );
+    await this.#request((link) => link.leave(channels));
     for (const channel of channels) this.#channels.delete(channel);
   }
 
   /** Closes the connection (code 1000) and any pending reconnect timer, and resolves once the
-   * socket has closed. The iteration ends after the queued messages; pending and later calls
-   * reject with a `closed` error. Safe to call more than once.
+   * socket (or stream) has closed. The iteration ends after the queued messages; pending and
+   * later calls reject with a `closed` error. Safe to call more than once.
    *
    * ```ts
    * import { BoreasSubscriber } from "./mod.ts";
@@ -242,7 +252,7 @@ export class BoreasSubscriber<T = unknown>
   async close(): Promise<void> {
     if (!this.#stopping.signal.aborted) {
       this.#stopping.abort();
-      this.#connection?.close(CLIENT_CLOSE.code, CLIENT_CLOSE.reason);
+      this.#link?.close(CLIENT_CLOSE.code, CLIENT_CLOSE.reason);
     }
     await this.#done;
   }
@@ -321,95 +331,40 @@ export class BoreasSubscriber<T = unknown>
         ? error
         : new BoreasSubscriberError("disconnected", String(error), { cause: error });
     }
-    this.#live = this.#connection = undefined;
+    this.#live = this.#link = undefined;
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#state.set("closed");
     this.#messages.end(this.#error);
   }
 
-  /** One connection, from opening to closed; throws a terminal `BoreasSubscriberError`. */
+  /** One link, from opening to closed; throws a terminal `BoreasSubscriberError`. */
   async #session(): Promise<{ close: CloseInfo; reachedOpen: boolean }> {
-    let socket: WebSocket;
-    try {
-      socket = new this.#settings.WebSocket(this.#settings.url);
-    } catch (error) {
-      throw new BoreasSubscriberError("disconnected", `cannot open a WebSocket: ${error}`, {
-        cause: error,
-      });
-    }
-    const connection = new Connection(socket, {
-      replyTimeoutMs: this.#settings.replyTimeoutMs,
+    const link = this.#transports.open({
+      settings: this.#settings,
+      channels: [...this.#channels],
+      positions: this.#positions,
       onBroadcast: (frame) => {
         if (frame.offset !== undefined && !this.#positions.accept(frame.channel, frame.offset)) {
           return;
         }
         this.#messages.push({ kind: "message", value: frame as BroadcastMessage<T> });
       },
-    });
-    this.#connection = connection;
-    let reachedOpen: boolean;
-    try {
-      reachedOpen = await this.#handshake(connection);
-    } catch (error) {
-      // The server refused the token or the channels: trying again would not help.
-      connection.close(CLIENT_CLOSE.code, CLIENT_CLOSE.reason);
-      await connection.closed;
-      throw error;
-    }
-    const close = await connection.closed;
-    this.#live = this.#connection = undefined;
-    return { close, reachedOpen };
-  }
-
-  /** Authenticates and re-joins; false when the connection was lost on the way. */
-  async #handshake(connection: Connection): Promise<boolean> {
-    if (!(await connection.opened)) return false;
-    const refusal = await rejectionOf(connection.request({ "access_token": this.#settings.token }));
-    if (refusal instanceof ReplyError && isTemporaryRefusal(refusal.message)) {
-      return this.#retryLater(connection);
-    }
-    if (refusal instanceof ReplyError) {
-      throw new BoreasSubscriberError("auth-rejected", refusal.message, { cause: refusal });
-    }
-    if (refusal !== undefined) return false;
-    const join = [...this.#channels];
-    if (join.length > 0) {
-      const failure = await rejectionOf(this.#sendJoin(connection, join));
-      if (failure instanceof ReplyError && isTemporaryRefusal(failure.message)) {
-        return this.#retryLater(connection);
-      }
-      if (failure instanceof ReplyError) {
-        throw new BoreasSubscriberError("rejected", failure.message, { cause: failure });
-      }
-      if (failure !== undefined) return false;
-    }
-    if (this.#stopping.signal.aborted) return false;
-    this.#live = connection;
-    this.#state.set("open");
-    return true;
-  }
-
-  /** Gives up on `connection` for now: the server could not act, so the subscriber connects
-   * again after its back-off. */
-  #retryLater(connection: Connection): false {
-    connection.close(CLIENT_CLOSE.code, "server busy; retrying");
-    return false;
-  }
-
-  /** Joins `join` on `connection`, resuming each channel with a position after it; the reply
-   * updates the positions, and the channels it could not resume are reported before any
-   * frame after the reply is handled. */
-  #sendJoin(connection: Connection, join: readonly string[]): Promise<void> {
-    const since = this.#positions.since(join);
-    const channels = since === undefined ? { join, leave: [] } : { join, leave: [], since };
-    return connection.request({ channels }, {
-      onReply: (reply) => {
-        for (const event of this.#positions.applyJoinReply(join, since, reply)) {
-          this.#messages.push({ kind: "recovery", value: event });
-          this.#report(event);
-        }
+      onRecovery: (event) => {
+        this.#messages.push({ kind: "recovery", value: event });
+        this.#report(event);
       },
     });
+    this.#link = link;
+    const reachedOpen = (await link.opened) && !this.#stopping.signal.aborted;
+    if (reachedOpen) {
+      this.#live = link;
+      this.#state.set("open");
+    }
+    const close = await link.closed;
+    this.#live = this.#link = undefined;
+    this.#transports.closed(link);
+    if (link.error !== undefined) throw link.error;
+    return { close, reachedOpen };
   }
 
   /** Hands `event` to `onRecovery`; like an event listener's, its exception is reported, but
@@ -424,22 +379,23 @@ export class BoreasSubscriber<T = unknown>
     }
   }
 
-  /** Sends a request with `send` on the open connection, waiting for one and retrying on the
-   * next when the connection drops before the reply. */
-  async #request(send: (connection: Connection) => Promise<void>): Promise<void> {
+  /** Runs `send` on the open link, waiting for one and retrying on the next when the link
+   * drops before the server answers. */
+  async #request(send: (link: Link) => Promise<void>): Promise<void> {
     for (;;) {
       await this.untilOpen();
-      const connection = this.#live;
-      if (connection !== undefined) {
-        const failure = await rejectionOf(send(connection));
+      const link = this.#live;
+      if (link !== undefined) {
+        const failure = await rejectionOf(send(link));
         if (failure === undefined) return;
         if (failure instanceof ReplyError) {
           throw new BoreasSubscriberError("rejected", failure.message, { cause: failure });
         }
+        if (failure instanceof BoreasSubscriberError) throw failure;
       }
       // Lost. While the state still says `open`, the drop is yet to be processed: wait for
-      // it rather than spin, unless a newer connection is already live.
-      const isStale = this.#live === undefined || this.#live === connection;
+      // it rather than spin, unless a newer link is already live.
+      const isStale = this.#live === undefined || this.#live === link;
       if (this.#state.value === "open" && isStale) await this.#state.changed();
     }
   }

@@ -75,9 +75,10 @@ export interface RecoveryEvent {
   readonly channel: string;
   readonly recovered: false;
   /** The channel's last offset now; live messages follow it. Undefined when the server no
-   * longer keeps history. */
+   * longer keeps history, or over SSE when its recovery event does not say. */
   readonly offset: number | undefined;
-  /** The channel's epoch now; undefined when the server no longer keeps history. */
+  /** The channel's epoch now; undefined when the server no longer keeps history, or over
+   * SSE when its recovery event does not say. */
   readonly epoch: string | undefined;
   /** The position the subscriber asked to resume after. */
   readonly since: StreamPosition;
@@ -117,6 +118,23 @@ export type SubscriberEvent<T = unknown> = BroadcastEvent<T> | RecoveryEvent;
  */
 export type WebSocketConstructor = new (url: string) => WebSocket;
 
+/** How a subscriber reaches the server:
+ *
+ * - `websocket`: a WebSocket to the URL given (the default);
+ * - `sse`: Server-Sent Events from `GET /events` beside it, for networks and proxies that
+ *   break WebSockets; receive-only, so a `join()` or `leave()` opens a new stream with the
+ *   new channels (see the client's documentation for what differs);
+ * - `auto`: a WebSocket, until WebSockets fail to open twice in a row (or none can be made);
+ *   then SSE, for the rest of the subscriber's life.
+ *
+ * ```ts
+ * import type { SubscriberTransport } from "./mod.ts";
+ *
+ * const transport: SubscriberTransport = "auto";
+ * ```
+ */
+export type SubscriberTransport = "websocket" | "sse" | "auto";
+
 /** Options of `new BoreasSubscriber()` and `BoreasSubscriber.connect()`.
  *
  * ```ts
@@ -133,7 +151,8 @@ export type WebSocketConstructor = new (url: string) => WebSocket;
  */
 export interface BoreasSubscriberOptions {
   /** The WebSocket endpoint, e.g. `ws://localhost:8002/`; `http:` and `https:` are taken
-   * as `ws:` and `wss:`. */
+   * as `ws:` and `wss:`. Over SSE, `events` is added to its path, as an `http:` or `https:`
+   * URL: `http://localhost:8002/events`. */
   readonly url: string | URL;
   /** The token to authenticate with, from `BoreasApi.createToken()` or your backend. */
   readonly token: string;
@@ -142,11 +161,17 @@ export interface BoreasSubscriberOptions {
   /** Back-off between connection attempts, or `false` to end the subscription with a
    * `disconnected` error when the connection drops. Default: `DEFAULT_RECONNECT`. */
   readonly reconnect?: ReconnectOptions | false;
-  /** How long to wait for the server's reply to a message before taking the connection for
-   * dead and reconnecting, in milliseconds. Default 10 000. */
+  /** How long to wait for the server's reply to a message (over SSE, for the answer to the
+   * stream's request) before taking the connection for dead and reconnecting, in
+   * milliseconds. Default 10 000. */
   readonly replyTimeoutMs?: number;
+  /** How to reach the server: `websocket`, `sse` or `auto`; see `SubscriberTransport`.
+   * Default: `websocket`. */
+  readonly transport?: SubscriberTransport;
   /** The WebSocket class to use. Default: `globalThis.WebSocket`. */
   readonly WebSocket?: WebSocketConstructor;
+  /** The `fetch` SSE streams are requested with. Default: `globalThis.fetch`. */
+  readonly fetch?: typeof fetch;
   /** Called after every state change, with the new state (not for the initial
    * `connecting`). An exception it throws is reported asynchronously and changes nothing. */
   readonly onStateChange?: (state: SubscriberState) => void;
