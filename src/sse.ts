@@ -142,9 +142,12 @@ export class SseStream implements Subscriber {
       }
     }
     for (const [channel, state] of resume.states) {
-      this.#positions.set(channel, { offset: state.offset, epoch: state.epoch });
+      // A resumed channel's ids start where the client was: its replay is still to come.
+      const from = state.recovered === true ? since.get(channel)?.offset : undefined;
+      this.#positions.set(channel, { offset: from ?? state.offset, epoch: state.epoch });
       if (state.recovered === false) {
-        this.#write(`event: recovery\ndata: ${JSON.stringify({ channel, recovered: false })}\n\n`);
+        const recovery = { channel, recovered: false, offset: state.offset, epoch: state.epoch };
+        this.#write(`event: recovery\ndata: ${JSON.stringify(recovery)}\n\n`);
       }
     }
     this.#joins.release(resume, (frame, channel, offset) => this.send(frame, channel, offset));

@@ -5,6 +5,7 @@
  * upgrades the rest into `Connection`s, and tracks them so shutdown can close them all.
  */
 
+import { addCorsHeaders, allowedOrigin, preflightResponse } from "./api/cors.ts";
 import { errorResponse, HttpError } from "./api/response.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
 import { openSse, type SseContext, type SseStream } from "./sse.ts";
@@ -69,11 +70,19 @@ export function createWsEndpoint(
     forget: (stream: SseStream) => context.tracker.forget(stream),
   };
 
-  const handler = (request: Request): Response | Promise<Response> => {
+  const eventsOrigins = options.allowedOrigins.length > 0 ? options.allowedOrigins : ["*"];
+  const handler = async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);
     const isEvents = pathname === "/events";
     if (pathname !== "/" && !isEvents) {
       return errorResponse(new HttpError(404, `no WebSocket endpoint at ${pathname}`));
+    }
+    // A page may read the stream from another origin when it may connect at all (CORS).
+    const eventsOrigin = isEvents
+      ? allowedOrigin(eventsOrigins, request.headers.get("origin"))
+      : null;
+    if (isEvents && request.method === "OPTIONS" && eventsOrigin !== null) {
+      return preflightResponse(eventsOrigin, ["GET"], "Authorization, Last-Event-ID");
     }
     if (isEvents && request.method !== "GET") {
       return errorResponse(
@@ -96,7 +105,9 @@ export function createWsEndpoint(
       if (connections.size >= options.maxConnections) {
         return refuse(503, `too many connections (at most ${options.maxConnections})`);
       }
-      return openSse(request, { context: sse, tracker: streams });
+      const response = await openSse(request, { context: sse, tracker: streams });
+      if (eventsOrigin !== null) addCorsHeaders(response.headers, eventsOrigin);
+      return response;
     }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return errorResponse(

@@ -151,10 +151,85 @@ Deno.test("GET /events with history: ids carry positions and Last-Event-ID resum
     "last-event-id": "news=2:00000000",
   });
   await using told = new SseReader(stale);
-  assert.deepEqual(await told.next("the recovery event"), {
-    event: "recovery",
-    data: '{"channel":"news","recovered":false}',
+  const recovery = await told.next("the recovery event");
+  assert.equal(recovery.event, "recovery");
+  // Where the channel is now, as a WebSocket join's reply says.
+  assert.match(
+    recovery.data,
+    /^\{"channel":"news","recovered":false,"offset":4,"epoch":"[0-9a-f]{8}"\}$/,
+  );
+});
+
+Deno.test("GET /events resuming several channels: each id says only what has been sent", async () => {
+  await using server = await startTestServer({ historySize: 100 });
+  const token = await mint(server);
+  for (const [channel, n] of [["a", 1], ["a", 2], ["b", 1], ["b", 2]] as const) {
+    await publish(server, channel, n);
+  }
+  const epochOf = async (channel: string) =>
+    ((await readJson(await server.api(`/history/${channel}/`), 200)).value as { epoch: string })
+      .epoch;
+  const [a, b] = [await epochOf("a"), await epochOf("b")];
+  const response = await open(server, `channel=a&channel=b&access_token=${token}`, {
+    "last-event-id": `a=0:${a},b=0:${b}`,
   });
+  await using stream = new SseReader(response);
+  const ids = [];
+  for (let i = 0; i < 4; i++) ids.push((await stream.next(`replayed ${i + 1}`)).id);
+  assert.deepEqual(ids, [
+    `a=1:${a},b=0:${b}`,
+    `a=2:${a},b=0:${b}`,
+    `a=2:${a},b=1:${b}`,
+    `a=2:${a},b=2:${b}`,
+  ]);
+});
+
+Deno.test("GET /events answers CORS for the origins that may connect", async () => {
+  const preflight = (server: TestServer, origin: string) =>
+    fetch(`${server.wsUrl.replace(/^ws/, "http")}events`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "GET",
+        "access-control-request-headers": "authorization, last-event-id",
+      },
+    });
+  {
+    await using server = await startTestServer();
+    const answer = await preflight(server, "https://app.example");
+    assert.equal(answer.status, 204);
+    assert.equal(answer.headers.get("access-control-allow-origin"), "*");
+    assert.equal(answer.headers.get("access-control-allow-methods"), "GET");
+    assert.equal(
+      answer.headers.get("access-control-allow-headers"),
+      "Authorization, Last-Event-ID",
+    );
+    const token = await mint(server);
+    const stream = await open(server, `channel=news&access_token=${token}`, {
+      origin: "https://app.example",
+    });
+    assert.equal(stream.status, 200);
+    assert.equal(stream.headers.get("access-control-allow-origin"), "*");
+    await stream.body?.cancel();
+  }
+  await using server = await startTestServer({ allowedOrigins: ["https://app.example"] });
+  const listed = await preflight(server, "https://app.example");
+  assert.equal(listed.status, 204);
+  assert.equal(listed.headers.get("access-control-allow-origin"), "https://app.example");
+  assert.equal(listed.headers.get("vary"), "Origin");
+  const refused = await open(server, "channel=news", {
+    authorization: "Bearer nope",
+    origin: "https://app.example",
+  });
+  // A refusal the page can read: 401, with the CORS header.
+  assert.equal(refused.headers.get("access-control-allow-origin"), "https://app.example");
+  assert.deepEqual(await readErrors(refused, 401), ["access_token: unknown token"]);
+  const other = await preflight(server, "https://evil.example");
+  assert.equal(other.headers.get("access-control-allow-origin"), null);
+  await other.body?.cancel();
+  const otherGet = await open(server, "channel=news", { origin: "https://evil.example" });
+  assert.equal(otherGet.headers.get("access-control-allow-origin"), null);
+  await readErrors(otherGet, 403);
 });
 
 Deno.test("GET /events ends with event: close on shutdown and on expiry", async () => {

@@ -22,11 +22,16 @@ export function addCorsHeaders(headers: Headers, allowed: string): void {
   if (allowed !== "*") headers.append("vary", "Origin");
 }
 
-/** The 204 answer to a preflight for a path that takes `methods`. */
-export function preflightResponse(allowed: string, methods: Iterable<string>): Response {
+/** The 204 answer to a preflight for a path that takes `methods` and the request headers
+ * `allowedHeaders`. */
+export function preflightResponse(
+  allowed: string,
+  methods: Iterable<string>,
+  allowedHeaders = "Authorization, Content-Type",
+): Response {
   const headers = new Headers({
     "access-control-allow-methods": [...methods].join(", "),
-    "access-control-allow-headers": "Authorization, Content-Type",
+    "access-control-allow-headers": allowedHeaders,
     "access-control-max-age": String(PREFLIGHT_MAX_AGE),
   });
   addCorsHeaders(headers, allowed);
