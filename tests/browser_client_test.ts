@@ -34,21 +34,27 @@ async function openClientPage(browser: TestBrowser, site: PageServer): Promise<P
 /** Starts a `BoreasSubscriber` in the page, with short back-off, and waits until it is open. */
 async function subscribeInPage(
   page: Page,
-  options: { url: string; token: string; channels: string[] },
+  options: {
+    url: string;
+    token: string;
+    channels: string[];
+    transport?: Client.SubscriberTransport;
+  },
 ): Promise<void> {
   await withTimeout(
-    page.evaluate(async ({ url, token, channels, ms }) => {
+    page.evaluate(async ({ url, token, channels, transport, ms }) => {
       const page = globalThis as unknown as PageGlobals;
       page.states = [];
       page.subscriber = new page.boreas.BoreasSubscriber({
         url,
         token,
         channels,
+        transport,
         reconnect: { initialDelayMs: 50, maxDelayMs: 400 },
         onStateChange: (state) => page.states.push(state),
       });
       await page.subscriber.untilOpen({ signal: AbortSignal.timeout(ms) });
-    }, { ...options, ms: WAIT_MS }),
+    }, { transport: "websocket" as const, ...options, ms: WAIT_MS }),
     "the page's subscriber to open",
   );
 }
@@ -124,6 +130,34 @@ Deno.test("the client bundle in a page subscribes and receives a broadcast", asy
   const api = new BoreasApi({ url: server.apiUrl });
   assert.equal(await api.broadcast("news", { text: "hello", n: 1 }), 1);
   assert.deepEqual(await nextInPage(page), { message: { text: "hello", n: 1 }, channel: "news" });
+  await page.evaluate(() => (globalThis as unknown as PageGlobals).subscriber.close());
+  await server.untilConnections(0);
+  assert.deepEqual(browser.pageErrors, []);
+});
+
+Deno.test("the client bundle in a page subscribes over SSE, from another origin, and resumes", async () => {
+  await using server = await startTestServer({ historySize: 100 });
+  await using site = await startPageServer();
+  await using browser = await launchBrowser();
+  const page = await openClientPage(browser, site);
+  const token = await server.mintToken();
+  await subscribeInPage(page, { url: server.wsUrl, token, channels: ["news"], transport: "sse" });
+  await server.untilMembers("news", 1);
+  assert.equal(
+    await page.evaluate(() => (globalThis as unknown as PageGlobals).subscriber.transport),
+    "sse",
+  );
+  const api = new BoreasApi({ url: server.apiUrl });
+  assert.equal(await api.broadcast("news", "one"), 1);
+  assert.deepEqual(await nextInPage(page), { message: "one", channel: "news", offset: 1 });
+  // The server drops the stream; what is published meanwhile is replayed when the page's
+  // subscriber comes back (or, if it is back already, delivered live): once, in order.
+  server.hub.disconnectToken(token, 1012, "service restart");
+  await server.untilConnections(0);
+  await api.broadcast("news", "two");
+  await untilPageState(page, "open");
+  await server.untilMembers("news", 1);
+  assert.deepEqual(await nextInPage(page), { message: "two", channel: "news", offset: 2 });
   await page.evaluate(() => (globalThis as unknown as PageGlobals).subscriber.close());
   await server.untilConnections(0);
   assert.deepEqual(browser.pageErrors, []);
