@@ -376,7 +376,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
 
 /** A node's stored report as a one-item list, or an empty one when it is missing or not a
  * report of this version's shape. The id is the one it is stored under. */
-function readReport(id: string, stored: string | null): NodeReport[] {
+export function readReport(id: string, stored: string | null): NodeReport[] {
   if (stored === null) return [];
   let report: Partial<NodeReport>;
   try {
