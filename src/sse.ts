@@ -8,6 +8,7 @@
  * everywhere a WebSocket does, and is closed with a final `event: close`.
  */
 
+import { errorMessage } from "./text.ts";
 import { checkAccessToken } from "./access.ts";
 import { channelNameProblem } from "./channel.ts";
 import type { Membership } from "./cluster/membership.ts";
@@ -79,10 +80,11 @@ export async function openSse(
   }
   const stream = new SseStream(context, tracker);
   tracker.add(stream);
-  await stream.start(token, checked.grant, {
+  const failure = await stream.start(token, checked.grant, {
     channels,
     since: parsePositions(request.headers.get("last-event-id")),
   });
+  if (failure !== null) return errorResponse(new HttpError(503, failure));
   return new Response(stream.body, {
     headers: {
       "content-type": "text/event-stream",
@@ -118,13 +120,14 @@ export class SseStream implements Subscriber {
     }, new ByteLengthQueuingStrategy({ highWaterMark: context.maxBufferedBytes }));
   }
 
-  /** Joins the hub, authenticated, in `channels`; writes the recovery events, the replay and
-   * then the live frames held meanwhile. */
+  /** Joins the hub, authenticated, in `channels`; writes the recovery events, the positions,
+   * the replay and then the live frames held meanwhile. Returns why it could not (the history
+   * could not be read; the stream is then undone), or null. */
   async start(
     token: string,
     grant: TokenGrant,
     { channels, since }: { channels: string[]; since: ReadonlyMap<string, Position> },
-  ): Promise<void> {
+  ): Promise<string | null> {
     const { hub, membership, history, logger } = this.#context;
     hub.add(this);
     hub.authenticate(this, token, grant.user);
@@ -138,7 +141,15 @@ export class SseStream implements Subscriber {
       try {
         resume = await history.resume(channels, since);
       } catch (error) {
-        logger.warn("SSE positions not read", { error: String(error) });
+        // Without positions the stream cannot keep its promise: undo it, and say why.
+        logger.warn("SSE positions not read", { error: errorMessage(error) });
+        this.#finish({ code: 1011, reason: "history unavailable" });
+        return `channel: cannot be joined now (${errorMessage(error)})`;
+      }
+    } else {
+      // Positions from a server with history: say that they cannot be resumed here.
+      for (const channel of channels) {
+        if (since.has(channel)) this.#writeRecovery({ channel, recovered: false });
       }
     }
     for (const [channel, state] of resume.states) {
@@ -146,15 +157,23 @@ export class SseStream implements Subscriber {
       const from = state.recovered === true ? since.get(channel)?.offset : undefined;
       this.#positions.set(channel, { offset: from ?? state.offset, epoch: state.epoch });
       if (state.recovered === false) {
-        const recovery = { channel, recovered: false, offset: state.offset, epoch: state.epoch };
-        this.#write(`event: recovery\ndata: ${JSON.stringify(recovery)}\n\n`);
+        this.#writeRecovery({
+          channel,
+          recovered: false,
+          offset: state.offset,
+          epoch: state.epoch,
+        });
       }
     }
+    // Every channel's position before anything is sent, so that a stream dropped before its
+    // first message still resumes from here (browsers keep an id that comes without data).
+    if (this.#positions.size > 0) this.#write(`id: ${encodePositions(this.#positions)}\n\n`);
     this.#joins.release(resume, (frame, channel, offset) => this.send(frame, channel, offset));
     this.#keepAlive = setInterval(
       () => this.#write(": keepalive\n\n"),
       this.#context.keepAliveMs ?? KEEPALIVE_MS,
     );
+    return null;
   }
 
   send(frame: string, channel?: string, offset?: number): boolean {
@@ -173,6 +192,10 @@ export class SseStream implements Subscriber {
     }
     this.#write(`${id}data: ${frame}\n\n`);
     return true;
+  }
+
+  #writeRecovery(recovery: Record<string, unknown>): void {
+    this.#write(`event: recovery\ndata: ${JSON.stringify(recovery)}\n\n`);
   }
 
   /** Sends the final `event: close` with `code` and `reason`, and ends the stream. */

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { startNode } from "./cluster_helpers.ts";
 import { startTestServer, TestClient, type TestServer, withTimeout } from "./helpers.ts";
-import { readJson } from "./integration_helpers.ts";
+import { readErrors, readJson } from "./integration_helpers.ts";
 import { startRedis } from "./redis_server.ts";
 
 const SECRET = "a-long-enough-test-secret-for-hmac-256";
@@ -78,4 +78,17 @@ Deno.test("cluster: a JWT authenticates while Redis is down: it needs no Redis",
     ref: 1,
     ok: true,
   });
+});
+
+Deno.test("cluster: an SSE stream whose history cannot be read while Redis is down is refused, not opened without it", async () => {
+  await using redis = await startRedis();
+  await using node = await startNode(redis.url, "a", { jwtSecret: SECRET, historySize: 10 });
+  await redis.kill();
+  const url = `${node.wsUrl.replace(/^ws/, "http")}events?channel=room`;
+  const response = await fetch(url, {
+    headers: { authorization: `Bearer ${await jwt({ channels: ["*"] })}` },
+  });
+  const errors = await readErrors(response, 503);
+  assert.match(errors[0]!, /^channel: cannot be joined now \(/);
+  assert.equal(node.hub.connectionCount, 0, "the stream was undone");
 });

@@ -122,6 +122,10 @@ Deno.test("GET /events with history: ids carry positions and Last-Event-ID resum
   {
     const response = await open(server, `channel=news&access_token=${token}`);
     await using stream = new SseReader(response);
+    // First, before any message: where the channel is, so that a stream dropped now resumes.
+    const start = await stream.next("the positions");
+    assert.equal(start.data, "");
+    assert.match(start.id!, /^news=0:[0-9a-f]{8}$/);
     await publish(server, "news", 1);
     const first = await stream.next();
     assert.equal(first.data, '{"message": 1, "channel": "news", "offset": 1}');
@@ -134,6 +138,7 @@ Deno.test("GET /events with history: ids carry positions and Last-Event-ID resum
     "last-event-id": lastId,
   });
   await using stream = new SseReader(response);
+  assert.deepEqual(await stream.next("the positions"), { id: lastId, data: "" });
   assert.equal(
     (await stream.next("replayed 2")).data,
     '{"message": 2, "channel": "news", "offset": 2}',
@@ -160,6 +165,24 @@ Deno.test("GET /events with history: ids carry positions and Last-Event-ID resum
   );
 });
 
+Deno.test("GET /events with history off: a Last-Event-ID's channels are reported not recovered", async () => {
+  await using server = await startTestServer();
+  const token = await mint(server);
+  const response = await open(server, `channel=a&channel=b&access_token=${token}`, {
+    "last-event-id": "a=3:abcd1234",
+  });
+  await using stream = new SseReader(response);
+  assert.deepEqual(await stream.next("the recovery event"), {
+    event: "recovery",
+    data: '{"channel":"a","recovered":false}',
+  });
+  await publish(server, "b", "live");
+  // No positions and no ids without history: the next event is the message.
+  assert.deepEqual(await stream.next("the message"), {
+    data: '{"message": "live", "channel": "b"}',
+  });
+});
+
 Deno.test("GET /events resuming several channels: each id says only what has been sent", async () => {
   await using server = await startTestServer({ historySize: 100 });
   const token = await mint(server);
@@ -175,8 +198,9 @@ Deno.test("GET /events resuming several channels: each id says only what has bee
   });
   await using stream = new SseReader(response);
   const ids = [];
-  for (let i = 0; i < 4; i++) ids.push((await stream.next(`replayed ${i + 1}`)).id);
+  for (let i = 0; i < 5; i++) ids.push((await stream.next(`event ${i + 1}`)).id);
   assert.deepEqual(ids, [
+    `a=0:${a},b=0:${b}`,
     `a=1:${a},b=0:${b}`,
     `a=2:${a},b=0:${b}`,
     `a=2:${a},b=1:${b}`,
