@@ -150,11 +150,13 @@ Deno.test("the client bundle in a page subscribes over SSE, from another origin,
   const api = new BoreasApi({ url: server.apiUrl });
   assert.equal(await api.broadcast("news", "one"), 1);
   assert.deepEqual(await nextInPage(page), { message: "one", channel: "news", offset: 1 });
-  // The server drops the stream; what is published meanwhile is replayed when the page's
-  // subscriber comes back (or, if it is back already, delivered live): once, in order.
+  // The server drops the stream and the page cannot reconnect for a while; what is published
+  // meanwhile is replayed when it does, from its Last-Event-ID.
+  await page.route("**/events?*", (route) => route.abort("connectionrefused"));
   server.hub.disconnectToken(token, 1012, "service restart");
   await server.untilConnections(0);
-  await api.broadcast("news", "two");
+  assert.equal(await api.broadcast("news", "two"), 0);
+  await page.unroute("**/events?*");
   await untilPageState(page, "open");
   await server.untilMembers("news", 1);
   assert.deepEqual(await nextInPage(page), { message: "two", channel: "news", offset: 2 });
