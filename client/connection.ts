@@ -50,8 +50,8 @@ export class ConnectionLostError extends Error {
 export interface ConnectionOptions {
   /** Called with each broadcast received. */
   readonly onBroadcast: (frame: BroadcastFrame) => void;
-  /** How long to wait for a reply, in milliseconds, before closing the socket as dead;
-   * `Infinity` waits forever. */
+  /** How long to wait for the socket to open, and then for each reply, in milliseconds, before
+   * closing the socket as dead; `Infinity` waits forever. */
   readonly replyTimeoutMs: number;
 }
 
@@ -87,21 +87,34 @@ export class Connection {
   readonly #options: ConnectionOptions;
   readonly #pending = new Map<number, Pending>();
   #nextRef = 1;
-  /** Resolves true once the socket is open, or false if it closed first. */
+  /** The close to report instead of the socket's, once the handshake timed out. */
+  #timedOut: CloseInfo | undefined;
+  /** Resolves true once the socket is open, or false if it closed first (or did not open in
+   * `replyTimeoutMs`, and was closed). */
   readonly opened: Promise<boolean>;
-  /** Resolves once the socket has closed; every pending request has been rejected by then. */
+  /** Resolves once the socket has closed; every pending request has been rejected by then.
+   * A handshake that timed out reports `NO_REPLY_CLOSE`. */
   readonly closed: Promise<CloseInfo>;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
     this.#socket = socket;
     this.#options = options;
     this.opened = new Promise((resolve) => {
-      socket.addEventListener("open", () => resolve(true), { once: true });
-      socket.addEventListener("close", () => resolve(false), { once: true });
+      const { replyTimeoutMs } = options;
+      // A listener that takes the connection and never answers leaves it connecting forever.
+      const timer = Number.isFinite(replyTimeoutMs)
+        ? setTimeout(() => this.#onOpenTimeout(), replyTimeoutMs)
+        : undefined;
+      const settle = (isOpen: boolean) => {
+        clearTimeout(timer);
+        resolve(isOpen);
+      };
+      socket.addEventListener("open", () => settle(true), { once: true });
+      socket.addEventListener("close", () => settle(false), { once: true });
     });
     this.closed = new Promise((resolve) => {
       socket.addEventListener("close", (event) => {
-        const { code, reason } = event as CloseEvent;
+        const { code, reason } = this.#timedOut ?? event as CloseEvent;
         this.#rejectPending(`connection closed (${code}${reason === "" ? "" : ` ${reason}`})`);
         resolve({ code, reason });
       }, { once: true });
@@ -167,6 +180,13 @@ export class Connection {
     } catch (error) {
       pending.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  /** Fails the handshake, which then closes at once (as 1006 in browsers, 0 in Deno). */
+  #onOpenTimeout(): void {
+    if (this.#socket.readyState !== CONNECTING) return;
+    this.#timedOut = NO_REPLY_CLOSE;
+    this.close(NO_REPLY_CLOSE.code, NO_REPLY_CLOSE.reason);
   }
 
   #onReplyTimeout(ref: number): void {

@@ -39,9 +39,12 @@ export interface Link {
   /** Why the link closed when no reconnect can help (the token or the channels were
    * refused); undefined otherwise. Set by the time `closed` resolves. */
   readonly error: BoreasSubscriberError | undefined;
-  /** Whether it reached the server at all (the socket opened, an HTTP answer came); what
-   * `transport: "auto"` counts. Final by the time `closed` resolves. */
-  readonly reachedServer: boolean;
+  /** Whether the server answered over it at all: over a WebSocket, a reply to the token came
+   * (accepted or refused); over SSE, an HTTP answer came. What `transport: "auto"` counts: a
+   * WebSocket that closes without one failed to open, even when its handshake went through
+   * (a proxy that passes the upgrade and nothing after it). Final by the time `closed`
+   * resolves. */
+  readonly wasAnswered: boolean;
   join(channels: readonly string[]): Promise<void>;
   leave(channels: readonly string[]): Promise<void>;
   /** Starts closing with `code` and `reason`, which `closed` then reports. */

@@ -79,6 +79,10 @@ export function eventsUrl(webSocket: string): string {
   return url.href;
 }
 
+/** How long an SSE stream may stay silent before it is taken for dead, in milliseconds: the
+ * server sends a comment every 15 s, so this misses two and a half of them. */
+export const DEFAULT_SSE_IDLE_TIMEOUT_MS = 40_000;
+
 const TRANSPORTS: readonly SubscriberTransport[] = ["websocket", "sse", "auto"];
 
 /** A subscriber's options, checked, with the defaults filled in. */
@@ -91,6 +95,7 @@ export interface SubscriberSettings {
   /** Undefined when reconnecting is off. */
   readonly reconnect: Required<ReconnectOptions> | undefined;
   readonly replyTimeoutMs: number;
+  readonly sseIdleTimeoutMs: number;
   readonly transport: SubscriberTransport;
   /** Undefined only with `transport: "auto"` where there is none: SSE is then used. */
   readonly WebSocket: WebSocketConstructor | undefined;
@@ -100,15 +105,16 @@ export interface SubscriberSettings {
 
 /** Checks `options` and fills in the defaults: throws `TypeError` for a URL that is not
  * `ws:`/`wss:` (or `http:`/`https:`), an empty token, an unknown transport, or no WebSocket
- * class (no `fetch`) where the transport needs one, and `RangeError` for bad `reconnect` or
- * `replyTimeoutMs` values. */
+ * class (no `fetch`) where the transport needs one, and `RangeError` for bad `reconnect`,
+ * `replyTimeoutMs` or `sseIdleTimeoutMs` values. */
 export function resolveSubscriberOptions(options: BoreasSubscriberOptions): SubscriberSettings {
-  const { token, reconnect, replyTimeoutMs = 10_000, transport = "websocket" } = options;
+  const { token, reconnect, transport = "websocket" } = options;
+  const { replyTimeoutMs = 10_000, sseIdleTimeoutMs = DEFAULT_SSE_IDLE_TIMEOUT_MS } = options;
   if (typeof token !== "string" || token === "") {
     throw new TypeError("token: expected a non-empty string");
   }
-  if (!(replyTimeoutMs > 0)) {
-    throw new RangeError(`replyTimeoutMs: expected a number > 0, got ${replyTimeoutMs}`);
+  for (const [name, value] of Object.entries({ replyTimeoutMs, sseIdleTimeoutMs })) {
+    if (!(value > 0)) throw new RangeError(`${name}: expected a number > 0, got ${value}`);
   }
   if (!TRANSPORTS.includes(transport)) {
     const expected = `"websocket", "sse" or "auto"`;
@@ -121,6 +127,7 @@ export function resolveSubscriberOptions(options: BoreasSubscriberOptions): Subs
     token,
     reconnect: reconnect === false ? undefined : resolveReconnect(reconnect),
     replyTimeoutMs,
+    sseIdleTimeoutMs,
     transport,
     WebSocket: webSocketClass(options.WebSocket, transport),
     fetch: fetchFunction(options.fetch, transport),

@@ -7,15 +7,17 @@
  * knows nothing of subscribers or reconnecting.
  */
 
-import type { CloseInfo } from "./connection.ts";
+import { type CloseInfo, ConnectionLostError } from "./connection.ts";
 import type { StreamPosition } from "./subscriber_types.ts";
 
-/** One event, as `EventSource` would dispatch it. */
+/** One event, as `EventSource` would dispatch it, or a block that only set the event id. */
 export interface SseEvent {
   /** The `event:` field; `message` when there was none. */
   readonly type: string;
-  /** The `data:` lines, joined with line feeds. */
-  readonly data: string;
+  /** The `data:` lines, joined with line feeds; undefined for a block with an `id:` and no
+   * data, which `EventSource` does not dispatch but which still moves its `lastEventId`
+   * (Boreas sends one with every channel's position as a stream starts). */
+  readonly data: string | undefined;
   /** This event's own `id:` field, if it had one (unlike `EventSource.lastEventId`, not
    * carried over from earlier events). */
   readonly id: string | undefined;
@@ -25,7 +27,8 @@ const LINE_END = /\r\n|\r|\n/g;
 
 /** Splits an event stream's text, fed in chunks, into events: lines end with CRLF, LF or CR
  * (also across chunks), a line starting with `:` is a comment, one space after a field's
- * colon is dropped, and a blank line ends an event, which is dispatched when it has data. */
+ * colon is dropped, and a blank line ends an event, which is dispatched when it has data or
+ * an id. */
 export class SseParser {
   #rest = "";
   #isAfterCr = false;
@@ -64,19 +67,29 @@ export class SseParser {
   }
 
   #dispatch(events: SseEvent[]): void {
-    if (this.#data.length > 0) {
-      events.push({ type: this.#type || "message", data: this.#data.join("\n"), id: this.#id });
+    const data = this.#data.length > 0 ? this.#data.join("\n") : undefined;
+    if (data !== undefined || this.#id !== undefined) {
+      events.push({ type: this.#type || "message", data, id: this.#id });
     }
     [this.#type, this.#data, this.#id] = ["", [], undefined];
   }
 }
 
+/** Options of `readEvents()`. */
+export interface ReadOptions {
+  /** Ends the reading; the body is cancelled then. */
+  readonly signal: AbortSignal;
+  /** How long to wait for the next chunk of the body (any bytes, comments included) before
+   * taking the stream for dead, in milliseconds; `Infinity` waits forever. */
+  readonly idleTimeoutMs: number;
+}
+
 /** The events of `body`, an event stream, until it ends or `signal` aborts; the body is
  * cancelled then, or when the caller stops early. Rejects as reading the body does (a
- * network failure). */
+ * network failure), and with `ConnectionLostError` when nothing arrives in `idleTimeoutMs`. */
 export async function* readEvents(
   body: ReadableStream<Uint8Array>,
-  signal: AbortSignal,
+  { signal, idleTimeoutMs }: ReadOptions,
 ): AsyncGenerator<SseEvent> {
   const reader = body.getReader();
   // Cancelling the reader ends a pending read at once, which aborting a fetch does not
@@ -85,13 +98,23 @@ export async function* readEvents(
   signal.addEventListener("abort", cancel, { once: true });
   const decoder = new TextDecoder();
   const parser = new SseParser();
+  let isIdle = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onIdle = () => {
+    isIdle = true;
+    cancel();
+  };
   try {
     while (!signal.aborted) {
+      if (Number.isFinite(idleTimeoutMs)) timer = setTimeout(onIdle, idleTimeoutMs);
       const { value, done } = await reader.read();
+      clearTimeout(timer);
+      if (isIdle) throw new ConnectionLostError(`nothing received in ${idleTimeoutMs} ms`);
       if (done) return;
       yield* parser.push(decoder.decode(value, { stream: true }));
     }
   } finally {
+    clearTimeout(timer);
     signal.removeEventListener("abort", cancel);
     await reader.cancel().catch(() => {});
   }

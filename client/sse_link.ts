@@ -14,6 +14,7 @@ import {
   CLIENT_CLOSE,
   type CloseInfo,
   ConnectionLostError,
+  NO_REPLY_CLOSE,
   ReplyError,
 } from "./connection.ts";
 import { BoreasSubscriberError } from "./errors.ts";
@@ -46,7 +47,7 @@ export class SseLink implements Link {
   #changes: Promise<unknown> = Promise.resolve();
   #end: CloseInfo | undefined;
   #error: BoreasSubscriberError | undefined;
-  #reachedServer = false;
+  #wasAnswered = false;
   readonly opened: Promise<boolean>;
 
   /** Opens a stream of `context.channels` at once; with none, it is open without a stream. */
@@ -61,8 +62,8 @@ export class SseLink implements Link {
     return this.#error;
   }
 
-  get reachedServer(): boolean {
-    return this.#reachedServer;
+  get wasAnswered(): boolean {
+    return this.#wasAnswered;
   }
 
   join(channels: readonly string[]): Promise<void> {
@@ -132,7 +133,7 @@ export class SseLink implements Link {
     const request = { settings, channels, since: positions.since(channels), abort };
     return this.#track(
       requestStream(request).then((opening) => {
-        if (opening.reachedServer) this.#reachedServer = true;
+        if (opening.reachedServer) this.#wasAnswered = true;
         if (!opening.ok) this.#aborts.delete(abort);
         return opening;
       }),
@@ -160,26 +161,35 @@ export class SseLink implements Link {
     stream.abort.abort();
   }
 
-  /** Hands on the events of `stream` while it is the current one; its end ends the link. */
+  /** Hands on the events of `stream` while it is the current one; its end ends the link, as
+   * does silence for longer than `sseIdleTimeoutMs` (the server's keepalive comments stopped:
+   * the connection is dead though no one said so), which closes like a WebSocket that stopped
+   * answering. */
   async #read(stream: Stream): Promise<void> {
     let close: CloseInfo = { code: 1006, reason: "stream ended" };
+    const { sseIdleTimeoutMs } = this.#context.settings;
+    const reading = { signal: stream.abort.signal, idleTimeoutMs: sseIdleTimeoutMs };
     try {
-      for await (const event of readEvents(stream.body, stream.abort.signal)) {
+      for await (const event of readEvents(stream.body, reading)) {
         if (this.#current !== stream) return;
-        if (event.type === "close") {
+        if (event.type === "close" && event.data !== undefined) {
           close = parseClose(event.data);
           break;
         }
         this.#dispatch(event, stream);
       }
     } catch (error) {
-      close = { code: 1006, reason: `stream failed: ${messageOf(error)}` };
+      close = error instanceof ConnectionLostError
+        ? { code: NO_REPLY_CLOSE.code, reason: error.message }
+        : { code: 1006, reason: `stream failed: ${messageOf(error)}` };
     }
     if (this.#current === stream) this.#finish(close);
   }
 
   #dispatch({ type, data, id }: SseEvent, stream: Stream): void {
     const { positions, onBroadcast, onRecovery } = this.#context;
+    // The id a stream starts with: where every channel stands before its first message.
+    if (data === undefined) return this.#learn(id);
     if (type === "recovery") {
       const reported = parseRecovery(data);
       const since = reported === undefined ? undefined : stream.since?.[reported.channel];
@@ -190,10 +200,16 @@ export class SseLink implements Link {
     const frame = type === "message" ? broadcastOf(parseJson(data)) : undefined;
     if (frame === undefined) return;
     onBroadcast(frame);
-    // Where the server says the channels stand, for those the subscriber had no position for.
-    if (id !== undefined) {
-      for (const [channel, position] of decodePositions(id)) positions.learn(channel, position);
-    }
+    // After the frame, which a position taken from its own id would drop as a repeat.
+    this.#learn(id);
+  }
+
+  /** Takes where the event id `id` says the channels stand, for those the subscriber has no
+   * position for, so that a reconnect or a reopen resumes them too. */
+  #learn(id: string | undefined): void {
+    if (id === undefined) return;
+    const { positions } = this.#context;
+    for (const [channel, position] of decodePositions(id)) positions.learn(channel, position);
   }
 
   #refusedOpen(refusal: Refusal): void {

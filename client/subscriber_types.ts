@@ -161,10 +161,14 @@ export interface BoreasSubscriberOptions {
   /** Back-off between connection attempts, or `false` to end the subscription with a
    * `disconnected` error when the connection drops. Default: `DEFAULT_RECONNECT`. */
   readonly reconnect?: ReconnectOptions | false;
-  /** How long to wait for the server's reply to a message (over SSE, for the answer to the
-   * stream's request) before taking the connection for dead and reconnecting, in
-   * milliseconds. Default 10 000. */
+  /** How long to wait for a WebSocket to open, and then for the server's reply to each
+   * message (over SSE, for the answer to the stream's request), before taking the connection
+   * for dead and reconnecting, in milliseconds. Default 10 000. */
   readonly replyTimeoutMs?: number;
+  /** Over SSE, how long a stream may go without receiving anything (the server sends a
+   * keepalive comment every 15 s) before it is taken for dead and the subscriber reconnects,
+   * in milliseconds; `Infinity` never does. Default 40 000. */
+  readonly sseIdleTimeoutMs?: number;
   /** How to reach the server: `websocket`, `sse` or `auto`; see `SubscriberTransport`.
    * Default: `websocket`. */
   readonly transport?: SubscriberTransport;

@@ -1,8 +1,9 @@
 /**
  * @module
  * Which transport the subscriber's next link goes over: always a WebSocket, always Server-Sent
- * Events, or, with `auto`, a WebSocket until WebSockets fail to open twice in a row, then
- * SSE for the rest of the subscriber's life. Makes the links; knows nothing of back-off.
+ * Events, or, with `auto`, a WebSocket until WebSockets fail to open twice in a row (no answer
+ * to the token came over them), then SSE for the rest of the subscriber's life. Makes the
+ * links; knows nothing of back-off.
  */
 
 import { BoreasSubscriberError } from "./errors.ts";
@@ -54,11 +55,12 @@ export class TransportPicker {
     return new WebSocketLink(socket, context);
   }
 
-  /** Counts `link`, now closed, for `auto`: a WebSocket that never opened is a failure, one
-   * that did starts the count again. */
+  /** Counts `link`, now closed, for `auto`: a WebSocket that closed before the server
+   * answered its token is a failure (refused, unanswered, timed out, or lost on the way),
+   * one the server answered starts the count again. */
   closed(link: Link): void {
     if (this.#transport !== "auto" || !(link instanceof WebSocketLink)) return;
-    this.#failures = link.reachedServer ? 0 : this.#failures + 1;
+    this.#failures = link.wasAnswered ? 0 : this.#failures + 1;
     if (this.#failures >= MAX_WEBSOCKET_FAILURES) this.#isOnSse = true;
   }
 }

@@ -16,7 +16,7 @@ export class WebSocketLink implements Link {
   readonly #context: LinkContext;
   readonly #connection: Connection;
   #error: BoreasSubscriberError | undefined;
-  #reachedServer = false;
+  #wasAnswered = false;
   readonly opened: Promise<boolean>;
   readonly closed: Promise<CloseInfo>;
 
@@ -35,8 +35,8 @@ export class WebSocketLink implements Link {
     return this.#error;
   }
 
-  get reachedServer(): boolean {
-    return this.#reachedServer;
+  get wasAnswered(): boolean {
+    return this.#wasAnswered;
   }
 
   join(channels: readonly string[]): Promise<void> {
@@ -79,9 +79,9 @@ export class WebSocketLink implements Link {
    * retry later. */
   async #handshake(): Promise<boolean> {
     if (!(await this.#connection.opened)) return false;
-    this.#reachedServer = true;
     const { token } = this.#context.settings;
     const refusal = await rejectionOf(this.#connection.request({ "access_token": token }));
+    this.#wasAnswered = refusal === undefined || refusal instanceof ReplyError;
     if (refusal instanceof ReplyError && isTemporaryRefusal(refusal.message)) {
       return this.#retryLater();
     }

@@ -33,8 +33,8 @@ function sseSubscriberOf(
 }
 
 /** A `fetch` that records the `Last-Event-ID` of each request, and once `hold()` is called
- * keeps the next request that has one from the server until `release()`, so that a test can
- * publish while the subscriber is away. */
+ * keeps the next request from the server until `release()`, so that a test can publish while
+ * the subscriber is away. */
 function gatedFetch() {
   const lastEventIds: Array<string | null> = [];
   let gate: { held: PromiseWithResolvers<void>; release: PromiseWithResolvers<void> } | undefined;
@@ -42,7 +42,7 @@ function gatedFetch() {
     const lastEventId = new Headers(init?.headers).get("last-event-id");
     lastEventIds.push(lastEventId);
     const held = gate;
-    if (held !== undefined && lastEventId !== null) {
+    if (held !== undefined) {
       gate = undefined;
       held.held.resolve();
       await held.release.promise;
@@ -52,7 +52,7 @@ function gatedFetch() {
   return {
     fetch: gated,
     lastEventIds,
-    /** Holds the next request with a `Last-Event-ID`; resolves once it is held. */
+    /** Holds the next request; `held` resolves once it is held. */
     hold(): { held: Promise<void>; release: () => void } {
       const next = { held: Promise.withResolvers<void>(), release: Promise.withResolvers<void>() };
       gate = next;
@@ -60,6 +60,8 @@ function gatedFetch() {
     },
   };
 }
+
+type GatedFetch = ReturnType<typeof gatedFetch>;
 
 async function mint(server: TestServer, body: Record<string, unknown>): Promise<string> {
   const response = await server.api("/token/", {
@@ -90,6 +92,14 @@ Deno.test("SseParser splits events by the standard's rules, across chunks", () =
     { type: "close", data: "x", id: undefined },
     { type: "message", data: "", id: undefined },
   ]);
+});
+
+Deno.test("SseParser surfaces a block with an id and no data, and drops one with neither", () => {
+  const parser = new SseParser();
+  assert.deepEqual(parser.push("id: a=0:e,b=3:f\n\nevent: x\n\nid\n\n: c\n\nid: g=1:h\r\n"), [
+    { type: "message", data: undefined, id: "a=0:e,b=3:f" },
+  ]);
+  assert.deepEqual(parser.push("event: y\r\n\r\n"), [{ type: "y", data: undefined, id: "g=1:h" }]);
 });
 
 Deno.test("encodePositions() and decodePositions() round-trip any channel name", () => {
@@ -210,6 +220,79 @@ Deno.test("BoreasSubscriber over SSE resumes after since on its first stream", a
   assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: 2, offset: 2 });
   assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: 3, offset: 3 });
   assert.deepEqual(gated.lastEventIds, [`news=1:${epoch}`]);
+});
+
+/** `subscriber`'s stream dropped by `server` (1012, as a restart would), its reconnect held
+ * by `gated` while `publish()` runs; returns the reconnect's `Last-Event-ID` and what
+ * `publish()` returned, once the reconnect is released. */
+async function whileAway<T>(
+  { server, token, gated }: { server: TestServer; token: string; gated: GatedFetch },
+  publish: () => Promise<T>,
+): Promise<{ lastEventId: string | null | undefined; published: T }> {
+  await server.untilAuthenticated(token, 1);
+  const gate = gated.hold();
+  assert.equal(server.hub.disconnectToken(token, 1012, "service restart"), 1);
+  await withTimeout(gate.held, "the reconnect's request");
+  await server.untilAuthenticated(token, 0);
+  try {
+    return { lastEventId: gated.lastEventIds.at(-1), published: await publish() };
+  } finally {
+    gate.release();
+  }
+}
+
+Deno.test("BoreasSubscriber over SSE resumes every channel from where its stream started, before any message", async () => {
+  await using server = await startTestServer({ historySize: 100 });
+  const api = apiOf(server);
+  const token = await api.createToken();
+  const gated = gatedFetch();
+  const recoveries: RecoveryEvent[] = [];
+  await using subscriber = sseSubscriberOf(server, token, {
+    channels: ["news", "quiet"],
+    fetch: gated.fetch,
+    onRecovery: (event) => recoveries.push(event),
+  });
+  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
+  const [news, quiet] = await Promise.all([api.history("news"), api.history("quiet")]);
+
+  // Dropped before its first message: only the stream's opening id says where it stood.
+  const away = await whileAway({ server, token, gated }, () => api.publish("news", "away"));
+  assert.equal(away.published.recipients, 0);
+  assert.equal(away.lastEventId, `news=0:${news.epoch},quiet=0:${quiet.epoch}`);
+  assert.deepEqual(await nextMessage(subscriber, "the replay"), {
+    channel: "news",
+    message: "away",
+    offset: 1,
+  });
+  await api.publish("news", "live");
+  assert.deepEqual(await nextMessage(subscriber, "the live message, and no repeat"), {
+    channel: "news",
+    message: "live",
+    offset: 2,
+  });
+
+  // A join reopens the stream, which says where the new channel starts.
+  await withTimeout(subscriber.join("late"), "the join");
+  assert.equal(gated.lastEventIds.at(-1), `news=2:${news.epoch},quiet=0:${quiet.epoch}`);
+  const late = await api.history("late");
+  const again = await whileAway({ server, token, gated }, () => api.publish("late", "away"));
+  assert.equal(again.published.recipients, 0);
+  assert.equal(
+    again.lastEventId,
+    `news=2:${news.epoch},quiet=0:${quiet.epoch},late=0:${late.epoch}`,
+  );
+  assert.deepEqual(await nextMessage(subscriber, "the replay in the joined channel"), {
+    channel: "late",
+    message: "away",
+    offset: 1,
+  });
+  await api.publish("late", "live");
+  assert.deepEqual(await nextMessage(subscriber, "the live message in the joined channel"), {
+    channel: "late",
+    message: "live",
+    offset: 2,
+  });
+  assert.deepEqual(recoveries, []);
 });
 
 Deno.test("BoreasSubscriber over SSE in no channel checks its token at the first join", async () => {
@@ -503,7 +586,7 @@ Deno.test("BoreasSubscriber with transport auto falls back to SSE after two fail
   assert.equal(subscriber.transport, "websocket");
   await withTimeout(subscriber.untilOpen(), "the subscriber to open over SSE");
   assert.equal(subscriber.transport, "sse");
-  assert.equal(proxy.refusedUpgrades, 2);
+  assert.equal(proxy.upgrades, 2);
   assert.equal(proxy.forwardedStreams, 1);
   assert.equal(await api.broadcast("news", "through"), 1);
   assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: "through" });
@@ -512,7 +595,7 @@ Deno.test("BoreasSubscriber with transport auto falls back to SSE after two fail
   assert.equal(server.hub.disconnectToken(token, 4500, "test drop"), 1);
   await withTimeout(subscriber.untilState("reconnecting"), "the subscriber to notice the drop");
   await withTimeout(subscriber.untilOpen(), "the subscriber to reopen");
-  assert.equal(proxy.refusedUpgrades, 2);
+  assert.equal(proxy.upgrades, 2);
   assert.equal(proxy.forwardedStreams, 2);
   assert.deepEqual(states, ["open", "reconnecting", "open"]);
 });
