@@ -8,7 +8,6 @@
  * everywhere a WebSocket does, and is closed with a final `event: close`.
  */
 
-import { errorMessage } from "./text.ts";
 import { checkAccessToken } from "./access.ts";
 import { channelNameProblem } from "./channel.ts";
 import type { Membership } from "./cluster/membership.ts";
@@ -24,6 +23,7 @@ import { CLOSE } from "./protocol.ts";
 import { JoinGate } from "./resume.ts";
 import { tokenFingerprint, type TokenRegistry } from "./tokens.ts";
 import { ConnectionEvents, type EventSink } from "./webhooks/events.ts";
+import { errorMessage } from "./text.ts";
 
 /** How often a comment line keeps an idle stream open through proxies, in milliseconds. */
 export const KEEPALIVE_MS = 15_000;
