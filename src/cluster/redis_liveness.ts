@@ -3,7 +3,8 @@
  * Which nodes are alive. Each node renews its entry in a sorted set scored by Redis's own clock
  * (so the nodes' clocks do not matter) about every second, with its report (counts and
  * counters) beside it; a node that stops renewing stops counting within `--node-timeout`, and
- * the next heartbeat of any node removes what it left behind. A node that shuts down says goodbye at once.
+ * the next heartbeat of any node removes what it left behind. A node that shuts down says
+ * goodbye at once.
  */
 
 import type { Logger } from "../log.ts";
