@@ -77,8 +77,8 @@ export interface BroadcastAnswer {
 }
 
 /** One fan-out window: publishes in the command's mode until the window has passed, then
- * lets the outstanding deliveries arrive. */
-async function fanout(pool: SubscriberPool, command: FanoutCommand): Promise<FanoutResult> {
+ * lets the outstanding deliveries arrive. `sse_load.ts` runs it on its SSE subscribers. */
+export async function fanout(pool: SubscriberPool, command: FanoutCommand): Promise<FanoutResult> {
   let failedPublishes = 0;
   const perPublish = command.recipients ?? pool.size;
   const extraPids = command.extraPids ?? [];
