@@ -1,15 +1,17 @@
 /**
  * @module
- * Helpers for the client's tests: a subscriber wired to a test server with fast back-off, and
- * waits on what it yields, each with a timeout naming what it waited for.
+ * Helpers for the client's tests: a subscriber wired to a test server with fast back-off, waits
+ * on what it yields, each with a timeout naming what it waited for, and a dropped connection.
  */
 
+import assert from "node:assert/strict";
 import {
   BoreasApi,
   BoreasSubscriber,
   type BoreasSubscriberOptions,
   type BroadcastMessage,
   type ReconnectOptions,
+  type SubscriberEvent,
   type SubscriberState,
 } from "../client/mod.ts";
 import { type TestServer, withTimeout } from "./helpers.ts";
@@ -48,6 +50,22 @@ export async function nextMessage(
   const result = await withTimeout(subscriber[Symbol.asyncIterator]().next(), what);
   if (result.done) throw new Error(`the subscription ended while waiting for ${what}`);
   return result.value;
+}
+
+/** The next event `subscriber.events()` yields; fails when none comes within the wait. */
+export async function nextEvent(
+  events: AsyncIterator<SubscriberEvent, undefined>,
+  what: string,
+): Promise<SubscriberEvent> {
+  const result = await withTimeout(events.next(), what);
+  if (result.done) throw new Error(`the subscription ended while waiting for ${what}`);
+  return result.value;
+}
+
+/** Closes the one connection of `token` from the server's side, as a network drop would; the
+ * subscriber reconnects (4500 is neither 4001 nor 4003). */
+export function dropConnections(server: TestServer, token: string): void {
+  assert.equal(server.hub.disconnectToken(token, 4500, "test drop"), 1);
 }
 
 /** What iterating `subscriber` to its end throws; fails when it ends without an error. */

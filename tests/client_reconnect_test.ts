@@ -7,6 +7,7 @@ import {
   nextMessage,
   subscriberOf,
 } from "./client_helpers.ts";
+import { shutDownWithoutReconnect } from "./client_scenarios.ts";
 import { startTestServer, withTimeout } from "./helpers.ts";
 
 /** A WebSocket that silently drops the frames `isDropped` picks, as a stalled network would. */
@@ -123,16 +124,7 @@ Deno.test("BoreasSubscriber.connect() gives up with the signal's reason when it 
 });
 
 Deno.test("BoreasSubscriber with reconnect: false ends with a disconnected error", async () => {
-  const server = await startTestServer();
-  const token = await apiOf(server).createToken();
-  await using subscriber = subscriberOf(server, token, { reconnect: false });
-  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
-  await server.shutdown();
-  const error = await iterationError(subscriber);
-  assert.ok(error instanceof BoreasSubscriberError, String(error));
-  assert.equal(error.kind, "disconnected");
-  assert.equal(error.closeCode, 1001);
-  assert.equal(error.closeReason, "server shutting down");
+  await shutDownWithoutReconnect(await startTestServer(), "websocket");
 });
 
 Deno.test("BoreasSubscriber gives up after three authentication timeouts (4003) in a row", async () => {

@@ -10,33 +10,25 @@ import {
   BoreasApiError,
   type BoreasSubscriber,
   type RecoveryEvent,
-  type SubscriberEvent,
 } from "../client/mod.ts";
-import { apiOf, nextMessage, subscriberOf } from "./client_helpers.ts";
+import { apiOf, dropConnections, nextEvent, nextMessage, subscriberOf } from "./client_helpers.ts";
+import { Gate, restartWithNewEpoch, resumeUnderLoad } from "./client_scenarios.ts";
 import { startTestServer, type TestServer, withTimeout } from "./helpers.ts";
-
-/** Closes every connection of `token` from the server's side, as a network drop would; the
- * subscriber reconnects (4500 is neither 4001 nor 4003). */
-function dropConnections(server: TestServer, token: string): void {
-  assert.equal(server.hub.disconnectToken(token, 4500, "test drop"), 1);
-}
 
 /** A WebSocket class that records the joins sent, and once `hold()` is called keeps the next
  * join with a `since` from the server until `release()`, so a test can publish while the
  * subscriber is out of its channels. */
 function gatedJoins() {
   const joins: Array<Record<string, unknown>> = [];
-  let gate: { held: PromiseWithResolvers<void>; release: PromiseWithResolvers<void> } | undefined;
+  const gate = new Gate();
   class GatedWebSocket extends WebSocket {
     override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
       if (typeof data === "string" && data.includes('"join"')) {
         const frame = JSON.parse(data) as { channels: Record<string, unknown> };
         joins.push(frame.channels);
-        const held = gate;
-        if (held !== undefined && "since" in frame.channels) {
-          gate = undefined;
-          held.held.resolve();
-          void held.release.promise.then(() => super.send(data));
+        const release = "since" in frame.channels ? gate.take() : undefined;
+        if (release !== undefined) {
+          void release.then(() => super.send(data));
           return;
         }
       }
@@ -46,23 +38,9 @@ function gatedJoins() {
   return {
     WebSocket: GatedWebSocket,
     joins,
-    /** Holds the next join with a `since`; resolves once it is held. */
-    hold(): { held: Promise<void>; release: () => void } {
-      const next = { held: Promise.withResolvers<void>(), release: Promise.withResolvers<void>() };
-      gate = next;
-      return { held: next.held.promise, release: () => next.release.resolve() };
-    },
+    /** Holds the next join with a `since`. */
+    hold: () => gate.hold(),
   };
-}
-
-/** The next event `subscriber.events()` yields; fails when none comes within the wait. */
-async function nextEvent(
-  events: AsyncIterator<SubscriberEvent, undefined>,
-  what: string,
-): Promise<SubscriberEvent> {
-  const result = await withTimeout(events.next(), what);
-  if (result.done) throw new Error(`the subscription ended while waiting for ${what}`);
-  return result.value;
 }
 
 /** A subscriber of `news` on `server` whose joins go through `gatedJoins()`, open, with its
@@ -97,72 +75,16 @@ async function untilReopened(subscriber: BoreasSubscriber): Promise<void> {
 
 Deno.test("BoreasSubscriber resumes after a drop with no gap and no repeat while publishing goes on", async () => {
   await using server = await startTestServer({ historySize: 100 });
-  const api = apiOf(server);
-  const token = await api.createToken();
   const gated = gatedJoins();
-  const recoveries: RecoveryEvent[] = [];
-  await using subscriber = subscriberOf(server, token, {
-    channels: ["news"],
-    WebSocket: gated.WebSocket,
-    onRecovery: (event) => recoveries.push(event),
+  await resumeUnderLoad(server, {
+    options: { WebSocket: gated.WebSocket },
+    request: "the reconnect's join with since",
+    hold: gated.hold,
+    assertResumesAfter: (position) => {
+      const since = (gated.joins.at(-1)?.since as Record<string, unknown>).news;
+      assert.deepEqual(since, position);
+    },
   });
-  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
-
-  // Payloads count up; the server's answers say which offset each got.
-  const payloadAt = new Map<number, number>();
-  let count = 0;
-  const publishOne = async () => {
-    const n = ++count;
-    const answer = await api.publish("news", n);
-    assert.ok(answer.offset !== undefined, "a broadcast with history on answers its offset");
-    payloadAt.set(answer.offset, n);
-    return answer;
-  };
-  let isPublishing = true;
-  const publisher = (async () => {
-    while (isPublishing) await publishOne();
-  })();
-  const received: Array<{ offset: number | undefined; message: unknown }> = [];
-  const receive = async (what: string) => {
-    const { offset, message } = await nextMessage(subscriber, what);
-    received.push({ offset, message });
-    return offset;
-  };
-  try {
-    while (received.length < 20) await receive("a live message before the drop");
-
-    const gate = gated.hold();
-    dropConnections(server, token);
-    await withTimeout(gate.held, "the reconnect's join with since");
-    await server.untilMembers("news", 0);
-    // Everything received before the drop is queued by now: the join resumes after it.
-    const since = (gated.joins.at(-1)?.since as Record<string, unknown>).news;
-    assert.deepEqual(since, subscriber.positions.news);
-    const missed = [];
-    for (let i = 0; i < 10; i++) missed.push(await publishOne());
-    assert.ok(missed.every((answer) => answer.recipients === 0), "published while away");
-    gate.release();
-    await withTimeout(subscriber.untilOpen(), "the subscriber to reopen");
-    const afterReopen = count;
-    while ((received.at(-1)?.offset ?? 0) < afterReopen + 10) {
-      await receive("replayed and live messages");
-    }
-  } finally {
-    isPublishing = false;
-    await publisher;
-  }
-  const last = (await api.publish("news", "last")).offset!;
-  while (received.at(-1)?.offset !== last) await receive("the last message");
-
-  assert.deepEqual(recoveries, []);
-  assert.deepEqual(
-    received.map(({ offset }) => offset),
-    Array.from({ length: last }, (_, i) => i + 1),
-    "every offset once, in order",
-  );
-  for (const { offset, message } of received.slice(0, -1)) {
-    assert.equal(message, payloadAt.get(offset!), `the payload at offset ${offset}`);
-  }
 });
 
 Deno.test("BoreasSubscriber reports recovered: false when the history was trimmed meanwhile", async () => {
@@ -215,49 +137,7 @@ Deno.test("BoreasSubscriber reports recovered: false when the history was trimme
 });
 
 Deno.test("BoreasSubscriber reports recovered: false after a server restart (a new epoch)", async () => {
-  const serverA = await startTestServer({ historySize: 100 });
-  const { apiAddr, wsAddr } = serverA;
-  const token = await apiOf(serverA).createToken();
-  const recoveries: RecoveryEvent[] = [];
-  let recovered: () => void = () => {};
-  const isReported = new Promise<void>((resolve) => recovered = resolve);
-  await using subscriber = subscriberOf(serverA, token, {
-    channels: ["news"],
-    onRecovery: (event) => {
-      recoveries.push(event);
-      recovered();
-    },
-  });
-  let oldEpoch: string | undefined;
-  try {
-    await withTimeout(subscriber.untilOpen(), "the subscriber to open on server A");
-    oldEpoch = (await apiOf(serverA).publish("news", "a1")).epoch;
-    await apiOf(serverA).publish("news", "a2");
-    assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: "a1", offset: 1 });
-    assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: "a2", offset: 2 });
-  } finally {
-    await serverA.shutdown();
-  }
-  await withTimeout(subscriber.untilState("reconnecting"), "the subscriber to notice the drop");
-  await using serverB = await startTestServer(
-    { apiPort: apiAddr.port, wsPort: wsAddr.port, historySize: 100 },
-    { tokens: [token] },
-  );
-  await withTimeout(subscriber.untilOpen(), "the subscriber to reopen on server B");
-  await withTimeout(isReported, "the recovery to be reported");
-  const [event] = recoveries;
-  assert.ok(event?.epoch !== undefined && event.epoch !== oldEpoch, "a new epoch");
-  assert.deepEqual(recoveries, [{
-    type: "recovery",
-    channel: "news",
-    recovered: false,
-    offset: 0,
-    epoch: event.epoch,
-    since: { offset: 2, epoch: oldEpoch },
-  }]);
-  // Offset 1 again, in the new epoch: taken, not dropped as a repeat of the old offset 1.
-  await apiOf(serverB).publish("news", "b1");
-  assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: "b1", offset: 1 });
+  await restartWithNewEpoch("websocket");
 });
 
 Deno.test("BoreasSubscriber with since resumes where an earlier subscriber left off", async () => {

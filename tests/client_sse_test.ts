@@ -11,13 +11,26 @@ import {
   BoreasSubscriberError,
   type BoreasSubscriberOptions,
   type RecoveryEvent,
-  type SubscriberEvent,
   type SubscriberState,
   type WebSocketConstructor,
 } from "../client/mod.ts";
 import { eventsUrl } from "../client/policy.ts";
 import { decodePositions, encodePositions, SseParser } from "../client/sse.ts";
-import { apiOf, iterationError, nextMessage, subscriberOf } from "./client_helpers.ts";
+import {
+  apiOf,
+  dropConnections,
+  iterationError,
+  nextEvent,
+  nextMessage,
+  subscriberOf,
+} from "./client_helpers.ts";
+import {
+  Gate,
+  restartWithNewEpoch,
+  resumeUnderLoad,
+  revokeWhileSubscribed,
+  shutDownWithoutReconnect,
+} from "./client_scenarios.ts";
 import { startNode } from "./cluster_helpers.ts";
 import { startTestServer, type TestServer, withTimeout } from "./helpers.ts";
 import { startRedis } from "./redis_server.ts";
@@ -37,27 +50,17 @@ function sseSubscriberOf(
  * the subscriber is away. */
 function gatedFetch() {
   const lastEventIds: Array<string | null> = [];
-  let gate: { held: PromiseWithResolvers<void>; release: PromiseWithResolvers<void> } | undefined;
+  const gate = new Gate();
   const gated: typeof fetch = async (input, init) => {
-    const lastEventId = new Headers(init?.headers).get("last-event-id");
-    lastEventIds.push(lastEventId);
-    const held = gate;
-    if (held !== undefined) {
-      gate = undefined;
-      held.held.resolve();
-      await held.release.promise;
-    }
+    lastEventIds.push(new Headers(init?.headers).get("last-event-id"));
+    await gate.take();
     return await fetch(input, init);
   };
   return {
     fetch: gated,
     lastEventIds,
-    /** Holds the next request; `held` resolves once it is held. */
-    hold(): { held: Promise<void>; release: () => void } {
-      const next = { held: Promise.withResolvers<void>(), release: Promise.withResolvers<void>() };
-      gate = next;
-      return { held: next.held.promise, release: () => next.release.resolve() };
-    },
+    /** Holds the next request. */
+    hold: () => gate.hold(),
   };
 }
 
@@ -71,15 +74,6 @@ async function mint(server: TestServer, body: Record<string, unknown>): Promise<
   });
   assert.equal(response.status, 200);
   return ((await response.json()) as { token: string }).token;
-}
-
-async function nextEvent(
-  events: AsyncIterator<SubscriberEvent, undefined>,
-  what: string,
-): Promise<SubscriberEvent> {
-  const result = await withTimeout(events.next(), what);
-  if (result.done) throw new Error(`the subscription ended while waiting for ${what}`);
-  return result.value;
 }
 
 Deno.test("SseParser splits events by the standard's rules, across chunks", () => {
@@ -255,43 +249,33 @@ Deno.test("BoreasSubscriber over SSE resumes every channel from where its stream
   await withTimeout(subscriber.untilOpen(), "the subscriber to open");
   const [news, quiet] = await Promise.all([api.history("news"), api.history("quiet")]);
 
+  // Drops the stream and publishes "away" to `channel` while the reconnect is held; checks the
+  // reconnect's Last-Event-ID, the replay, and a live message after it, with no repeat.
+  const resumesIn = async (channel: string, lastEventId: string) => {
+    const away = await whileAway({ server, token, gated }, () => api.publish(channel, "away"));
+    assert.equal(away.published.recipients, 0);
+    assert.equal(away.lastEventId, lastEventId);
+    assert.deepEqual(await nextMessage(subscriber, `the replay in ${channel}`), {
+      channel,
+      message: "away",
+      offset: 1,
+    });
+    await api.publish(channel, "live");
+    assert.deepEqual(await nextMessage(subscriber, `the live message in ${channel}, no repeat`), {
+      channel,
+      message: "live",
+      offset: 2,
+    });
+  };
+
   // Dropped before its first message: only the stream's opening id says where it stood.
-  const away = await whileAway({ server, token, gated }, () => api.publish("news", "away"));
-  assert.equal(away.published.recipients, 0);
-  assert.equal(away.lastEventId, `news=0:${news.epoch},quiet=0:${quiet.epoch}`);
-  assert.deepEqual(await nextMessage(subscriber, "the replay"), {
-    channel: "news",
-    message: "away",
-    offset: 1,
-  });
-  await api.publish("news", "live");
-  assert.deepEqual(await nextMessage(subscriber, "the live message, and no repeat"), {
-    channel: "news",
-    message: "live",
-    offset: 2,
-  });
+  await resumesIn("news", `news=0:${news.epoch},quiet=0:${quiet.epoch}`);
 
   // A join reopens the stream, which says where the new channel starts.
   await withTimeout(subscriber.join("late"), "the join");
   assert.equal(gated.lastEventIds.at(-1), `news=2:${news.epoch},quiet=0:${quiet.epoch}`);
   const late = await api.history("late");
-  const again = await whileAway({ server, token, gated }, () => api.publish("late", "away"));
-  assert.equal(again.published.recipients, 0);
-  assert.equal(
-    again.lastEventId,
-    `news=2:${news.epoch},quiet=0:${quiet.epoch},late=0:${late.epoch}`,
-  );
-  assert.deepEqual(await nextMessage(subscriber, "the replay in the joined channel"), {
-    channel: "late",
-    message: "away",
-    offset: 1,
-  });
-  await api.publish("late", "live");
-  assert.deepEqual(await nextMessage(subscriber, "the live message in the joined channel"), {
-    channel: "late",
-    message: "live",
-    offset: 2,
-  });
+  await resumesIn("late", `news=2:${news.epoch},quiet=0:${quiet.epoch},late=0:${late.epoch}`);
   assert.deepEqual(recoveries, []);
 });
 
@@ -313,67 +297,15 @@ Deno.test("BoreasSubscriber over SSE in no channel checks its token at the first
 
 Deno.test("BoreasSubscriber over SSE resumes after a drop with no gap and no repeat while publishing goes on", async () => {
   await using server = await startTestServer({ historySize: 100 });
-  const api = apiOf(server);
-  const token = await api.createToken();
   const gated = gatedFetch();
-  const recoveries: RecoveryEvent[] = [];
-  await using subscriber = sseSubscriberOf(server, token, {
-    channels: ["news"],
-    fetch: gated.fetch,
-    onRecovery: (event) => recoveries.push(event),
+  await resumeUnderLoad(server, {
+    options: { transport: "sse", fetch: gated.fetch },
+    request: "the reconnect's request with Last-Event-ID",
+    hold: gated.hold,
+    assertResumesAfter: ({ offset, epoch }) => {
+      assert.equal(gated.lastEventIds.at(-1), `news=${offset}:${epoch}`);
+    },
   });
-  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
-
-  const payloadAt = new Map<number, number>();
-  let count = 0;
-  const publishOne = async () => {
-    const n = ++count;
-    const answer = await api.publish("news", n);
-    payloadAt.set(answer.offset!, n);
-    return answer;
-  };
-  let isPublishing = true;
-  const publisher = (async () => {
-    while (isPublishing) await publishOne();
-  })();
-  const received: Array<{ offset: number | undefined; message: unknown }> = [];
-  const receive = async (what: string) => {
-    const { offset, message } = await nextMessage(subscriber, what);
-    received.push({ offset, message });
-  };
-  try {
-    while (received.length < 20) await receive("a live message before the drop");
-    const gate = gated.hold();
-    assert.equal(server.hub.disconnectToken(token, 4500, "test drop"), 1);
-    await withTimeout(gate.held, "the reconnect's request with Last-Event-ID");
-    await server.untilMembers("news", 0);
-    const { offset, epoch } = subscriber.positions.news!;
-    assert.equal(gated.lastEventIds.at(-1), `news=${offset}:${epoch}`);
-    const missed = [];
-    for (let i = 0; i < 10; i++) missed.push(await publishOne());
-    assert.ok(missed.every((answer) => answer.recipients === 0), "published while away");
-    gate.release();
-    await withTimeout(subscriber.untilOpen(), "the subscriber to reopen");
-    const afterReopen = count;
-    while ((received.at(-1)?.offset ?? 0) < afterReopen + 10) {
-      await receive("replayed and live messages");
-    }
-  } finally {
-    isPublishing = false;
-    await publisher;
-  }
-  const last = (await api.publish("news", "last")).offset!;
-  while (received.at(-1)?.offset !== last) await receive("the last message");
-
-  assert.deepEqual(recoveries, []);
-  assert.deepEqual(
-    received.map(({ offset }) => offset),
-    Array.from({ length: last }, (_, i) => i + 1),
-    "every offset once, in order",
-  );
-  for (const { offset, message } of received.slice(0, -1)) {
-    assert.equal(message, payloadAt.get(offset!), `the payload at offset ${offset}`);
-  }
 });
 
 Deno.test("BoreasSubscriber over SSE resumes on a restarted cluster node from the history in Redis", async () => {
@@ -415,51 +347,7 @@ Deno.test("BoreasSubscriber over SSE resumes on a restarted cluster node from th
 });
 
 Deno.test("BoreasSubscriber over SSE reports a channel a restarted server cannot resume", async () => {
-  const serverA = await startTestServer({ historySize: 100 });
-  const { apiAddr, wsAddr } = serverA;
-  const token = await apiOf(serverA).createToken();
-  const recoveries: RecoveryEvent[] = [];
-  await using subscriber = sseSubscriberOf(serverA, token, {
-    channels: ["news"],
-    onRecovery: (event) => recoveries.push(event),
-  });
-  const events = subscriber.events()[Symbol.asyncIterator]();
-  let oldEpoch: string | undefined;
-  try {
-    await withTimeout(subscriber.untilOpen(), "the subscriber to open on server A");
-    oldEpoch = (await apiOf(serverA).publish("news", "a1")).epoch;
-    assert.equal((await nextEvent(events, "a1")).type, "message");
-    assert.deepEqual(subscriber.positions, { news: { offset: 1, epoch: oldEpoch } });
-  } finally {
-    await serverA.shutdown();
-  }
-  await withTimeout(subscriber.untilState("reconnecting"), "the subscriber to notice the drop");
-  await using serverB = await startTestServer(
-    { apiPort: apiAddr.port, wsPort: wsAddr.port, historySize: 100 },
-    { tokens: [token] },
-  );
-  // The recovery event says where the channel stands now: empty, under the epoch its first
-  // message will get.
-  const recovery = await nextEvent(events, "the recovery event") as RecoveryEvent;
-  assert.deepEqual(recoveries, [recovery]);
-  const { epoch } = await apiOf(serverB).publish("news", "b1");
-  assert.notEqual(epoch, oldEpoch);
-  const expected: RecoveryEvent = {
-    type: "recovery",
-    channel: "news",
-    recovered: false,
-    offset: 0,
-    epoch,
-    since: { offset: 1, epoch: oldEpoch! },
-  };
-  assert.deepEqual(recovery, expected);
-  assert.deepEqual(await nextEvent(events, "b1"), {
-    type: "message",
-    channel: "news",
-    message: "b1",
-    offset: 1,
-  });
-  assert.deepEqual(subscriber.positions, { news: { offset: 1, epoch } });
+  await restartWithNewEpoch("sse");
 });
 
 Deno.test("BoreasSubscriber over SSE refuses a bad token as over a WebSocket", async () => {
@@ -545,31 +433,11 @@ Deno.test("BoreasSubscriber with transport auto goes over to SSE at once when no
 
 Deno.test("BoreasSubscriber over SSE ends with token-revoked on 4001", async () => {
   await using server = await startTestServer();
-  const api = apiOf(server);
-  const token = await api.createToken();
-  const states: SubscriberState[] = [];
-  await using subscriber = sseSubscriberOf(server, token, { channels: ["a"], states });
-  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
-  await api.revokeToken(token);
-  const error = await iterationError(subscriber);
-  assert.ok(error instanceof BoreasSubscriberError, String(error));
-  assert.equal(error.kind, "token-revoked");
-  assert.equal(error.closeCode, 4001);
-  assert.equal(error.closeReason, "token revoked");
-  assert.deepEqual(states, ["open", "closed"]);
+  await revokeWhileSubscribed(server, "sse");
 });
 
 Deno.test("BoreasSubscriber over SSE with reconnect: false ends with the final close's code", async () => {
-  const server = await startTestServer();
-  const token = await apiOf(server).createToken();
-  await using subscriber = sseSubscriberOf(server, token, { channels: ["a"], reconnect: false });
-  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
-  await server.shutdown();
-  const error = await iterationError(subscriber);
-  assert.ok(error instanceof BoreasSubscriberError, String(error));
-  assert.equal(error.kind, "disconnected");
-  assert.equal(error.closeCode, 1001);
-  assert.equal(error.closeReason, "server shutting down");
+  await shutDownWithoutReconnect(await startTestServer(), "sse");
 });
 
 Deno.test("BoreasSubscriber with transport auto falls back to SSE after two failed WebSockets", async () => {
@@ -592,7 +460,7 @@ Deno.test("BoreasSubscriber with transport auto falls back to SSE after two fail
   assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: "through" });
 
   // It stays on SSE: a drop reconnects without trying a WebSocket again.
-  assert.equal(server.hub.disconnectToken(token, 4500, "test drop"), 1);
+  dropConnections(server, token);
   await withTimeout(subscriber.untilState("reconnecting"), "the subscriber to notice the drop");
   await withTimeout(subscriber.untilOpen(), "the subscriber to reopen");
   assert.equal(proxy.upgrades, 2);

@@ -4,9 +4,9 @@ import {
   BoreasApiError,
   BoreasSubscriber,
   BoreasSubscriberError,
-  type SubscriberState,
 } from "../client/mod.ts";
-import { apiOf, iterationError, nextMessage, subscriberOf } from "./client_helpers.ts";
+import { apiOf, nextMessage, subscriberOf } from "./client_helpers.ts";
+import { revokeWhileSubscribed } from "./client_scenarios.ts";
 import { startTestServer, withTimeout } from "./helpers.ts";
 import { TOKEN_PATTERN } from "./integration_helpers.ts";
 
@@ -96,24 +96,9 @@ Deno.test("BoreasApi.broadcast() rejects an invalid channel or payload with a 40
 
 Deno.test("BoreasApi.revokeToken() revokes; the subscriber ends with a token-revoked error", async () => {
   await using server = await startTestServer();
-  const api = apiOf(server);
-  const token = await api.createToken();
-  const states: SubscriberState[] = [];
-  await using subscriber = subscriberOf(server, token, { channels: ["news"], states });
-  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
-  await api.revokeToken(token);
-  const error = await iterationError(subscriber);
-  assert.ok(error instanceof BoreasSubscriberError, String(error));
-  assert.equal(error.kind, "token-revoked");
-  assert.equal(error.closeCode, 4001);
-  assert.equal(error.closeReason, "token revoked");
-  assert.equal(subscriber.state, "closed");
-  assert.equal(subscriber.error, error);
-  // It did not try to reconnect with a revoked token.
-  assert.deepEqual(states, ["open", "closed"]);
-  await server.untilConnections(0);
+  const token = await revokeWhileSubscribed(server, "websocket");
   // Gone now, so a second revocation is a 404 whose message does not leak the token.
-  const notFound = await apiRejection(api.revokeToken(token), 404);
+  const notFound = await apiRejection(apiOf(server).revokeToken(token), 404);
   assert.ok(!notFound.message.includes(token));
   assert.match(notFound.message, /^DELETE \/token\/\{token\}\/: 404 /);
 });
