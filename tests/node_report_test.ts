@@ -6,6 +6,7 @@ import { readReport } from "../src/cluster/redis_membership.ts";
 
 const REPORT = {
   id: "b",
+  "reported_at": 1764633600.25,
   connections: { anonymous: 1, authenticated: 2 },
   channels: 3,
   "messages_published": 4,

@@ -18,10 +18,12 @@ export interface NodeCounters {
   readonly "webhook_events_dropped": number;
 }
 
-/** What one node reports of itself: its id, its own connections and channels, and its
- * counters. */
+/** What one node reports of itself: its id and when, its own connections and channels, and
+ * its counters. */
 export interface NodeReport extends NodeCounters {
   readonly id: string;
+  /** When the node made this report, in seconds since the epoch (by its own clock). */
+  readonly "reported_at": number;
   readonly connections: { readonly anonymous: number; readonly authenticated: number };
   readonly channels: number;
 }
@@ -66,6 +68,7 @@ export function countersOf(metrics: Metrics): NodeCounters {
 export function nodeReportOf(id: string, hub: Hub, metrics: Metrics): NodeReport {
   return {
     id,
+    reported_at: Date.now() / 1000,
     connections: {
       anonymous: hub.anonymousCount,
       authenticated: hub.connectionCount - hub.anonymousCount,

@@ -11,7 +11,8 @@ const BUSIEST_LIMIT = 10;
 
 /** The API key the page sends, from this tab's session storage. */
 let apiKey = sessionStorage.getItem(KEY_STORAGE);
-/** The last totals read, to turn them into rates: by node id in a cluster ("" standalone). */
+/** By node id in a cluster ("" standalone): the last totals read and when the node reported
+ * them, and the rates they gave. */
 let previous = null;
 /** The chart's data: times (unix seconds), messages/s, frames/s. */
 const series = [[], [], []];
@@ -162,30 +163,46 @@ function renderCounts(stats, nodes) {
   byId("tokens").textContent = stats.tokens;
   byId("slow-consumers").textContent = stats.slow_consumers_dropped;
   byId("connections-refused").textContent = stats.connections_refused;
-  // In a cluster, each node's own totals: a node that joins, leaves or restarts changes the
-  // cluster's sum, not the rate.
-  const totals = new Map(
-    (nodes.length === 0 ? [{ id: "", ...stats }] : nodes).map((node) => [
-      node.id,
-      { published: node.messages_published, delivered: node.frames_delivered },
-    ]),
-  );
-  if (previous !== null && now > previous.time) {
-    const seconds = now - previous.time;
-    let published = 0;
-    let delivered = 0;
-    for (const [id, total] of totals) {
-      const before = previous.totals.get(id);
-      if (before === undefined) continue;
-      // A total below the last one: that node restarted from 0.
-      published += Math.max(0, total.published - before.published);
-      delivered += Math.max(0, total.delivered - before.delivered);
-    }
-    byId("rate-published").textContent = formatRate(published / seconds);
-    byId("rate-delivered").textContent = formatRate(delivered / seconds);
-    addSample(now, published / seconds, delivered / seconds);
+  // In a cluster, each node's own totals, as of its own report: a node that joins, leaves or
+  // restarts changes the cluster's sum, not the rate, and a report that is a heartbeat older
+  // than the others does not make a sawtooth.
+  const readings = nodes.length === 0
+    ? [{ id: "", reported_at: now, ...stats }]
+    : nodes.map((node) => ({ reported_at: now, ...node }));
+  const rates = new Map();
+  let published = 0;
+  let delivered = 0;
+  for (const node of readings) {
+    const reading = {
+      at: node.reported_at,
+      published: node.messages_published,
+      delivered: node.frames_delivered,
+    };
+    const before = previous?.get(node.id);
+    // The same report again (no heartbeat since): its last rate still stands.
+    const entry = before !== undefined && reading.at <= before.reading.at
+      ? before
+      : { reading, rate: before === undefined ? undefined : rateBetween(before.reading, reading) };
+    rates.set(node.id, entry);
+    published += entry.rate?.published ?? 0;
+    delivered += entry.rate?.delivered ?? 0;
   }
-  previous = { time: now, totals };
+  if (previous !== null) {
+    byId("rate-published").textContent = formatRate(published);
+    byId("rate-delivered").textContent = formatRate(delivered);
+    addSample(now, published, delivered);
+  }
+  previous = rates;
+}
+
+/** Messages and frames per second between two readings of one node's totals. A total below the
+ * last one means the node restarted from 0. */
+function rateBetween(before, after) {
+  const seconds = after.at - before.at;
+  return {
+    published: Math.max(0, after.published - before.published) / seconds,
+    delivered: Math.max(0, after.delivered - before.delivered) / seconds,
+  };
 }
 
 function formatRate(rate) {
