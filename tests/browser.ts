@@ -8,7 +8,7 @@
  */
 
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import denoJson from "../deno.json" with { type: "json" };
+import { buildClientInto } from "./client_build.ts";
 import { tempDir } from "./process_helpers.ts";
 
 /** The Chromium the tests drive: Debian's, which `tools/test_prerequisites.sh` installs when
@@ -144,17 +144,6 @@ export function clientBundle(): Promise<string> {
 async function buildClientBundle(): Promise<string> {
   await using dir = await tempDir();
   const output = `${dir.path}/boreas-client.js`;
-  const args = denoJson.tasks["build:client"].split(" ").slice(1).map((arg) =>
-    arg === "dist/boreas-client.js" ? output : arg
-  );
-  const built = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: new URL("..", import.meta.url),
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (built.code !== 0) {
-    throw new Error(`deno task build:client failed: ${new TextDecoder().decode(built.stderr)}`);
-  }
+  await buildClientInto(output);
   return await Deno.readTextFile(output);
 }
