@@ -19,7 +19,7 @@ import {
 import type { FanoutResult } from "./ipc.ts";
 import type { Placement } from "./processes.ts";
 import { formatNumber } from "./report.ts";
-import { CHANNEL, PRIMER_EXTRA_MS } from "./scenarios.ts";
+import { CHANNEL, fanoutWindow as deliverWindow, PRIMER_EXTRA_MS } from "./scenarios.ts";
 import { TokenServer } from "./tokens.ts";
 
 /** Subscribers of the one channel, split evenly across the nodes. */
@@ -254,20 +254,8 @@ function fanoutWindow(
     recipients?: number;
   },
 ): Promise<FanoutResult> {
-  return side.load.send({
-    op: "fanout",
-    apiUrl: side.api.apiUrl,
-    channel: CHANNEL,
-    mode,
-    deliveriesPerSecond: options.rate,
-    inflight: options.inflight,
-    warmupMs: options.warmupMs,
-    durationMs: options.durationMs,
-    serverPid: side.api.pid,
-    extraPids: side.extraPids,
-    ...(channels === undefined ? {} : { channels }),
-    ...(recipients === undefined ? {} : { recipients }),
-  }) as Promise<FanoutResult>;
+  const { api: server, load, extraPids } = side;
+  return deliverWindow(options, { server, load, mode, extraPids, channels, recipients });
 }
 
 function record(

@@ -25,7 +25,13 @@ import type { FanoutResult } from "./ipc.ts";
 import { hasCommand } from "./processes.ts";
 import type { RedisProcess } from "./redis_process.ts";
 import { formatNumber, median, Results, type RowSpec } from "./report.ts";
-import { CHANNEL, type Log, PRIMER_EXTRA_MS, SATURATED_CORE_SHARE } from "./scenarios.ts";
+import {
+  CHANNEL,
+  fanoutWindow as deliverWindow,
+  type Log,
+  PRIMER_EXTRA_MS,
+  SATURATED_CORE_SHARE,
+} from "./scenarios.ts";
 import { TokenServer } from "./tokens.ts";
 
 const PROCESSES = ["node a", "node b", "redis-server"] as const;
@@ -149,18 +155,8 @@ function fanoutWindow(
   options: ClusterOptions,
   mode: "rate" | "saturate",
 ): Promise<FanoutResult> {
-  return cluster.load.send({
-    op: "fanout",
-    apiUrl: cluster.api.apiUrl,
-    channel: CHANNEL,
-    mode,
-    deliveriesPerSecond: options.rate,
-    inflight: options.inflight,
-    warmupMs: options.warmupMs,
-    durationMs: options.durationMs,
-    serverPid: cluster.api.pid,
-    extraPids: cluster.extraPids,
-  }) as Promise<FanoutResult>;
+  const { api: server, load, extraPids } = cluster;
+  return deliverWindow(options, { server, load, mode, extraPids });
 }
 
 function record(

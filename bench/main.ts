@@ -18,6 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { numberReader, WINDOW_OPTIONS } from "./args.ts";
 import { measureAuth } from "./auth.ts";
 import { measureCluster } from "./cluster_measure.ts";
 import { measureHistory } from "./history.ts";
@@ -107,36 +108,18 @@ function parseSettings(args: string[]): Settings | "help" {
   const { values } = parseArgs({
     args,
     options: {
-      quick: { type: "boolean" },
-      subscribers: { type: "string" },
-      "idle-connections": { type: "string" },
-      runs: { type: "string" },
-      "idle-runs": { type: "string" },
-      duration: { type: "string" },
-      warmup: { type: "string" },
-      rate: { type: "string" },
-      inflight: { type: "string" },
+      ...WINDOW_OPTIONS,
       "http-seconds": { type: "string" },
       only: { type: "string" },
       "cluster-only": { type: "boolean" },
       "history-only": { type: "boolean" },
       "auth-only": { type: "boolean" },
-      "no-pin": { type: "boolean" },
       "cpu-prof": { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return "help";
   const isQuick = values.quick === true;
-  const number = (name: keyof typeof values, quick: number, full: number) => {
-    const raw = values[name];
-    if (raw === undefined) return isQuick ? quick : full;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0) {
-      throw new RangeError(`--${name}: expected a number ≥ 0, got ${JSON.stringify(raw)}`);
-    }
-    return value;
-  };
+  const number = numberReader(values);
   const subscribers = (values.subscribers ?? "100,1000").split(",").map(Number);
   if (subscribers.some((n) => !Number.isInteger(n) || n < 1)) {
     throw new RangeError(`--subscribers: expected counts ≥ 1, got "${values.subscribers}"`);

@@ -208,10 +208,18 @@ async function saturatedWindow(
   });
 }
 
-/** One fan-out window of `mode` on `server`, driven by `load` through its subscribers. */
+/** One fan-out window of `mode` on `server`, driven by `load` through its subscribers; the
+ * CPU time of `extraPids` (other nodes, Redis) is read beside the server's. */
 export function fanoutWindow(
-  options: BenchOptions,
-  { server, load, mode }: { server: ServerProcess; load: LoadProcess; mode: "rate" | "saturate" },
+  options: Pick<BenchOptions, "rate" | "inflight" | "warmupMs" | "durationMs">,
+  { server, load, mode, extraPids, channels, recipients }: {
+    server: ServerProcess;
+    load: LoadProcess;
+    mode: "rate" | "saturate";
+    extraPids?: readonly number[];
+    channels?: readonly string[] | undefined;
+    recipients?: number | undefined;
+  },
 ): Promise<FanoutResult> {
   return load.send({
     op: "fanout",
@@ -223,6 +231,9 @@ export function fanoutWindow(
     warmupMs: options.warmupMs,
     durationMs: options.durationMs,
     serverPid: server.pid,
+    ...(extraPids === undefined ? {} : { extraPids }),
+    ...(channels === undefined ? {} : { channels }),
+    ...(recipients === undefined ? {} : { recipients }),
   }) as Promise<FanoutResult>;
 }
 

@@ -13,6 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { numberReader, WINDOW_OPTIONS } from "./args.ts";
 import { hasCommand, LoadProcess, type Placement, ServerProcess } from "./processes.ts";
 import { cpuModel, cpuSeconds, rssBytes } from "./proc.ts";
 import { type Columns, formatNumber, Results, type RowSpec } from "./report.ts";
@@ -70,30 +71,11 @@ function parseSettings(args: string[]): Settings | "help" {
   const { values } = parseArgs({
     args,
     options: {
-      quick: { type: "boolean" },
-      subscribers: { type: "string" },
-      "idle-connections": { type: "string" },
-      runs: { type: "string" },
-      "idle-runs": { type: "string" },
-      duration: { type: "string" },
-      warmup: { type: "string" },
-      rate: { type: "string" },
-      inflight: { type: "string" },
-      "no-pin": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      ...WINDOW_OPTIONS,
     },
   });
   if (values.help) return "help";
-  const isQuick = values.quick === true;
-  const number = (name: keyof typeof values, quick: number, full: number) => {
-    const raw = values[name];
-    if (raw === undefined) return isQuick ? quick : full;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0) {
-      throw new RangeError(`--${name}: expected a number ≥ 0, got ${JSON.stringify(raw)}`);
-    }
-    return value;
-  };
+  const number = numberReader(values);
   return {
     runs: Math.max(1, number("runs", 3, 5)),
     idleRuns: number("idle-runs", 1, 3),
