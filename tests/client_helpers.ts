@@ -80,3 +80,18 @@ export async function iterationError(subscriber: BoreasSubscriber): Promise<unkn
   }
   throw new Error("the subscription ended without an error");
 }
+
+/** Waits for an `auto` subscriber behind an SSE-only proxy to open over SSE after exactly two
+ * WebSocket attempts, then checks that a broadcast reaches it through the stream. */
+export async function assertFellBackToSse(
+  subscriber: BoreasSubscriber<unknown>,
+  proxy: { readonly upgrades: number; readonly forwardedStreams: number },
+  api: BoreasApi,
+): Promise<void> {
+  await withTimeout(subscriber.untilOpen(), "the subscriber to open over SSE");
+  assert.equal(subscriber.transport, "sse");
+  assert.equal(proxy.upgrades, 2);
+  assert.equal(proxy.forwardedStreams, 1);
+  assert.equal(await api.broadcast("news", "through"), 1);
+  assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: "through" });
+}

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { BoreasSubscriber, BoreasSubscriberError, type SubscriberState } from "../client/mod.ts";
-import { apiOf, iterationError, nextMessage, subscriberOf } from "./client_helpers.ts";
+import { apiOf, assertFellBackToSse, iterationError, subscriberOf } from "./client_helpers.ts";
 import { startMuteListener, startSilentSseServer } from "./client_silent_servers.ts";
 import { startTestServer, withTimeout } from "./helpers.ts";
 import { startSseOnlyProxy, type UpgradeHandling } from "./sse_only_proxy.ts";
@@ -61,12 +61,7 @@ for (
       channels: ["news"],
       replyTimeoutMs: 100,
     });
-    await withTimeout(subscriber.untilOpen(), "the subscriber to open over SSE");
-    assert.equal(subscriber.transport, "sse");
-    assert.equal(proxy.upgrades, 2);
-    assert.equal(proxy.forwardedStreams, 1);
-    assert.equal(await api.broadcast("news", "through"), 1);
-    assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: "through" });
+    await assertFellBackToSse(subscriber, proxy, api);
   });
 }
 
