@@ -269,21 +269,19 @@ Deno.test("the dashboard polls one refresh at a time, rides out a lost server, a
   let inFlight = 0;
   let mostInFlight = 0;
   let slowAnswers = 0;
+  const { promise: twoSlowAnswers, resolve: gotTwo } = Promise.withResolvers<void>();
   await page.route("**/stats", async (route) => {
     inFlight++;
     mostInFlight = Math.max(mostInFlight, inFlight);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // the slow server
     try {
       await route.continue();
     } finally {
       inFlight--;
-      slowAnswers++;
+      if (++slowAnswers === 2) gotTwo();
     }
   });
-  const untilSlowAnswers = async (count: number) => {
-    while (slowAnswers < count) await new Promise((resolve) => setTimeout(resolve, 100));
-  };
-  await withTimeout(untilSlowAnswers(2), "two slow answers", SHOW_MS * 2);
+  await withTimeout(twoSlowAnswers, "two slow answers", SHOW_MS * 2);
   await page.unroute("**/stats");
   assert.equal(mostInFlight, 1);
 
