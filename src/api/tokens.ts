@@ -71,12 +71,12 @@ export function tokenRoutes({ cluster, logger, maxBodyBytes }: ApiContext): Rout
   ];
 }
 
-/** The grant a `POST /token/` asks for: an empty request (the original's) grants every
- * channel, forever. Throws 400 naming the field that is wrong. */
+/** The grant a `POST /token/` asks for: an empty body (the original's), whatever its headers,
+ * grants every channel, forever. Throws 400 naming the field that is wrong. */
 async function grantOf(request: Request, maxBodyBytes: number): Promise<TokenGrant> {
-  const isEmpty = request.body === null || request.headers.get("content-length") === "0";
-  if (isEmpty && !request.headers.has("content-type")) return OPEN_GRANT;
-  const parsed = parseGrantRequest(await readJsonBody(request, maxBodyBytes));
+  const body = await readJsonBody(request, maxBodyBytes, { isOptional: true });
+  if (body === undefined) return OPEN_GRANT;
+  const parsed = parseGrantRequest(body);
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   const expiresAt = parsed.ttl === null ? null : Math.floor(Date.now() / 1000) + parsed.ttl;
   return { channels: parsed.channels, expiresAt, user: parsed.user };
