@@ -8,7 +8,7 @@ COPY deno.json deno.lock ./
 COPY main.ts ./
 COPY src/ ./src/
 COPY client/ ./client/
-RUN deno compile --allow-net --allow-read --allow-write --allow-env='BOREAS_*' --unstable-net \
+RUN deno compile --exclude-unused-npm --allow-net --allow-read --allow-write --allow-env='BOREAS_*' --unstable-net \
       --output /out/boreas main.ts \
  && /out/boreas --version \
  && mkdir -p /out/data

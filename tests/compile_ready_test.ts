@@ -3,10 +3,12 @@ import denoJson from "../deno.json" with { type: "json" };
 import {
   binaryName,
   checksumLine,
+  COMPILE_FLAGS,
   compileArgs,
   SERVER_PERMISSIONS,
   TARGETS,
 } from "../tools/compile_all.ts";
+import { embeddedPackages } from "../tools/check_embedded.ts";
 import { endpointsOf, spawnBoreas, tempDir } from "./process_helpers.ts";
 
 // `deno compile` needs a runtime download this machine cannot make; these tests prove the rest:
@@ -22,6 +24,7 @@ Deno.test("compileArgs() builds every release target with the server's permissio
   ]);
   assert.deepEqual(compileArgs("1.2.3", "x86_64-pc-windows-msvc", "dist"), [
     "compile",
+    "--exclude-unused-npm",
     "--allow-net",
     "--allow-read",
     "--allow-write",
@@ -43,10 +46,11 @@ Deno.test("deno.json and the Dockerfile grant the compiled binary's permissions"
   for (const task of ["start", "dev", "compile"] as const) {
     assert.ok(denoJson.tasks[task].includes(` ${flags} `), `task ${task}: ${denoJson.tasks[task]}`);
   }
+  assert.ok(denoJson.tasks.compile.startsWith(`deno compile ${COMPILE_FLAGS.join(" ")} `));
   const dockerfile = await Deno.readTextFile(new URL("../Dockerfile", import.meta.url));
   assert.match(
     dockerfile,
-    /--allow-net --allow-read --allow-write --allow-env='BOREAS_\*' --unstable-net/,
+    /deno compile --exclude-unused-npm --allow-net --allow-read --allow-write --allow-env='BOREAS_\*' --unstable-net/,
   );
 });
 
@@ -71,6 +75,23 @@ Deno.test("the Dockerfile's build stage copies every local module main.ts import
   for (const path of local) {
     assert.ok(copied.some((entry) => path === entry || path.startsWith(entry)), path);
   }
+});
+
+Deno.test("embeddedPackages() reads the npm packages of deno compile's Embedded Files tree", () => {
+  const tree = [
+    "Embedded Files",
+    "",
+    "boreas",
+    "├─┬ .deno_compile_node_modules (3.65MB - 3.63MB unique)",
+    "│ └─┬ localhost (3.65MB - 3.63MB unique)",
+    "│   ├── @redis/client/* (2.9MB - 2.88MB unique)",
+    "│   ├── jose/6.2.18/* (217.12KB)",
+    "│   └── uplot/1.6.32/* (532.9KB - 532.86KB unique)",
+    "├─┬ client (210.52KB)",
+    "│ ├── api.ts (30.3KB)",
+  ].join("\n");
+  assert.deepEqual(embeddedPackages(tree), ["@redis/client", "jose", "uplot"]);
+  assert.deepEqual(embeddedPackages("Embedded Files\n\nboreas\n└── main.ts (1KB)"), []);
 });
 
 Deno.test("checksumLine() writes the SHA-256 in sha256sum's format", async () => {

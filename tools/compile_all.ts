@@ -28,6 +28,10 @@ export const SERVER_PERMISSIONS = [
   "--unstable-net",
 ] as const;
 
+/** What every build passes to `deno compile` besides permissions: embed only the npm packages
+ * main.ts imports, not the test-only ones deno.json also pins (playwright-core, fast-check). */
+export const COMPILE_FLAGS: readonly string[] = ["--exclude-unused-npm"];
+
 /** The file name of the binary for `target`, e.g. `boreas-0.1.0-x86_64-unknown-linux-gnu`. */
 export function binaryName(version: string, target: string): string {
   return `boreas-${version}-${target}${target.includes("windows") ? ".exe" : ""}`;
@@ -37,6 +41,7 @@ export function binaryName(version: string, target: string): string {
 export function compileArgs(version: string, target: string, outDir: string): string[] {
   return [
     "compile",
+    ...COMPILE_FLAGS,
     ...SERVER_PERMISSIONS,
     "--target",
     target,
