@@ -1,7 +1,7 @@
 /**
  * @module
- * Spelling addresses: `host:port` as the banner shows it, and the host a client on this
- * machine should dial. Pure.
+ * Spelling addresses: `host:port` as the banner shows it, the host a client on this machine
+ * should dial, and a URL fit for a log line. Pure.
  */
 
 /** `host:port`, with an IPv6 host in brackets. */
@@ -15,4 +15,15 @@ export function urlHost(hostname: string): string {
   if (hostname === "0.0.0.0") return "127.0.0.1";
   if (hostname === "::") return "[::1]";
   return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/** `url` without the user name and password it may carry, for logs and messages; text that is
+ * no URL comes back as it is. */
+export function withoutCredentials(url: string): string {
+  if (!URL.canParse(url)) return url;
+  const parsed = new URL(url);
+  if (parsed.username === "" && parsed.password === "") return url;
+  parsed.username = "";
+  parsed.password = "";
+  return parsed.href;
 }

@@ -5,6 +5,7 @@
  * of the hub or the server.
  */
 
+import { withoutCredentials } from "./address.ts";
 import type { TokenGrant } from "./grants.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { openTokenJournal, type TokenJournal } from "./token_journal.ts";
@@ -135,11 +136,4 @@ async function fetchTokens(url: string, timeoutMs: number): Promise<string[]> {
   const bad = list.findIndex((token) => typeof token !== "string" || !/^\S+$/.test(token));
   if (bad !== -1) throw fail(`tokens[${bad}]: expected a non-empty string without spaces`);
   return list as string[];
-}
-
-function withoutCredentials(url: string): string {
-  const parsed = new URL(url);
-  parsed.username = "";
-  parsed.password = "";
-  return parsed.href;
 }

@@ -7,11 +7,15 @@
  * dead backend never holds memory or slows anything else.
  */
 
+import { withoutCredentials } from "../address.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../text.ts";
 import type { WebhookEvent } from "./events.ts";
 import { signBatch } from "./signature.ts";
+
+/** The `user:password@` of any URL quoted in a message. */
+const USERINFO = /\/\/[^/\s@]+@/g;
 
 /** Delivery limits; the defaults are the documented ones. */
 export interface SenderOptions {
@@ -33,6 +37,8 @@ export interface SenderOptions {
 /** One URL's queue and delivery loop. */
 export class WebhookSender implements AsyncDisposable {
   readonly #options: Required<SenderOptions>;
+  /** The URL as logs show it: credentials in it are sent (as Basic auth), never logged. */
+  readonly #shownUrl: string;
   #queue: WebhookEvent[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sending: Promise<void> | undefined;
@@ -51,6 +57,7 @@ export class WebhookSender implements AsyncDisposable {
       firstRetryMs: 1_000,
       ...options,
     };
+    this.#shownUrl = withoutCredentials(options.url);
   }
 
   /** Queues `event`; a full batch goes out at once, a partial one within 200 ms. */
@@ -74,7 +81,7 @@ export class WebhookSender implements AsyncDisposable {
     if (!this.#isDropping) {
       this.#isDropping = true;
       this.#options.logger.warn("webhook queue full; dropping the oldest events", {
-        url: this.#options.url,
+        url: this.#shownUrl,
         queueSize: this.#options.queueSize,
       });
     }
@@ -104,7 +111,7 @@ export class WebhookSender implements AsyncDisposable {
         const lost = before - this.#queue.length;
         this.#options.metrics.webhookEventsDropped += lost;
         this.#options.logger.warn("webhook batch given up after retries", {
-          url: this.#options.url,
+          url: this.#shownUrl,
           events: lost,
         });
       }
@@ -113,13 +120,13 @@ export class WebhookSender implements AsyncDisposable {
 
   /** Sends `batch` until a 2xx, retrying with back-off; false once it is given up. */
   async #deliver(batch: readonly WebhookEvent[]): Promise<boolean> {
-    const { giveUpMs, firstRetryMs, logger, url } = this.#options;
+    const { giveUpMs, firstRetryMs, logger } = this.#options;
     const body = JSON.stringify({ events: batch });
     const started = Date.now();
     for (let attempt = 0;; attempt++) {
       const problem = await this.#post(body);
       if (problem === null) return true;
-      logger.debug("webhook batch not delivered", { url, attempt, problem });
+      logger.debug("webhook batch not delivered", { url: this.#shownUrl, attempt, problem });
       // Closing: one try per batch, no back-off.
       if (this.#isClosed) return false;
       const delay = Math.min(firstRetryMs * 2 ** attempt, 60_000);
@@ -147,7 +154,8 @@ export class WebhookSender implements AsyncDisposable {
       await response.body?.cancel();
       return response.ok ? null : `answered ${response.status}`;
     } catch (error) {
-      return errorMessage(error);
+      // fetch's errors may quote the URL, credentials and all.
+      return errorMessage(error).replaceAll(url, this.#shownUrl).replace(USERINFO, "//");
     } finally {
       clearTimeout(timer);
       this.#inFlight = undefined;
@@ -181,7 +189,7 @@ export class WebhookSender implements AsyncDisposable {
     if (this.#queue.length > 0) {
       this.#options.metrics.webhookEventsDropped += this.#queue.length;
       this.#options.logger.warn("webhook events dropped at shutdown", {
-        url: this.#options.url,
+        url: this.#shownUrl,
         events: this.#queue.length,
       });
       this.#queue = [];
