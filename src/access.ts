@@ -8,6 +8,7 @@
 import type { TokenGrant } from "./grants.ts";
 import { type JwtVerifier, looksLikeJwt } from "./jwt.ts";
 import type { Logger } from "./log.ts";
+import { clientReason } from "./cluster/errors.ts";
 import { errorMessage } from "./text.ts";
 import type { TokenRegistry } from "./tokens.ts";
 
@@ -30,7 +31,8 @@ export async function checkAccessToken(
   try {
     grant = await tokens.lookup(token);
   } catch (error) {
-    return { ok: false, error: `access_token: cannot be checked now (${errorMessage(error)})` };
+    logger.warn("token not checked", { error: errorMessage(error) });
+    return { ok: false, error: `access_token: cannot be checked now (${clientReason(error)})` };
   }
   return grant === null ? { ok: false, error: "access_token: unknown token" } : { ok: true, grant };
 }

@@ -24,6 +24,7 @@ import { JoinGate } from "./resume.ts";
 import { GrantKeeper } from "./grant_keeper.ts";
 import { checkAccessToken } from "./access.ts";
 import { ConnectionEvents } from "./webhooks/events.ts";
+import { clientReason } from "./cluster/errors.ts";
 import { errorMessage, maxUtf8Length, utf8LengthOver } from "./text.ts";
 import { mintToken, tokenFingerprint } from "./tokens.ts";
 
@@ -185,8 +186,9 @@ export class Connection implements Subscriber, EventListenerObject {
         // Without positions the join cannot keep its promise: undo it, and say why.
         hub.updateChannels(this, [], message.join.filter((channel) => !before.has(channel)));
         await membership.synced();
+        this.#context.logger.warn("join positions not read", { error: errorMessage(error) });
         if (message.ref !== undefined) {
-          this.#reply(message.ref, `channels.join: cannot be joined now (${errorMessage(error)})`);
+          this.#reply(message.ref, `channels.join: cannot be joined now (${clientReason(error)})`);
         }
         return;
       }

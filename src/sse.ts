@@ -23,6 +23,7 @@ import { CLOSE } from "./protocol.ts";
 import { JoinGate } from "./resume.ts";
 import { tokenFingerprint, type TokenRegistry } from "./tokens.ts";
 import { ConnectionEvents, type EventSink } from "./webhooks/events.ts";
+import { clientReason } from "./cluster/errors.ts";
 import { errorMessage } from "./text.ts";
 
 /** How often a comment line keeps an idle stream open through proxies, in milliseconds. */
@@ -144,7 +145,7 @@ export class SseStream implements Subscriber {
         // Without positions the stream cannot keep its promise: undo it, and say why.
         logger.warn("SSE positions not read", { error: errorMessage(error) });
         this.#finish({ code: 1011, reason: "history unavailable" });
-        return `channel: cannot be joined now (${errorMessage(error)})`;
+        return `channel: cannot be joined now (${clientReason(error)})`;
       }
     } else {
       // Positions from a server with history: say that they cannot be resumed here.

@@ -158,10 +158,9 @@ Deno.test("main.ts nodes answer 503 while Redis is down and recover on their own
   await redis.kill();
   await until(async () => await status(a.api("/health")) === 503, "a to be degraded");
   const health = await json(a.api("/health"), 503) as { status: string; errors: string[] };
-  assert.equal(health.status, "degraded");
-  assert.match(health.errors[0]!, /^redis: /);
+  assert.deepEqual(health, { status: "degraded", errors: ["redis: unavailable"] });
   const refused = await json(post(b, "news", 1), 503) as { errors: string[] };
-  assert.match(refused.errors[0]!, /^redis: /);
+  assert.deepEqual(refused.errors, ["redis: unavailable"]);
   assert.equal(await status(a.api("/token/", { method: "POST" })), 503);
 
   await redis.start();

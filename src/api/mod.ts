@@ -3,7 +3,7 @@
  * The HTTP API: every resource's routes behind one router, and the API key check.
  */
 
-import { ClusterUnavailableError } from "../cluster/mod.ts";
+import { ClusterUnavailableError, UNAVAILABLE_REASON } from "../cluster/mod.ts";
 import { dashboardRoutes } from "../dashboard/mod.ts";
 import { ApiKeyCheck } from "./api_key.ts";
 import { broadcastRoutes } from "./broadcast.ts";
@@ -30,7 +30,7 @@ export function createApi(context: ApiContext): RequestHandler {
       ...operationsRoutes(context),
       ...debugRoutes(context),
       ...dashboardRoutes(context.dashboard),
-    ].map(answeringRedisFailures),
+    ].map((route) => answeringRedisFailures(route, { isDetailShown: context.apiKeys.length > 0 })),
     {
       logger: context.logger,
       authorize: (request) => keys.verify(request),
@@ -39,8 +39,13 @@ export function createApi(context: ApiContext): RequestHandler {
   );
 }
 
-/** `route`, answering 503 when the cluster's Redis cannot do what it needs. */
-function answeringRedisFailures(route: Route): Route {
+/** `route`, answering 503 when the cluster's Redis cannot do what it needs. The failure's
+ * detail (addresses, Redis's own words) is shown only when `isDetailShown`: to callers that
+ * had to present the API key. */
+function answeringRedisFailures(
+  route: Route,
+  { isDetailShown }: { isDetailShown: boolean },
+): Route {
   const { handler } = route;
   return {
     ...route,
@@ -48,7 +53,10 @@ function answeringRedisFailures(route: Route): Route {
       try {
         return await handler(context);
       } catch (error) {
-        if (error instanceof ClusterUnavailableError) throw new HttpError(503, error.message);
+        if (error instanceof ClusterUnavailableError) {
+          const shown = isDetailShown && !route.isPublic ? error.message : UNAVAILABLE_REASON;
+          throw new HttpError(503, shown);
+        }
         throw error;
       }
     },

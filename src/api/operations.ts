@@ -8,24 +8,40 @@
 import { nodeReportOf } from "../cluster/membership.ts";
 import type { HubSnapshot } from "../hub.ts";
 import { type Gauges, renderPrometheus } from "../metrics.ts";
+import { UNAVAILABLE_REASON } from "../cluster/mod.ts";
+import { ApiKeyCheck } from "./api_key.ts";
 import type { ApiContext } from "./context.ts";
 import { jsonResponse } from "./response.ts";
 import type { Route } from "./router.ts";
 
+function hasApiKey(keys: ApiKeyCheck, request: Request): boolean {
+  try {
+    keys.verify(request);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The health, stats, nodes and metrics routes. */
 export function operationsRoutes(context: ApiContext): Route[] {
   const { metrics, cluster, hub } = context;
+  const keys = new ApiKeyCheck(context.apiKeys);
   return [
     {
       method: "GET",
       path: "/health",
       isPublic: true,
-      handler: () => {
+      handler: ({ request }) => {
         if (context.isShuttingDown()) return jsonResponse({ status: "shutting down" }, 503);
         const errors = cluster.problems();
-        return errors.length === 0
-          ? jsonResponse({ status: "ok" })
-          : jsonResponse({ status: "degraded", errors }, 503);
+        if (errors.length === 0) return jsonResponse({ status: "ok" });
+        // Public: the detail (Redis's address and words) only for holders of the API key.
+        const isDetailShown = context.apiKeys.length > 0 && hasApiKey(keys, request);
+        return jsonResponse(
+          { status: "degraded", errors: isDetailShown ? errors : [UNAVAILABLE_REASON] },
+          503,
+        );
       },
     },
     {

@@ -25,7 +25,7 @@ import { RedisOccupancy } from "./redis_occupancy.ts";
 import type { EventSink } from "../webhooks/events.ts";
 import { LocalOccupancy } from "../webhooks/occupancy.ts";
 
-export { ClusterUnavailableError } from "./errors.ts";
+export { clientReason, ClusterUnavailableError, UNAVAILABLE_REASON } from "./errors.ts";
 
 /** The state every node shares, and its health. */
 export interface Cluster {
