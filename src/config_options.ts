@@ -29,6 +29,8 @@ export interface Config {
   readonly tokenStore: string | null;
   readonly apiKey: readonly string[];
   readonly maxBodyBytes: number;
+  /** How long a request body may take to arrive, in seconds. */
+  readonly bodyTimeout: number;
   readonly maxFrameBytes: number;
   readonly maxChannelsPerConnection: number;
   readonly maxConnections: number;
@@ -83,6 +85,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   tokenStore: null,
   apiKey: Object.freeze([]),
   maxBodyBytes: 1024 * 1024,
+  bodyTimeout: 10,
   maxFrameBytes: 64 * 1024,
   maxChannelsPerConnection: 1000,
   maxConnections: 100_000,
@@ -159,6 +162,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "tokenStore", kind: "path", placeholder: "PATH", summary: "keep tokens created and revoked through the API in this file, across restarts" },
   { key: "apiKey", kind: "keys", placeholder: "KEY", summary: "require Authorization: Bearer KEY on the API (repeat, or comma-separate, for rotation)" },
   { key: "maxBodyBytes", kind: "count", placeholder: "BYTES", summary: "largest request body the API accepts" },
+  { key: "bodyTimeout", kind: "timeout", placeholder: "SECONDS", summary: "how long a request body may take to arrive (then 408)" },
   { key: "maxFrameBytes", kind: "count", placeholder: "BYTES", summary: "largest frame a client may send (larger: closed with 1009)" },
   { key: "maxChannelsPerConnection", kind: "count", placeholder: "N", summary: "channels one connection may join" },
   { key: "maxConnections", kind: "count", placeholder: "N", summary: "open WebSocket connections in all (past it: 503)" },

@@ -96,6 +96,7 @@ export async function startServer(
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    bodyTimeout: config.bodyTimeout,
     debug: config.debug,
     dashboard: config.dashboard,
     apiKeys: config.apiKey,

@@ -134,3 +134,50 @@ Deno.test("POST /broadcast/ still needs a JSON body", async () => {
   const emptyJson = await curl("-X", "POST", "-H", "Content-Type: application/json", url);
   assert.deepEqual(JSON.parse(emptyJson.body), { errors: ["body: expected JSON"] });
 });
+
+/** Writes `head` and then `piece` of the body every `everyMs`, at most `pieces` times, until
+ * the server answers; returns the answer's status line. */
+async function slowWriter(
+  server: TestServer,
+  head: string[],
+  { piece, pieces, everyMs }: { piece: string; pieces: number; everyMs: number },
+) {
+  const { port } = new URL(server.apiUrl);
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+  const encoder = new TextEncoder();
+  await connection.write(encoder.encode(`${head.join("\r\n")}\r\n\r\n`));
+  let isAnswered = false;
+  const writing = (async () => {
+    for (let sent = 0; sent < pieces && !isAnswered; sent++) {
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+      if (!isAnswered) await connection.write(encoder.encode(piece)).catch(() => {});
+    }
+  })();
+  const reader = connection.readable.getReader();
+  const { value } = await reader.read();
+  isAnswered = true;
+  await writing;
+  await reader.cancel();
+  return new TextDecoder().decode(value).split("\r\n", 1)[0];
+}
+
+Deno.test("a request body that trickles in gets 408 after --body-timeout", async () => {
+  await using server = await startTestServer({ bodyTimeout: 0.3 });
+  // 40 bytes at one per 50 ms would take 2 s: far past the timeout, and bounded.
+  const declared = await slowWriter(server, [
+    "POST /broadcast/ch1/ HTTP/1.1",
+    "Host: localhost",
+    "Content-Type: application/json",
+    "Content-Length: 40",
+  ], { piece: " ", pieces: 40, everyMs: 50 });
+  assert.equal(declared, "HTTP/1.1 408 Request Timeout");
+  const chunked = await slowWriter(server, [
+    "POST /token/ HTTP/1.1",
+    "Host: localhost",
+    "Content-Type: application/json",
+    "Transfer-Encoding: chunked",
+  ], { piece: "1\r\n \r\n", pieces: 40, everyMs: 50 });
+  assert.equal(chunked, "HTTP/1.1 408 Request Timeout");
+  // The server goes on serving everyone else.
+  assert.equal((await curl("-X", "POST", `${server.apiUrl}/token/`)).status, 200);
+});

@@ -98,6 +98,7 @@ export function apiContext(
     metrics,
     logger,
     maxBodyBytes: DEFAULT_CONFIG.maxBodyBytes,
+    bodyTimeout: DEFAULT_CONFIG.bodyTimeout,
     debug: true,
     dashboard: true,
     apiKeys: [],

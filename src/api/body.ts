@@ -1,7 +1,9 @@
 /**
  * @module
- * Reads a JSON request body within a size limit: 415 for another content type, 413 past the
- * limit (read no further than that), 400 for a body that is not UTF-8 JSON. A route whose body
+ * Reads a JSON request body within a size limit and a time limit: 415 for another content type,
+ * 413 past the size (read no further than that), 408 when it has not all come in time (a body
+ * that trickles in must not hold a request open for ever), 400 for a body that is not UTF-8
+ * JSON. A route whose body
  * is optional treats an empty body as no body, whatever its headers say: curl's `-X POST`
  * sends no length, `curl -d ''` a form type, and `fetch(url, {body: ""})` `text/plain`.
  */
@@ -15,6 +17,8 @@ export interface ReadJsonBodyOptions {
   /** When true, an empty body (no body, `Content-Length: 0`, or a stream that ends at once)
    * reads as `undefined` under any content type. Default false: an empty body is a 400. */
   readonly isOptional?: boolean;
+  /** How long the whole body may take to arrive, in milliseconds. Default: no limit. */
+  readonly timeoutMs?: number;
 }
 
 /** Reads `request`'s body as JSON of at most `maxBytes` bytes. Throws `HttpError`. */
@@ -43,9 +47,12 @@ export async function readJsonBody(
   }
   // With a declared length within the limit, the HTTP layer reads no further than it, so one
   // read is safe, and much cheaper than streaming; chunked bodies are counted as they come.
-  const bytes = declared === null
-    ? await readLimited(request, maxBytes)
-    : await readDeclared(request, maxBytes);
+  const reading = declared === null
+    ? readLimited(request, maxBytes)
+    : readDeclared(request, maxBytes);
+  const bytes = options.timeoutMs === undefined
+    ? await reading
+    : await withinTime(reading, options.timeoutMs);
   if (options.isOptional && bytes.length === 0) return undefined;
   if (!isJson) throw wrongType(type);
   let text: string;
@@ -96,6 +103,24 @@ async function readLimited(request: Request, maxBytes: number): Promise<Uint8Arr
     offset += chunk.byteLength;
   }
   return bytes;
+}
+
+/** `reading`, or a 408 once `timeoutMs` has passed. A read given up fails later, when the
+ * connection closes; that failure is nobody's to report. */
+async function withinTime<T>(reading: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new HttpError(408, `body: not received within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+  });
+  reading.catch(() => {});
+  try {
+    return await Promise.race([reading, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function wrongType(type: string): HttpError {

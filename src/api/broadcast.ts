@@ -30,14 +30,16 @@ export function parseBroadcastRequest(body: unknown): BroadcastRequest {
 }
 
 /** The broadcast route. */
-export function broadcastRoutes({ cluster, metrics, maxBodyBytes }: ApiContext): Route[] {
+export function broadcastRoutes(
+  { cluster, metrics, maxBodyBytes, bodyTimeout }: ApiContext,
+): Route[] {
   return [{
     method: "POST",
     path: "/broadcast/:channel",
     handler: async (context) => {
       const channel = channelParam(context);
       const { payload, dryrun } = parseBroadcastRequest(
-        await readJsonBody(context.request, maxBodyBytes),
+        await readJsonBody(context.request, maxBodyBytes, { timeoutMs: bodyTimeout * 1000 }),
       );
       if (dryrun) return jsonResponse({ recipients: await cluster.membership.recipients(channel) });
       const { recipients, position } = await cluster.broker.publish(

@@ -19,6 +19,8 @@ export interface ApiContext {
   readonly logger: Logger;
   /** Largest request body accepted, in bytes. */
   readonly maxBodyBytes: number;
+  /** How long a request body may take to arrive, in seconds (`--body-timeout`). */
+  readonly bodyTimeout: number;
   /** Whether the `/debug/` routes exist. */
   readonly debug: boolean;
   /** Whether `/dashboard` and its assets exist. */

@@ -13,7 +13,7 @@ import { HttpError, jsonResponse } from "./response.ts";
 import type { Route } from "./router.ts";
 
 /** The token routes. */
-export function tokenRoutes({ cluster, logger, maxBodyBytes }: ApiContext): Route[] {
+export function tokenRoutes({ cluster, logger, maxBodyBytes, bodyTimeout }: ApiContext): Route[] {
   const { tokens, membership } = cluster;
   const tokensInUse = async () => (await membership.snapshot()).tokens;
   return [
@@ -21,7 +21,7 @@ export function tokenRoutes({ cluster, logger, maxBodyBytes }: ApiContext): Rout
       method: "POST",
       path: "/token",
       handler: async ({ request }) => {
-        const grant = await grantOf(request, maxBodyBytes);
+        const grant = await grantOf(request, { maxBodyBytes, bodyTimeout });
         const token = await tokens.mint(grant);
         return jsonResponse(
           grant.expiresAt === null ? { token } : { token, "expires_at": grant.expiresAt },
@@ -73,8 +73,14 @@ export function tokenRoutes({ cluster, logger, maxBodyBytes }: ApiContext): Rout
 
 /** The grant a `POST /token/` asks for: an empty body (the original's), whatever its headers,
  * grants every channel, forever. Throws 400 naming the field that is wrong. */
-async function grantOf(request: Request, maxBodyBytes: number): Promise<TokenGrant> {
-  const body = await readJsonBody(request, maxBodyBytes, { isOptional: true });
+async function grantOf(
+  request: Request,
+  { maxBodyBytes, bodyTimeout }: Pick<ApiContext, "maxBodyBytes" | "bodyTimeout">,
+): Promise<TokenGrant> {
+  const body = await readJsonBody(request, maxBodyBytes, {
+    isOptional: true,
+    timeoutMs: bodyTimeout * 1000,
+  });
   if (body === undefined) return OPEN_GRANT;
   const parsed = parseGrantRequest(body);
   if (!parsed.ok) throw new HttpError(400, parsed.error);
