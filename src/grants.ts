@@ -1,7 +1,7 @@
 /**
  * @module
- * What a token allows: the channels it may join (exact names, or prefixes ending in `*`), when
- * it expires, and who holds it. Parsing `POST /token/`'s body into a grant, and matching
+ * What a token allows: the channels it may join and those it may publish to (exact names, or
+ * prefixes ending in `*`), when it expires, and who holds it. Parsing `POST /token/`'s body into a grant, and matching
  * channels against it. Pure: knows nothing of HTTP status codes or connections.
  */
 
@@ -16,6 +16,8 @@ export interface TokenGrant {
   readonly expiresAt: number | null;
   /** Who holds it, for presence and webhooks; null when nobody said. */
   readonly user: string | null;
+  /** The channel patterns its connections may publish to; `[]` (the default) for none. */
+  readonly publish: readonly string[];
 }
 
 /** The grant of a token minted with an empty `POST /token/`: every channel, forever. */
@@ -23,6 +25,7 @@ export const OPEN_GRANT: TokenGrant = Object.freeze({
   channels: null,
   expiresAt: null,
   user: null,
+  publish: Object.freeze([]),
 });
 
 /** The longest `user`. */
@@ -46,13 +49,20 @@ export function isExpired(grant: TokenGrant, nowSeconds: number = Date.now() / 1
 
 /** A parsed `POST /token/` body, or what is wrong with it (naming the field). */
 export type GrantRequest =
-  | { ok: true; channels: readonly string[] | null; ttl: number | null; user: string | null }
+  | {
+    ok: true;
+    channels: readonly string[] | null;
+    ttl: number | null;
+    user: string | null;
+    publish: readonly string[];
+  }
   | { ok: false; error: string };
 
-const FIELDS = new Set(["channels", "ttl", "user"]);
+const FIELDS = new Set(["channels", "ttl", "user", "publish"]);
 
-/** Checks a `POST /token/` body: an object with optional `channels` (patterns), `ttl` (whole
- * seconds above 0) and `user` (a string of at most 128 characters), and nothing else. */
+/** Checks a `POST /token/` body: an object with optional `channels` and `publish` (patterns),
+ * `ttl` (whole seconds above 0) and `user` (a string of at most 128 characters), and nothing
+ * else. */
 export function parseGrantRequest(body: unknown): GrantRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return { ok: false, error: "body: expected a JSON object" };
@@ -60,18 +70,18 @@ export function parseGrantRequest(body: unknown): GrantRequest {
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).find((key) => !FIELDS.has(key));
   if (unknown !== undefined) {
-    return { ok: false, error: `${unknown}: unknown field (expected channels, ttl or user)` };
+    return {
+      ok: false,
+      error: `${unknown}: unknown field (expected channels, publish, ttl or user)`,
+    };
   }
-  const { channels = null, ttl = null, user = null } = fields;
+  const { channels = null, ttl = null, user = null, publish = [] } = fields;
   if (channels !== null) {
-    if (!Array.isArray(channels)) {
-      return { ok: false, error: "channels: expected a list of patterns" };
-    }
-    for (const [i, pattern] of channels.entries()) {
-      const problem = patternProblem(pattern);
-      if (problem !== null) return { ok: false, error: `channels[${i}]: ${problem}` };
-    }
+    const problem = patternsProblem(channels, "channels");
+    if (problem !== null) return { ok: false, error: problem };
   }
+  const publishProblem = patternsProblem(publish, "publish");
+  if (publishProblem !== null) return { ok: false, error: publishProblem };
   if (ttl !== null && !(typeof ttl === "number" && Number.isSafeInteger(ttl) && ttl > 0)) {
     return { ok: false, error: "ttl: expected a whole number of seconds above 0" };
   }
@@ -83,7 +93,18 @@ export function parseGrantRequest(body: unknown): GrantRequest {
     channels: channels as string[] | null,
     ttl: ttl as number | null,
     user: user as string | null,
+    publish: publish as string[],
   };
+}
+
+/** What is wrong with a list of patterns named `field`, naming the entry, or null. */
+export function patternsProblem(patterns: unknown, field: string): string | null {
+  if (!Array.isArray(patterns)) return `${field}: expected a list of patterns`;
+  for (const [i, pattern] of patterns.entries()) {
+    const problem = patternProblem(pattern);
+    if (problem !== null) return `${field}[${i}]: ${problem}`;
+  }
+  return null;
 }
 
 /** What is wrong with `pattern`, or null: `*` alone, or a channel name with an optional `*`
@@ -97,12 +118,14 @@ export function patternProblem(pattern: unknown): string | null {
 }
 
 /** `grant` as the JSON text the token store and Redis keep:
- * `{"channels": [...] | null, "expires_at": N | null, "user": "..." | null}`. */
+ * `{"channels": [...] | null, "expires_at": N | null, "user": "..." | null}`, and
+ * `"publish": [...]` when it grants any (grants kept before publishing existed have none). */
 export function encodeGrant(grant: TokenGrant): string {
   return JSON.stringify({
     channels: grant.channels,
     "expires_at": grant.expiresAt,
     user: grant.user,
+    ...(grant.publish.length === 0 ? {} : { publish: grant.publish }),
   });
 }
 
@@ -115,15 +138,23 @@ export function decodeGrant(text: string): TokenGrant | null {
     return null;
   }
   if (typeof value !== "object" || value === null) return null;
-  const { channels, expires_at: expiresAt, user } = value as Record<string, unknown>;
-  const isList = Array.isArray(channels) && channels.every((item) => typeof item === "string");
-  if (!(channels === null || isList)) return null;
+  const { channels, expires_at: expiresAt, user, publish = [] } = value as Record<
+    string,
+    unknown
+  >;
+  if (!(channels === null || isStringList(channels))) return null;
   if (!(expiresAt === null || typeof expiresAt === "number")) return null;
   if (!(user === null || typeof user === "string")) return null;
-  return { channels: channels as string[] | null, expiresAt, user };
+  if (!isStringList(publish)) return null;
+  return { channels: channels as string[] | null, expiresAt, user, publish };
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
 }
 
 /** Whether `grant` is the open grant of an empty `POST /token/`. */
 export function isOpenGrant(grant: TokenGrant): boolean {
-  return grant.channels === null && grant.expiresAt === null && grant.user === null;
+  return grant.channels === null && grant.expiresAt === null && grant.user === null &&
+    grant.publish.length === 0;
 }

@@ -17,7 +17,7 @@ import {
 } from "jose";
 import { ConfigError } from "./config.ts";
 import type { Config } from "./config.ts";
-import { MAX_USER_LENGTH, patternProblem, type TokenGrant } from "./grants.ts";
+import { MAX_USER_LENGTH, patternsProblem, type TokenGrant } from "./grants.ts";
 import { errorMessage } from "./text.ts";
 
 /** Checks JWTs and turns their claims into grants. */
@@ -125,26 +125,24 @@ function verifierWithKeySet(keySet: JWTVerifyGetKey, checks: Checks): JwtVerifie
   };
 }
 
-/** The grant of verified claims: `exp`, `sub`, and `channels` (required to grant anything). */
+/** The grant of verified claims: `exp`, `sub`, `channels` (required to grant anything) and
+ * `publish` (required to publish anywhere). */
 function grantOf(payload: JWTPayload): { grant: TokenGrant } | { problem: string } {
-  const { channels, sub, exp } = payload as JWTPayload & { channels?: unknown };
-  let granted: string[] = [];
-  if (channels !== undefined) {
-    if (!Array.isArray(channels)) return { problem: "claim channels: expected a list of patterns" };
-    for (const [i, pattern] of channels.entries()) {
-      const problem = patternProblem(pattern);
-      if (problem !== null) return { problem: `claim channels[${i}]: ${problem}` };
-    }
-    granted = channels;
-  }
+  const { channels = [], publish = [], sub, exp } = payload as JWTPayload & {
+    channels?: unknown;
+    publish?: unknown;
+  };
+  const problem = patternsProblem(channels, "channels") ?? patternsProblem(publish, "publish");
+  if (problem !== null) return { problem: `claim ${problem}` };
   if (typeof sub === "string" && sub.length > MAX_USER_LENGTH) {
     return { problem: `claim sub: expected at most ${MAX_USER_LENGTH} characters` };
   }
   return {
     grant: {
-      channels: granted,
+      channels: channels as string[],
       expiresAt: exp ?? null,
       user: typeof sub === "string" ? sub : null,
+      publish: publish as string[],
     },
   };
 }

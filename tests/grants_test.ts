@@ -22,21 +22,27 @@ Deno.test("grantsChannel() matches exact names and prefixes ending in *", () => 
   assert.equal(grantsChannel(null, "news"), true);
 });
 
-Deno.test("parseGrantRequest() takes channels, ttl and user, each optional", () => {
-  assert.deepEqual(parseGrantRequest({}), { ok: true, channels: null, ttl: null, user: null });
-  assert.deepEqual(parseGrantRequest({ channels: ["a", "b*"], ttl: 60, user: "7" }), {
+Deno.test("parseGrantRequest() takes channels, publish, ttl and user, each optional", () => {
+  assert.deepEqual(parseGrantRequest({}), {
     ok: true,
-    channels: ["a", "b*"],
-    ttl: 60,
-    user: "7",
+    channels: null,
+    ttl: null,
+    user: null,
+    publish: [],
   });
+  assert.deepEqual(
+    parseGrantRequest({ channels: ["a", "b*"], ttl: 60, user: "7", publish: ["room:*"] }),
+    { ok: true, channels: ["a", "b*"], ttl: 60, user: "7", publish: ["room:*"] },
+  );
   assert.deepEqual(parseGrantRequest({ channels: [] }).ok, true);
 });
 
 Deno.test("parseGrantRequest() names the field that is wrong", () => {
   const cases: Array<[unknown, string]> = [
     [[], "body: expected a JSON object"],
-    [{ chanels: [] }, "chanels: unknown field (expected channels, ttl or user)"],
+    [{ chanels: [] }, "chanels: unknown field (expected channels, publish, ttl or user)"],
+    [{ publish: "room:1" }, "publish: expected a list of patterns"],
+    [{ publish: ["ok", ""] }, 'publish[1]: expected a non-empty channel name (in pattern "")'],
     [{ channels: "a" }, "channels: expected a list of patterns"],
     [{ channels: ["ok", 5] }, "channels[1]: expected a string"],
     [{ channels: [""] }, 'channels[0]: expected a non-empty channel name (in pattern "")'],
@@ -56,8 +62,13 @@ Deno.test("parseGrantRequest() names the field that is wrong", () => {
 });
 
 Deno.test("encodeGrant() and decodeGrant() round-trip, and decodeGrant() refuses other text", () => {
-  const grant = { channels: ["a*"], expiresAt: 1_800_000_000, user: "7" };
+  const grant = { channels: ["a*"], expiresAt: 1_800_000_000, user: "7", publish: ["a:*"] };
   assert.deepEqual(decodeGrant(encodeGrant(grant)), grant);
+  // Grants kept before publishing existed publish nowhere.
+  assert.deepEqual(decodeGrant('{"channels": null, "expires_at": null, "user": "7"}'), {
+    ...OPEN_GRANT,
+    user: "7",
+  });
   assert.deepEqual(decodeGrant(encodeGrant(OPEN_GRANT)), OPEN_GRANT);
   for (const text of ["nope", "[]", '{"channels": 5, "expires_at": null, "user": null}']) {
     assert.equal(decodeGrant(text), null, text);

@@ -108,8 +108,21 @@ Deno.test("a JWT without a channels claim grants no channel", async () => {
   const result = await verifier.verify(token);
   assert.ok("grant" in result);
   assert.deepEqual(result.grant.channels, []);
+  assert.deepEqual(result.grant.publish, [], "no publish claim: publishes nowhere");
   const bad = await sign(new TextEncoder().encode(SECRET), "HS256", { channels: "room" });
   assert.ok("problem" in await verifier.verify(bad));
+});
+
+Deno.test("a JWT's publish claim grants publishing, in the shape of channels", async () => {
+  const verifier = await verifierFor({ jwtSecret: SECRET });
+  const secret = new TextEncoder().encode(SECRET);
+  const result = await verifier.verify(
+    await sign(secret, "HS256", { channels: ["room:*"], publish: ["room:1"] }),
+  );
+  assert.ok("grant" in result);
+  assert.deepEqual(result.grant.publish, ["room:1"]);
+  const bad = await verifier.verify(await sign(secret, "HS256", { publish: "room:1" }));
+  assert.deepEqual(bad, { problem: "claim publish: expected a list of patterns" });
 });
 
 Deno.test("--jwks-url: a rotated key is fetched for its new kid, at most once per refetch period", async () => {

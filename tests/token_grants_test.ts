@@ -61,14 +61,27 @@ bothModes(
     assert.deepEqual(value, {
       token,
       channels: ["room:42", "user:7:*"],
+      publish: [],
       expires_at: expiresAt,
       user: "7",
     });
+    const publisher = await mint(minter, { channels: ["room:*"], publish: ["room:*"] });
+    assert.deepEqual(
+      (await readJson(await server.api(`/token/${publisher.token}/`), 200)).value,
+      {
+        token: publisher.token,
+        channels: ["room:*"],
+        publish: ["room:*"],
+        expires_at: null,
+        user: null,
+      },
+    );
     const open = await mint(minter, {});
     assert.deepEqual(Object.keys(open), ["token"]);
     assert.deepEqual((await readJson(await server.api(`/token/${open.token}/`), 200)).value, {
       token: open.token,
       channels: null,
+      publish: [],
       expires_at: null,
       user: null,
     });
@@ -85,6 +98,17 @@ bothModes(
         400,
       ),
       ["ttl: expected a whole number of seconds above 0"],
+    );
+    assert.deepEqual(
+      await readErrors(
+        await minter.api("/token/", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ publish: ["room:1", 7] }),
+        }),
+        400,
+      ),
+      ["publish[1]: expected a string"],
     );
   },
 );

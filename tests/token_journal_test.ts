@@ -263,6 +263,7 @@ Deno.test("replayJournal() keeps each token's grant and drops tokens that have e
     channels: ["room:*"],
     expiresAt: 2000,
     user: "7",
+    publish: [],
   }]]);
   assert.equal(replayJournal("+a\tnot json\n").skipped, 1);
 });

@@ -38,6 +38,7 @@ export function tokenRoutes({ cluster, logger, maxBodyBytes, bodyTimeout }: ApiC
         return jsonResponse({
           token,
           channels: grant.channels,
+          publish: grant.publish,
           "expires_at": grant.expiresAt,
           user: grant.user,
         });
@@ -85,5 +86,5 @@ async function grantOf(
   const parsed = parseGrantRequest(body);
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   const expiresAt = parsed.ttl === null ? null : Math.floor(Date.now() / 1000) + parsed.ttl;
-  return { channels: parsed.channels, expiresAt, user: parsed.user };
+  return { channels: parsed.channels, expiresAt, user: parsed.user, publish: parsed.publish };
 }
