@@ -12,8 +12,11 @@ import { clientReason } from "./cluster/errors.ts";
 import { errorMessage } from "./text.ts";
 import type { TokenRegistry } from "./tokens.ts";
 
-/** What checking a token gave: its grant, or the error a client is told (`access_token: ...`). */
-export type AccessCheck = { ok: true; grant: TokenGrant } | { ok: false; error: string };
+/** What checking a token gave: its grant, or the error a client is told (`access_token: ...`),
+ * and whether the token could not be checked at all (the backend is unavailable). */
+export type AccessCheck =
+  | { ok: true; grant: TokenGrant }
+  | { ok: false; error: string; isUnavailable?: true };
 
 /** Checks `token`. A refused JWT's reason goes to the debug log, never the token. */
 export async function checkAccessToken(
@@ -32,7 +35,11 @@ export async function checkAccessToken(
     grant = await tokens.lookup(token);
   } catch (error) {
     logger.warn("token not checked", { error: errorMessage(error) });
-    return { ok: false, error: `access_token: cannot be checked now (${clientReason(error)})` };
+    return {
+      ok: false,
+      error: `access_token: cannot be checked now (${clientReason(error)})`,
+      isUnavailable: true,
+    };
   }
   return grant === null ? { ok: false, error: "access_token: unknown token" } : { ok: true, grant };
 }

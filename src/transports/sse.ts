@@ -8,46 +8,25 @@
  * everywhere a WebSocket does, and is closed with a final `event: close`.
  */
 
-import { checkAccessToken } from "./access.ts";
-import { channelNameProblem } from "./channel.ts";
-import type { Membership } from "./cluster/membership.ts";
-import { errorResponse, HttpError } from "./api/response.ts";
-import { GrantKeeper } from "./grant_keeper.ts";
-import { grantsChannel, type TokenGrant } from "./grants.ts";
-import type { History, Position, Resume } from "./history.ts";
-import type { Hub, Subscriber } from "./hub.ts";
-import type { JwtVerifier } from "./jwt.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
-import { CLOSE } from "./protocol.ts";
-import { JoinGate } from "./resume.ts";
-import { tokenFingerprint, type TokenRegistry } from "./tokens.ts";
-import { ConnectionEvents, type EventSink } from "./webhooks/events.ts";
-import { clientReason } from "./cluster/errors.ts";
-import { errorMessage } from "./text.ts";
+import { checkAccessToken } from "../access.ts";
+import { channelNameProblem } from "../channel.ts";
+import { errorResponse, HttpError } from "../api/response.ts";
+import { grantsChannel, type TokenGrant } from "../grants.ts";
+import type { Position, Resume } from "../history.ts";
+import type { SessionContext } from "../session/context.ts";
+import { type JoinOutcome, Session, type Wire, type WriteResult } from "../session/session.ts";
 
 /** How often a comment line keeps an idle stream open through proxies, in milliseconds. */
 export const KEEPALIVE_MS = 15_000;
 
 /** What an SSE stream shares with the server. */
-export interface SseContext {
-  readonly hub: Hub;
-  readonly tokens: TokenRegistry;
-  readonly jwt: JwtVerifier | null;
-  readonly membership: Membership;
-  readonly history: History | null;
-  readonly events: EventSink;
-  readonly nodeId: string | null;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
-  readonly maxChannelsPerConnection: number;
-  readonly maxBufferedBytes: number;
+export interface SseContext extends SessionContext {
   readonly keepAliveMs?: number;
 }
 
-/** Tracks the open streams, with the WebSockets, for `--max-connections` and shutdown. */
-export interface StreamTracker {
-  forget(stream: SseStream): void;
+/** Tracks the open sessions, with the WebSockets', for `--max-connections` and shutdown. */
+export interface SessionTracker {
+  add(session: Session): void;
 }
 
 const UTF8 = new TextEncoder();
@@ -55,10 +34,7 @@ const UTF8 = new TextEncoder();
 /** Answers `GET /events`: an error before anything streams, or the stream. */
 export async function openSse(
   request: Request,
-  { context, tracker }: {
-    context: SseContext;
-    tracker: StreamTracker & { add(s: SseStream): void };
-  },
+  { context, tracker }: { context: SseContext; tracker: SessionTracker },
 ): Promise<Response> {
   const url = new URL(request.url);
   const token = bearerOf(request) ?? url.searchParams.get("access_token");
@@ -68,19 +44,18 @@ export async function openSse(
     );
   }
   const channels = url.searchParams.getAll("channel");
-  const problem = channelsProblem(channels, context.maxChannelsPerConnection);
+  const problem = channelsProblem(channels, context.limits.maxChannelsPerConnection);
   if (problem !== null) return errorResponse(new HttpError(400, problem));
   const checked = await checkAccessToken(token, context);
   if (!checked.ok) {
-    const status = checked.error.includes("cannot be checked now") ? 503 : 401;
-    return errorResponse(new HttpError(status, checked.error));
+    return errorResponse(new HttpError(checked.isUnavailable ? 503 : 401, checked.error));
   }
   const denied = channels.findIndex((channel) => !grantsChannel(checked.grant.channels, channel));
   if (denied !== -1) {
     return errorResponse(new HttpError(403, `channel[${denied}]: not permitted by this token`));
   }
-  const stream = new SseStream(context, tracker);
-  tracker.add(stream);
+  const stream = new SseTransport(context);
+  tracker.add(stream.session);
   const failure = await stream.start(token, checked.grant, {
     channels,
     since: parsePositions(request.headers.get("last-event-id")),
@@ -95,64 +70,75 @@ export async function openSse(
   });
 }
 
-/** One SSE client, as the hub sees it. */
-export class SseStream implements Subscriber {
+/** One SSE client: its response body as a session's wire. */
+export class SseTransport implements Wire {
   readonly body: ReadableStream<Uint8Array>;
+  readonly session: Session;
   readonly #context: SseContext;
-  readonly #tracker: StreamTracker;
-  readonly #grant = new GrantKeeper();
-  readonly #joins = new JoinGate();
   readonly #positions = new Map<string, Position>();
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
-  readonly #events: ConnectionEvents;
   #isClosed = false;
 
-  constructor(context: SseContext, tracker: StreamTracker) {
+  constructor(context: SseContext) {
     this.#context = context;
-    this.#tracker = tracker;
-    this.#events = new ConnectionEvents(context.events, context.nodeId);
+    this.session = new Session(this, context);
     this.body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
       },
       // The client went away.
       cancel: () => this.#finish({ code: 1001, reason: "client went away" }),
-    }, new ByteLengthQueuingStrategy({ highWaterMark: context.maxBufferedBytes }));
+    }, new ByteLengthQueuingStrategy({ highWaterMark: context.limits.maxBufferedBytes }));
   }
 
-  /** Joins the hub, authenticated, in `channels`; writes the recovery events, the positions,
-   * the replay and then the live frames held meanwhile. Returns why it could not (the history
-   * could not be read; the stream is then undone), or null. */
+  /** Opens the session, authenticated, in `channels`; writes the recovery events, the
+   * positions, the replay and then the live frames held meanwhile. Returns why it could not
+   * (the history could not be read; the stream is then undone), or null. */
   async start(
     token: string,
     grant: TokenGrant,
     { channels, since }: { channels: string[]; since: ReadonlyMap<string, Position> },
   ): Promise<string | null> {
-    const { hub, membership, history, logger } = this.#context;
-    hub.add(this);
-    hub.authenticate(this, token, grant.user);
-    this.#grant.set(grant, () => this.close(CLOSE.expired.code, CLOSE.expired.reason));
-    this.#events.authenticated(tokenFingerprint(token), grant.user);
-    this.#joins.hold();
-    hub.updateChannels(this, channels, [], this.#context.maxChannelsPerConnection);
-    await membership.synced();
-    let resume: Resume = { states: new Map(), replay: [] };
-    if (history !== null) {
-      try {
-        resume = await history.resume(channels, since);
-      } catch (error) {
-        // Without positions the stream cannot keep its promise: undo it, and say why.
-        logger.warn("SSE positions not read", { error: errorMessage(error) });
-        this.#finish({ code: 1011, reason: "history unavailable" });
-        return `channel: cannot be joined now (${clientReason(error)})`;
-      }
-    } else {
-      // Positions from a server with history: say that they cannot be resumed here.
-      for (const channel of channels) {
-        if (since.has(channel)) this.#writeRecovery({ channel, recovered: false });
-      }
+    const session = this.session;
+    if (!session.open({ hasToken: true })) return "server shutting down";
+    const refused = await session.authenticate(token, grant);
+    if (refused !== undefined) {
+      this.#finish({ code: 1011, reason: "not authenticated" });
+      return refused;
     }
+    let failure: string | null = null;
+    await session.join({ join: channels, leave: [], since }, (outcome) => {
+      failure = this.#answer(outcome, since);
+    });
+    if (failure !== null) return failure;
+    this.#keepAlive = setInterval(
+      () => this.#write(": keepalive\n\n"),
+      this.#context.keepAliveMs ?? KEEPALIVE_MS,
+    );
+    return null;
+  }
+
+  /** Writes what the join says before its replay: recovery events and every channel's
+   * position; or undoes the stream and returns why. */
+  #answer(outcome: JoinOutcome, since: ReadonlyMap<string, Position>): string | null {
+    if ("error" in outcome) {
+      this.#finish({ code: 1011, reason: "history unavailable" });
+      return outcome.error.replace(/^channels\.join: /, "channel: ");
+    }
+    if (this.#context.history === null) {
+      // Positions from a server with history: say that they cannot be resumed here.
+      for (const channel of since.keys()) this.#writeRecovery({ channel, recovered: false });
+      return null;
+    }
+    this.#notePositions(outcome.resume, since);
+    // Every channel's position before anything is sent, so that a stream dropped before its
+    // first message still resumes from here (browsers keep an id that comes without data).
+    if (this.#positions.size > 0) this.#write(`id: ${encodePositions(this.#positions)}\n\n`);
+    return null;
+  }
+
+  #notePositions(resume: Resume, since: ReadonlyMap<string, Position>): void {
     for (const [channel, state] of resume.states) {
       // A resumed channel's ids start where the client was: its replay is still to come.
       const from = state.recovered === true ? since.get(channel)?.offset : undefined;
@@ -166,25 +152,12 @@ export class SseStream implements Subscriber {
         });
       }
     }
-    // Every channel's position before anything is sent, so that a stream dropped before its
-    // first message still resumes from here (browsers keep an id that comes without data).
-    if (this.#positions.size > 0) this.#write(`id: ${encodePositions(this.#positions)}\n\n`);
-    this.#joins.release(resume, (frame, channel, offset) => this.send(frame, channel, offset));
-    this.#keepAlive = setInterval(
-      () => this.#write(": keepalive\n\n"),
-      this.#context.keepAliveMs ?? KEEPALIVE_MS,
-    );
-    return null;
   }
 
-  send(frame: string, channel?: string, offset?: number): boolean {
-    if (this.#isClosed) return false;
-    if (this.#joins.intercept(frame, channel, offset)) return true;
-    if ((this.#controller.desiredSize ?? 0) < 0) {
-      this.#context.metrics.slowConsumersDropped++;
-      this.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
-      return false;
-    }
+  write(frame: string, channel?: string, offset?: number): WriteResult {
+    if (this.#isClosed) return "closed";
+    const room = this.#controller.desiredSize ?? 0;
+    if (room < 0) return { overflowBytes: this.#context.limits.maxBufferedBytes - room };
     let id = "";
     if (channel !== undefined && offset !== undefined) {
       const known = this.#positions.get(channel);
@@ -192,7 +165,7 @@ export class SseStream implements Subscriber {
       id = `id: ${encodePositions(this.#positions)}\n`;
     }
     this.#write(`${id}data: ${frame}\n\n`);
-    return true;
+    return "sent";
   }
 
   #writeRecovery(recovery: Record<string, unknown>): void {
@@ -224,11 +197,7 @@ export class SseStream implements Subscriber {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearInterval(this.#keepAlive);
-    this.#grant[Symbol.dispose]();
-    const { hub } = this.#context;
-    hub.remove(this);
-    this.#tracker.forget(this);
-    this.#events.closed(code, reason);
+    this.session.closed(code, reason);
   }
 }
 

@@ -1,18 +1,18 @@
 /**
  * @module
- * What every connection shares, and what it is held to: built once per server and handed to
- * each WebSocket connection. Types only.
+ * What every session shares, and what it is held to: built once per server and handed to each
+ * subscriber's session, whatever its transport. Types only.
  */
 
-import type { Membership } from "./cluster/membership.ts";
-import type { History } from "./history.ts";
-import type { Hub } from "./hub.ts";
-import type { JwtVerifier } from "./jwt.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
-import type { CloseSpec } from "./protocol.ts";
-import type { TokenRegistry } from "./tokens.ts";
-import type { EventSink } from "./webhooks/events.ts";
+import type { Membership } from "../cluster/membership.ts";
+import type { History } from "../history.ts";
+import type { Hub } from "../hub.ts";
+import type { JwtVerifier } from "../jwt.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { CloseSpec } from "../protocol.ts";
+import type { TokenRegistry } from "../tokens.ts";
+import type { EventSink } from "../webhooks/events.ts";
 
 /** Limits on what one connection may do. */
 export interface ConnectionLimits {
@@ -28,20 +28,20 @@ export interface ConnectionLimits {
   readonly authTimeoutMs: number;
 }
 
-/** The endpoint that tracks every connection. */
+/** The endpoint that tracks every connection, to bound them and close them at shutdown. */
 export interface ConnectionTracker {
   /** The close to apply at once to a socket that opens after shutdown started. */
   closing(): CloseSpec | undefined;
-  /** Stops tracking a closed connection (a WebSocket's, or an SSE stream's). */
-  forget(connection: { close(code: number, reason: string): void }): void;
+  /** Stops tracking a closed session. */
+  forget(session: { close(code: number, reason: string): void }): void;
 }
 
-/** What every connection shares: built once per server, so a connection costs little. */
-export interface ConnectionContext {
+/** What every session shares: built once per server, so a connection costs little. */
+export interface SessionContext {
   readonly tracker: ConnectionTracker;
   readonly hub: Hub;
   readonly tokens: TokenRegistry;
-  /** Told of every change this connection makes; a reply waits until the cluster sees it. */
+  /** Told of every change a session makes; a reply waits until the cluster sees it. */
   readonly membership: Membership;
   /** The channels' history, or null when it is off: then joins are answered as they always
    * were. */

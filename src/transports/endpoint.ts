@@ -2,16 +2,19 @@
  * @module
  * The WebSocket listener's request handler: the only `Deno.upgradeWebSocket` call. Refuses
  * what it must (another path, a plain request, past `--max-connections`, during shutdown),
- * upgrades the rest into `Connection`s, and tracks them so shutdown can close them all.
+ * upgrades the rest into WebSocket transports, streams `GET /events` through the SSE one, and
+ * tracks every session so shutdown can close them all.
  */
 
-import { addCorsHeaders, allowedOrigin, preflightResponse } from "./api/cors.ts";
-import { errorResponse, HttpError } from "./api/response.ts";
-import { Connection, type ConnectionContext } from "./connection.ts";
-import { openSse, type SseContext, type SseStream } from "./sse.ts";
-import type { CloseSpec } from "./protocol.ts";
-import { settlesWithin } from "./timing.ts";
-import { errorMessage } from "./text.ts";
+import { addCorsHeaders, allowedOrigin, preflightResponse } from "../api/cors.ts";
+import { errorResponse, HttpError } from "../api/response.ts";
+import type { CloseSpec } from "../protocol.ts";
+import type { SessionContext } from "../session/context.ts";
+import type { Session } from "../session/session.ts";
+import { errorMessage } from "../text.ts";
+import { settlesWithin } from "../timing.ts";
+import { openSse } from "./sse.ts";
+import { WebSocketTransport } from "./websocket.ts";
 
 /** What the endpoint needs besides what every connection shares. */
 export interface WsOptions {
@@ -36,10 +39,10 @@ export interface WsEndpoint {
   closeAll(close: CloseSpec, timeoutMs: number): Promise<boolean>;
 }
 
-/** Builds the WebSocket endpoint. `shared` is handed to every connection, with this endpoint
- * as its tracker. */
+/** Builds the WebSocket endpoint. `shared` is handed to every session, with this endpoint as
+ * its tracker. */
 export function createWsEndpoint(
-  shared: Omit<ConnectionContext, "tracker">,
+  shared: Omit<SessionContext, "tracker"> & { readonly keepAliveMs?: number },
   options: WsOptions,
 ): WsEndpoint {
   // Every socket until its close event, closing ones too: Deno cannot tear down a server
@@ -47,7 +50,7 @@ export function createWsEndpoint(
   const connections = new Set<{ close(code: number, reason: string): void }>();
   let closing: CloseSpec | undefined;
   let allClosed: (() => void) | undefined;
-  const context: ConnectionContext = {
+  const context: SessionContext & { readonly keepAliveMs?: number } = {
     ...shared,
     tracker: {
       closing: () => closing,
@@ -60,15 +63,7 @@ export function createWsEndpoint(
   const { metrics, logger } = shared;
   const idleTimeout = Math.ceil(options.pingIntervalSeconds);
 
-  const sse: SseContext = {
-    ...shared,
-    maxChannelsPerConnection: shared.limits.maxChannelsPerConnection,
-    maxBufferedBytes: shared.limits.maxBufferedBytes,
-  };
-  const streams = {
-    add: (stream: SseStream) => connections.add(stream),
-    forget: (stream: SseStream) => context.tracker.forget(stream),
-  };
+  const streams = { add: (session: Session) => connections.add(session) };
 
   const eventsOrigins = options.allowedOrigins.length > 0 ? options.allowedOrigins : ["*"];
   const handler = async (request: Request): Promise<Response> => {
@@ -105,7 +100,7 @@ export function createWsEndpoint(
       if (connections.size >= options.maxConnections) {
         return refuse(503, `too many connections (at most ${options.maxConnections})`);
       }
-      const response = await openSse(request, { context: sse, tracker: streams });
+      const response = await openSse(request, { context, tracker: streams });
       if (eventsOrigin !== null) addCorsHeaders(response.headers, eventsOrigin);
       return response;
     }
@@ -125,7 +120,7 @@ export function createWsEndpoint(
     } catch (error) {
       return refuse(400, `invalid WebSocket upgrade request: ${errorMessage(error)}`);
     }
-    connections.add(new Connection(upgraded.socket, context));
+    connections.add(new WebSocketTransport(upgraded.socket, context).session);
     return upgraded.response;
   };
 

@@ -1,0 +1,42 @@
+/**
+ * @module
+ * The client messages a session answers, one handler per message type: a new client message is
+ * one parser entry (protocol.ts) and one handler here. Each handler applies its message to the
+ * session and, when the message carried a `ref`, writes the reply.
+ */
+
+import type { ClientMessage, Ref } from "../protocol.ts";
+import { renderJoinReply, renderReply } from "../protocol.ts";
+import type { Session } from "./session.ts";
+
+/** Answers one message of type `T`. */
+type Handler<T extends ClientMessage["type"]> = (
+  session: Session,
+  message: Extract<ClientMessage, { type: T }>,
+) => Promise<void>;
+
+/** Every client message type's handler. */
+const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
+  auth: async (session, { token, ref }) => reply(session, ref, await session.authenticate(token)),
+  channels: (session, message) =>
+    session.join(message, (outcome) => {
+      if (message.ref === undefined) return;
+      if ("error" in outcome) return reply(session, message.ref, outcome.error);
+      const { states } = outcome.resume;
+      session.write(
+        session.context.history === null
+          ? renderReply(message.ref)
+          : renderJoinReply(message.ref, states),
+      );
+    }),
+};
+
+/** Applies `message` to `session` through its type's handler. */
+export function handleMessage(session: Session, message: ClientMessage): Promise<void> {
+  return (HANDLERS[message.type] as Handler<ClientMessage["type"]>)(session, message as never);
+}
+
+/** Writes the reply to a message that carried `ref`: ok, or `error`. */
+export function reply(session: Session, ref: Ref | undefined, error?: string): void {
+  if (ref !== undefined) session.write(renderReply(ref, error));
+}

@@ -1,0 +1,113 @@
+/**
+ * @module
+ * The WebSocket transport: one upgraded socket as a session's wire. It reads frames, holds the
+ * per-socket limits (frame size, message rate), parses each frame with the protocol parser and
+ * hands the message to the session's handlers, one after the other. Writes go straight to the
+ * socket, which is dropped once it has more than `--max-buffered-bytes` unsent.
+ */
+
+import { parseClientMessage, type ParseResult } from "../protocol.ts";
+import { CLOSE } from "../protocol.ts";
+import type { SessionContext } from "../session/context.ts";
+import { handleMessage, reply } from "../session/handlers.ts";
+import { Session, type Wire, type WriteResult } from "../session/session.ts";
+import { errorMessage, maxUtf8Length, utf8LengthOver } from "../text.ts";
+
+/** One WebSocket and its session. It listens to its own socket as an event listener object,
+ * so it needs no closures of its own. */
+export class WebSocketTransport implements Wire, EventListenerObject {
+  readonly #socket: WebSocket;
+  readonly session: Session;
+  readonly #context: SessionContext;
+  // A token bucket: up to maxClientMessagesPerSecond messages, refilled at that rate.
+  #allowance: number;
+  #allowanceAt = Date.now();
+  // Client messages are applied one after the other: checking a token may take a round trip.
+  #applying: Promise<void> = Promise.resolve();
+  // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
+  // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so
+  // `write` reads it only when this bound says the queue could be over the limit.
+  #bufferedBound = 0;
+
+  constructor(socket: WebSocket, context: SessionContext) {
+    this.#socket = socket;
+    this.#context = context;
+    this.session = new Session(this, context);
+    this.#allowance = context.limits.maxClientMessagesPerSecond;
+    socket.binaryType = "arraybuffer";
+    for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
+  }
+
+  /** Sends unless the client has more than `maxBufferedBytes` waiting. */
+  write(frame: string): WriteResult {
+    const socket = this.#socket;
+    if (socket.readyState !== WebSocket.OPEN) return "closed";
+    const max = this.#context.limits.maxBufferedBytes;
+    if (this.#bufferedBound > max) {
+      const buffered = socket.bufferedAmount;
+      this.#bufferedBound = buffered;
+      if (buffered > max) return { overflowBytes: buffered };
+    }
+    this.#bufferedBound += maxUtf8Length(frame);
+    socket.send(frame);
+    return "sent";
+  }
+
+  /** Starts the close handshake, if the socket is open. */
+  close(code: number, reason: string): void {
+    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.close(code, reason);
+  }
+
+  /** Dispatches the socket's events. */
+  handleEvent(event: Event): void {
+    if (event.type === "message") this.#onMessage(event as MessageEvent);
+    else if (event.type === "open") {
+      this.session.open({ authTimeoutMs: this.#context.limits.authTimeoutMs });
+    } else if (event.type === "close") {
+      const { code, reason } = event as CloseEvent;
+      // Deno may fire close twice (a missed ping, then the TCP end); the session ends once.
+      this.session.closed(code, reason);
+    }
+  }
+
+  #onMessage(event: MessageEvent): void {
+    const { limits } = this.#context;
+    const session = this.session;
+    if (!this.#withinRate()) {
+      // After the replies still owed to the frames within the limit.
+      this.#applying = this.#applying.then(() => session.closeForLimit(CLOSE.tooManyMessages));
+      return;
+    }
+    const data: unknown = event.data;
+    if (typeof data !== "string") {
+      // Binary frames are not part of the protocol and carry no ref to answer.
+      const bytes = data instanceof ArrayBuffer ? data.byteLength : 0;
+      if (bytes > limits.maxFrameBytes) session.closeForLimit(CLOSE.frameTooLarge);
+      return;
+    }
+    if (utf8LengthOver(data, limits.maxFrameBytes) !== null) {
+      return session.closeForLimit(CLOSE.frameTooLarge);
+    }
+    const result = parseClientMessage(data);
+    this.#applying = this.#applying.then(() => this.#answer(result)).catch((error) =>
+      this.#context.logger.error("client message failed", { error: errorMessage(error) })
+    );
+  }
+
+  #answer(result: ParseResult): Promise<void> | void {
+    if (!result.ok) return reply(this.session, result.ref, result.error);
+    return handleMessage(this.session, result.message);
+  }
+
+  /** Takes one message from the token bucket; false once the client sends faster than
+   * `maxClientMessagesPerSecond` for longer than a one-second burst. */
+  #withinRate(): boolean {
+    const rate = this.#context.limits.maxClientMessagesPerSecond;
+    const now = Date.now();
+    this.#allowance = Math.min(rate, this.#allowance + (now - this.#allowanceAt) * rate / 1000);
+    this.#allowanceAt = now;
+    if (this.#allowance < 1) return false;
+    this.#allowance--;
+    return true;
+  }
+}
