@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startTestServer, type TestServer, TestClient } from "./helpers.ts";
+import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import { TOKEN_PATTERN } from "./integration_helpers.ts";
 
 /** Runs the real curl binary with `args`; its stdout and the HTTP status it saw. */
@@ -66,7 +66,7 @@ Deno.test("POST /token/ with an empty body mints an open token whatever the head
   }
   const fetched = await fetch(url, { method: "POST", body: "" });
   assert.equal(fetched.status, 200);
-  await assertWorkingToken(server, await fetched.text(), "fetch with body: \"\"");
+  await assertWorkingToken(server, await fetched.text(), 'fetch with body: ""');
 
   const http10 = await rawHttp(server, ["POST /token/ HTTP/1.0", "Host: localhost"]);
   assert.match(http10, /^HTTP\/1\.[01] 200 /);
