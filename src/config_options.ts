@@ -32,6 +32,8 @@ export interface Config {
   readonly maxFrameBytes: number;
   readonly maxChannelsPerConnection: number;
   readonly maxConnections: number;
+  /** Connections not yet authenticated, opening and closing ones included. */
+  readonly maxAnonymousConnections: number;
   readonly maxClientMessagesPerSecond: number;
   readonly maxBufferedBytes: number;
   readonly authTimeout: number;
@@ -86,6 +88,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   maxFrameBytes: 64 * 1024,
   maxChannelsPerConnection: 1000,
   maxConnections: 100_000,
+  maxAnonymousConnections: 1000,
   maxClientMessagesPerSecond: 50,
   maxBufferedBytes: 4 * 1024 * 1024,
   authTimeout: 60,
@@ -162,6 +165,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "maxFrameBytes", kind: "count", placeholder: "BYTES", summary: "largest frame a client may send (larger: closed with 1009)" },
   { key: "maxChannelsPerConnection", kind: "count", placeholder: "N", summary: "channels one connection may join" },
   { key: "maxConnections", kind: "count", placeholder: "N", summary: "open WebSocket connections in all (past it: 503)" },
+  { key: "maxAnonymousConnections", kind: "count", placeholder: "N", summary: "WebSocket connections not yet authenticated (past it: 503)" },
   { key: "maxClientMessagesPerSecond", kind: "count", placeholder: "N", summary: "messages a connection may send per second (more: closed with 1008)" },
   { key: "maxBufferedBytes", kind: "count", placeholder: "BYTES", summary: "bytes queued to a subscriber before it is dropped as a slow consumer" },
   { key: "authTimeout", kind: "seconds", placeholder: "SECONDS", summary: "how long a connection may stay anonymous (0: forever)" },

@@ -118,6 +118,7 @@ export async function startServer(
     },
     {
       maxConnections: config.maxConnections,
+      maxAnonymousConnections: config.maxAnonymousConnections,
       pingIntervalSeconds: config.pingInterval,
       allowedOrigins: config.allowedOrigins,
     },

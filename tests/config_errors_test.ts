@@ -65,6 +65,10 @@ Deno.test("loadConfig() names the option and quotes the value of every bad flag"
       ["--max-body-bytes", "0"],
       '--max-body-bytes: expected a whole number of at least 1, got "0"',
     ],
+    [
+      ["--max-anonymous-connections", "0"],
+      '--max-anonymous-connections: expected a whole number of at least 1, got "0"',
+    ],
   ];
   for (const [args, problem] of cases) {
     assert.deepEqual(problemsOf(args), [problem], args.join(" "));
