@@ -99,6 +99,7 @@ export async function startServer(
     debug: config.debug,
     dashboard: config.dashboard,
     apiKeys: config.apiKey,
+    allowedHosts: [...config.allowedHosts, config.apiHost],
     corsOrigins: config.corsOrigin,
     isShuttingDown: () => isShuttingDown,
   });
@@ -121,6 +122,8 @@ export async function startServer(
       maxAnonymousConnections: config.maxAnonymousConnections,
       pingIntervalSeconds: config.pingInterval,
       allowedOrigins: config.allowedOrigins,
+      // An API key marks a deployment reached by name (the container's); see the API's check.
+      allowedHosts: config.apiKey.length > 0 ? null : [...config.allowedHosts, config.wsHost],
     },
   );
 

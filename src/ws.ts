@@ -1,12 +1,13 @@
 /**
  * @module
  * The WebSocket listener's request handler: the only `Deno.upgradeWebSocket` call. Refuses
- * what it must (another path, a plain request, past `--max-connections` or
- * `--max-anonymous-connections`, during shutdown), upgrades the rest into `Connection`s, and
- * tracks them so shutdown can close them all.
+ * what it must (another path, a plain request, another origin or host, past
+ * `--max-connections` or `--max-anonymous-connections`, during shutdown), upgrades the rest
+ * into `Connection`s, and tracks them so shutdown can close them all.
  */
 
 import { addCorsHeaders, allowedOrigin, preflightResponse } from "./api/cors.ts";
+import { HostCheck } from "./host_check.ts";
 import { errorResponse, HttpError } from "./api/response.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
 import { openSse, type SseContext, type SseStream } from "./sse.ts";
@@ -28,6 +29,9 @@ export interface WsOptions {
   /** Origins an upgrade may come from (`--allowed-origins`); empty: any. A request without an
    * `Origin` header (not a browser) is always allowed. */
   readonly allowedOrigins: readonly string[];
+  /** When `allowedOrigins` is empty: host names a request's `Host` may name besides the
+   * loopback ones (`--allowed-hosts`, `*` for any); null for any `Host`. */
+  readonly allowedHosts: readonly string[] | null;
 }
 
 /** The WebSocket listener's handler, and a way to close every socket it opened. */
@@ -81,6 +85,10 @@ export function createWsEndpoint(
   };
 
   const eventsOrigins = options.allowedOrigins.length > 0 ? options.allowedOrigins : ["*"];
+  // Allowed origins already keep other sites' pages out; without them, the Host does.
+  const hosts = options.allowedOrigins.length === 0 && options.allowedHosts !== null
+    ? new HostCheck(options.allowedHosts)
+    : null;
   const maxAnonymous = shared.requireAuth ? options.maxAnonymousConnections : Infinity;
   const handler = async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);
@@ -112,6 +120,8 @@ export function createWsEndpoint(
         );
       }
     }
+    const hostRefusal = hosts?.refusal(request);
+    if (hostRefusal !== undefined) return refuse(403, hostRefusal);
     if (isEvents) {
       if (connections.size >= options.maxConnections) {
         return refuse(503, `too many connections (at most ${options.maxConnections})`);

@@ -71,6 +71,7 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     webhookQueueSize: 10_000,
     corsOrigin: [],
     allowedOrigins: [],
+    allowedHosts: [],
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -130,6 +131,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_WEBHOOK_URL",
       "BOREAS_CORS_ORIGIN",
       "BOREAS_ALLOWED_ORIGINS",
+      "BOREAS_ALLOWED_HOSTS",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
@@ -166,6 +168,19 @@ Deno.test("loadConfig() collects webhook URLs from repeated flags, commas and th
   assert.deepEqual(
     load(secret, {}, { "./boreas.json": '{"webhookUrl": ["https://a.test/h"]}' }).webhookUrl,
     ["https://a.test/h"],
+  );
+});
+
+Deno.test("loadConfig() collects --allowed-hosts from repeated flags, commas and the file", () => {
+  assert.deepEqual(
+    load(["--allowed-hosts", "boreas.test", "--allowed-hosts", "10.0.0.5,[fd00::1], ::2"])
+      .allowedHosts,
+    ["boreas.test", "10.0.0.5", "[fd00::1]", "::2"],
+  );
+  assert.deepEqual(load([], { BOREAS_ALLOWED_HOSTS: "*" }).allowedHosts, ["*"]);
+  assert.deepEqual(
+    load([], {}, { "./boreas.json": '{"allowedHosts": ["a.test", "b.test"]}' }).allowedHosts,
+    ["a.test", "b.test"],
   );
 });
 
