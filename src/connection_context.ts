@@ -32,6 +32,8 @@ export interface ConnectionLimits {
 export interface ConnectionTracker {
   /** The close to apply at once to a socket that opens after shutdown started. */
   closing(): CloseSpec | undefined;
+  /** Stops counting a connection as anonymous: it has authenticated. */
+  authenticated(connection: { close(code: number, reason: string): void }): void;
   /** Stops tracking a closed connection (a WebSocket's, or an SSE stream's). */
   forget(connection: { close(code: number, reason: string): void }): void;
 }

@@ -1,11 +1,13 @@
 /**
  * @module
  * The WebSocket listener's request handler: the only `Deno.upgradeWebSocket` call. Refuses
- * what it must (another path, a plain request, past `--max-connections`, during shutdown),
- * upgrades the rest into `Connection`s, and tracks them so shutdown can close them all.
+ * what it must (another path, a plain request, another origin or host, past
+ * `--max-connections` or `--max-anonymous-connections`, during shutdown), upgrades the rest
+ * into `Connection`s, and tracks them so shutdown can close them all.
  */
 
 import { addCorsHeaders, allowedOrigin, preflightResponse } from "./api/cors.ts";
+import { HostCheck } from "./host_check.ts";
 import { errorResponse, HttpError } from "./api/response.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
 import { openSse, type SseContext, type SseStream } from "./sse.ts";
@@ -17,12 +19,19 @@ import { errorMessage } from "./text.ts";
 export interface WsOptions {
   /** Open connections in all; an upgrade past it is answered 503. */
   readonly maxConnections: number;
+  /** Connections not yet authenticated, from their upgrade until they authenticate or their
+   * socket is closed; an upgrade past it is answered 503. Unused when every connection is
+   * authenticated as it opens (`requireAuth` off). */
+  readonly maxAnonymousConnections: number;
   /** Seconds between pings to an idle client; a client that does not answer is closed. 0
    * disables pings. */
   readonly pingIntervalSeconds: number;
   /** Origins an upgrade may come from (`--allowed-origins`); empty: any. A request without an
    * `Origin` header (not a browser) is always allowed. */
   readonly allowedOrigins: readonly string[];
+  /** When `allowedOrigins` is empty: host names a request's `Host` may name besides the
+   * loopback ones (`--allowed-hosts`, `*` for any); null for any `Host`. */
+  readonly allowedHosts: readonly string[] | null;
 }
 
 /** The WebSocket listener's handler, and a way to close every socket it opened. */
@@ -45,14 +54,19 @@ export function createWsEndpoint(
   // Every socket until its close event, closing ones too: Deno cannot tear down a server
   // WebSocket whose peer never answers the close, so those still hold a file descriptor.
   const connections = new Set<{ close(code: number, reason: string): void }>();
+  // Not yet authenticated, closing ones too: Deno reassembles each message whole before the
+  // server sees it, and goes on doing so after the server's close.
+  const anonymous = new Set<{ close(code: number, reason: string): void }>();
   let closing: CloseSpec | undefined;
   let allClosed: (() => void) | undefined;
   const context: ConnectionContext = {
     ...shared,
     tracker: {
       closing: () => closing,
+      authenticated: (connection) => anonymous.delete(connection),
       forget(connection) {
         connections.delete(connection);
+        anonymous.delete(connection);
         if (connections.size === 0) allClosed?.();
       },
     },
@@ -71,6 +85,11 @@ export function createWsEndpoint(
   };
 
   const eventsOrigins = options.allowedOrigins.length > 0 ? options.allowedOrigins : ["*"];
+  // Allowed origins already keep other sites' pages out; without them, the Host does.
+  const hosts = options.allowedOrigins.length === 0 && options.allowedHosts !== null
+    ? new HostCheck(options.allowedHosts)
+    : null;
+  const maxAnonymous = shared.requireAuth ? options.maxAnonymousConnections : Infinity;
   const handler = async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);
     const isEvents = pathname === "/events";
@@ -101,6 +120,8 @@ export function createWsEndpoint(
         );
       }
     }
+    const hostRefusal = hosts?.refusal(request);
+    if (hostRefusal !== undefined) return refuse(403, hostRefusal);
     if (isEvents) {
       if (connections.size >= options.maxConnections) {
         return refuse(503, `too many connections (at most ${options.maxConnections})`);
@@ -119,13 +140,18 @@ export function createWsEndpoint(
     if (connections.size >= options.maxConnections) {
       return refuse(503, `too many connections (at most ${options.maxConnections})`);
     }
+    if (anonymous.size >= maxAnonymous) {
+      return refuse(503, `too many anonymous connections (at most ${maxAnonymous})`);
+    }
     let upgraded: Deno.WebSocketUpgrade;
     try {
       upgraded = Deno.upgradeWebSocket(request, { idleTimeout });
     } catch (error) {
       return refuse(400, `invalid WebSocket upgrade request: ${errorMessage(error)}`);
     }
-    connections.add(new Connection(upgraded.socket, context));
+    const connection = new Connection(upgraded.socket, context);
+    connections.add(connection);
+    if (shared.requireAuth) anonymous.add(connection);
     return upgraded.response;
   };
 
