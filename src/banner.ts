@@ -5,6 +5,7 @@
  */
 
 import type { Config } from "./config.ts";
+import { isLoopback } from "./host_check.ts";
 
 /** The lines printed before the listeners start. */
 export function bannerStart(options: {
@@ -40,13 +41,6 @@ export function bannerListening(api: string, ws: string): string[] {
 /** The warning printed when connections need no token. */
 export const NO_AUTH_WARNING =
   "Authentication is disabled (--no-require-auth): every connection is authenticated as it opens";
-
-/** Whether `host` only accepts connections from this machine. */
-export function isLoopback(host: string): boolean {
-  const name = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
-  return name === "localhost" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(name) ||
-    /^(0{0,4}:){7}0{0,3}1$/.test(name) || name === "::1";
-}
 
 /** Warnings about a configuration that exposes more than it should, printed at startup. */
 export function startupWarnings(

@@ -130,7 +130,9 @@ function readFlags(
         problems.push(`${token.rawName}: unknown option (see --help)`);
       } else if (type === "boolean" && token.value !== undefined) {
         problems.push(`${token.rawName}: expected no value`);
-      } else if (["keys", "urls", "origins"].includes(SPEC_BY_FLAG.get(token.name)?.kind ?? "")) {
+      } else if (
+        ["keys", "urls", "origins", "hosts"].includes(SPEC_BY_FLAG.get(token.name)?.kind ?? "")
+      ) {
         // A repeated flag adds to the list instead of replacing it.
         const earlier = values[token.name];
         values[token.name] = [...(Array.isArray(earlier) ? earlier : []), token.value ?? ""];

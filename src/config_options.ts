@@ -34,6 +34,8 @@ export interface Config {
   readonly maxFrameBytes: number;
   readonly maxChannelsPerConnection: number;
   readonly maxConnections: number;
+  /** Connections not yet authenticated, opening and closing ones included. */
+  readonly maxAnonymousConnections: number;
   readonly maxClientMessagesPerSecond: number;
   readonly maxBufferedBytes: number;
   readonly authTimeout: number;
@@ -69,6 +71,8 @@ export interface Config {
   readonly corsOrigin: readonly string[];
   /** Origins a WebSocket upgrade may come from; empty: any. */
   readonly allowedOrigins: readonly string[];
+  /** Host names, beyond loopback, that requests may name without an API key; may hold `*`. */
+  readonly allowedHosts: readonly string[];
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -89,6 +93,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   maxFrameBytes: 64 * 1024,
   maxChannelsPerConnection: 1000,
   maxConnections: 100_000,
+  maxAnonymousConnections: 1000,
   maxClientMessagesPerSecond: 50,
   maxBufferedBytes: 4 * 1024 * 1024,
   authTimeout: 60,
@@ -115,6 +120,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   webhookQueueSize: 10_000,
   corsOrigin: Object.freeze([]),
   allowedOrigins: Object.freeze([]),
+  allowedHosts: Object.freeze([]),
 });
 
 type Kind =
@@ -136,7 +142,8 @@ type Kind =
   | "secret"
   | "text"
   | "urls"
-  | "origins";
+  | "origins"
+  | "hosts";
 
 /** One option: its Config key, the kind of value it takes, and its help. */
 export interface OptionSpec {
@@ -166,6 +173,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "maxFrameBytes", kind: "count", placeholder: "BYTES", summary: "largest frame a client may send (larger: closed with 1009)" },
   { key: "maxChannelsPerConnection", kind: "count", placeholder: "N", summary: "channels one connection may join" },
   { key: "maxConnections", kind: "count", placeholder: "N", summary: "open WebSocket connections in all (past it: 503)" },
+  { key: "maxAnonymousConnections", kind: "count", placeholder: "N", summary: "WebSocket connections not yet authenticated (past it: 503)" },
   { key: "maxClientMessagesPerSecond", kind: "count", placeholder: "N", summary: "messages a connection may send per second (more: closed with 1008)" },
   { key: "maxBufferedBytes", kind: "count", placeholder: "BYTES", summary: "bytes queued to a subscriber before it is dropped as a slow consumer" },
   { key: "authTimeout", kind: "seconds", placeholder: "SECONDS", summary: "how long a connection may stay anonymous (0: forever)" },
@@ -192,6 +200,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "webhookQueueSize", kind: "count", placeholder: "N", summary: "webhook events queued per URL; past it the oldest are dropped" },
   { key: "corsOrigin", kind: "origins", placeholder: "ORIGIN", summary: "answer browser requests to the API from this origin with CORS headers (repeatable; * for any)" },
   { key: "allowedOrigins", kind: "origins", placeholder: "ORIGIN", summary: "refuse WebSocket upgrades whose Origin is not one of these (repeatable; default: any)" },
+  { key: "allowedHosts", kind: "hosts", placeholder: "HOST", summary: "without --api-key, answer requests naming this Host besides loopback ones (repeatable; * for any)" },
 ];
 
 /** Turns `apiPort` into `api-port`. */
@@ -277,6 +286,8 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
         { problem: "expected origins such as https://app.example.com (scheme, host, port), or *" };
     case "urls":
       return parseUrls(raw) ?? { problem: "expected http or https URLs" };
+    case "hosts":
+      return parseHosts(raw);
     case "size":
       return parseInteger(raw, 0, 1_000_000) ??
         { problem: `expected a whole number from 0 to 1000000, got ${shown}` };
@@ -338,11 +349,8 @@ function parseHttpUrl(raw: unknown): string | null {
 /** A list of origins (`scheme://host[:port]`, or `*`) from a repeated flag, a comma-separated
  * string, or a JSON array. */
 function parseOrigins(raw: unknown): readonly string[] | null {
-  const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((part) =>
-    typeof part === "string" ? part.split(",") : [part]
-  );
   const origins: string[] = [];
-  for (const part of parts) {
+  for (const part of listItems(raw)) {
     if (typeof part !== "string") return null;
     const origin = part.trim();
     if (origin !== "*" && !(URL.canParse(origin) && new URL(origin).origin === origin)) return null;
@@ -353,16 +361,35 @@ function parseOrigins(raw: unknown): readonly string[] | null {
 
 /** A list of http(s) URLs from a repeated flag, a comma-separated string, or a JSON array. */
 function parseUrls(raw: unknown): readonly string[] | null {
-  const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((part) =>
-    typeof part === "string" ? part.split(",") : [part]
-  );
   const urls: string[] = [];
-  for (const part of parts) {
+  for (const part of listItems(raw)) {
     const url = typeof part === "string" ? parseHttpUrl(part.trim()) : null;
     if (url === null) return null;
     urls.push(url);
   }
   return Object.freeze(urls);
+}
+
+/** A list of host names and IP addresses (IPv6 with or without brackets), or `*`, from a
+ * repeated flag, a comma-separated string, or a JSON array. */
+function parseHosts(raw: unknown): Parsed {
+  const hosts: string[] = [];
+  for (const part of listItems(raw)) {
+    const host = typeof part === "string" ? part.trim() : part;
+    if (host !== "*" && !(typeof host === "string" && isHost(host.replace(/^\[(.*)\]$/, "$1")))) {
+      const shown = JSON.stringify(host) ?? String(host);
+      return { problem: `expected host names or IP addresses without a port, or *, got ${shown}` };
+    }
+    hosts.push(host);
+  }
+  return Object.freeze(hosts);
+}
+
+/** The items of a repeated flag's values, a comma-separated string, or a JSON array. */
+function listItems(raw: unknown): unknown[] {
+  return (Array.isArray(raw) ? raw : [raw]).flatMap((part) =>
+    typeof part === "string" ? part.split(",") : [part]
+  );
 }
 
 /** Node ids and key prefixes: no spaces, braces or colons, so that Redis keys built from them

@@ -100,6 +100,7 @@ export async function startServer(
     debug: config.debug,
     dashboard: config.dashboard,
     apiKeys: config.apiKey,
+    allowedHosts: [...config.allowedHosts, config.apiHost],
     corsOrigins: config.corsOrigin,
     isShuttingDown: () => isShuttingDown,
   });
@@ -119,8 +120,11 @@ export async function startServer(
     },
     {
       maxConnections: config.maxConnections,
+      maxAnonymousConnections: config.maxAnonymousConnections,
       pingIntervalSeconds: config.pingInterval,
       allowedOrigins: config.allowedOrigins,
+      // An API key marks a deployment reached by name (the container's); see the API's check.
+      allowedHosts: config.apiKey.length > 0 ? null : [...config.allowedHosts, config.wsHost],
     },
   );
 

@@ -119,18 +119,18 @@ const GARBAGE_REQUESTS: Record<string, Uint8Array> = {
   "random bytes": Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256),
   "a line of garbage": UTF8.encode("GARBAGE\r\n\r\n"),
   "a TLS client hello": Uint8Array.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1]),
-  "an unknown HTTP version": UTF8.encode("GET /health HTTP/9.9\r\nHost: x\r\n\r\n"),
-  "a bad method token": UTF8.encode("G(T /health HTTP/1.1\r\nHost: x\r\n\r\n"),
-  "a NUL in the path": UTF8.encode("GET /he\0alth HTTP/1.1\r\nHost: x\r\n\r\n"),
+  "an unknown HTTP version": UTF8.encode("GET /health HTTP/9.9\r\nHost: localhost\r\n\r\n"),
+  "a bad method token": UTF8.encode("G(T /health HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+  "a NUL in the path": UTF8.encode("GET /he\0alth HTTP/1.1\r\nHost: localhost\r\n\r\n"),
   "a 200 kB header": UTF8.encode(
-    `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(200_000)}\r\n\r\n`,
+    `GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(200_000)}\r\n\r\n`,
   ),
   "two Content-Lengths": UTF8.encode(
-    "POST /broadcast/news/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+    "POST /broadcast/news/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
       'Content-Length: 3\r\nContent-Length: 15\r\n\r\n{"payload": 1}',
   ),
   "a chunk size that is not hex": UTF8.encode(
-    "POST /broadcast/news/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+    "POST /broadcast/news/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
       'Transfer-Encoding: chunked\r\n\r\nzz\r\n{"payload": 1}\r\n0\r\n\r\n',
   ),
 };
@@ -160,7 +160,8 @@ Deno.test({
   // A truncated body is the client's mistake: 400, not a logged 500.
   fn: async () => {
     await using server = await startTestServer();
-    const head = "POST /broadcast/news/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    const head =
+      "POST /broadcast/news/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n";
     for (
       const cut of [
         'Content-Length: 100\r\n\r\n{"pay',

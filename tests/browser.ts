@@ -43,15 +43,26 @@ export interface TestBrowser extends AsyncDisposable {
   open(url: string): Promise<Page>;
 }
 
+/** Options of `launchBrowser()`. */
+export interface LaunchOptions {
+  /** Chromium's `--host-resolver-rules`, e.g. `MAP rebind.test 127.0.0.1` for a name that
+   * resolves to this machine, as DNS rebinding makes one. Default: none. */
+  readonly hostResolverRules?: string;
+}
+
 /** Launches Chromium headless in a fresh temporary profile. */
-export async function launchBrowser(): Promise<TestBrowser> {
+export async function launchBrowser(options: LaunchOptions = {}): Promise<TestBrowser> {
+  const { hostResolverRules } = options;
+  const args = hostResolverRules === undefined
+    ? CHROMIUM_ARGS
+    : [...CHROMIUM_ARGS, `--host-resolver-rules=${hostResolverRules}`];
   const profile = await Deno.makeTempDir({ prefix: "boreas_chromium_" });
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args,
       timeout: LAUNCH_WAIT_MS,
     });
   } catch (error) {

@@ -65,6 +65,18 @@ Deno.test("loadConfig() names the option and quotes the value of every bad flag"
       ["--max-body-bytes", "0"],
       '--max-body-bytes: expected a whole number of at least 1, got "0"',
     ],
+    [
+      ["--max-anonymous-connections", "0"],
+      '--max-anonymous-connections: expected a whole number of at least 1, got "0"',
+    ],
+    [
+      ["--allowed-hosts", "ok.test,boreas.test:8001"],
+      '--allowed-hosts: expected host names or IP addresses without a port, or *, got "boreas.test:8001"',
+    ],
+    [
+      ["--allowed-hosts", "http://boreas.test"],
+      '--allowed-hosts: expected host names or IP addresses without a port, or *, got "http://boreas.test"',
+    ],
   ];
   for (const [args, problem] of cases) {
     assert.deepEqual(problemsOf(args), [problem], args.join(" "));

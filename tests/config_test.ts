@@ -45,6 +45,7 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     maxFrameBytes: 65_536,
     maxChannelsPerConnection: 1000,
     maxConnections: 100_000,
+    maxAnonymousConnections: 1000,
     maxClientMessagesPerSecond: 50,
     maxBufferedBytes: 4_194_304,
     authTimeout: 60,
@@ -71,6 +72,7 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     webhookQueueSize: 10_000,
     corsOrigin: [],
     allowedOrigins: [],
+    allowedHosts: [],
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -96,6 +98,7 @@ const EVERY_OPTION: Array<
   ["maxFrameBytes", "--max-frame-bytes", "BOREAS_MAX_FRAME_BYTES", "11", 11],
   ["maxChannelsPerConnection", "--max-channels-per-connection", "BOREAS_MAX_CHANNELS_PER_CONNECTION", "12", 12],
   ["maxConnections", "--max-connections", "BOREAS_MAX_CONNECTIONS", "13", 13],
+  ["maxAnonymousConnections", "--max-anonymous-connections", "BOREAS_MAX_ANONYMOUS_CONNECTIONS", "16", 16],
   ["maxClientMessagesPerSecond", "--max-client-messages-per-second", "BOREAS_MAX_CLIENT_MESSAGES_PER_SECOND", "14", 14],
   ["maxBufferedBytes", "--max-buffered-bytes", "BOREAS_MAX_BUFFERED_BYTES", "15", 15],
   ["authTimeout", "--auth-timeout", "BOREAS_AUTH_TIMEOUT", "1.5", 1.5],
@@ -130,6 +133,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_WEBHOOK_URL",
       "BOREAS_CORS_ORIGIN",
       "BOREAS_ALLOWED_ORIGINS",
+      "BOREAS_ALLOWED_HOSTS",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
@@ -166,6 +170,19 @@ Deno.test("loadConfig() collects webhook URLs from repeated flags, commas and th
   assert.deepEqual(
     load(secret, {}, { "./boreas.json": '{"webhookUrl": ["https://a.test/h"]}' }).webhookUrl,
     ["https://a.test/h"],
+  );
+});
+
+Deno.test("loadConfig() collects --allowed-hosts from repeated flags, commas and the file", () => {
+  assert.deepEqual(
+    load(["--allowed-hosts", "boreas.test", "--allowed-hosts", "10.0.0.5,[fd00::1], ::2"])
+      .allowedHosts,
+    ["boreas.test", "10.0.0.5", "[fd00::1]", "::2"],
+  );
+  assert.deepEqual(load([], { BOREAS_ALLOWED_HOSTS: "*" }).allowedHosts, ["*"]);
+  assert.deepEqual(
+    load([], {}, { "./boreas.json": '{"allowedHosts": ["a.test", "b.test"]}' }).allowedHosts,
+    ["a.test", "b.test"],
   );
 });
 

@@ -1,19 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import { TOKEN_PATTERN } from "./integration_helpers.ts";
-
-/** Runs the real curl binary with `args`; its stdout and the HTTP status it saw. */
-async function curl(...args: string[]): Promise<{ status: number; body: string }> {
-  const output = await new Deno.Command("curl", {
-    args: ["-sS", "-w", "\n%{http_code}", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(output.stdout);
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  const cut = text.lastIndexOf("\n");
-  return { status: Number(text.slice(cut + 1)), body: text.slice(0, cut) };
-}
+import { curl } from "./curl.ts";
 
 /** Sends `head` (CRLF line ends added) and `body` over a raw TCP connection, then reads the
  * answer until the server closes it. */

@@ -102,6 +102,7 @@ export function apiContext(
     debug: true,
     dashboard: true,
     apiKeys: [],
+    allowedHosts: [],
     corsOrigins: [],
     isShuttingDown: () => false,
     ...overrides,

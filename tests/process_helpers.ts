@@ -182,21 +182,27 @@ export function serverCommand(): { program: string; args: readonly string[] } {
   return { program: Deno.execPath(), args: ["run", ...MAIN_PERMISSIONS, MAIN_PATH] };
 }
 
+/** The environment for a child (pass it with `clearEnv: true`): this process's, without its
+ * `BOREAS_*` variables, with `NO_COLOR=1` and `extra`. */
+export function childEnv(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(Deno.env.toObject())) {
+    if (!name.startsWith("BOREAS_")) env[name] = value;
+  }
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
 /** Starts the server under test (see `serverCommand`) with `args`. */
 export function spawnBoreas(
   args: readonly string[],
   options: SpawnOptions,
 ): Promise<BoreasProcess> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(Deno.env.toObject())) {
-    if (!name.startsWith("BOREAS_")) env[name] = value;
-  }
   const server = options.command ?? serverCommand();
   const command = new Deno.Command(server.program, {
     args: [...server.args, ...args],
     cwd: options.cwd,
     clearEnv: true,
-    env: { ...env, NO_COLOR: "1", ...options.env },
+    env: childEnv(options.env),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

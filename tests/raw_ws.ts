@@ -36,9 +36,11 @@ export class RawWebSocket implements AsyncDisposable {
   }
 
   /** Connects to `url` (`ws://host:port/path`) and completes the opening handshake; rejects
-   * unless the server answers 101 with the right `Sec-WebSocket-Accept`. */
-  static async connect(url: string): Promise<RawWebSocket> {
-    const { hostname, port, pathname, host } = new URL(url);
+   * unless the server answers 101 with the right `Sec-WebSocket-Accept`. `host` is the `Host`
+   * header to send instead of the URL's. */
+  static async connect(url: string, options: { host?: string } = {}): Promise<RawWebSocket> {
+    const { hostname, port, pathname, host: urlHost } = new URL(url);
+    const { host = urlHost } = options;
     const conn = await withTimeout(
       Deno.connect({ hostname: hostname.replace(/^\[|\]$/g, ""), port: Number(port) }),
       `a TCP connection to ${url}`,

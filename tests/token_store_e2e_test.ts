@@ -152,7 +152,13 @@ Deno.test("main.ts --token-store keeps a token's grants across a SIGKILL", async
     });
     const minted = await response.json() as { token: string; expires_at: number };
     token = minted.token;
-    expected = { token, channels: ["room:*"], expires_at: minted.expires_at, user: "7" };
+    expected = {
+      token,
+      channels: ["room:*"],
+      publish: [],
+      expires_at: minted.expires_at,
+      user: "7",
+    };
     await crash(boreas);
   }
   await using again = await spawnBoreas(args, { cwd: dir.path });

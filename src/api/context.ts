@@ -27,6 +27,9 @@ export interface ApiContext {
   readonly dashboard: boolean;
   /** Keys for `Authorization: Bearer KEY`; empty when the API is open. */
   readonly apiKeys: readonly string[];
+  /** Without API keys: host names (`--allowed-hosts`, `*` for any) a request's `Host` may name
+   * besides the loopback ones. With keys, any `Host` is answered. */
+  readonly allowedHosts: readonly string[];
   /** Origins whose browser requests get CORS headers (`--cors-origin`); may hold `*`. */
   readonly corsOrigins: readonly string[];
   /** Whether a graceful shutdown has started (`/health` then answers 503). */

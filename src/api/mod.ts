@@ -1,6 +1,7 @@
 /**
  * @module
- * The HTTP API: every resource's routes behind one router, and the API key check.
+ * The HTTP API: every resource's routes behind one router, and the check of who may use them:
+ * the API key, or without one the `Host` check (DNS rebinding).
  */
 
 import { ClusterUnavailableError, UNAVAILABLE_REASON } from "../cluster/mod.ts";
@@ -13,6 +14,7 @@ import { debugRoutes } from "./debug.ts";
 import { historyRoutes } from "./history.ts";
 import { presenceRoutes } from "./presence.ts";
 import { operationsRoutes } from "./operations.ts";
+import { HostCheck } from "../host_check.ts";
 import { HttpError } from "./response.ts";
 import { createRouter, type RequestHandler, type Route } from "./router.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -20,6 +22,14 @@ import { tokenRoutes } from "./tokens.ts";
 /** Builds the API's request handler. Broadcast comes first: it is the busiest route. */
 export function createApi(context: ApiContext): RequestHandler {
   const keys = new ApiKeyCheck(context.apiKeys);
+  const hosts = new HostCheck(context.allowedHosts);
+  // A key proves the caller is no page that merely rebound a name to this machine.
+  const authorize = context.apiKeys.length > 0
+    ? (request: Request) => keys.verify(request)
+    : (request: Request) => {
+      const refusal = hosts.refusal(request);
+      if (refusal !== undefined) throw new HttpError(403, refusal);
+    };
   return createRouter(
     [
       ...broadcastRoutes(context),
@@ -33,7 +43,7 @@ export function createApi(context: ApiContext): RequestHandler {
     ].map((route) => answeringRedisFailures(route, { isDetailShown: context.apiKeys.length > 0 })),
     {
       logger: context.logger,
-      authorize: (request) => keys.verify(request),
+      authorize,
       corsOrigins: context.corsOrigins,
     },
   );

@@ -32,6 +32,8 @@ export interface ConnectionLimits {
 export interface ConnectionTracker {
   /** The close to apply at once to a socket that opens after shutdown started. */
   closing(): CloseSpec | undefined;
+  /** Stops counting a session as anonymous: it has authenticated. */
+  authenticated(session: { close(code: number, reason: string): void }): void;
   /** Stops tracking a closed session. */
   forget(session: { close(code: number, reason: string): void }): void;
 }

@@ -145,6 +145,7 @@ export class Session implements Subscriber {
     }
     if (!hub.authenticate(this, token, grant.user)) return "connection is closing";
     clearTimeout(this.#authTimer);
+    this.#context.tracker.authenticated(this);
     this.#grant.set(grant, () => this.closeFor(CLOSE.expired, "token expired", { level: "info" }));
     // A narrower token than the last one: leave what it does not grant.
     const denied = this.#grant.denied(hub.sessionOf(this)?.channels ?? []);

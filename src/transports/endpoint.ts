@@ -1,13 +1,15 @@
 /**
  * @module
  * The WebSocket listener's request handler: the only `Deno.upgradeWebSocket` call. Refuses
- * what it must (another path, a plain request, past `--max-connections`, during shutdown),
- * upgrades the rest into WebSocket transports, streams `GET /events` through the SSE one, and
- * tracks every session so shutdown can close them all.
+ * what it must (another path, a plain request, another origin or host, past
+ * `--max-connections` or `--max-anonymous-connections`, during shutdown), upgrades the rest
+ * into WebSocket transports, streams `GET /events` through the SSE one, and tracks every
+ * session so shutdown can close them all.
  */
 
 import { addCorsHeaders, allowedOrigin, preflightResponse } from "../api/cors.ts";
 import { errorResponse, HttpError } from "../api/response.ts";
+import { HostCheck } from "../host_check.ts";
 import type { CloseSpec } from "../protocol.ts";
 import type { SessionContext } from "../session/context.ts";
 import type { Session } from "../session/session.ts";
@@ -20,12 +22,19 @@ import { WebSocketTransport } from "./websocket.ts";
 export interface WsOptions {
   /** Open connections in all; an upgrade past it is answered 503. */
   readonly maxConnections: number;
+  /** Connections not yet authenticated, from their upgrade until they authenticate or their
+   * socket is closed; an upgrade past it is answered 503. Unused when every connection is
+   * authenticated as it opens (`requireAuth` off). */
+  readonly maxAnonymousConnections: number;
   /** Seconds between pings to an idle client; a client that does not answer is closed. 0
    * disables pings. */
   readonly pingIntervalSeconds: number;
   /** Origins an upgrade may come from (`--allowed-origins`); empty: any. A request without an
    * `Origin` header (not a browser) is always allowed. */
   readonly allowedOrigins: readonly string[];
+  /** When `allowedOrigins` is empty: host names a request's `Host` may name besides the
+   * loopback ones (`--allowed-hosts`, `*` for any); null for any `Host`. */
+  readonly allowedHosts: readonly string[] | null;
 }
 
 /** The WebSocket listener's handler, and a way to close every socket it opened. */
@@ -48,14 +57,19 @@ export function createWsEndpoint(
   // Every socket until its close event, closing ones too: Deno cannot tear down a server
   // WebSocket whose peer never answers the close, so those still hold a file descriptor.
   const connections = new Set<{ close(code: number, reason: string): void }>();
+  // Not yet authenticated, closing ones too: Deno reassembles each message whole before the
+  // server sees it, and goes on doing so after the server's close.
+  const anonymous = new Set<{ close(code: number, reason: string): void }>();
   let closing: CloseSpec | undefined;
   let allClosed: (() => void) | undefined;
   const context: SessionContext & { readonly keepAliveMs?: number } = {
     ...shared,
     tracker: {
       closing: () => closing,
+      authenticated: (connection) => anonymous.delete(connection),
       forget(connection) {
         connections.delete(connection);
+        anonymous.delete(connection);
         if (connections.size === 0) allClosed?.();
       },
     },
@@ -66,6 +80,11 @@ export function createWsEndpoint(
   const streams = { add: (session: Session) => connections.add(session) };
 
   const eventsOrigins = options.allowedOrigins.length > 0 ? options.allowedOrigins : ["*"];
+  // Allowed origins already keep other sites' pages out; without them, the Host does.
+  const hosts = options.allowedOrigins.length === 0 && options.allowedHosts !== null
+    ? new HostCheck(options.allowedHosts)
+    : null;
+  const maxAnonymous = shared.requireAuth ? options.maxAnonymousConnections : Infinity;
   const handler = async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);
     const isEvents = pathname === "/events";
@@ -96,6 +115,8 @@ export function createWsEndpoint(
         );
       }
     }
+    const hostRefusal = hosts?.refusal(request);
+    if (hostRefusal !== undefined) return refuse(403, hostRefusal);
     if (isEvents) {
       if (connections.size >= options.maxConnections) {
         return refuse(503, `too many connections (at most ${options.maxConnections})`);
@@ -114,13 +135,18 @@ export function createWsEndpoint(
     if (connections.size >= options.maxConnections) {
       return refuse(503, `too many connections (at most ${options.maxConnections})`);
     }
+    if (anonymous.size >= maxAnonymous) {
+      return refuse(503, `too many anonymous connections (at most ${maxAnonymous})`);
+    }
     let upgraded: Deno.WebSocketUpgrade;
     try {
       upgraded = Deno.upgradeWebSocket(request, { idleTimeout });
     } catch (error) {
       return refuse(400, `invalid WebSocket upgrade request: ${errorMessage(error)}`);
     }
-    connections.add(new WebSocketTransport(upgraded.socket, context).session);
+    const { session } = new WebSocketTransport(upgraded.socket, context);
+    connections.add(session);
+    if (shared.requireAuth) anonymous.add(session);
     return upgraded.response;
   };
 
