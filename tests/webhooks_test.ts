@@ -127,6 +127,22 @@ Deno.test("webhooks: across two nodes, one occupied and one vacated per change",
   ]);
 });
 
+Deno.test("webhooks: a node that shuts down leaves its channels to be vacated by the others", async () => {
+  await using receiver = startReceiver(SECRET);
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a", hooks(receiver));
+  await using b = await startNode(redis.url, "b", hooks(receiver));
+  await using client = await join(b, await mint(a, "7"), "solo");
+  await receiver.until((events) => channelEvents(events, "solo").length === 1, "occupied");
+  await b.shutdown();
+  assert.equal((await client.closed).code, 1001);
+  await receiver.until(
+    (events) => channelEvents(events, "solo").includes("channel.vacated"),
+    "vacated, swept by node a",
+  );
+  assert.deepEqual(channelEvents(receiver.events, "solo"), ["channel.occupied", "channel.vacated"]);
+});
+
 Deno.test("webhooks: a receiver that never answers loses the oldest events, not broadcasts", async () => {
   await using receiver = startReceiver(SECRET);
   receiver.hang();

@@ -39,6 +39,9 @@ export interface Cluster {
   /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
    * (always, standalone). */
   problems(): string[];
+  /** Says a shutdown has begun: the other nodes go on counting this node's connections as
+   * they were while they are closed, until `close()` removes them with the node at once. */
+  startLeaving(): void;
   /** Leaves the cluster and closes its connections. Call after every WebSocket is closed. */
   close(): Promise<void>;
 }
@@ -107,6 +110,7 @@ export function createCluster(
       history,
       nodeId: null,
       problems: () => [],
+      startLeaving: () => {},
       close: () => {
         history?.[Symbol.dispose]();
         occupancy?.[Symbol.dispose]();
@@ -161,11 +165,14 @@ export function createCluster(
       const membershipProblem = membership.problem();
       return [...link.problems(), ...(membershipProblem === null ? [] : [membershipProblem])];
     },
+    startLeaving: () => membership.stopWriting(),
     close: async () => {
       clearInterval(epochTimer);
       clearInterval(sweeper);
       occupancy?.[Symbol.dispose]();
-      await membership.leave();
+      const left = await membership.leave();
+      // Its counts reached Redis only as it left: now the channels it alone served are vacated.
+      if (left.size > 0) await occupancy?.check([...left]);
       await link[Symbol.asyncDispose]();
     },
   };
