@@ -36,7 +36,7 @@ export interface SseContext {
   readonly membership: Membership;
   readonly history: History | null;
   readonly events: EventSink;
-  readonly nodeId: string | null;
+  readonly nodeId: string;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly maxChannelsPerConnection: number;

@@ -44,10 +44,8 @@ export function operationsRoutes(context: ApiContext): Route[] {
           ...census.counters,
           uptime_seconds: gauges.uptimeSeconds,
           memory: { rss_bytes: gauges.residentMemoryBytes, heap_used_bytes: heapUsed() },
-          ...(cluster.nodeId === null ? {} : {
-            node: census.nodes[0],
-            nodes: census.nodes.map(({ id }) => id),
-          }),
+          node: census.nodes[0],
+          nodes: census.nodes.map(({ id }) => id),
         });
       },
     },

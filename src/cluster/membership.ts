@@ -2,7 +2,7 @@
  * @module
  * Who is connected where: the cluster-wide counts the API answers with (recipients, the token
  * lists, the recipient dump, `/stats`, `/nodes/`) and the live nodes. The local one reads this
- * process's hub, which is the whole server when there is no cluster.
+ * process's hub, which is the whole server when there is no cluster: a cluster of one node.
  */
 
 import type { Hub, HubSnapshot, Presence } from "../hub.ts";
@@ -93,14 +93,16 @@ export function sumCounters(reports: readonly NodeCounters[]): NodeCounters {
   return sum;
 }
 
-/** Membership of a standalone server: its own hub. */
+/** Membership of a standalone server: its own hub, a cluster of one node. */
 export class LocalMembership implements Membership {
   readonly #hub: Hub;
   readonly #metrics: Metrics;
+  readonly #nodeId: string;
 
-  constructor(hub: Hub, metrics: Metrics) {
+  constructor(hub: Hub, { metrics, nodeId }: { metrics: Metrics; nodeId: string }) {
     this.#hub = hub;
     this.#metrics = metrics;
+    this.#nodeId = nodeId;
   }
 
   recipients(channel: string): Promise<number> {
@@ -120,8 +122,9 @@ export class LocalMembership implements Membership {
   }
 
   census(): Promise<Census> {
+    const report = nodeReportOf(this.#nodeId, this.#hub, this.#metrics);
     return Promise.resolve({
-      nodes: [],
+      nodes: [report],
       hub: this.#hub.snapshot(),
       counters: countersOf(this.#metrics),
     });

@@ -34,8 +34,8 @@ export interface Cluster {
   readonly membership: Membership;
   /** The channels' kept messages (`--history-size`), or null when history is off. */
   readonly history: History | null;
-  /** This node's id in the cluster, or null for a standalone server. */
-  readonly nodeId: string | null;
+  /** This node's id: `--node-id`, or generated per process; standalone too. */
+  readonly nodeId: string;
   /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
    * (always, standalone). */
   problems(): string[];
@@ -92,6 +92,7 @@ export function createCluster(
   deps: ClusterDeps,
 ): Cluster {
   const { hub, metrics, logger } = deps;
+  const nodeId = config.nodeId ?? generateNodeId();
   if (config.redisUrl === null) {
     const tokens = new TokenStore(deps.tokens, deps.journal, deps.grants);
     const delayMs = config.webhookVacateDelay * 1000;
@@ -106,9 +107,9 @@ export function createCluster(
     return {
       tokens,
       broker: new LocalBroker(hub, metrics, history),
-      membership: new LocalMembership(hub, metrics),
+      membership: new LocalMembership(hub, { metrics, nodeId }),
       history,
-      nodeId: null,
+      nodeId,
       problems: () => [],
       startLeaving: () => {},
       close: () => {
@@ -118,7 +119,6 @@ export function createCluster(
       },
     };
   }
-  const nodeId = config.nodeId ?? generateNodeId();
   const keys = new RedisKeys(config.redisPrefix);
   const link = new RedisLink({ url: config.redisUrl, pingChannel: keys.pings(nodeId), logger });
   const tokens = new RedisTokenRegistry(link, keys);
