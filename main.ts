@@ -41,9 +41,8 @@ async function main(args: string[], env: Record<string, string | undefined>): Pr
   try {
     const loaded = loadConfig(args, env);
     // Resolved here, so that the banner and the node agree on it.
-    const config = loaded.redisUrl === null || loaded.nodeId !== null
-      ? loaded
-      : Object.freeze({ ...loaded, nodeId: generateNodeId() });
+    const nodeId = loaded.nodeId ?? generateNodeId();
+    const config = Object.freeze({ ...loaded, nodeId });
     const logger = createLogger({
       level: config.logLevel,
       format: config.logFormat,
@@ -53,9 +52,7 @@ async function main(args: string[], env: Record<string, string | undefined>): Pr
     await using _journal = journal;
     const { debug } = config;
     const tokenCount = tokens.length;
-    const cluster = config.redisUrl === null || config.nodeId === null
-      ? undefined
-      : clusterBanner(config, config.nodeId);
+    const cluster = config.redisUrl === null ? undefined : clusterBanner(config, nodeId);
     bannerStart({ provider, tokenCount, debug, debugPaths: DEBUG_PATHS, cluster })
       .forEach((line) => logger.print(line));
     if (skippedLines > 0) {

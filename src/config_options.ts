@@ -184,7 +184,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "logOutput", kind: "output", placeholder: "STREAM", summary: `where log lines go: ${LOG_OUTPUTS.join(", ")} (the banner is always on stdout)` },
   { key: "redisUrl", kind: "redis-url", placeholder: "URL", summary: "run as one node of a cluster sharing this Redis: redis://[[user]:password@]host[:port][/db] or rediss://" },
   { key: "redisPrefix", kind: "name", placeholder: "PREFIX", summary: "start of every Redis key and pub/sub channel of this cluster" },
-  { key: "nodeId", kind: "name", placeholder: "ID", summary: "this node's name in the cluster (default: generated per process)" },
+  { key: "nodeId", kind: "name", placeholder: "ID", summary: "this node's name in /stats, webhook events and the cluster (default: generated per process)" },
   { key: "nodeTimeout", kind: "timeout", placeholder: "SECONDS", summary: "how soon the cluster forgets a node that stopped without saying goodbye" },
   { key: "reusePort", kind: "boolean", placeholder: "", summary: "let several nodes on this host listen on the same ports (SO_REUSEPORT, Linux)" },
   { key: "historySize", kind: "size", placeholder: "N", summary: "messages kept per channel, so that a subscriber can resume after a reconnect (0: history off)" },

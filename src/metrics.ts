@@ -91,8 +91,8 @@ export interface Gauges {
   /** Tokens that may authenticate; null when they cannot be counted (Redis is down). */
   readonly tokens: number | null;
   readonly channels: number;
-  /** The node's cluster id, or null for a standalone server. */
-  readonly nodeId: string | null;
+  /** The node's id (`--node-id`, or generated). */
+  readonly nodeId: string;
   /** Resident set size of the process, in bytes. */
   readonly residentMemoryBytes: number;
   /** Seconds since the server started. */
@@ -109,11 +109,9 @@ export function renderPrometheus(metrics: Metrics, gauges: Gauges): string {
     `boreas_connections{state="anonymous"} ${gauges.anonymousConnections}`,
     `boreas_connections{state="authenticated"} ${gauges.authenticatedConnections}`,
   ]);
-  if (gauges.nodeId !== null) {
-    family("boreas_node_info", "gauge", "The cluster node these figures are of.", [
-      `boreas_node_info{node=${JSON.stringify(gauges.nodeId)}} 1`,
-    ]);
-  }
+  family("boreas_node_info", "gauge", "The node these figures are of.", [
+    `boreas_node_info{node=${JSON.stringify(gauges.nodeId)}} 1`,
+  ]);
   if (gauges.tokens !== null) {
     family("boreas_tokens", "gauge", "Tokens that may authenticate.", [
       `boreas_tokens ${gauges.tokens}`,

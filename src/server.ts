@@ -154,6 +154,9 @@ export async function startServer(
 
   const shutdown = once(async () => {
     isShuttingDown = true;
+    // The node stays counted as it is until it leaves: its connections and its place in the
+    // cluster's lists go together.
+    cluster.startLeaving();
     const deadline = Date.now() + config.shutdownTimeout * 1000;
     const left = () => deadline - Date.now();
     // Our own close frames first: Deno's shutdown would close the sockets with its own reason.

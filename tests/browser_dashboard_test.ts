@@ -252,7 +252,7 @@ Deno.test("in cluster mode the dashboard shows one row per node", async () => {
   await untilShown(page, "#nodes-section");
   await untilText(page, "#nodes tbody tr:first-child td:first-child", "node-a");
   await untilText(page, "#nodes tbody tr:nth-child(2) td:first-child", "node-b");
-  // node-b's anonymous connection, as its heartbeat reports it.
+  // node-b's anonymous connection, as its mirror in Redis holds it.
   await untilText(page, "#nodes tbody tr:nth-child(2) td:nth-child(2)", "1");
   await untilText(page, "#connections-anonymous", "1");
   assert.deepEqual(browser.pageErrors, []);

@@ -63,9 +63,10 @@ Deno.test("GET /channels/ and GET /nodes/ need the API key when one is set", asy
   }
 });
 
-Deno.test("GET /nodes/ is empty on a standalone server", async () => {
-  const api = createApi(apiContext());
-  const response = await api(new Request("http://boreas.test/nodes/"));
+Deno.test("GET /nodes/ on a standalone server is its own one row", async () => {
+  const context = apiContext();
+  const response = await createApi(context)(new Request("http://boreas.test/nodes/"));
   assert.equal(response.status, 200);
-  assert.deepEqual(await response.json(), { nodes: [] });
+  const { nodes } = await response.json();
+  assert.deepEqual(nodes.map(({ id }: { id: string }) => id), [context.cluster.nodeId]);
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { TestClient, withTimeout } from "./helpers.ts";
 import { readJson } from "./integration_helpers.ts";
-import { until } from "./cluster_helpers.ts";
+import { CLUSTER_WAIT_MS, until } from "./cluster_helpers.ts";
 import {
   type BoreasProcess,
   type Endpoints,
@@ -142,6 +142,109 @@ Deno.test("three main.ts nodes on one Redis act as one server, and survive a nod
   // A revoke on node-a closes its connection there too, and the token is refused.
   assert.equal(await status(a.api(`/token/${token}/`, { method: "DELETE" })), 204);
   assert.equal((await withTimeout(onA.closed, "the revocation close on node-a", 1000)).code, 4001);
+});
+
+/** How many authenticated connections each node has, and no anonymous one, while sampled. */
+type Counts = Readonly<Record<string, number>>;
+
+/** One sample: the ids a /stats or /nodes/ answer lists. */
+type Listed = readonly string[];
+
+/**
+ * Asks `node` for `/stats` and `/nodes/`, one after the other, until both list what `isDone`
+ * wants; rejects after `ms`. Every answer must list exactly the nodes it counts: a /stats
+ * answer's connections are the sum of `counts` over the nodes it lists, each /nodes/ row shows
+ * its node's count, and once one answer is done, every later one is too.
+ */
+async function sampleUntil(
+  node: Node,
+  { counts, isDone, what, ms = CLUSTER_WAIT_MS }: {
+    counts: Counts;
+    isDone: (listed: Listed) => boolean;
+    what: string;
+    ms?: number;
+  },
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  const countOf = (id: string) => {
+    assert.ok(Object.hasOwn(counts, id), `an unknown node ${id}`);
+    return counts[id]!;
+  };
+  let hasBeenDone = false;
+  const check = (listed: Listed, answer: string) => {
+    assert.equal(new Set(listed).size, listed.length, answer);
+    hasBeenDone ||= isDone(listed);
+    assert.ok(!hasBeenDone || isDone(listed), `went back while waiting for ${what}: ${answer}`);
+  };
+  for (let sample = 1;; sample++) {
+    const stats = await json(node.api("/stats")) as {
+      nodes: string[];
+      connections: { anonymous: number; authenticated: number };
+    };
+    const answer = `/stats #${sample}: ${JSON.stringify(stats.connections)} of ${stats.nodes}`;
+    check(stats.nodes, answer);
+    const counted = stats.nodes.reduce((sum, id) => sum + countOf(id), 0);
+    assert.deepEqual(stats.connections, { anonymous: 0, authenticated: counted }, answer);
+    const { nodes: rows } = await json(node.api("/nodes/")) as {
+      nodes: Array<{ id: string; connections: { anonymous: number; authenticated: number } }>;
+    };
+    const listed = rows.map(({ id }) => id);
+    check(listed, `/nodes/ #${sample}: ${JSON.stringify(rows.map((row) => row.connections))}`);
+    for (const { id, connections } of rows) {
+      assert.deepEqual(connections, { anonymous: 0, authenticated: countOf(id) }, `row ${id}`);
+    }
+    if (isDone(stats.nodes) && isDone(listed)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  }
+}
+
+Deno.test("every /stats and /nodes/ answer lists exactly the nodes whose connections it counts", async () => {
+  await using redis = await startRedis();
+  await using dir = await tempDir();
+  // node-a renews its liveness once a second, b and c twice, and b and c are forgotten 1.5 s
+  // after they stop: which node notices a death first, and when, varies.
+  await using a = await spawnNode(dir.path, ["--redis-url", redis.url, "--node-id", "a"]);
+  const quick = ["--redis-url", redis.url, "--node-timeout", "1.5"];
+  const { token } = await json(a.api("/token/", { method: "POST" })) as { token: string };
+  await using _onA = await subscribe(a, token, "room");
+
+  // Joining: counted from the first answer that lists it, and listed from the first that
+  // counts it.
+  await using b = await spawnNode(dir.path, [...quick, "--node-id", "b"]);
+  await using onB = await subscribe(b, token, "room");
+  await sampleUntil(a, {
+    counts: { a: 1, b: 1 },
+    isDone: (listed) => listed.join() === "a,b",
+    what: "node-a to list b",
+  });
+  await using c = await spawnNode(dir.path, [...quick, "--node-id", "c"]);
+  await using _onC = await subscribe(c, token, "room");
+  await sampleUntil(a, {
+    counts: { a: 1, b: 1, c: 1 },
+    isDone: (listed) => [...listed].sort().join() === "a,b,c",
+    what: "node-a to list c",
+  });
+
+  // SIGKILL: c and its connection vanish together, within its --node-timeout, whichever of a
+  // and b forgets it first.
+  c.process.kill("SIGKILL");
+  await sampleUntil(a, {
+    counts: { a: 1, b: 1, c: 1 },
+    isDone: (listed) => !listed.includes("c"),
+    what: "c to be forgotten",
+    ms: 1_500,
+  });
+  await c.process.exited();
+
+  // SIGTERM: b closes its connection, and stays counted with it until it leaves at once.
+  b.process.kill("SIGTERM");
+  await sampleUntil(a, {
+    counts: { a: 1, b: 1 },
+    isDone: (listed) => listed.join() === "a",
+    what: "b to leave",
+  });
+  assert.equal((await b.process.exited()).code, 0);
+  assert.equal((await onB.closed).code, 1001);
 });
 
 Deno.test("main.ts nodes answer 503 while Redis is down and recover on their own", async () => {

@@ -57,13 +57,14 @@ export function untilHealthy(server: TestServer, ms = CLUSTER_WAIT_MS): Promise<
 
 /** Resolves once every node in `servers` sees all of them as live. */
 export function untilNodesSee(servers: readonly TestServer[]): Promise<void> {
-  const ids = servers.map((server) => server.cluster.nodeId).sort();
+  const ids = JSON.stringify(servers.map((server) => server.cluster.nodeId).sort());
+  const seen = async (server: TestServer) => {
+    const { nodes } = await server.cluster.membership.census();
+    return JSON.stringify(nodes.map(({ id }) => id).sort());
+  };
   return until(
-    () =>
-      servers.every((server) =>
-        JSON.stringify([...server.cluster.membership.nodes()].sort()) === JSON.stringify(ids)
-      ),
-    `every node to see ${ids.join(", ")}`,
+    async () => (await Promise.all(servers.map(seen))).every((nodes) => nodes === ids),
+    `every node to see ${ids}`,
   );
 }
 

@@ -12,7 +12,7 @@ const GAUGES: Gauges = {
   authenticatedConnections: 5,
   tokens: 7,
   channels: 3,
-  nodeId: null,
+  nodeId: "node-a",
   residentMemoryBytes: 52_428_800,
   uptimeSeconds: 3600,
 };
@@ -152,6 +152,7 @@ Deno.test("renderPrometheus() shows every counter, gauge and the histogram's val
     ["boreas_broadcast_fanout_seconds_count", 2],
     ["boreas_uptime_seconds", 3600],
     ["boreas_resident_memory_bytes", 52_428_800],
+    ['boreas_node_info{node="node-a"}', 1],
   ];
   for (const [key, value] of expected) {
     assert.equal(samples.get(key), value, key);

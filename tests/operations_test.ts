@@ -95,11 +95,33 @@ Deno.test("GET /stats reports connections, tokens, channels and broadcasts", asy
     "frames_delivered",
     "memory",
     "messages_published",
+    "node",
+    "nodes",
     "slow_consumers_dropped",
     "tokens",
     "uptime_seconds",
     "webhook_events_dropped",
   ]);
+});
+
+Deno.test("standalone, GET /stats and GET /nodes/ show the one node, under its generated id", async () => {
+  await using server = await startTestServer();
+  const { subscriber, anonymous } = await subscribed(server);
+  await using _subscriber = subscriber;
+  await using _anonymous = anonymous;
+  const { node, nodes } = await stats(server) as { node: Record<string, unknown>; nodes: string[] };
+  assert.match(node.id as string, /^[0-9a-f]{12}$/);
+  assert.equal(node.id, server.cluster.nodeId);
+  assert.deepEqual(nodes, [node.id]);
+  assert.deepEqual(node.connections, { anonymous: 1, authenticated: 1 });
+  assert.equal(node.channels, 1);
+  const response = await server.api("/nodes/");
+  const rows = (await response.json()).nodes as Record<string, unknown>[];
+  assert.deepEqual(rows.map(({ id, connections, channels }) => ({ id, connections, channels })), [
+    { id: node.id, connections: { anonymous: 1, authenticated: 1 }, channels: 1 },
+  ]);
+  const metrics = await (await server.api("/metrics")).text();
+  assert.ok(metrics.includes(`boreas_node_info{node="${node.id}"} 1\n`), metrics);
 });
 
 Deno.test("GET /metrics renders Prometheus text that reflects a broadcast", async () => {

@@ -63,11 +63,36 @@ Deno.test("webhooks: signed batches of connection and channel events", async () 
   const [authenticated, occupied, closed] = receiver.events;
   assert.equal(authenticated!.user, "7");
   assert.match(authenticated!.token_fingerprint as string, /^[0-9a-f]{12}$/);
-  assert.equal(authenticated!.node, null);
+  // Standalone too, the node is named: by the id it generated, as /stats shows it.
+  const { node } = (await readJson(await server.api("/stats"), 200)).value as {
+    node: { id: string };
+  };
+  assert.match(node.id, /^[0-9a-f]{12}$/);
+  assert.equal(authenticated!.node, node.id);
+  assert.equal(closed!.node, node.id);
   assert.equal(occupied!.channel, "room");
   assert.equal(closed!.code, 1005);
   assert.equal(new Set(receiver.events.map((event) => event.id)).size, 4);
   assert.ok(receiver.events.every((event) => typeof event.time === "number"));
+});
+
+Deno.test("webhooks: a standalone server names itself by --node-id in its events and /stats", async () => {
+  await using receiver = startReceiver(SECRET);
+  await using server = await startTestServer(hooks(receiver, { nodeId: "solo" }));
+  const client = await join(server, await mint(server, "7"), "room");
+  await client[Symbol.asyncDispose]();
+  await receiver.until(
+    (events) => events.some((event) => event.type === "connection.closed"),
+    "the closed event",
+  );
+  const connectionEvents = receiver.events.filter((event) => event.type.startsWith("connection."));
+  assert.deepEqual(connectionEvents.map((event) => event.node), ["solo", "solo"]);
+  const stats = (await readJson(await server.api("/stats"), 200)).value as {
+    node: { id: string };
+    nodes: string[];
+  };
+  assert.equal(stats.node.id, "solo");
+  assert.deepEqual(stats.nodes, ["solo"]);
 });
 
 Deno.test("webhooks: a batch the receiver refuses is sent again until it succeeds", async () => {
@@ -125,6 +150,22 @@ Deno.test("webhooks: across two nodes, one occupied and one vacated per change",
     "channel.vacated",
     "channel.occupied",
   ]);
+});
+
+Deno.test("webhooks: a node that shuts down leaves its channels to be vacated by the others", async () => {
+  await using receiver = startReceiver(SECRET);
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a", hooks(receiver));
+  await using b = await startNode(redis.url, "b", hooks(receiver));
+  await using client = await join(b, await mint(a, "7"), "solo");
+  await receiver.until((events) => channelEvents(events, "solo").length === 1, "occupied");
+  await b.shutdown();
+  assert.equal((await client.closed).code, 1001);
+  await receiver.until(
+    (events) => channelEvents(events, "solo").includes("channel.vacated"),
+    "vacated, swept by node a",
+  );
+  assert.deepEqual(channelEvents(receiver.events, "solo"), ["channel.occupied", "channel.vacated"]);
 });
 
 Deno.test("webhooks: a receiver that never answers loses the oldest events, not broadcasts", async () => {

@@ -2,10 +2,10 @@
  * @module
  * What operators poll: `/health` (public, for load balancers), `/stats` (JSON, for the whole
  * cluster and for this node), `/nodes` (each live node's own counts) and `/metrics` (Prometheus
- * text format, this node's).
+ * text format, this node's). `/stats` and `/nodes` each answer from one census of the live
+ * nodes, so the nodes they list are exactly the ones they count.
  */
 
-import { nodeReportOf } from "../cluster/membership.ts";
 import type { HubSnapshot } from "../hub.ts";
 import { type Gauges, renderPrometheus } from "../metrics.ts";
 import { UNAVAILABLE_REASON } from "../cluster/mod.ts";
@@ -25,7 +25,7 @@ function hasApiKey(keys: ApiKeyCheck, request: Request): boolean {
 
 /** The health, stats, nodes and metrics routes. */
 export function operationsRoutes(context: ApiContext): Route[] {
-  const { metrics, cluster, hub } = context;
+  const { metrics, cluster } = context;
   const keys = new ApiKeyCheck(context.apiKeys);
   return [
     {
@@ -48,30 +48,27 @@ export function operationsRoutes(context: ApiContext): Route[] {
       method: "GET",
       path: "/stats",
       handler: async () => {
-        const [snapshot, counters, tokens] = await Promise.all([
-          cluster.membership.snapshot(),
-          cluster.membership.counters(),
+        const [census, tokens] = await Promise.all([
+          cluster.membership.census(),
           cluster.tokens.count(),
         ]);
         const gauges = readGauges(context, tokens);
         return jsonResponse({
-          connections: connectionsOf(snapshot),
+          connections: connectionsOf(census.hub),
           tokens,
-          channels: snapshot.channels.length,
-          ...counters,
+          channels: census.hub.channels.length,
+          ...census.counters,
           uptime_seconds: gauges.uptimeSeconds,
           memory: { rss_bytes: gauges.residentMemoryBytes, heap_used_bytes: heapUsed() },
-          ...(cluster.nodeId === null ? {} : {
-            node: nodeReportOf(cluster.nodeId, hub, metrics),
-            nodes: cluster.membership.nodes(),
-          }),
+          node: census.nodes[0],
+          nodes: census.nodes.map(({ id }) => id),
         });
       },
     },
     {
       method: "GET",
       path: "/nodes",
-      handler: async () => jsonResponse({ nodes: await cluster.membership.nodeReports() }),
+      handler: async () => jsonResponse({ nodes: (await cluster.membership.census()).nodes }),
     },
     {
       method: "GET",

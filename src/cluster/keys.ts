@@ -100,11 +100,6 @@ export class RedisKeys {
     return `${this.#prefix}!revoked`;
   }
 
-  /** The pub/sub channel on which a node that shuts down says goodbye. */
-  get departures(): string {
-    return `${this.#prefix}!left`;
-  }
-
   /** The pub/sub channel `node` sends its own liveness pings to. */
   pings(node: string): string {
     return `${this.#prefix}!ping:${node}`;

@@ -1,12 +1,12 @@
 /**
  * @module
  * Who is connected where: the cluster-wide counts the API answers with (recipients, the token
- * lists, the recipient dump, `/stats`) and the live nodes. The local one reads this process's
- * hub, which is the whole server when there is no cluster.
+ * lists, the recipient dump, `/stats`, `/nodes/`) and the live nodes. The local one reads this
+ * process's hub, which is the whole server when there is no cluster: a cluster of one node.
  */
 
 import type { Hub, HubSnapshot, Presence } from "../hub.ts";
-import type { Metrics } from "../metrics.ts";
+import { Metrics } from "../metrics.ts";
 
 /** The counters each node reports, by their `/stats` names. */
 export interface NodeCounters {
@@ -22,10 +22,22 @@ export interface NodeCounters {
  * its counters. */
 export interface NodeReport extends NodeCounters {
   readonly id: string;
-  /** When the node made this report, in seconds since the epoch (by its own clock). */
+  /** When the node counted its counters, in seconds since the epoch (by its own clock). */
   readonly "reported_at": number;
   readonly connections: { readonly anonymous: number; readonly authenticated: number };
   readonly channels: number;
+}
+
+/** One reading of the cluster: the nodes it counted and what they add up to. Every figure
+ * is of exactly the nodes in `nodes`. */
+export interface Census {
+  /** The nodes counted, this one first: each with its connections and channels as of the
+   * reading, and its counters as of `reported_at`. */
+  readonly nodes: readonly NodeReport[];
+  /** Their connections and channels, in the recipient dump's shape. */
+  readonly hub: HubSnapshot;
+  /** Their counters, summed. */
+  readonly counters: NodeCounters;
 }
 
 /** Cluster-wide membership. Every query rejects with `ClusterUnavailableError` when the
@@ -40,13 +52,8 @@ export interface Membership {
   channelTokens(channel: string): Promise<string[]>;
   /** `channel`'s connections on every live node, and the distinct users holding them. */
   presence(channel: string): Promise<Presence>;
-  /** The counters of every live node, summed. */
-  counters(): Promise<NodeCounters>;
-  /** The live nodes' ids, this one first; empty for a standalone server. */
-  nodes(): readonly string[];
-  /** What each live node reported at its last heartbeat (this one: now), this one first;
-   * empty for a standalone server. */
-  nodeReports(): Promise<NodeReport[]>;
+  /** The live nodes and their figures, read at one instant (`/stats`, `/nodes/`). */
+  census(): Promise<Census>;
   /** Resolves once every hub change made before the call is visible to the other nodes (or,
    * when Redis is unreachable, will be made visible when it is back). Never rejects. */
   synced(): Promise<void>;
@@ -78,14 +85,24 @@ export function nodeReportOf(id: string, hub: Hub, metrics: Metrics): NodeReport
   };
 }
 
-/** Membership of a standalone server: its own hub. */
+/** The counters of `reports`, summed. */
+export function sumCounters(reports: readonly NodeCounters[]): NodeCounters {
+  const sum: Record<keyof NodeCounters, number> = { ...countersOf(new Metrics(0)) };
+  const names = Object.keys(sum) as Array<keyof NodeCounters>;
+  for (const report of reports) for (const name of names) sum[name] += report[name];
+  return sum;
+}
+
+/** Membership of a standalone server: its own hub, a cluster of one node. */
 export class LocalMembership implements Membership {
   readonly #hub: Hub;
   readonly #metrics: Metrics;
+  readonly #nodeId: string;
 
-  constructor(hub: Hub, metrics: Metrics) {
+  constructor(hub: Hub, { metrics, nodeId }: { metrics: Metrics; nodeId: string }) {
     this.#hub = hub;
     this.#metrics = metrics;
+    this.#nodeId = nodeId;
   }
 
   recipients(channel: string): Promise<number> {
@@ -104,16 +121,13 @@ export class LocalMembership implements Membership {
     return Promise.resolve(this.#hub.presence(channel));
   }
 
-  counters(): Promise<NodeCounters> {
-    return Promise.resolve(countersOf(this.#metrics));
-  }
-
-  nodes(): readonly string[] {
-    return [];
-  }
-
-  nodeReports(): Promise<NodeReport[]> {
-    return Promise.resolve([]);
+  census(): Promise<Census> {
+    const report = nodeReportOf(this.#nodeId, this.#hub, this.#metrics);
+    return Promise.resolve({
+      nodes: [report],
+      hub: this.#hub.snapshot(),
+      counters: countersOf(this.#metrics),
+    });
   }
 
   synced(): Promise<void> {

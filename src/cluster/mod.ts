@@ -34,11 +34,14 @@ export interface Cluster {
   readonly membership: Membership;
   /** The channels' kept messages (`--history-size`), or null when history is off. */
   readonly history: History | null;
-  /** This node's id in the cluster, or null for a standalone server. */
-  readonly nodeId: string | null;
+  /** This node's id: `--node-id`, or generated per process; standalone too. */
+  readonly nodeId: string;
   /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
    * (always, standalone). */
   problems(): string[];
+  /** Says a shutdown has begun: the other nodes go on counting this node's connections as
+   * they were while they are closed, until `close()` removes them with the node at once. */
+  startLeaving(): void;
   /** Leaves the cluster and closes its connections. Call after every WebSocket is closed. */
   close(): Promise<void>;
 }
@@ -89,6 +92,7 @@ export function createCluster(
   deps: ClusterDeps,
 ): Cluster {
   const { hub, metrics, logger } = deps;
+  const nodeId = config.nodeId ?? generateNodeId();
   if (config.redisUrl === null) {
     const tokens = new TokenStore(deps.tokens, deps.journal, deps.grants);
     const delayMs = config.webhookVacateDelay * 1000;
@@ -103,10 +107,11 @@ export function createCluster(
     return {
       tokens,
       broker: new LocalBroker(hub, metrics, history),
-      membership: new LocalMembership(hub, metrics),
+      membership: new LocalMembership(hub, { metrics, nodeId }),
       history,
-      nodeId: null,
+      nodeId,
       problems: () => [],
+      startLeaving: () => {},
       close: () => {
         history?.[Symbol.dispose]();
         occupancy?.[Symbol.dispose]();
@@ -114,7 +119,6 @@ export function createCluster(
       },
     };
   }
-  const nodeId = config.nodeId ?? generateNodeId();
   const keys = new RedisKeys(config.redisPrefix);
   const link = new RedisLink({ url: config.redisUrl, pingChannel: keys.pings(nodeId), logger });
   const tokens = new RedisTokenRegistry(link, keys);
@@ -161,11 +165,14 @@ export function createCluster(
       const membershipProblem = membership.problem();
       return [...link.problems(), ...(membershipProblem === null ? [] : [membershipProblem])];
     },
+    startLeaving: () => membership.stopWriting(),
     close: async () => {
       clearInterval(epochTimer);
       clearInterval(sweeper);
       occupancy?.[Symbol.dispose]();
-      await membership.leave();
+      const left = await membership.leave();
+      // Its counts reached Redis only as it left: now the channels it alone served are vacated.
+      if (left.size > 0) await occupancy?.check([...left]);
       await link[Symbol.asyncDispose]();
     },
   };

@@ -4,7 +4,7 @@
  * (so the nodes' clocks do not matter) about every second, with its report (counts and
  * counters) beside it; a node that stops renewing stops counting within `--node-timeout`, and
  * the next heartbeat of any node removes what it left behind. A node that shuts down says
- * goodbye at once.
+ * goodbye at once (`RedisMembership.leave`).
  */
 
 import type { Logger } from "../log.ts";
@@ -14,15 +14,15 @@ import type { NodeReport } from "./membership.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisScript } from "./redis_script.ts";
 
-// KEYS: nodes. ARGV: node id, ms until it expires. Returns [was it new (1/0), live ids, dead
-// ids].
+// KEYS: nodes, the node's report. ARGV: node id, ms until it expires, its report, ms until
+// the report expires. The report is in place whenever the node is live. Returns [was it new
+// (1/0), dead ids].
 const HEARTBEAT_SCRIPT = new RedisScript(`
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 local added = redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], ms, '+inf')
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ms)
-return {added, live, dead}
+return {added, redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ms)}
 `);
 
 // KEYS: nodes, the dead node's connections and counters, then its channels' node hashes.
@@ -61,7 +61,6 @@ export class NodeLiveness {
   readonly #keys: RedisKeys;
   readonly #options: LivenessOptions;
   readonly #timer: ReturnType<typeof setInterval>;
-  #live: string[];
   /** Nodes whose liveness had expired at the last heartbeat, until they are reaped. */
   #dead = new Set<string>();
   #isStopped = false;
@@ -70,13 +69,6 @@ export class NodeLiveness {
     this.#link = link;
     this.#keys = keys;
     this.#options = options;
-    this.#live = [options.nodeId];
-    link.subscribe([keys.departures]);
-    link.onMessage((channel, node) => {
-      if (channel === keys.departures && node !== options.nodeId) {
-        this.#live = this.#live.filter((live) => live !== node);
-      }
-    });
     // Beat every second (more often for short timeouts) and expire one beat before the timeout:
     // a live node is never seen dead, and a dead one stops counting within the timeout.
     this.#timer = setInterval(() => this.beat(), this.#beatMs);
@@ -86,34 +78,27 @@ export class NodeLiveness {
     return Math.min(1000, this.#options.nodeTimeoutSeconds * 1000 / 3);
   }
 
-  /** The live nodes' ids as of the last heartbeat, this one first. */
-  get live(): readonly string[] {
-    return this.#live;
-  }
-
   /** Whether `node` had expired at the last heartbeat. A node not yet seen is not dead: it
    * has just joined. */
   isDead(node: string): boolean {
     return this.#dead.has(node);
   }
 
-  /** Renews this node's liveness, learns who else is live, and reaps the dead. */
+  /** Renews this node's liveness and report, and reaps the nodes that stopped. */
   async beat(): Promise<void> {
     if (this.#isStopped || !this.#link.isReady) return;
     const { nodeId, report, logger } = this.#options;
     const keys = this.#keys;
     const timeoutMs = this.#options.nodeTimeoutSeconds * 1000;
     try {
-      const [added, live, dead] = await this.#link.run(async (redis) => {
-        await redis.set(keys.nodeCounters(nodeId), JSON.stringify(report()), {
-          PX: Math.ceil(timeoutMs),
-        });
-        return await HEARTBEAT_SCRIPT.run(redis, [keys.nodes], [
+      const [added, dead] = await this.#link.run((redis) =>
+        HEARTBEAT_SCRIPT.run(redis, [keys.nodes, keys.nodeCounters(nodeId)], [
           nodeId,
           Math.ceil(timeoutMs - this.#beatMs),
-        ]) as [number, string[], string[]];
-      });
-      this.#live = [nodeId, ...live.filter((node) => node !== nodeId)];
+          JSON.stringify(report()),
+          Math.ceil(timeoutMs),
+        ]) as Promise<[number, string[]]>
+      );
       this.#dead = new Set(dead);
       if (added === 1) this.#options.onForgotten();
       for (const node of dead) await this.#reap(node);

@@ -2,32 +2,32 @@
  * @module
  * Cluster membership in Redis. Each node mirrors its own hub there: one hash entry per open
  * connection (its token and channels) and, per channel, its number of subscribers. Changes are
- * written in batches, one MULTI at a time, so a burst of joins costs one round trip. Counts
- * leave out the nodes `NodeLiveness` knows dead. After Redis comes back (with or without its
- * data) the node writes its whole mirror again.
+ * written in batches, one MULTI at a time, so a burst of joins costs one round trip, and only
+ * once the node is registered live, so that what it wrote is counted. Cluster-wide figures
+ * come from one reading of the live nodes (`readOtherNodes`); recipients leave out the nodes
+ * `NodeLiveness` knows dead. After Redis comes back (with or without its data) the node
+ * writes its whole mirror again. A node that is shutting down stops writing, so that the
+ * others count it as it was until it leaves, all at once.
  */
 
 import type { Hub, HubChange, HubSnapshot, Presence, Subscriber } from "../hub.ts";
 import type { Logger } from "../log.ts";
-import { Metrics } from "../metrics.ts";
+import type { Metrics } from "../metrics.ts";
 import { errorMessage } from "../text.ts";
 import type { RedisKeys } from "./keys.ts";
 import {
-  countersOf,
+  type Census,
   type Membership,
-  type NodeCounters,
   type NodeReport,
   nodeReportOf,
+  sumCounters,
 } from "./membership.ts";
+import { type MirrorEntry, type NodeReading, readOtherNodes } from "./redis_census.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { NodeLiveness } from "./redis_liveness.ts";
 
 /** How long to wait before writing again after Redis refused a write. */
 const RETRY_MS = 1_000;
-
-/** What a connection's mirror entry holds: its token (null while anonymous), channels, and
- * user (absent when its token names none). */
-type MirrorEntry = [token: string | null, channels: string[], user?: string];
 
 /** Options of `RedisMembership`. */
 export interface RedisMembershipOptions {
@@ -58,6 +58,10 @@ export class RedisMembership implements Membership, AsyncDisposable {
   readonly #reapedListeners: Array<(channels: ReadonlySet<string>) => void> = [];
   readonly #rewrittenListeners: Array<() => void> = [];
   readonly #stopListening: () => void;
+  /** Set from a (re)connection until its first heartbeat: the mirror waits for it. */
+  #isRegistering = true;
+  /** Set once a shutdown has begun: the mirror stays as it was until `leave()`. */
+  #isLeaving = false;
   #isClosed = false;
   /** Why the last write failed, while writes fail. */
   #failure: string | null = null;
@@ -88,6 +92,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
     });
     this.#stopListening = hub.onChange((change) => this.#record(change));
     link.onReady(() => this.#onReconnect());
+    if (link.isReady) this.#onReconnect();
   }
 
   /** Calls `listener` each time the whole mirror was written again (Redis lost it). */
@@ -98,10 +103,6 @@ export class RedisMembership implements Membership, AsyncDisposable {
   /** Calls `listener` with a dead node's channels once its counts were removed. */
   onReaped(listener: (channels: ReadonlySet<string>) => void): void {
     this.#reapedListeners.push(listener);
-  }
-
-  nodes(): readonly string[] {
-    return this.#liveness.live;
   }
 
   async recipients(channel: string): Promise<number> {
@@ -121,21 +122,19 @@ export class RedisMembership implements Membership, AsyncDisposable {
 
   async snapshot(): Promise<HubSnapshot> {
     const { others, local } = await this.#gather();
-    let anonymous = local.anonymous;
-    const tokens = new Map(local.tokens);
-    const channels = new Map(local.channels);
-    for (const [token, joined] of others) {
-      if (token === null) anonymous++;
-      else tokens.set(token, (tokens.get(token) ?? 0) + 1);
-      for (const channel of joined) channels.set(channel, (channels.get(channel) ?? 0) + 1);
-    }
-    return { anonymous, tokens: [...tokens], channels: [...channels] };
+    return sumSnapshot(local, others);
+  }
+
+  async census(): Promise<Census> {
+    const { others, local, own } = await this.#gather();
+    const nodes = [own, ...others.map(({ report }) => report)];
+    return { nodes, hub: sumSnapshot(local, others), counters: sumCounters(nodes) };
   }
 
   async channelTokens(channel: string): Promise<string[]> {
     const { others } = await this.#gather();
     const tokens = new Set(this.#hub.channelTokens(channel));
-    for (const [token, joined] of others) {
+    for (const [token, joined] of others.flatMap(({ entries }) => entries)) {
       if (token !== null && joined.includes(channel)) tokens.add(token);
     }
     return [...tokens];
@@ -146,37 +145,12 @@ export class RedisMembership implements Membership, AsyncDisposable {
     const local = this.#hub.presence(channel);
     let connections = local.connections;
     const users = new Set(local.users);
-    for (const [, joined, user] of others) {
+    for (const [, joined, user] of others.flatMap(({ entries }) => entries)) {
       if (!joined.includes(channel)) continue;
       connections++;
       if (user !== undefined) users.add(user);
     }
     return { connections, users: [...users] };
-  }
-
-  async nodeReports(): Promise<NodeReport[]> {
-    const { nodeId } = this.#options;
-    const others = this.#liveness.live.filter((node) => node !== nodeId);
-    const own = nodeReportOf(nodeId, this.#hub, this.#metrics);
-    if (others.length === 0) return [own];
-    const reports = await this.#link.run((redis) =>
-      redis.mGet(others.map((node) => this.#keys.nodeCounters(node)))
-    );
-    // A node that has not yet written a report (or whose report expired, or that wrote one
-    // this version cannot read) is left out.
-    return [own, ...reports.flatMap((report, i) => readReport(others[i]!, report))];
-  }
-
-  async counters(): Promise<NodeCounters> {
-    const sum: Record<string, number> = { ...countersOf(this.#metrics) };
-    const [, ...others] = await this.nodeReports();
-    for (const report of others) {
-      for (const name of Object.keys(sum)) {
-        const value = (report as unknown as Record<string, unknown>)[name];
-        if (typeof value === "number") sum[name] = sum[name]! + value;
-      }
-    }
-    return sum as unknown as NodeCounters;
   }
 
   synced(): Promise<void> {
@@ -189,20 +163,19 @@ export class RedisMembership implements Membership, AsyncDisposable {
     return done;
   }
 
-  /** The other live nodes' connections, and this node's own hub snapshot. */
-  async #gather(): Promise<{ others: MirrorEntry[]; local: HubSnapshot }> {
+  /** The other live nodes as one script read them, and this node's own hub and report. */
+  async #gather(): Promise<{ others: NodeReading[]; local: HubSnapshot; own: NodeReport }> {
     const { nodeId } = this.#options;
-    const local = this.#hub.snapshot();
-    const lists = await this.#link.run(async (redis) => {
-      // The registered nodes now, not as of the last heartbeat: one that has just joined counts.
-      const registered = await redis.zRange(this.#keys.nodes, 0, -1);
-      const others = registered.filter((node) => node !== nodeId && !this.#liveness.isDead(node));
-      if (others.length === 0) return [];
-      const pipeline = redis.multi();
-      for (const node of others) pipeline.hVals(this.#keys.nodeConnections(node));
-      return (await pipeline.execAsPipeline()) as unknown as string[][];
-    });
-    return { others: lists.flat().map((entry) => JSON.parse(entry) as MirrorEntry), local };
+    const others = await this.#link.run((redis) => readOtherNodes(redis, this.#keys, nodeId));
+    const own = nodeReportOf(nodeId, this.#hub, this.#metrics);
+    return { others, local: this.#hub.snapshot(), own };
+  }
+
+  /** Stops writing this node's changes to its mirror: the other nodes go on counting its
+   * connections as they were until `leave()` removes them with the node, in one step. Called
+   * when a shutdown begins, before the connections are closed. */
+  stopWriting(): void {
+    this.#isLeaving = true;
   }
 
   #record({ subscriber, channels }: HubChange): void {
@@ -213,7 +186,8 @@ export class RedisMembership implements Membership, AsyncDisposable {
   }
 
   #schedule(): void {
-    if (this.#flushing !== undefined || this.#isClosed || !this.#link.isReady) return;
+    if (this.#flushing !== undefined || this.#isClosed || this.#isLeaving) return;
+    if (!this.#link.isReady || this.#isRegistering) return;
     if (this.#retryTimer !== undefined) return;
     this.#flushing = this.#flush().finally(() => {
       this.#flushing = undefined;
@@ -328,7 +302,11 @@ export class RedisMembership implements Membership, AsyncDisposable {
   }
 
   async #onReconnect(): Promise<void> {
+    // Redis may have restarted empty: written before the heartbeat, the mirror would be of a
+    // node the others do not count yet, after its clients were told `ok`.
+    this.#isRegistering = true;
     await this.#liveness.beat();
+    this.#isRegistering = false;
     this.#schedule();
   }
 
@@ -342,9 +320,11 @@ export class RedisMembership implements Membership, AsyncDisposable {
     return channels;
   }
 
-  /** Says goodbye: removes this node's mirror and liveness, so the others stop counting it at
-   * once. Called after every connection is closed. */
-  async leave(): Promise<void> {
+  /** Says goodbye: removes this node's mirror, report and liveness in one transaction, so the
+   * others stop counting it and listing it at once. Called after every connection is closed.
+   * Resolves to the channels whose counts it removed this node from (none when Redis could
+   * not be told). */
+  async leave(): Promise<ReadonlySet<string>> {
     this.#isClosed = true;
     clearTimeout(this.#retryTimer);
     this.#liveness.stop();
@@ -354,19 +334,21 @@ export class RedisMembership implements Membership, AsyncDisposable {
     const keys = this.#keys;
     const channels = new Set<string>(this.#dirtyChannels);
     for (const [channel] of this.#hub.snapshot().channels) channels.add(channel);
-    await this.#link.run(async (redis) => {
+    const isGone = await this.#link.run(async (redis) => {
       const multi = redis.multi();
       multi.del([keys.nodeConnections(nodeId), keys.nodeCounters(nodeId)]);
       multi.zRem(keys.nodes, nodeId);
       for (const channel of channels) multi.hDel(keys.channelNodes(channel), nodeId);
-      multi.publish(keys.departures, nodeId);
       await multi.exec();
-    }).catch((error) =>
+      return true;
+    }).catch((error) => {
       this.#options.logger.warn("could not say goodbye to the cluster", {
         error: errorMessage(error),
-      })
-    );
+      });
+      return false;
+    });
     this.#release(Infinity);
+    return isGone ? channels : new Set();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -374,17 +356,15 @@ export class RedisMembership implements Membership, AsyncDisposable {
   }
 }
 
-/** A node's stored report as a one-item list, or an empty one when it is missing or not a
- * report of this version's shape. The id is the one it is stored under. */
-export function readReport(id: string, stored: string | null): NodeReport[] {
-  if (stored === null) return [];
-  let report: Partial<NodeReport>;
-  try {
-    report = JSON.parse(stored);
-  } catch {
-    return [];
+/** `local` and the entries of `others`, summed in the recipient dump's shape. */
+function sumSnapshot(local: HubSnapshot, others: readonly NodeReading[]): HubSnapshot {
+  let anonymous = local.anonymous;
+  const tokens = new Map(local.tokens);
+  const channels = new Map(local.channels);
+  for (const [token, joined] of others.flatMap(({ entries }) => entries)) {
+    if (token === null) anonymous++;
+    else tokens.set(token, (tokens.get(token) ?? 0) + 1);
+    for (const channel of joined) channels.set(channel, (channels.get(channel) ?? 0) + 1);
   }
-  const { connections, channels } = report;
-  if (typeof connections?.anonymous !== "number" || typeof channels !== "number") return [];
-  return [{ ...countersOf(new Metrics(0)), ...report, id } as NodeReport];
+  return { anonymous, tokens: [...tokens], channels: [...channels] };
 }

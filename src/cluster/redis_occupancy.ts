@@ -64,6 +64,7 @@ export class RedisOccupancy implements Disposable {
   readonly #hub: Hub;
   /** Channels whose check failed (Redis was down): checked again once it is back. */
   readonly #unsure = new Set<string>();
+  #isDisposed = false;
 
   constructor(
     link: RedisLink,
@@ -89,12 +90,16 @@ export class RedisOccupancy implements Disposable {
         else counts.set(channel, after);
         return (before === 0) !== (after === 0);
       });
-      // Once the node's own count is in Redis, look at the cluster's.
-      if (crossed.length > 0) membership.synced().then(() => this.check(crossed));
+      // Once the node's own count is in Redis, look at the cluster's. A node that is leaving
+      // writes its counts only as it leaves; it checks what it left then.
+      if (crossed.length > 0) {
+        membership.synced().then(() => this.#isDisposed ? undefined : this.check(crossed));
+      }
     });
     membership.onReaped((channels) => this.check([...channels]));
     // Back after Redis was unreachable, or lost its data: what changed meanwhile is checked.
-    const recheck = () => membership.synced().then(() => this.#recheck());
+    const recheck = () =>
+      membership.synced().then(() => this.#isDisposed ? undefined : this.#recheck());
     link.onReady(recheck);
     membership.onRewritten(recheck);
     this.#timer = setInterval(
@@ -147,7 +152,10 @@ export class RedisOccupancy implements Disposable {
     }
   }
 
+  /** Stops following the hub and sweeping; `check()` still works, for the node's last
+   * channels as it leaves. */
   [Symbol.dispose](): void {
+    this.#isDisposed = true;
     this.#stop();
     clearInterval(this.#timer);
   }

@@ -265,7 +265,8 @@ function renderBusiest(channels) {
 }
 
 function renderNodes(nodes) {
-  byId("nodes-section").hidden = nodes.length === 0;
+  // A standalone server is a cluster of one: its one row would repeat the totals.
+  byId("nodes-section").hidden = nodes.length < 2;
   fillTable(
     "nodes",
     nodes.map((node) => [

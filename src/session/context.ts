@@ -52,8 +52,8 @@ export interface SessionContext {
   readonly jwt: JwtVerifier | null;
   /** Told when connections authenticate and close (the webhooks). */
   readonly events: EventSink;
-  /** This node's id in the cluster, for the events; null standalone. */
-  readonly nodeId: string | null;
+  /** This node's id, for the events. */
+  readonly nodeId: string;
   /** When false, every connection is authenticated with a generated token as it opens. */
   readonly requireAuth: boolean;
   readonly limits: ConnectionLimits;

@@ -12,7 +12,7 @@ export type WebhookEvent =
       readonly type: "connection.authenticated";
       readonly user: string | null;
       readonly "token_fingerprint": string;
-      readonly node: string | null;
+      readonly node: string;
     }
     | {
       readonly type: "connection.closed";
@@ -20,7 +20,7 @@ export type WebhookEvent =
       readonly "token_fingerprint": string;
       readonly code: number;
       readonly reason: string;
-      readonly node: string | null;
+      readonly node: string;
     }
     | { readonly type: "channel.occupied" | "channel.vacated"; readonly channel: string }
   );
@@ -47,10 +47,10 @@ export const NO_EVENTS: EventSink = { emit() {} };
  * names the token and user the connection last authenticated with. */
 export class ConnectionEvents {
   readonly #sink: EventSink;
-  readonly #node: string | null;
+  readonly #node: string;
   #last: { fingerprint: string; user: string | null } | null = null;
 
-  constructor(sink: EventSink, node: string | null) {
+  constructor(sink: EventSink, node: string) {
     this.#sink = sink;
     this.#node = node;
   }
