@@ -13,6 +13,7 @@ import {
   type LogLevel,
   type LogOutput,
 } from "./log.ts";
+import { patternsProblem } from "./grants.ts";
 
 /** Everything the server needs to start, every field resolved. Durations are in seconds. */
 export interface Config {
@@ -73,6 +74,10 @@ export interface Config {
   readonly allowedOrigins: readonly string[];
   /** Host names, beyond loopback, that requests may name without an API key; may hold `*`. */
   readonly allowedHosts: readonly string[];
+  /** With `requireAuth` off: the channel patterns any connection may publish to. */
+  readonly clientPublish: readonly string[];
+  /** Largest payload of a client's publication, in bytes of JSON. */
+  readonly maxPublishBytes: number;
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -121,6 +126,8 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   corsOrigin: Object.freeze([]),
   allowedOrigins: Object.freeze([]),
   allowedHosts: Object.freeze([]),
+  clientPublish: Object.freeze([]),
+  maxPublishBytes: 64 * 1024,
 });
 
 type Kind =
@@ -143,7 +150,8 @@ type Kind =
   | "text"
   | "urls"
   | "origins"
-  | "hosts";
+  | "hosts"
+  | "patterns";
 
 /** One option: its Config key, the kind of value it takes, and its help. */
 export interface OptionSpec {
@@ -200,6 +208,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "webhookQueueSize", kind: "count", placeholder: "N", summary: "webhook events queued per URL; past it the oldest are dropped" },
   { key: "corsOrigin", kind: "origins", placeholder: "ORIGIN", summary: "answer browser requests to the API from this origin with CORS headers (repeatable; * for any)" },
   { key: "allowedOrigins", kind: "origins", placeholder: "ORIGIN", summary: "refuse WebSocket upgrades whose Origin is not one of these (repeatable; default: any)" },
+  { key: "clientPublish", kind: "patterns", placeholder: "PATTERN", summary: "with --no-require-auth, let any connection publish to channels matching this (repeatable; a trailing * matches any end)" },
+  { key: "maxPublishBytes", kind: "count", placeholder: "BYTES", summary: "largest payload a client may publish (larger: an error reply)" },
   { key: "allowedHosts", kind: "hosts", placeholder: "HOST", summary: "without --api-key, answer requests naming this Host besides loopback ones (repeatable; * for any)" },
 ];
 
@@ -288,6 +298,8 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
       return parseUrls(raw) ?? { problem: "expected http or https URLs" };
     case "hosts":
       return parseHosts(raw);
+    case "patterns":
+      return parsePatterns(raw);
     case "size":
       return parseInteger(raw, 0, 1_000_000) ??
         { problem: `expected a whole number from 0 to 1000000, got ${shown}` };
@@ -383,6 +395,16 @@ function parseHosts(raw: unknown): Parsed {
     hosts.push(host);
   }
   return Object.freeze(hosts);
+}
+
+/** Channel patterns (names, with an optional trailing `*`) from a repeated flag, a
+ * comma-separated string, or a JSON array. */
+function parsePatterns(raw: unknown): Parsed {
+  const items = listItems(raw).map((part) => typeof part === "string" ? part.trim() : part);
+  const problem = patternsProblem(items, "pattern");
+  return problem === null
+    ? Object.freeze(items as string[])
+    : { problem: `expected channel patterns: ${problem}` };
 }
 
 /** The items of a repeated flag's values, a comma-separated string, or a JSON array. */

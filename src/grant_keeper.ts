@@ -28,6 +28,11 @@ export class GrantKeeper implements Disposable {
     return this.#grant.user;
   }
 
+  /** The channel patterns it may publish to. */
+  get publish(): readonly string[] {
+    return this.#grant.publish;
+  }
+
   /** The index of the first of `channels` the grant does not allow, or -1. */
   firstDenied(channels: readonly string[]): number {
     return channels.findIndex((channel) => !grantsChannel(this.#grant.channels, channel));

@@ -150,13 +150,13 @@ export class Hub {
   }
 
   /** Sends the prebuilt `frame` (the message at `offset`, with history on) to every
-   * subscriber of `channel`, in subscription order; returns how many took it. */
-  publish(channel: string, frame: string, offset?: number): number {
+   * subscriber of `channel` but `except`, in subscription order; returns how many took it. */
+  publish(channel: string, frame: string, offset?: number, except?: Subscriber): number {
     const members = this.#channels.get(channel);
     if (members === undefined) return 0;
     let sent = 0;
     for (const member of members) {
-      if (member.send(frame, channel, offset)) sent++;
+      if (member !== except && member.send(frame, channel, offset)) sent++;
     }
     return sent;
   }

@@ -64,6 +64,8 @@ export class Histogram {
 export class Metrics {
   /** Non-dry broadcasts accepted by the API. */
   messagesPublished = 0;
+  /** Clients' publications delivered. */
+  clientPublications = 0;
   /** Frames handed to subscribers' sockets by broadcasts. */
   framesDelivered = 0;
   /** Subscribers closed because they stopped reading. */
@@ -123,6 +125,11 @@ export function renderPrometheus(metrics: Metrics, gauges: Gauges): string {
   const counter = (name: string, help: string, value: number) =>
     family(name, "counter", help, [`${name} ${value}`]);
   counter("boreas_messages_published_total", "Broadcasts published.", metrics.messagesPublished);
+  counter(
+    "boreas_client_publications_total",
+    "Clients' publications delivered.",
+    metrics.clientPublications,
+  );
   counter("boreas_frames_delivered_total", "Frames sent to subscribers.", metrics.framesDelivered);
   counter(
     "boreas_slow_consumers_dropped_total",

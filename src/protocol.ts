@@ -33,8 +33,18 @@ export interface ChannelsMessage {
   readonly ref?: Ref;
 }
 
+/** `{"publish": {"channel": C, "payload": P}}`: publish `P` (any JSON value but null) to
+ * channel `C`, which the connection has joined and its token may publish to. */
+export interface PublishMessage {
+  readonly type: "publish";
+  readonly channel: string;
+  /** The payload as the client sent it, parsed. */
+  readonly payload: unknown;
+  readonly ref?: Ref;
+}
+
 /** Every message a client may send. */
-export type ClientMessage = AuthMessage | ChannelsMessage;
+export type ClientMessage = AuthMessage | ChannelsMessage | PublishMessage;
 
 /** What parsing one client frame gives: a message, or why it is invalid (with the message's
  * `ref` when it had a usable one, so the server can answer it). */
@@ -46,8 +56,8 @@ export type ParseResult =
 export const MAX_REF_LENGTH = 256;
 
 /** Parses one text frame from a client. Never throws: anything that is not a valid message
- * comes back as `{ ok: false, error }`. Keys other than `access_token`, `channels` and `ref`
- * are ignored, so clients may add their own. */
+ * comes back as `{ ok: false, error }`. Keys other than `access_token`, `channels`, `publish`
+ * and `ref` are ignored, so clients may add their own. */
 export function parseClientMessage(text: string): ParseResult {
   let value: unknown;
   try {
@@ -70,15 +80,41 @@ export function parseClientMessage(text: string): ParseResult {
   return result.ok ? { ok: true, message: { ...result.message, ref } } : { ...result, ref };
 }
 
+/** Each message type's key, and the parser of its value. */
+const PARSERS: Readonly<Record<string, (value: unknown) => ParseResult>> = {
+  "access_token": parseAuth,
+  channels: parseChannels,
+  publish: parsePublish,
+};
+
 function parseBody(value: Record<string, unknown>): ParseResult {
-  const hasToken = "access_token" in value;
-  const hasChannels = "channels" in value;
-  if (hasToken && hasChannels) {
-    return { ok: false, error: "expected either access_token or channels, not both" };
+  const keys = Object.keys(PARSERS).filter((key) => key in value);
+  if (keys.length > 1) {
+    return {
+      ok: false,
+      error: `expected one of access_token, channels or publish, not ${keys.join(" and ")}`,
+    };
   }
-  if (hasToken) return parseAuth(value.access_token);
-  if (hasChannels) return parseChannels(value.channels);
-  return { ok: false, error: "expected an access_token or a channels message" };
+  if (keys.length === 0) {
+    return { ok: false, error: "expected an access_token, channels or publish message" };
+  }
+  return PARSERS[keys[0]!]!(value[keys[0]!]);
+}
+
+function parsePublish(publish: unknown): ParseResult {
+  if (!isPlainObject(publish)) {
+    return { ok: false, error: "publish: expected an object with channel and payload" };
+  }
+  const { channel, payload } = publish;
+  if (typeof channel !== "string") {
+    return { ok: false, error: "publish.channel: expected a string" };
+  }
+  const problem = channelNameProblem(channel);
+  if (problem !== null) return { ok: false, error: `publish.channel: ${problem}` };
+  if (payload === undefined || payload === null) {
+    return { ok: false, error: "publish.payload: expected any JSON value but null" };
+  }
+  return { ok: true, message: { type: "publish", channel, payload } };
 }
 
 function parseAuth(token: unknown): ParseResult {
@@ -155,11 +191,19 @@ export function renderBroadcastFrame(channel: string, payload: unknown): string 
   return renderFrame(channel, JSON.stringify(payload));
 }
 
-/** The broadcast frame of `payload`, given as JSON text; with history on, the frame carries
- * the message's `offset` too: `{"message": <payload>, "channel": "<channel>", "offset": K}`. */
-export function renderFrame(channel: string, payload: string, offset?: number): string {
-  const head = `{"message": ${payload}, "channel": ${JSON.stringify(channel)}`;
-  return offset === undefined ? `${head}}` : `${head}, "offset": ${offset}}`;
+/** The broadcast frame of `payload`, given as JSON text; a client's publication names its
+ * publisher's `user` (when its token names one), and with history on the frame carries the
+ * message's `offset` too:
+ * `{"message": <payload>, "channel": "<channel>", "user": "<user>", "offset": K}`. */
+export function renderFrame(
+  channel: string,
+  payload: string,
+  offset?: number,
+  user?: string | null,
+): string {
+  let frame = `{"message": ${payload}, "channel": ${JSON.stringify(channel)}`;
+  if (user !== undefined && user !== null) frame += `, "user": ${JSON.stringify(user)}`;
+  return offset === undefined ? `${frame}}` : `${frame}, "offset": ${offset}}`;
 }
 
 /** What a join reply says of one joined channel with history on: its position, and whether
@@ -178,6 +222,12 @@ export function renderJoinReply(ref: Ref, channels: ReadonlyMap<string, ChannelS
     }}`;
   });
   return `{"ref": ${JSON.stringify(ref)}, "ok": true, "channels": {${states.join(", ")}}}`;
+}
+
+/** Renders the success reply to a publication with history on:
+ * `{"ref": R, "ok": true, "offset": K}`. */
+export function renderPublishReply(ref: Ref, offset: number): string {
+  return `{"ref": ${JSON.stringify(ref)}, "ok": true, "offset": ${offset}}`;
 }
 
 /** Renders the server's answer to a client message that carried `ref`: success when `error`

@@ -117,6 +117,8 @@ export async function startServer(
       logger,
       requireAuth: config.requireAuth,
       limits: limitsOf(config),
+      broker: cluster.broker,
+      clientPublish: config.clientPublish,
     },
     {
       maxConnections: config.maxConnections,
@@ -199,6 +201,7 @@ function limitsOf(config: Config): ConnectionLimits {
     maxClientMessagesPerSecond: config.maxClientMessagesPerSecond,
     maxBufferedBytes: config.maxBufferedBytes,
     authTimeoutMs: config.authTimeout * 1000,
+    maxPublishBytes: config.maxPublishBytes,
   };
 }
 

@@ -88,11 +88,11 @@ Deno.test("malformed frames from one connection are ignored or answered, and cha
         "access_token: expected a non-empty string",
       ],
       [3, '{"ref": 3, "channels": []}', "channels: expected an object with join and leave lists"],
-      [4, '{"ref": 4}', "expected an access_token or a channels message"],
+      [4, '{"ref": 4}', "expected an access_token, channels or publish message"],
       [
         5,
         '{"ref": 5, "access_token": "a", "channels": {"join": [], "leave": []}}',
-        "expected either access_token or channels, not both",
+        "expected one of access_token, channels or publish, not access_token and channels",
       ],
       [
         6,

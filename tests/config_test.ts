@@ -73,6 +73,8 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     corsOrigin: [],
     allowedOrigins: [],
     allowedHosts: [],
+    clientPublish: [],
+    maxPublishBytes: 65_536,
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -95,6 +97,7 @@ const EVERY_OPTION: Array<
   ["tokenStore", "--token-store", "BOREAS_TOKEN_STORE", "tokens.log", "tokens.log"],
   ["maxBodyBytes", "--max-body-bytes", "BOREAS_MAX_BODY_BYTES", "10", 10],
   ["bodyTimeout", "--body-timeout", "BOREAS_BODY_TIMEOUT", "2.5", 2.5],
+  ["maxPublishBytes", "--max-publish-bytes", "BOREAS_MAX_PUBLISH_BYTES", "100", 100],
   ["maxFrameBytes", "--max-frame-bytes", "BOREAS_MAX_FRAME_BYTES", "11", 11],
   ["maxChannelsPerConnection", "--max-channels-per-connection", "BOREAS_MAX_CHANNELS_PER_CONNECTION", "12", 12],
   ["maxConnections", "--max-connections", "BOREAS_MAX_CONNECTIONS", "13", 13],

@@ -92,18 +92,18 @@ Deno.test("parseClientMessage() rejects a message with both access_token and cha
   const text = '{"access_token": "t", "channels": {"join": [], "leave": []}}';
   assert.deepEqual(parseClientMessage(text), {
     ok: false,
-    error: "expected either access_token or channels, not both",
+    error: "expected one of access_token, channels or publish, not access_token and channels",
   });
 });
 
 Deno.test("parseClientMessage() rejects a message with neither access_token nor channels", () => {
   assert.deepEqual(parseClientMessage('{"hello": 1}'), {
     ok: false,
-    error: "expected an access_token or a channels message",
+    error: "expected an access_token, channels or publish message",
   });
   assert.deepEqual(parseClientMessage("{}"), {
     ok: false,
-    error: "expected an access_token or a channels message",
+    error: "expected an access_token, channels or publish message",
   });
 });
 
@@ -133,7 +133,7 @@ Deno.test("parseClientMessage() keeps the ref of an invalid message", () => {
   });
   assert.deepEqual(parseClientMessage('{"ref": 0}'), {
     ok: false,
-    error: "expected an access_token or a channels message",
+    error: "expected an access_token, channels or publish message",
     ref: 0,
   });
 });

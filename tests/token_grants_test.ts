@@ -5,48 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { startNode } from "./cluster_helpers.ts";
-import { startTestServer, TestClient, type TestServer, withTimeout } from "./helpers.ts";
+import { TestClient, withTimeout } from "./helpers.ts";
 import { readErrors, readJson } from "./integration_helpers.ts";
+import { authenticated, bothModes, mint } from "./modes.ts";
+import { startNode } from "./cluster_helpers.ts";
 import { startRedis } from "./redis_server.ts";
-
-/** Where a test mints (`minter`) and where its client connects (`server`). */
-interface Setup {
-  readonly minter: TestServer;
-  readonly server: TestServer;
-}
-
-/** Runs `body` standalone and on two cluster nodes (minting on one, connecting to the other). */
-function bothModes(name: string, body: (setup: Setup) => Promise<void>): void {
-  Deno.test(`standalone: ${name}`, async () => {
-    await using server = await startTestServer();
-    await body({ minter: server, server });
-  });
-  Deno.test(`cluster: ${name}`, async () => {
-    await using redis = await startRedis();
-    await using a = await startNode(redis.url, "a");
-    await using b = await startNode(redis.url, "b");
-    await body({ minter: a, server: b });
-  });
-}
-
-async function mint(server: TestServer, body: unknown): Promise<Record<string, unknown>> {
-  const response = await server.api("/token/", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return (await readJson(response, 200)).value as Record<string, unknown>;
-}
-
-async function authenticated(server: TestServer, token: string): Promise<TestClient> {
-  const client = await TestClient.connect(server.wsUrl);
-  assert.deepEqual(await client.request({ access_token: token }, "auth"), {
-    ref: "auth",
-    ok: true,
-  });
-  return client;
-}
 
 bothModes(
   "POST /token/ mints with grants and GET /token/{token}/ reads them",

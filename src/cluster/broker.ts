@@ -6,7 +6,7 @@
  */
 
 import type { MemoryHistory, Position } from "../history.ts";
-import type { Hub } from "../hub.ts";
+import type { Hub, Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
 import { renderFrame } from "../protocol.ts";
 
@@ -17,14 +17,22 @@ export interface PublishResult {
   readonly position?: Position;
 }
 
-/** Where `POST /broadcast/` hands a message. */
+/** What a client's publication adds to a broadcast. */
+export interface PublishOptions {
+  /** Who published it (its token's user), named in the frame; null or absent: nobody. */
+  readonly user?: string | null;
+  /** A subscriber of this node that does not receive it: the publishing connection. */
+  readonly except?: Subscriber;
+}
+
+/** Where `POST /broadcast/` and clients' publications hand a message. */
 export interface Broker {
   /** Sends `payload` (JSON text) to every subscriber of `channel` on every node, rendering its
    * frame once (or not at all when nobody can receive it). `recipients` counts the connections
    * that took it (standalone), or that were subscribed across the cluster at the moment of the
    * publish (cluster mode). Rejects with `ClusterUnavailableError` when it cannot reach the
    * other nodes, and then nothing was sent. */
-  publish(channel: string, payload: string): Promise<PublishResult>;
+  publish(channel: string, payload: string, options?: PublishOptions): Promise<PublishResult>;
 }
 
 /** The standalone broker: this process's hub is the whole server. */
@@ -39,29 +47,32 @@ export class LocalBroker implements Broker {
     this.#history = history;
   }
 
-  publish(channel: string, payload: string): Promise<PublishResult> {
+  publish(channel: string, payload: string, options: PublishOptions = {}): Promise<PublishResult> {
     const position = this.#history?.append(channel, payload);
     const kept = position === undefined ? {} : { position };
     // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
     if (this.#hub.memberCount(channel) === 0) return Promise.resolve({ recipients: 0, ...kept });
     const offset = position?.offset;
-    const frame = renderFrame(channel, payload, offset);
-    const recipients = deliver(this.#hub, this.#metrics, channel, frame, offset);
+    const frame = renderFrame(channel, payload, offset, options.user);
+    const recipients = deliver(this.#hub, this.#metrics, channel, frame, {
+      offset,
+      except: options.except,
+    });
     return Promise.resolve({ recipients, ...kept });
   }
 }
 
-/** Hands `frame` to this node's subscribers of `channel`, timed and counted; returns how many
- * took it. */
+/** Hands `frame` (the message at `offset`, with history on) to this node's subscribers of
+ * `channel` but `except`, timed and counted; returns how many took it. */
 export function deliver(
   hub: Hub,
   metrics: Metrics,
   channel: string,
   frame: string,
-  offset?: number,
+  { offset, except }: { offset?: number | undefined; except?: Subscriber | undefined } = {},
 ): number {
   const started = performance.now();
-  const sent = hub.publish(channel, frame, offset);
+  const sent = hub.publish(channel, frame, offset, except);
   metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
   metrics.framesDelivered += sent;
   return sent;

@@ -11,6 +11,7 @@ import { Metrics } from "../metrics.ts";
 /** The counters each node reports, by their `/stats` names. */
 export interface NodeCounters {
   readonly "messages_published": number;
+  readonly "client_publications": number;
   readonly "frames_delivered": number;
   readonly "slow_consumers_dropped": number;
   readonly "connections_refused": number;
@@ -63,6 +64,7 @@ export interface Membership {
 export function countersOf(metrics: Metrics): NodeCounters {
   return {
     messages_published: metrics.messagesPublished,
+    client_publications: metrics.clientPublications,
     frames_delivered: metrics.framesDelivered,
     slow_consumers_dropped: metrics.slowConsumersDropped,
     connections_refused: metrics.connectionsRefused,

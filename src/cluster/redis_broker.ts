@@ -7,10 +7,10 @@
  * moment of the publish.
  */
 
-import type { Hub } from "../hub.ts";
+import type { Hub, Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
 import { CLOSE, renderFrame } from "../protocol.ts";
-import { type Broker, deliver, type PublishResult } from "./broker.ts";
+import { type Broker, deliver, type PublishOptions, type PublishResult } from "./broker.ts";
 import { CatchUp } from "./catch_up.ts";
 import { ClusterUnavailableError } from "./errors.ts";
 import type { RedisKeys } from "./keys.ts";
@@ -26,8 +26,17 @@ export interface BrokerHistory {
   readonly ttlMs: number;
 }
 
+/** How long a publication's sender is remembered, waiting for its own message to come back
+ * from Redis so that it can be left out; a message that never comes back is forgotten then. */
+const EXCEPT_MS = 30_000;
+
 /** Publishes through Redis and delivers what Redis sends to this node's hub. */
 export class RedisBroker implements Broker {
+  // Publications whose sender is on this node, by the id their message carries back:
+  // `!<id> ` before the message, where the id is this broker's tag and a counter.
+  readonly #senders = new Map<string, { subscriber: Subscriber; at: number }>();
+  readonly #tag = crypto.randomUUID().slice(0, 8);
+  #sent = 0;
   readonly #link: RedisLink;
   readonly #keys: RedisKeys;
   readonly #membership: RedisMembership;
@@ -49,7 +58,7 @@ export class RedisBroker implements Broker {
     this.#membership = membership;
     this.#history = history;
     const catchUp = history === null ? null : new CatchUp({
-      deliver: (channel, frame, offset) => deliver(hub, metrics, channel, frame, offset),
+      deliver: (channel, frame, offset) => deliver(hub, metrics, channel, frame, { offset }),
       render: (channel, message) => renderFrame(channel, message.payload, message.offset),
       missed: (channel, since) => history.history.missed(channel, since),
       giveUp: (channel) =>
@@ -65,12 +74,13 @@ export class RedisBroker implements Broker {
         }
       });
     }
-    link.onMessage((pubsubChannel, message) => {
+    link.onMessage((pubsubChannel, marked) => {
       const channel = keys.channelOf(pubsubChannel);
       if (channel === null) return;
+      const { message, except } = this.#unmark(marked);
       // With history on, `<offset> <epoch> <frame>`; without, the frame alone.
       if (catchUp === null || message.startsWith("{")) {
-        deliver(hub, metrics, channel, message);
+        deliver(hub, metrics, channel, message, { except });
         return;
       }
       const first = message.indexOf(" ");
@@ -86,7 +96,11 @@ export class RedisBroker implements Broker {
     for (const [channel, position] of positions) this.#catchUp?.follow(channel, position);
   }
 
-  async publish(channel: string, payload: string): Promise<PublishResult> {
+  async publish(
+    channel: string,
+    payload: string,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
     // A node that cannot hear Redis would count its own subscribers and then miss the frame.
     const problem = this.#link.problems()[0];
     if (problem !== undefined) throw new ClusterUnavailableError(problem);
@@ -95,11 +109,37 @@ export class RedisBroker implements Broker {
     const counts = await this.#link.run(async (redis) => {
       const [nodes] = await redis.multi()
         .hGetAll(keys.channelNodes(channel))
-        .publish(keys.broadcastChannel(channel), renderFrame(channel, payload))
+        .publish(
+          keys.broadcastChannel(channel),
+          this.#mark(options.except) + renderFrame(channel, payload, undefined, options.user),
+        )
         .exec();
       return nodes as unknown as Record<string, string>;
     });
     return { recipients: this.#membership.sumLive(counts) };
+  }
+
+  /** The mark that makes this node leave `except` out when the message comes back. */
+  #mark(except: Subscriber | undefined): string {
+    if (except === undefined) return "";
+    const now = Date.now();
+    for (const [id, { at }] of this.#senders) {
+      if (now - at < EXCEPT_MS) break;
+      this.#senders.delete(id);
+    }
+    const id = `${this.#tag}.${++this.#sent}`;
+    this.#senders.set(id, { subscriber: except, at: now });
+    return `!${id} `;
+  }
+
+  /** A message without its mark, and the subscriber of this node the mark leaves out. */
+  #unmark(marked: string): { message: string; except?: Subscriber | undefined } {
+    if (!marked.startsWith("!")) return { message: marked };
+    const space = marked.indexOf(" ");
+    const id = marked.slice(1, space);
+    const sender = this.#senders.get(id);
+    this.#senders.delete(id);
+    return { message: marked.slice(space + 1), except: sender?.subscriber };
   }
 
   async #publishKept(

@@ -4,6 +4,7 @@
  * subscriber's session, whatever its transport. Types only.
  */
 
+import type { Broker } from "../cluster/broker.ts";
 import type { Membership } from "../cluster/membership.ts";
 import type { History } from "../history.ts";
 import type { Hub } from "../hub.ts";
@@ -26,6 +27,8 @@ export interface ConnectionLimits {
   readonly maxBufferedBytes: number;
   /** How long a connection may stay anonymous, in milliseconds; 0 for no limit. */
   readonly authTimeoutMs: number;
+  /** Largest payload of a client's publication, in bytes of JSON. */
+  readonly maxPublishBytes: number;
 }
 
 /** The endpoint that tracks every connection, to bound them and close them at shutdown. */
@@ -57,6 +60,10 @@ export interface SessionContext {
   /** When false, every connection is authenticated with a generated token as it opens. */
   readonly requireAuth: boolean;
   readonly limits: ConnectionLimits;
+  /** Where clients' publications go. */
+  readonly broker: Broker;
+  /** With `requireAuth` off: the channel patterns any connection may publish to. */
+  readonly clientPublish: readonly string[];
   readonly metrics: Metrics;
   readonly logger: Logger;
 }

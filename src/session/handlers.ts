@@ -6,7 +6,7 @@
  */
 
 import type { ClientMessage, Ref } from "../protocol.ts";
-import { renderJoinReply, renderReply } from "../protocol.ts";
+import { renderJoinReply, renderPublishReply, renderReply } from "../protocol.ts";
 import type { Session } from "./session.ts";
 
 /** Answers one message of type `T`. */
@@ -29,6 +29,14 @@ const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
           : renderJoinReply(message.ref, states),
       );
     }),
+  publish: async (session, { channel, payload, ref }) => {
+    const outcome = await session.publish(channel, payload);
+    if (ref === undefined) return;
+    if ("error" in outcome) return reply(session, ref, outcome.error);
+    session.write(
+      outcome.offset === undefined ? renderReply(ref) : renderPublishReply(ref, outcome.offset),
+    );
+  },
 };
 
 /** Applies `message` to `session` through its type's handler. */

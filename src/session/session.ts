@@ -9,13 +9,13 @@
 import { checkAccessToken } from "../access.ts";
 import { clientReason } from "../cluster/errors.ts";
 import { GrantKeeper } from "../grant_keeper.ts";
-import type { TokenGrant } from "../grants.ts";
+import { grantsChannel, type TokenGrant } from "../grants.ts";
 import type { Position, Resume } from "../history.ts";
 import type { Subscriber } from "../hub.ts";
 import type { LogFields } from "../log.ts";
 import { CLOSE, type CloseSpec } from "../protocol.ts";
 import { JoinGate } from "../resume.ts";
-import { errorMessage } from "../text.ts";
+import { errorMessage, utf8LengthOver } from "../text.ts";
 import { mintToken, tokenFingerprint } from "../tokens.ts";
 import { ConnectionEvents } from "../webhooks/events.ts";
 import type { SessionContext } from "./context.ts";
@@ -45,6 +45,9 @@ export interface JoinRequest {
 export type JoinOutcome = { readonly error: string } | { readonly resume: Resume };
 
 const NO_RESUME: Resume = Object.freeze({ states: new Map(), replay: [] });
+
+/** How a publication ended: refused with `error`, or delivered, at `offset` with history on. */
+export type PublishOutcome = { readonly error: string } | { readonly offset?: number };
 
 /** One subscriber's session. */
 export class Session implements Subscriber {
@@ -185,6 +188,36 @@ export class Session implements Subscriber {
     } finally {
       this.#joins.release(resume, (frame, channel, offset) => this.send(frame, channel, offset));
     }
+  }
+
+  /** Publishes `payload` to `channel` for this session's user, to every subscriber but this
+   * session, once the session may: it has joined the channel, and its token (or, without
+   * required authentication, `--client-publish`) lets it publish there. Resolves once the
+   * message is delivered on this node (and, in cluster mode, published to the others). */
+  async publish(channel: string, payload: unknown): Promise<PublishOutcome> {
+    const { hub, broker, metrics, limits, requireAuth, clientPublish } = this.#context;
+    const view = hub.sessionOf(this);
+    if (view === undefined || view.token === null) return { error: "publish: authenticate first" };
+    if (!view.channels.has(channel)) return { error: "publish: join the channel first" };
+    const isAllowed = grantsChannel(this.#grant.publish, channel) ||
+      (!requireAuth && grantsChannel(clientPublish, channel));
+    if (!isAllowed) {
+      return { error: "publish: not permitted by this token" };
+    }
+    const text = JSON.stringify(payload);
+    const bytes = utf8LengthOver(text, limits.maxPublishBytes);
+    if (bytes !== null) {
+      return { error: `publish: payload of ${bytes} bytes, more than ${limits.maxPublishBytes}` };
+    }
+    let position: Position | undefined;
+    try {
+      ({ position } = await broker.publish(channel, text, { user: this.user, except: this }));
+    } catch (error) {
+      this.#context.logger.warn("publication not sent", { error: errorMessage(error) });
+      return { error: `publish: cannot be sent now (${clientReason(error)})` };
+    }
+    metrics.clientPublications++;
+    return position === undefined ? {} : { offset: position.offset };
   }
 
   /** Applies a join to the hub; resolves to why it was refused, or undefined, once the cluster

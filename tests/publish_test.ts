@@ -1,0 +1,128 @@
+/**
+ * Clients' publications on real servers, standalone and across two cluster nodes: who may
+ * publish (grants, joins, --client-publish), what subscribers receive (the publisher's user,
+ * never the publisher itself), the limits, and the counts.
+ */
+
+import assert from "node:assert/strict";
+import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
+import { assertNothingReceived, authenticateAndJoin, readJson } from "./integration_helpers.ts";
+import { authenticated, bothModes, mint } from "./modes.ts";
+
+/** A client of `server` authenticated with a token minted on `minter` from `grant`, in
+ * `channels`. */
+async function member(
+  { minter, server }: { minter: TestServer; server: TestServer },
+  grant: Record<string, unknown>,
+  channels: string[],
+): Promise<TestClient> {
+  const { token } = await mint(minter, grant);
+  const client = await TestClient.connect(server.wsUrl);
+  await authenticateAndJoin(client, token as string, channels);
+  return client;
+}
+
+function publish(client: TestClient, channel: string, payload: unknown, ref: number) {
+  return client.request({ publish: { channel, payload } }, ref);
+}
+
+bothModes("a publication reaches the room with its user, and not its publisher", async (setup) => {
+  const room = ["room:1"];
+  await using alice = await member(setup, { user: "alice", publish: ["room:*"] }, room);
+  await using bob = await member(setup, { user: "bob" }, room);
+  await using onMinter = await member({ ...setup, server: setup.minter }, {}, room);
+  assert.deepEqual(await publish(alice, "room:1", { text: "hi" }, 7), { ref: 7, ok: true });
+  const frame = { message: { text: "hi" }, channel: "room:1", user: "alice" };
+  assert.deepEqual(await bob.next("bob's frame"), frame);
+  assert.deepEqual(await onMinter.next("the other node's frame"), frame);
+  await assertNothingReceived(alice);
+});
+
+bothModes("a token without a user publishes frames without user", async (setup) => {
+  await using anon = await member(setup, { publish: ["news"] }, ["news"]);
+  await using reader = await member(setup, {}, ["news"]);
+  assert.deepEqual(await publish(anon, "news", 12.5, 1), { ref: 1, ok: true });
+  assert.deepEqual(await reader.next(), { message: 12.5, channel: "news" });
+});
+
+bothModes(
+  "a publication its grant or its joins do not allow is refused, and sent nowhere",
+  async (setup) => {
+    await using reader = await member(setup, {}, ["room:1", "room:2"]);
+    await using plain = await member(setup, { user: "p" }, ["room:1"]);
+    await using narrow = await member(setup, { publish: ["room:2"] }, ["room:1"]);
+    const refusals: Array<[TestClient, string, string]> = [
+      [plain, "room:1", "publish: not permitted by this token"],
+      [narrow, "room:1", "publish: not permitted by this token"],
+      [narrow, "room:2", "publish: join the channel first"],
+    ];
+    for (const [i, [client, channel, error]] of refusals.entries()) {
+      assert.deepEqual(await publish(client, channel, "x", i), { ref: i, error });
+    }
+    await using anonymous = await TestClient.connect(setup.server.wsUrl);
+    assert.deepEqual(await publish(anonymous, "room:1", "x", 9), {
+      ref: 9,
+      error: "publish: authenticate first",
+    });
+    await assertNothingReceived(reader);
+  },
+);
+
+bothModes("a payload over --max-publish-bytes is refused", async (setup) => {
+  await using alice = await member(setup, { publish: ["*"] }, ["room"]);
+  await using reader = await member(setup, {}, ["room"]);
+  assert.deepEqual(await publish(alice, "room", "x".repeat(98), 1), { ref: 1, ok: true });
+  assert.deepEqual(await reader.next(), { message: "x".repeat(98), channel: "room" });
+  assert.deepEqual(await publish(alice, "room", "x".repeat(99), 2), {
+    ref: 2,
+    error: "publish: payload of 101 bytes, more than 100",
+  });
+  assert.deepEqual(await publish(alice, "room", null, 3), {
+    ref: 3,
+    error: "publish.payload: expected any JSON value but null",
+  });
+  await assertNothingReceived(reader);
+}, { maxPublishBytes: 100 });
+
+bothModes("publications are counted apart from API broadcasts", async (setup) => {
+  await using alice = await member(setup, { publish: ["*"] }, ["room"]);
+  for (let i = 0; i < 3; i++) await publish(alice, "room", i, i);
+  const { value } = await readJson(await setup.server.api("/stats"), 200);
+  const stats = value as { client_publications: number; messages_published: number };
+  assert.deepEqual([stats.client_publications, stats.messages_published], [3, 0]);
+  const metrics = await (await setup.server.api("/metrics")).text();
+  assert.match(metrics, /^boreas_client_publications_total 3$/m);
+});
+
+Deno.test("with --no-require-auth, --client-publish names the channels anyone may publish to", async () => {
+  await using server = await startTestServer({ requireAuth: false, clientPublish: ["lobby*"] });
+  await using alice = await TestClient.connect(server.wsUrl);
+  await using bob = await TestClient.connect(server.wsUrl);
+  for (const client of [alice, bob]) {
+    assert.deepEqual(await client.request({ channels: { join: ["lobby", "ops"], leave: [] } }), {
+      ref: 1,
+      ok: true,
+    });
+  }
+  assert.deepEqual(await publish(alice, "lobby", "hello", 2), { ref: 2, ok: true });
+  assert.deepEqual(await bob.next(), { message: "hello", channel: "lobby" });
+  assert.deepEqual(await publish(alice, "ops", "no", 3), {
+    ref: 3,
+    error: "publish: not permitted by this token",
+  });
+  // A token that grants publishing still does, on top of --client-publish.
+  await using carol = await authenticated(
+    server,
+    (await mint(server, { publish: ["ops"] })).token as string,
+  );
+  assert.deepEqual(await carol.request({ channels: { join: ["ops"], leave: [] } }, 4), {
+    ref: 4,
+    ok: true,
+  });
+  assert.deepEqual(await publish(carol, "ops", "yes", 5), { ref: 5, ok: true });
+  assert.deepEqual(await bob.next(), { message: "yes", channel: "ops" });
+  // Alice's own "hello" never came back to her: carol's is the first frame she gets.
+  assert.deepEqual(await alice.next(), { message: "yes", channel: "ops" });
+  await assertNothingReceived(alice);
+  await assertNothingReceived(carol);
+});
