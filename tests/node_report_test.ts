@@ -10,6 +10,7 @@ const REPORT = {
   connections: { anonymous: 1, authenticated: 2 },
   channels: 3,
   "messages_published": 4,
+  "client_publications": 0,
   "frames_delivered": 5,
   "slow_consumers_dropped": 0,
   "connections_refused": 0,

@@ -89,6 +89,7 @@ Deno.test("GET /stats reports connections, tokens, channels and broadcasts", asy
   assert.ok(memory.rss_bytes! > 0 && memory.heap_used_bytes! > 0, JSON.stringify(memory));
   assert.deepEqual(Object.keys(after).sort(), [
     "channels",
+    "client_publications",
     "connections",
     "connections_closed_for_limits",
     "connections_refused",
