@@ -8,6 +8,7 @@
 import type {
   BoreasApiOptions,
   BroadcastOptions,
+  CreateTokenOptions,
   Health,
   History,
   HistoryOptions,
@@ -47,7 +48,8 @@ export class BoreasApi {
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  /** Mints a token (`POST /token/`) that a subscriber can authenticate with.
+  /** Mints a token (`POST /token/`) that a subscriber can authenticate with, granting what
+   * `options` say (no grant field: every channel, publishing nowhere, forever).
    *
    * ```ts
    * import { BoreasApi } from "./mod.ts";
@@ -55,9 +57,16 @@ export class BoreasApi {
    * const token = await new BoreasApi({ url: "http://localhost:8001" }).createToken();
    * ```
    */
-  async createToken(options: RequestOptions = {}): Promise<string> {
+  async createToken(options: CreateTokenOptions = {}): Promise<string> {
     const label = "POST /token/";
-    const body = await this.#json("POST", "/token/", { ...options, label }, {
+    const { signal, ...fields } = options;
+    const grant = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+    const request = {
+      label,
+      ...(signal === undefined ? {} : { signal }),
+      ...(Object.keys(grant).length === 0 ? {} : { body: grant }),
+    };
+    const body = await this.#json("POST", "/token/", request, {
       expected: 'a {"token": "..."} object',
       isExpected: (body): body is { token: string } =>
         isRecord(body) && typeof body.token === "string",

@@ -37,6 +37,32 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of `BoreasApi.createToken()`: what the token grants (every field optional; none
+ * at all mints the original's open token, which joins every channel and publishes nowhere).
+ *
+ * ```ts
+ * import { BoreasApi } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * const token = await api.createToken({
+ *   user: "alice",
+ *   channels: ["room:*"],
+ *   publish: ["room:*"],
+ *   ttl: 3600,
+ * });
+ * ```
+ */
+export interface CreateTokenOptions extends RequestOptions {
+  /** Channel patterns it may join (exact names, or ending in `*`); default: every channel. */
+  readonly channels?: readonly string[];
+  /** Channel patterns its connections may publish to; default: none. */
+  readonly publish?: readonly string[];
+  /** Seconds until it expires; default: never. */
+  readonly ttl?: number;
+  /** Who holds it, for presence, webhooks and the `user` of its publications. */
+  readonly user?: string;
+}
+
 /** Options of `BoreasApi.broadcast()`.
  *
  * ```ts

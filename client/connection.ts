@@ -17,6 +17,8 @@ export interface BroadcastFrame {
   readonly channel: string;
   readonly message: unknown;
   readonly offset?: number;
+  /** Who published it, for a client's publication whose token names a user. */
+  readonly user?: string;
 }
 
 /** A success reply: `{"ref": n, "ok": true}`, and whatever else the server put in it (with
@@ -62,12 +64,17 @@ export const NO_REPLY_CLOSE: CloseInfo = Object.freeze({ code: 4000, reason: "no
 export const CLIENT_CLOSE: CloseInfo = Object.freeze({ code: 1000, reason: "client closed" });
 
 /** `frame` (parsed JSON) as a broadcast: `{"message": ..., "channel": "..."}`, with a numeric
- * `offset` kept; undefined for anything else. */
+ * `offset` and a string `user` kept; undefined for anything else. */
 export function broadcastOf(frame: unknown): BroadcastFrame | undefined {
   if (typeof frame !== "object" || frame === null || Array.isArray(frame)) return undefined;
-  const { channel, message, offset } = frame as Record<string, unknown>;
+  const { channel, message, offset, user } = frame as Record<string, unknown>;
   if (typeof channel !== "string" || !("message" in frame)) return undefined;
-  return typeof offset === "number" ? { channel, message, offset } : { channel, message };
+  return {
+    channel,
+    message,
+    ...(typeof offset === "number" ? { offset } : {}),
+    ...(typeof user === "string" ? { user } : {}),
+  };
 }
 
 // readyState values, from the spec: an injected WebSocket class need not carry the constants.

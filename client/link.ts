@@ -47,6 +47,9 @@ export interface Link {
   readonly wasAnswered: boolean;
   join(channels: readonly string[]): Promise<void>;
   leave(channels: readonly string[]): Promise<void>;
+  /** Publishes `payload` to `channel`; resolves on the server's ok, with the offset it was
+   * given when the server keeps history. */
+  publish(channel: string, payload: unknown): Promise<{ offset?: number }>;
   /** Starts closing with `code` and `reason`, which `closed` then reports. */
   close(code: number, reason: string): void;
 }

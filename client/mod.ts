@@ -29,6 +29,7 @@ export { BoreasApi } from "./api.ts";
 export type {
   BoreasApiOptions,
   BroadcastOptions,
+  CreateTokenOptions,
   Health,
   History,
   HistoryMessage,

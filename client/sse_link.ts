@@ -76,6 +76,12 @@ export class SseLink implements Link {
     this.#context.positions.forget(channels);
   }
 
+  publish(): Promise<{ offset?: number }> {
+    return Promise.reject(
+      new ReplyError("publish: an SSE stream cannot send; publish over a WebSocket"),
+    );
+  }
+
   close(code: number, reason: string): void {
     this.#finish({ code, reason });
   }

@@ -238,6 +238,44 @@ export class BoreasSubscriber<T = unknown>
     for (const channel of channels) this.#channels.delete(channel);
   }
 
+  /** Publishes `payload` to `channel`, which the subscriber has joined and its token may
+   * publish to (its `publish` grant); the other subscribers of the channel receive it with this
+   * token's user, this one does not. Resolves on the server's ok, with the `offset` the message
+   * was given when the server keeps history. Waits for the subscriber to be `open`, then sends
+   * once: it is never sent again on its own, so a connection that drops before the answer
+   * rejects with `disconnected` and the message may or may not have gone out. Rejects with
+   * `rejected` when the server refuses it (`publish: not permitted by this token`), and always
+   * over SSE, which cannot send.
+   *
+   * ```ts
+   * import { BoreasSubscriber } from "./mod.ts";
+   *
+   * await using subscriber = new BoreasSubscriber({ url: "ws://localhost:8002/", token: "T" });
+   * await subscriber.join("room:1");
+   * await subscriber.publish("room:1", { text: "hi" });
+   * ```
+   */
+  async publish(channel: string, payload: unknown): Promise<{ offset?: number }> {
+    await this.untilOpen();
+    const link = this.#live;
+    if (link === undefined) {
+      throw new BoreasSubscriberError("disconnected", "publish: the connection dropped");
+    }
+    try {
+      return await link.publish(channel, payload);
+    } catch (error) {
+      if (error instanceof ReplyError) {
+        throw new BoreasSubscriberError("rejected", error.message, { cause: error });
+      }
+      if (error instanceof BoreasSubscriberError) throw error;
+      throw new BoreasSubscriberError(
+        "disconnected",
+        "publish: the connection dropped before the answer",
+        { cause: error },
+      );
+    }
+  }
+
   /** Closes the connection (code 1000) and any pending reconnect timer, and resolves once the
    * socket (or stream) has closed. The iteration ends after the queued messages; pending and
    * later calls reject with a `closed` error. Safe to call more than once.

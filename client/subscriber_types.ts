@@ -39,6 +39,9 @@ export interface BroadcastMessage<T = unknown> {
   /** The message's place in its channel's stream (1, 2, 3... within an epoch), when the
    * server keeps history (`--history-size`); absent otherwise. */
   readonly offset?: number;
+  /** Who published it: for a client's publication, the user its publisher's token names;
+   * absent for the API's broadcasts and for tokens without a user. */
+  readonly user?: string;
 }
 
 /** A place in a channel's stream, with history on: the last offset received, and the epoch it

@@ -58,6 +58,16 @@ export class WebSocketLink implements Link {
     });
   }
 
+  async publish(channel: string, payload: unknown): Promise<{ offset?: number }> {
+    let offset: number | undefined;
+    await this.#connection.request({ publish: { channel, payload } }, {
+      onReply: (reply) => {
+        if (typeof reply.offset === "number") offset = reply.offset;
+      },
+    });
+    return offset === undefined ? {} : { offset };
+  }
+
   close(code: number, reason: string): void {
     this.#connection.close(code, reason);
   }
