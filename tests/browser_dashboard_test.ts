@@ -138,11 +138,14 @@ Deno.test("the dashboard asks for the key, then shows counts that follow real cl
   await anonymous[Symbol.asyncDispose]();
 });
 
-Deno.test("the dashboard's chart draws the rates of real broadcasts", async () => {
-  await using server = await startTestServer({ requireAuth: false });
+Deno.test("the dashboard's chart draws the rates of real broadcasts and publications", async () => {
+  await using server = await startTestServer({ requireAuth: false, clientPublish: ["chat"] });
   await using subscriber = await TestClient.connect(server.wsUrl);
   subscriber.send({ channels: { join: ["feed"], leave: [] } });
   await server.untilMembers("feed", 1);
+  await using publisher = await TestClient.connect(server.wsUrl);
+  publisher.send({ channels: { join: ["chat"], leave: [] } });
+  await server.untilMembers("chat", 1);
   await using browser = await launchBrowser();
   const page = await browser.open(`${server.apiUrl}/dashboard`);
   await untilShown(page, "#dashboard");
@@ -174,6 +177,11 @@ Deno.test("the dashboard's chart draws the rates of real broadcasts", async () =
       });
       assert.equal(response.status, 200);
       await response.body?.cancel();
+      // A client's publication too, answered before the next round.
+      assert.deepEqual(await publisher.request({ publish: { channel: "chat", payload: sent } }), {
+        ref: 1,
+        ok: true,
+      });
       await new Promise((resolve) => setTimeout(resolve, 20)); // about 50 a second
     }
   })();
@@ -185,6 +193,7 @@ Deno.test("the dashboard's chart draws the rates of real broadcasts", async () =
     await publishing;
   }
   assert.ok(Number(await textOf(page, "#rate-delivered")) > 0);
+  assert.ok(Number(await textOf(page, "#rate-publications")) > 0);
   // The series' lines are on the canvas, in their colours, not only the axes.
   const coloured = await colouredPixels();
   assert.ok(coloured > 10, `${coloured} pixels of the series' colours`);

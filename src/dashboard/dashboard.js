@@ -171,11 +171,13 @@ function renderCounts(stats, nodes) {
     : nodes.map((node) => ({ reported_at: now, ...node }));
   const rates = new Map();
   let published = 0;
+  let publications = 0;
   let delivered = 0;
   for (const node of readings) {
     const reading = {
       at: node.reported_at,
       published: node.messages_published,
+      publications: node.client_publications ?? 0,
       delivered: node.frames_delivered,
     };
     const before = previous?.get(node.id);
@@ -185,22 +187,25 @@ function renderCounts(stats, nodes) {
       : { reading, rate: before === undefined ? undefined : rateBetween(before.reading, reading) };
     rates.set(node.id, entry);
     published += entry.rate?.published ?? 0;
+    publications += entry.rate?.publications ?? 0;
     delivered += entry.rate?.delivered ?? 0;
   }
   if (previous !== null) {
     byId("rate-published").textContent = formatRate(published);
+    byId("rate-publications").textContent = formatRate(publications);
     byId("rate-delivered").textContent = formatRate(delivered);
     addSample(now, published, delivered);
   }
   previous = rates;
 }
 
-/** Messages and frames per second between two readings of one node's totals. A total below the
+/** Broadcasts, clients' publications and frames per second between two readings of one node's totals. A total below the
  * last one means the node restarted from 0. */
 function rateBetween(before, after) {
   const seconds = after.at - before.at;
   return {
     published: Math.max(0, after.published - before.published) / seconds,
+    publications: Math.max(0, after.publications - before.publications) / seconds,
     delivered: Math.max(0, after.delivered - before.delivered) / seconds,
   };
 }
@@ -275,6 +280,7 @@ function renderNodes(nodes) {
       node.connections.authenticated,
       node.channels,
       node.messages_published,
+      node.client_publications ?? 0,
       node.frames_delivered,
       node.slow_consumers_dropped,
       node.connections_refused,
