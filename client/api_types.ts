@@ -156,6 +156,8 @@ export interface Stats {
   readonly channels: number;
   /** Broadcasts published since start (dry runs excluded). */
   readonly "messages_published": number;
+  /** Clients' publications delivered since start; absent from servers without them. */
+  readonly "client_publications"?: number;
   /** Frames handed to subscribers since start. */
   readonly "frames_delivered": number;
   /** Subscribers dropped for not reading. */
