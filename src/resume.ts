@@ -69,10 +69,12 @@ export type FrameSender = (frame: string, channel?: string, offset?: number) => 
 export class JoinGate {
   #held: HeldFrames | null = null;
   readonly #floors = new ReplayFloors();
+  #isReplaying = false;
 
   /** Whether the gate takes this frame instead of the socket: held during a join, or dropped
    * as one the client already has. */
   intercept(frame: string, channel?: string, offset?: number): boolean {
+    if (this.#isReplaying) return false;
     if (this.#held !== null) {
       this.#held.hold(frame, channel, offset);
       return true;
@@ -90,12 +92,19 @@ export class JoinGate {
   release(resume: Resume, send: FrameSender): void {
     const held = this.#held;
     this.#held = null;
-    for (const [channel, kept] of resume.replay) {
-      send(renderFrame(channel, kept.payload, kept.offset), channel, kept.offset);
+    this.#floors.set(resume.states);
+    // The replay is what the client asked for, even below a floor an earlier join left (a
+    // quick second join with `since`): it bypasses the floors.
+    this.#isReplaying = true;
+    try {
+      for (const [channel, kept] of resume.replay) {
+        send(renderFrame(channel, kept.payload, kept.offset), channel, kept.offset);
+      }
+    } finally {
+      this.#isReplaying = false;
     }
     for (const [frame, channel, offset] of held?.release(resume.states) ?? []) {
       send(frame, channel, offset);
     }
-    this.#floors.set(resume.states);
   }
 }

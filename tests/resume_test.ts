@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { MemoryHistory } from "../src/history.ts";
 import { parseClientMessage, renderFrame, renderJoinReply } from "../src/protocol.ts";
-import { HeldFrames } from "../src/resume.ts";
+import { HeldFrames, JoinGate } from "../src/resume.ts";
 
 Deno.test("renderFrame() adds the offset only when there is one", () => {
   assert.equal(renderFrame("news", '{"n":1}'), '{"message": {"n":1}, "channel": "news"}');
@@ -57,4 +57,22 @@ Deno.test("HeldFrames.release() drops what the reported positions already cover"
   held.hold("reply", undefined, undefined);
   const states = new Map([["a", { offset: 3, epoch: "E" }]]);
   assert.deepEqual(held.release(states).map(([frame]) => frame), ["b1", "a4", "reply"]);
+});
+
+Deno.test("JoinGate sends a second join's replay in full, below the floor the first one left", () => {
+  const gate = new JoinGate();
+  const sent: Array<number | undefined> = [];
+  const send = (_frame: string, _channel?: string, offset?: number) => sent.push(offset);
+  const states = new Map([["a", { offset: 2, epoch: "E" }]]);
+  gate.hold();
+  gate.release({ states, replay: [] }, send);
+  assert.ok(gate.intercept("late copy", "a", 2), "a late copy of a covered frame is dropped");
+  gate.hold();
+  const replay = [1, 2].map((offset) => ["a", { offset, payload: String(offset) }] as const);
+  gate.release({ states, replay }, (frame, channel, offset) => {
+    if (!gate.intercept(frame, channel, offset)) send(frame, channel, offset);
+  });
+  assert.deepEqual(sent, [1, 2]);
+  assert.ok(gate.intercept("late copy", "a", 1));
+  assert.ok(!gate.intercept("live", "a", 3));
 });
