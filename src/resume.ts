@@ -38,25 +38,41 @@ const FLOOR_MS = 2_000;
 /** Per channel, the offset a join reply reported, for a short while after the join. */
 export class ReplayFloors {
   readonly #floors = new Map<string, { offset: number; until: number }>();
+  readonly #now: () => number;
 
-  /** Remembers each channel's reported offset. */
+  /** `now` is the clock, in milliseconds (default `Date.now`). */
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** Remembers each channel's reported offset, and forgets the floors whose time is over. */
   set(states: ReadonlyMap<string, Position>): void {
-    const until = Date.now() + FLOOR_MS;
-    for (const [channel, { offset }] of states) this.#floors.set(channel, { offset, until });
+    const now = this.#now();
+    // Oldest first (each floor is moved to the end when set again): a connection that joins
+    // channels that never get a frame does not pile up floors.
+    for (const [channel, floor] of this.#floors) {
+      if (floor.until > now) break;
+      this.#floors.delete(channel);
+    }
+    const until = now + FLOOR_MS;
+    for (const [channel, { offset }] of states) {
+      this.#floors.delete(channel);
+      this.#floors.set(channel, { offset, until });
+    }
+  }
+
+  /** How many channels have a floor. */
+  get size(): number {
+    return this.#floors.size;
   }
 
   /** Whether the frame at `offset` of `channel` is one the client already has. */
   covers(channel: string, offset: number): boolean {
     const floor = this.#floors.get(channel);
     if (floor === undefined) return false;
-    if (offset <= floor.offset && Date.now() < floor.until) return true;
+    if (offset <= floor.offset && this.#now() < floor.until) return true;
     this.#floors.delete(channel);
     return false;
-  }
-
-  /** Whether any channel has a floor. */
-  get isEmpty(): boolean {
-    return this.#floors.size === 0;
   }
 }
 
@@ -79,7 +95,7 @@ export class JoinGate {
       this.#held.hold(frame, channel, offset);
       return true;
     }
-    return offset !== undefined && !this.#floors.isEmpty && this.#floors.covers(channel!, offset);
+    return offset !== undefined && this.#floors.size > 0 && this.#floors.covers(channel!, offset);
   }
 
   /** Starts holding live frames: call before the join is applied. */
