@@ -169,7 +169,8 @@ export class MemoryHistory implements History, Disposable {
       return copies(stream.entries.slice(stream.entries.length - missing));
     }
     const start = epochStart(since.epoch);
-    if (since.offset !== 0 || start === null || start < this.#began) return null;
+    // An epoch of the millisecond this history began may be an earlier process's.
+    if (since.offset !== 0 || start === null || start <= this.#began) return null;
     if (start <= this.#evictedUntil) return null;
     const ttlMs = this.#ttlMs;
     if (!followsWithin(since.epoch, stream?.epoch ?? null, { now, ttlMs })) return null;

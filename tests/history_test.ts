@@ -5,8 +5,10 @@ import { type HistoryOptions, MemoryHistory } from "../src/history.ts";
 import { KEPT_MESSAGE_OVERHEAD_BYTES } from "../src/kept_queue.ts";
 
 function history(size = 3, ttlMs = 1000, options: Partial<HistoryOptions> = {}) {
-  let now = 1_000_000;
+  // Begun a millisecond before the test: epochs of that millisecond may be a restart's.
+  let now = 999_999;
   const store = new MemoryHistory({ size, ttlMs, now: () => now, ...options });
+  now++;
   return { store, advance: (ms: number) => now += ms };
 }
 
@@ -160,4 +162,17 @@ Deno.test("MemoryHistory keeps the epoch and offsets of a channel with subscribe
   now += 5_000;
   store.sweep();
   assert.equal(store.channelCount, 0);
+});
+
+Deno.test("MemoryHistory does not resume offset 0 of an epoch from before it began (a restart)", () => {
+  let now = 5_000;
+  const clock = { now: () => now };
+  const position = (() => {
+    using before = new MemoryHistory({ size: 3, ttlMs: 1000, ...clock });
+    return before.position("news");
+  })();
+  using after = new MemoryHistory({ size: 3, ttlMs: 1000, ...clock });
+  assert.equal(after.after("news", position), null, "begun in the same millisecond");
+  now++;
+  assert.deepEqual(after.after("news", after.position("news")), []);
 });
