@@ -40,8 +40,10 @@ export class Positions {
   /** Applies the reply to a join of `join` that was sent with `since`; returns a failure for
    * each channel whose position could not be resumed, in the reply's order.
    *
-   * A recovered channel keeps its position: the replay that follows the reply advances it. A
-   * channel not recovered, or joined without a position, takes the reply's position. A reply
+   * A recovered channel keeps its position: the replay that follows the reply advances it. One
+   * resumed from offset 0 into an epoch the channel began since (it had no message then, and
+   * its state went with its subscribers) takes that epoch at the same offset. A channel not
+   * recovered, or joined without a position, takes the reply's position. A reply
    * without channel states (a server with history off) forgets the positions, and each
    * channel that had one is reported as not recovered, with no offset or epoch. */
   applyJoinReply(
@@ -60,6 +62,10 @@ export class Positions {
         continue;
       }
       if (state.recovered === true && asked?.epoch === state.epoch) continue;
+      if (state.recovered === true && asked !== undefined) {
+        this.#positions.set(channel, { offset: asked.offset, epoch: state.epoch });
+        continue;
+      }
       this.#positions.set(channel, { offset: state.offset, epoch: state.epoch });
       if (asked !== undefined) failures.push(failure(channel, asked, state));
     }
@@ -79,6 +85,13 @@ export class Positions {
     if (offset <= position.offset && offset !== 1) return false;
     this.#positions.set(channel, { offset, epoch: position.epoch });
     return true;
+  }
+
+  /** Takes `position` for `channel`, whatever it had: where a stream that has just opened says
+   * the channel stands, before its first frame (a resumed channel's offset, in the channel's
+   * epoch now). */
+  startAt(channel: string, position: StreamPosition): void {
+    this.#positions.set(channel, position);
   }
 
   /** Takes `position` for `channel` when it has none yet, e.g. from an SSE event id. */

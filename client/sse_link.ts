@@ -194,8 +194,14 @@ export class SseLink implements Link {
 
   #dispatch({ type, data, id }: SseEvent, stream: Stream): void {
     const { positions, onBroadcast, onRecovery } = this.#context;
-    // The id a stream starts with: where every channel stands before its first message.
-    if (data === undefined) return this.#learn(id);
+    // The id a stream starts with: where every channel stands before its first message, in
+    // the epoch it has now.
+    if (data === undefined) {
+      for (const [channel, position] of decodePositions(id ?? "")) {
+        positions.startAt(channel, position);
+      }
+      return;
+    }
     if (type === "recovery") {
       const reported = parseRecovery(data);
       const since = reported === undefined ? undefined : stream.since?.[reported.channel];

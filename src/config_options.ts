@@ -55,6 +55,8 @@ export interface Config {
   /** Messages kept per channel for resume; 0 turns history off. */
   readonly historySize: number;
   readonly historyTtl: number;
+  /** What all channels' kept messages may cost together, in bytes (per node). */
+  readonly historyMaxBytes: number;
   /** HMAC secret for JWT access tokens (HS256/384/512). */
   readonly jwtSecret: string | null;
   /** PEM public key file for JWT access tokens (RS*, PS*, ES*, EdDSA). */
@@ -114,6 +116,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   reusePort: false,
   historySize: 0,
   historyTtl: 300,
+  historyMaxBytes: 64 * 1024 * 1024,
   jwtSecret: null,
   jwtPublicKey: null,
   jwksUrl: null,
@@ -197,6 +200,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "reusePort", kind: "boolean", placeholder: "", summary: "let several nodes on this host listen on the same ports (SO_REUSEPORT, Linux)" },
   { key: "historySize", kind: "size", placeholder: "N", summary: "messages kept per channel, so that a subscriber can resume after a reconnect (0: history off)" },
   { key: "historyTtl", kind: "timeout", placeholder: "SECONDS", summary: "how long a kept message stays" },
+  { key: "historyMaxBytes", kind: "count", placeholder: "BYTES", summary: "what all channels' kept messages may take together; past it the oldest go first" },
   { key: "jwtSecret", kind: "secret", placeholder: "SECRET", summary: "accept JWT access tokens signed with this HMAC secret (HS256, HS384, HS512)" },
   { key: "jwtPublicKey", kind: "path", placeholder: "PATH", summary: "accept JWT access tokens signed for this PEM public key (RS*, PS*, ES*, EdDSA)" },
   { key: "jwksUrl", kind: "url", placeholder: "URL", summary: "accept JWT access tokens signed with a key of this JWKS" },

@@ -1,11 +1,17 @@
 /**
  * @module
- * Channel history in memory (`--history-size`, `--history-ttl`): the last messages of each
- * channel with their offsets, and the channel's epoch. Offsets start at 1 and grow by one per
- * message; whenever a channel's history is freed (its last message expired) or lost (a restart),
- * its offsets start again at 1 under a new epoch, so an old position is never mistaken for a new
- * one. Knows nothing of connections or HTTP.
+ * Channel history in memory (`--history-size`, `--history-ttl`, `--history-max-bytes`): the last
+ * messages of each channel with their offsets, and the channel's epoch. Offsets start at 1 and
+ * grow by one per message; whenever a channel's history is freed (its last message gone and no
+ * subscriber left) or lost (a restart), its offsets start again at 1 under a new epoch, so an old
+ * position is never mistaken for a new one. A channel keeps state only while it has subscribers
+ * or kept messages. Knows nothing of connections or HTTP.
  */
+
+import { epochStart, followsWithin, newEpoch } from "./epoch.ts";
+import { keptCost, KeptQueue, type Queued } from "./kept_queue.ts";
+
+export { newEpoch } from "./epoch.ts";
 
 /** Where a channel's stream stands: the last offset given out, within `epoch`. */
 export interface Position {
@@ -50,18 +56,23 @@ export interface HistoryOptions {
   readonly size: number;
   /** Milliseconds a message is kept. */
   readonly ttlMs: number;
+  /** What all channels' kept messages may cost together (`keptCost`); past it the oldest go
+   * first. Default: no bound. */
+  readonly maxBytes?: number;
   /** The clock, in milliseconds. Default `Date.now`. */
   readonly now?: () => number;
-  /** How often expired channels are freed, in milliseconds. Default: a quarter of the ttl,
-   * between 1 and 60 seconds. */
+  /** How often expired messages are dropped when nothing else does it, in milliseconds.
+   * Default: a quarter of the ttl, between 1 and 60 seconds. */
   readonly sweepIntervalMs?: number;
   /** Whether `channel` has subscribers: its epoch and offsets then outlive its messages, so
    * that connected subscribers never see offsets start again. Default: never. */
   readonly hasSubscribers?: (channel: string) => boolean;
 }
 
-interface Entry extends KeptMessage {
-  readonly keptUntil: number;
+interface Entry extends KeptMessage, Queued {
+  readonly channel: string;
+  /** When it was kept (ms). */
+  readonly at: number;
 }
 
 interface Stream {
@@ -69,32 +80,33 @@ interface Stream {
   top: number;
   /** Oldest first; offsets `top - entries.length + 1` to `top`. */
   readonly entries: Entry[];
-  /** When the stream may be freed once it holds nothing: an epoch handed out by `position()`
-   * must outlive the ttl, so that the first publish still carries it. */
-  keptUntil: number;
 }
 
-/** A new epoch: 8 random hex digits. */
-export function newEpoch(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(4));
-  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-/** Every channel's recent messages, bounded by `size` per channel and by `ttlMs`. */
+/** Every channel's recent messages, bounded by `size` per channel, by `ttlMs`, and by
+ * `maxBytes` for all of them. */
 export class MemoryHistory implements History, Disposable {
   readonly #streams = new Map<string, Stream>();
+  readonly #queue = new KeptQueue<Entry>();
   readonly #size: number;
   readonly #ttlMs: number;
+  readonly #maxBytes: number;
   readonly #now: () => number;
   readonly #hasSubscribers: (channel: string) => boolean;
   readonly #timer: ReturnType<typeof setInterval>;
+  /** When the newest message dropped for `maxBytes` was kept: a channel's state may be gone
+   * with it, so positions from before then cannot be resumed from offset 0. */
+  #evictedUntil = -Infinity;
+  /** When this history began: positions from an earlier one (a restart) lost everything. */
+  readonly #began: number;
 
   constructor(options: HistoryOptions) {
     if (!(options.size >= 1)) throw new RangeError("history size must be at least 1");
     this.#size = options.size;
     this.#ttlMs = options.ttlMs;
+    this.#maxBytes = options.maxBytes ?? Infinity;
     this.#now = options.now ?? Date.now;
     this.#hasSubscribers = options.hasSubscribers ?? (() => false);
+    this.#began = this.#now();
     const sweep = options.sweepIntervalMs ?? Math.min(60_000, Math.max(1_000, options.ttlMs / 4));
     this.#timer = setInterval(() => this.sweep(), sweep);
     Deno.unrefTimer(this.#timer);
@@ -102,31 +114,68 @@ export class MemoryHistory implements History, Disposable {
 
   /** Keeps `payload` (JSON text) as `channel`'s next message; returns its position. */
   append(channel: string, payload: string): Position {
-    const now = this.#now();
-    const stream = this.#stream(channel, now);
+    const now = this.#expire();
+    let stream = this.#streams.get(channel);
+    if (stream === undefined) {
+      stream = { epoch: newEpoch(now), top: 0, entries: [] };
+      this.#streams.set(channel, stream);
+    }
     stream.top++;
-    stream.entries.push({ offset: stream.top, payload, keptUntil: now + this.#ttlMs });
-    if (stream.entries.length > this.#size) stream.entries.shift();
-    stream.keptUntil = now + this.#ttlMs;
-    return { offset: stream.top, epoch: stream.epoch };
+    const entry: Entry = {
+      channel,
+      offset: stream.top,
+      payload,
+      at: now,
+      cost: keptCost(payload),
+      isDropped: false,
+    };
+    stream.entries.push(entry);
+    this.#queue.push(entry);
+    if (stream.entries.length > this.#size) this.#queue.drop(stream.entries.shift()!);
+    const position = { offset: stream.top, epoch: stream.epoch };
+    while (this.#queue.bytes > this.#maxBytes) {
+      const oldest = this.#queue.shift()!;
+      this.#evictedUntil = Math.max(this.#evictedUntil, oldest.at);
+      this.#remove(oldest);
+    }
+    return position;
   }
 
-  /** Where `channel` stands now; for a channel without history, offset 0 and the epoch its
-   * first message will carry (unless the history is freed meanwhile). */
+  /** Where `channel` stands now. A channel without history has offset 0 and a new epoch, kept
+   * (for its first message to carry) only while the channel has subscribers. */
   position(channel: string): Position {
-    const stream = this.#stream(channel, this.#now());
+    const now = this.#expire();
+    let stream = this.#streams.get(channel);
+    if (stream === undefined) {
+      const epoch = newEpoch(now);
+      if (!this.#hasSubscribers(channel)) return { offset: 0, epoch };
+      stream = { epoch, top: 0, entries: [] };
+      this.#streams.set(channel, stream);
+    }
     return { offset: stream.top, epoch: stream.epoch };
   }
 
-  /** The messages after `since`, oldest first, when every one of them is still kept under
-   * the same epoch; null when the epoch differs, `since` is ahead of the channel, or some
-   * message after it is gone (size or ttl). */
+  /** The messages after `since`, oldest first, when every one of them is still kept; null when
+   * the epoch differs, `since` is ahead of the channel, or some message after it is gone (size,
+   * ttl or max bytes). A position at offset 0 of an epoch no longer kept resumes when nothing
+   * published since that epoch began can have been lost (`followsWithin`, and the epoch began
+   * after this history did and after the newest message dropped for `maxBytes`). */
   after(channel: string, since: Position): KeptMessage[] | null {
-    const stream = this.#stream(channel, this.#now());
-    if (since.epoch !== stream.epoch || since.offset > stream.top) return null;
-    const missing = stream.top - since.offset;
-    if (missing > stream.entries.length) return null;
-    return stream.entries.slice(stream.entries.length - missing);
+    const now = this.#expire();
+    const stream = this.#streams.get(channel);
+    if (stream !== undefined && since.epoch === stream.epoch) {
+      const missing = stream.top - since.offset;
+      if (missing < 0 || missing > stream.entries.length) return null;
+      return copies(stream.entries.slice(stream.entries.length - missing));
+    }
+    const start = epochStart(since.epoch);
+    // An epoch of the millisecond this history began may be an earlier process's.
+    if (since.offset !== 0 || start === null || start <= this.#began) return null;
+    if (start <= this.#evictedUntil) return null;
+    const ttlMs = this.#ttlMs;
+    if (!followsWithin(since.epoch, stream?.epoch ?? null, { now, ttlMs })) return null;
+    if (stream === undefined) return [];
+    return stream.top === stream.entries.length ? copies(stream.entries) : null;
   }
 
   resume(join: readonly string[], since?: ReadonlyMap<string, Position>): Promise<Resume> {
@@ -152,40 +201,58 @@ export class MemoryHistory implements History, Disposable {
 
   /** Up to `limit` kept messages with offsets above `since`, oldest first, with the position. */
   list(channel: string, since: number, limit: number): Position & { messages: KeptMessage[] } {
-    const stream = this.#stream(channel, this.#now());
+    const now = this.#expire();
+    const stream = this.#streams.get(channel);
+    if (stream === undefined) return { offset: 0, epoch: newEpoch(now), messages: [] };
     const first = stream.top - stream.entries.length + 1;
     const start = Math.max(0, since + 1 - first);
-    const messages = stream.entries.slice(start, start + limit);
+    const messages = copies(stream.entries.slice(start, start + limit));
     return { offset: stream.top, epoch: stream.epoch, messages };
   }
 
-  /** How many channels have a stream (kept messages, or an epoch handed out). */
+  /** Forgets `channel`'s epoch when it keeps no message: call once its last subscriber left. */
+  release(channel: string): void {
+    const stream = this.#streams.get(channel);
+    if (stream?.entries.length === 0 && !this.#hasSubscribers(channel)) {
+      this.#streams.delete(channel);
+    }
+  }
+
+  /** How many channels have state (kept messages, or subscribers and an epoch). */
   get channelCount(): number {
     return this.#streams.size;
   }
 
-  /** Drops expired messages everywhere and frees the streams left with nothing. */
+  /** What the kept messages cost together (`keptCost`). */
+  get keptBytes(): number {
+    return this.#queue.bytes;
+  }
+
+  /** Drops expired messages everywhere and frees the channels left with no message and no
+   * subscriber. */
   sweep(): void {
+    this.#expire();
+    for (const channel of this.#streams.keys()) this.release(channel);
+  }
+
+  /** Drops the messages whose ttl is over, oldest first; returns the time. */
+  #expire(): number {
     const now = this.#now();
-    for (const [channel, stream] of this.#streams) {
-      expire(stream, now);
-      if (!this.#isKept(channel, stream, now)) this.#streams.delete(channel);
+    for (let oldest = this.#queue.peek(); oldest !== undefined; oldest = this.#queue.peek()) {
+      if (oldest.at + this.#ttlMs > now) break;
+      this.#queue.shift();
+      this.#remove(oldest);
     }
+    return now;
   }
 
-  #stream(channel: string, now: number): Stream {
-    let stream = this.#streams.get(channel);
-    if (stream !== undefined) {
-      expire(stream, now);
-      if (this.#isKept(channel, stream, now)) return stream;
-    }
-    stream = { epoch: newEpoch(), top: 0, entries: [], keptUntil: now + this.#ttlMs };
-    this.#streams.set(channel, stream);
-    return stream;
-  }
-
-  #isKept(channel: string, stream: Stream, now: number): boolean {
-    return stream.entries.length > 0 || stream.keptUntil > now || this.#hasSubscribers(channel);
+  /** Takes `entry`, the oldest of its channel, out of its stream, freeing the stream when
+   * nothing is left to keep. */
+  #remove(entry: Entry): void {
+    const stream = this.#streams.get(entry.channel);
+    if (stream?.entries[0] !== entry) return;
+    stream.entries.shift();
+    if (stream.entries.length === 0) this.release(entry.channel);
   }
 
   [Symbol.dispose](): void {
@@ -193,8 +260,7 @@ export class MemoryHistory implements History, Disposable {
   }
 }
 
-function expire(stream: Stream, now: number): void {
-  let expired = 0;
-  while (expired < stream.entries.length && stream.entries[expired]!.keptUntil <= now) expired++;
-  if (expired > 0) stream.entries.splice(0, expired);
+/** The kept messages as plain `{offset, payload}`, without the bookkeeping. */
+function copies(entries: readonly Entry[]): KeptMessage[] {
+  return entries.map(({ offset, payload }) => ({ offset, payload }));
 }

@@ -38,25 +38,41 @@ const FLOOR_MS = 2_000;
 /** Per channel, the offset a join reply reported, for a short while after the join. */
 export class ReplayFloors {
   readonly #floors = new Map<string, { offset: number; until: number }>();
+  readonly #now: () => number;
 
-  /** Remembers each channel's reported offset. */
+  /** `now` is the clock, in milliseconds (default `Date.now`). */
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** Remembers each channel's reported offset, and forgets the floors whose time is over. */
   set(states: ReadonlyMap<string, Position>): void {
-    const until = Date.now() + FLOOR_MS;
-    for (const [channel, { offset }] of states) this.#floors.set(channel, { offset, until });
+    const now = this.#now();
+    // Oldest first (each floor is moved to the end when set again): a connection that joins
+    // channels that never get a frame does not pile up floors.
+    for (const [channel, floor] of this.#floors) {
+      if (floor.until > now) break;
+      this.#floors.delete(channel);
+    }
+    const until = now + FLOOR_MS;
+    for (const [channel, { offset }] of states) {
+      this.#floors.delete(channel);
+      this.#floors.set(channel, { offset, until });
+    }
+  }
+
+  /** How many channels have a floor. */
+  get size(): number {
+    return this.#floors.size;
   }
 
   /** Whether the frame at `offset` of `channel` is one the client already has. */
   covers(channel: string, offset: number): boolean {
     const floor = this.#floors.get(channel);
     if (floor === undefined) return false;
-    if (offset <= floor.offset && Date.now() < floor.until) return true;
+    if (offset <= floor.offset && this.#now() < floor.until) return true;
     this.#floors.delete(channel);
     return false;
-  }
-
-  /** Whether any channel has a floor. */
-  get isEmpty(): boolean {
-    return this.#floors.size === 0;
   }
 }
 
@@ -69,15 +85,17 @@ export type FrameSender = (frame: string, channel?: string, offset?: number) => 
 export class JoinGate {
   #held: HeldFrames | null = null;
   readonly #floors = new ReplayFloors();
+  #isReplaying = false;
 
   /** Whether the gate takes this frame instead of the socket: held during a join, or dropped
    * as one the client already has. */
   intercept(frame: string, channel?: string, offset?: number): boolean {
+    if (this.#isReplaying) return false;
     if (this.#held !== null) {
       this.#held.hold(frame, channel, offset);
       return true;
     }
-    return offset !== undefined && !this.#floors.isEmpty && this.#floors.covers(channel!, offset);
+    return offset !== undefined && this.#floors.size > 0 && this.#floors.covers(channel!, offset);
   }
 
   /** Starts holding live frames: call before the join is applied. */
@@ -90,12 +108,19 @@ export class JoinGate {
   release(resume: Resume, send: FrameSender): void {
     const held = this.#held;
     this.#held = null;
-    for (const [channel, kept] of resume.replay) {
-      send(renderFrame(channel, kept.payload, kept.offset), channel, kept.offset);
+    this.#floors.set(resume.states);
+    // The replay is what the client asked for, even below a floor an earlier join left (a
+    // quick second join with `since`): it bypasses the floors.
+    this.#isReplaying = true;
+    try {
+      for (const [channel, kept] of resume.replay) {
+        send(renderFrame(channel, kept.payload, kept.offset), channel, kept.offset);
+      }
+    } finally {
+      this.#isReplaying = false;
     }
     for (const [frame, channel, offset] of held?.release(resume.states) ?? []) {
       send(frame, channel, offset);
     }
-    this.#floors.set(resume.states);
   }
 }

@@ -36,6 +36,28 @@ Deno.test("Positions.applyJoinReply() keeps a recovered position for the replay 
   assert.equal(positions.accept("news", 5), true);
 });
 
+Deno.test("Positions.applyJoinReply() takes the new epoch of a channel resumed from offset 0", () => {
+  const positions = new Positions({ news: { offset: 0, epoch: E } });
+  const since = positions.since(["news"]);
+  const reply = {
+    ref: 1,
+    ok: true,
+    channels: { news: { recovered: true, offset: 2, epoch: "e2" } },
+  };
+  assert.deepEqual(positions.applyJoinReply(["news"], since, reply), []);
+  assert.deepEqual(positions.snapshot(), { news: { offset: 0, epoch: "e2" } });
+  assert.equal(positions.accept("news", 1), true);
+  assert.equal(positions.accept("news", 2), true);
+  assert.deepEqual(positions.snapshot(), { news: { offset: 2, epoch: "e2" } });
+});
+
+Deno.test("Positions.startAt() takes where an opened stream says a channel stands", () => {
+  const positions = new Positions({ news: { offset: 0, epoch: E } });
+  positions.startAt("news", { offset: 0, epoch: "e2" });
+  positions.learn("news", { offset: 5, epoch: "e3" });
+  assert.deepEqual(positions.snapshot(), { news: { offset: 0, epoch: "e2" } });
+});
+
 Deno.test("Positions.applyJoinReply() reports and takes a position not recovered", () => {
   const positions = new Positions({ news: { offset: 4, epoch: E } });
   const since = positions.since(["news", "sport"]);

@@ -136,6 +136,32 @@ Deno.test("BoreasSubscriber reports recovered: false when the history was trimme
   });
 });
 
+Deno.test("BoreasSubscriber dropped before any message gets what was published while away, in the channel's new epoch", async () => {
+  await using server = await startTestServer({ historySize: 100 });
+  await using opened = await openGated(server);
+  const { api, token, gated, recoveries, subscriber, events } = opened;
+  const gate = gated.hold();
+  dropConnections(server, token);
+  await withTimeout(gate.held, "the reconnect's join with since");
+  await server.untilMembers("news", 0);
+  // Nobody is subscribed and "news" had no message: its state is gone, and these start anew.
+  const { epoch } = await api.publish("news", 1);
+  await api.publish("news", 2);
+  gate.release();
+  await withTimeout(subscriber.untilOpen(), "the subscriber to reopen");
+  await api.publish("news", 3);
+  for (const offset of [1, 2, 3]) {
+    assert.deepEqual(await nextEvent(events, `offset ${offset}`), {
+      type: "message",
+      channel: "news",
+      message: offset,
+      offset,
+    });
+  }
+  assert.deepEqual(recoveries, []);
+  assert.deepEqual(subscriber.positions, { news: { offset: 3, epoch } });
+});
+
 Deno.test("BoreasSubscriber reports recovered: false after a server restart (a new epoch)", async () => {
   await restartWithNewEpoch("websocket");
 });

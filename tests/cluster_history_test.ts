@@ -245,6 +245,35 @@ Deno.test("a join with since while another node publishes gets every offset once
   assert.deepEqual(offsets, offsets.map((_, i) => i + 1));
 });
 
+Deno.test("a quick second join with since replays every message after it, once, on any node", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a", HISTORY);
+  await using b = await startNode(redis.url, "b", HISTORY);
+  const token = await a.mintToken();
+  await publish(b, "news", 1);
+  const { epoch } = await publish(b, "news", 2);
+  const { client } = await joined(a, token);
+  await using _ = client;
+  const again = await client.request({
+    channels: { join: ["news"], leave: [], since: { news: { offset: 0, epoch } } },
+  }, "again");
+  assert.deepEqual(again, {
+    ref: "again",
+    ok: true,
+    channels: { news: { recovered: true, offset: 2, epoch } },
+  });
+  for (const n of [1, 2]) {
+    assert.deepEqual(await client.next(`replayed ${n}`), {
+      message: n,
+      channel: "news",
+      offset: n,
+    });
+  }
+  await publish(b, "news", 3);
+  assert.deepEqual(await client.next("live 3"), { message: 3, channel: "news", offset: 3 });
+  assert.equal(client.pending.length, 0);
+});
+
 Deno.test("a join with history while Redis is down is undone and says why", async () => {
   await using redis = await startRedis();
   await using a = await startNode(redis.url, "a", HISTORY);

@@ -208,10 +208,12 @@ Deno.test("loadConfig() rejects --token-store together with --redis-url, naming 
   ]);
 });
 
-Deno.test("loadConfig() rejects a bad --history-size or --history-ttl", () => {
-  assert.deepEqual(problemsOf(["--history-size", "-1", "--history-ttl", "0"]), [
+Deno.test("loadConfig() rejects a bad --history-size, --history-ttl or --history-max-bytes", () => {
+  const args = ["--history-size", "-1", "--history-ttl", "0", "--history-max-bytes", "0"];
+  assert.deepEqual(problemsOf(args), [
     '--history-size: expected a whole number from 0 to 1000000, got "-1"',
     '--history-ttl: expected a number of seconds above 0, got "0"',
+    '--history-max-bytes: expected a whole number of at least 1, got "0"',
   ]);
   assert.deepEqual(problemsOf(["--history-size", "x"]), [
     '--history-size: expected a whole number from 0 to 1000000, got "x"',

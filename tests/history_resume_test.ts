@@ -152,6 +152,28 @@ Deno.test("messages published during a join are neither lost nor sent twice", as
   assert.equal(client.pending.length, 0);
 });
 
+Deno.test("a quick second join with since replays every message after it, once", async () => {
+  await using server = await startTestServer({ historySize: 10 });
+  await publish(server, "news", 1);
+  const { epoch } = await publish(server, "news", 2) as { epoch: string };
+  await using client = await authenticated(server);
+  const first = await client.request({ channels: { join: ["news"], leave: [] } });
+  assert.deepEqual(first, { ref: 1, ok: true, channels: { news: { offset: 2, epoch } } });
+  const again = await client.request({
+    channels: { join: ["news"], leave: [], since: { news: { offset: 0, epoch } } },
+  }, 2);
+  assert.deepEqual(again, {
+    ref: 2,
+    ok: true,
+    channels: { news: { recovered: true, offset: 2, epoch } },
+  });
+  assert.deepEqual(await client.next("replayed 1"), { message: 1, channel: "news", offset: 1 });
+  assert.deepEqual(await client.next("replayed 2"), { message: 2, channel: "news", offset: 2 });
+  await publish(server, "news", 3);
+  assert.deepEqual(await client.next("live 3"), { message: 3, channel: "news", offset: 3 });
+  assert.equal(client.pending.length, 0);
+});
+
 Deno.test("a since that is malformed or names a channel not joined is an invalid message", async () => {
   await using server = await startTestServer({ historySize: 10 });
   await using client = await authenticated(server);

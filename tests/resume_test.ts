@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { MemoryHistory } from "../src/history.ts";
 import { parseClientMessage, renderFrame, renderJoinReply } from "../src/protocol.ts";
-import { HeldFrames } from "../src/resume.ts";
+import { HeldFrames, JoinGate, ReplayFloors } from "../src/resume.ts";
 
 Deno.test("renderFrame() adds the offset only when there is one", () => {
   assert.equal(renderFrame("news", '{"n":1}'), '{"message": {"n":1}, "channel": "news"}');
@@ -57,4 +57,41 @@ Deno.test("HeldFrames.release() drops what the reported positions already cover"
   held.hold("reply", undefined, undefined);
   const states = new Map([["a", { offset: 3, epoch: "E" }]]);
   assert.deepEqual(held.release(states).map(([frame]) => frame), ["b1", "a4", "reply"]);
+});
+
+Deno.test("JoinGate sends a second join's replay in full, below the floor the first one left", () => {
+  const gate = new JoinGate();
+  const sent: Array<number | undefined> = [];
+  const send = (_frame: string, _channel?: string, offset?: number) => sent.push(offset);
+  const states = new Map([["a", { offset: 2, epoch: "E" }]]);
+  gate.hold();
+  gate.release({ states, replay: [] }, send);
+  assert.ok(gate.intercept("late copy", "a", 2), "a late copy of a covered frame is dropped");
+  gate.hold();
+  const replay = [1, 2].map((offset) => ["a", { offset, payload: String(offset) }] as const);
+  gate.release({ states, replay }, (frame, channel, offset) => {
+    if (!gate.intercept(frame, channel, offset)) send(frame, channel, offset);
+  });
+  assert.deepEqual(sent, [1, 2]);
+  assert.ok(gate.intercept("late copy", "a", 1));
+  assert.ok(!gate.intercept("live", "a", 3));
+});
+
+Deno.test("ReplayFloors forgets floors whose time is over, so joins of quiet channels pile up none", () => {
+  let now = 0;
+  const floors = new ReplayFloors(() => now);
+  const quiet = new Map(
+    Array.from({ length: 1000 }, (_, i) => [`q${i}`, { offset: 0, epoch: "E" }]),
+  );
+  floors.set(quiet);
+  floors.set(new Map([["a", { offset: 5, epoch: "E" }]]));
+  assert.equal(floors.size, 1001);
+  now = 1_000;
+  floors.set(new Map([["q1", { offset: 0, epoch: "E" }]]));
+  assert.ok(floors.covers("a", 5));
+  now = 2_500;
+  floors.set(new Map([["b", { offset: 1, epoch: "E" }]]));
+  assert.equal(floors.size, 2, "q1, set again at 1 s, and b");
+  assert.ok(floors.covers("q1", 0));
+  assert.ok(!floors.covers("a", 5));
 });

@@ -125,11 +125,11 @@ Deno.test("GET /events with history: ids carry positions and Last-Event-ID resum
     // First, before any message: where the channel is, so that a stream dropped now resumes.
     const start = await stream.next("the positions");
     assert.equal(start.data, "");
-    assert.match(start.id!, /^news=0:[0-9a-f]{8}$/);
+    assert.match(start.id!, /^news=0:[0-9a-f]{16}$/);
     await publish(server, "news", 1);
     const first = await stream.next();
     assert.equal(first.data, '{"message": 1, "channel": "news", "offset": 1}');
-    assert.match(first.id!, /^news=1:[0-9a-f]{8}$/);
+    assert.match(first.id!, /^news=1:[0-9a-f]{16}$/);
     lastId = first.id!;
   }
   await publish(server, "news", 2);
@@ -161,7 +161,7 @@ Deno.test("GET /events with history: ids carry positions and Last-Event-ID resum
   // Where the channel is now, as a WebSocket join's reply says.
   assert.match(
     recovery.data,
-    /^\{"channel":"news","recovered":false,"offset":4,"epoch":"[0-9a-f]{8}"\}$/,
+    /^\{"channel":"news","recovered":false,"offset":4,"epoch":"[0-9a-f]{16}"\}$/,
   );
 });
 

@@ -61,6 +61,13 @@ export class RedisKeys {
     return `${this.#prefix}:webhooks:vacating`;
   }
 
+  /** String: when this Redis's history began (Redis time, ms), set by the first node to find
+   * it missing. An epoch that began before it may have lost messages without a trace (Redis
+   * restarted empty, or was flushed). */
+  get historyBegan(): string {
+    return `${this.#prefix}:history:began`;
+  }
+
   /** Hash of `channel`'s history: its `epoch` and `top` (last offset given out). */
   historyMeta(channel: string): string {
     return `${this.#prefix}:{${channel}}:meta`;

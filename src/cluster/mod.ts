@@ -87,6 +87,7 @@ export function createCluster(
     | "nodeTimeout"
     | "historySize"
     | "historyTtl"
+    | "historyMaxBytes"
     | "webhookVacateDelay"
   >,
   deps: ClusterDeps,
@@ -102,7 +103,12 @@ export function createCluster(
     const history = config.historySize === 0 ? null : new MemoryHistory({
       size: config.historySize,
       ttlMs: config.historyTtl * 1000,
+      maxBytes: config.historyMaxBytes,
       hasSubscribers: (channel) => hub.memberCount(channel) > 0,
+    });
+    // A channel's last subscriber left: its epoch goes too, unless it keeps messages.
+    const stopReleasing = history === null ? () => {} : hub.onChange(({ channels }) => {
+      for (const channel of channels) history.release(channel);
     });
     return {
       tokens,
@@ -113,6 +119,7 @@ export function createCluster(
       problems: () => [],
       startLeaving: () => {},
       close: () => {
+        stopReleasing();
         history?.[Symbol.dispose]();
         occupancy?.[Symbol.dispose]();
         return Promise.resolve();
@@ -131,9 +138,18 @@ export function createCluster(
   const ttlMs = config.historyTtl * 1000;
   // The broker follows each channel from where the first join on this node found it.
   let follow = (_positions: ReadonlyMap<string, Position>) => {};
-  const history = config.historySize === 0
-    ? null
-    : new RedisHistory(link, keys, { ttlMs, onPositions: (positions) => follow(positions) });
+  const history = config.historySize === 0 ? null : new RedisHistory(link, keys, {
+    size: config.historySize,
+    ttlMs,
+    maxBytes: config.historyMaxBytes,
+    onPositions: (positions) => follow(positions),
+  });
+  if (history !== null) {
+    // Channels nobody subscribes to any more keep no epoch unless they keep messages.
+    const forget = (channels: Iterable<string>) => history.forget([...channels]).catch(() => {});
+    membership.onLeft(forget);
+    membership.onReaped(forget);
+  }
   const broker = new RedisBroker(link, keys, {
     hub,
     metrics,

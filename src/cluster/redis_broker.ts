@@ -17,7 +17,8 @@ import type { RedisKeys } from "./keys.ts";
 import { PUBLISH_SCRIPT, type RedisHistory } from "./redis_history.ts";
 import type { RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
-import { newEpoch, type Position } from "../history.ts";
+import type { Position } from "../history.ts";
+import { randomEpochDigits } from "../epoch.ts";
 
 /** History options of a broker that keeps messages. */
 export interface BrokerHistory {
@@ -145,16 +146,26 @@ export class RedisBroker implements Broker {
   async #publishKept(
     channel: string,
     payload: string,
-    { size, ttlMs }: BrokerHistory,
+    { history, size, ttlMs }: BrokerHistory,
   ): Promise<PublishResult> {
     const keys = this.#keys;
     const [offset, epoch, flat] = await this.#link.run((redis) =>
       PUBLISH_SCRIPT.run(
         redis,
         [keys.historyMeta(channel), keys.historyStream(channel), keys.channelNodes(channel)],
-        [newEpoch(), ttlMs, size, payload, keys.broadcastChannel(channel), JSON.stringify(channel)],
+        [
+          randomEpochDigits(),
+          ttlMs,
+          size,
+          payload,
+          keys.broadcastChannel(channel),
+          JSON.stringify(channel),
+        ],
       )
     ) as [number, string, string[]];
+    // Sent: a failed trim leaves older messages kept until they expire, and must not say the
+    // publish failed.
+    await history.kept(channel, { offset, epoch }, payload).catch(() => {});
     const counts: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) counts[flat[i]!] = flat[i + 1]!;
     return { recipients: this.#membership.sumLive(counts), position: { offset, epoch } };

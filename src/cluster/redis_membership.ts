@@ -57,6 +57,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
   readonly #liveness: NodeLiveness;
   readonly #reapedListeners: Array<(channels: ReadonlySet<string>) => void> = [];
   readonly #rewrittenListeners: Array<() => void> = [];
+  readonly #leftListeners: Array<(channels: readonly string[]) => void> = [];
   readonly #stopListening: () => void;
   /** Set from a (re)connection until its first heartbeat: the mirror waits for it. */
   #isRegistering = true;
@@ -98,6 +99,12 @@ export class RedisMembership implements Membership, AsyncDisposable {
   /** Calls `listener` each time the whole mirror was written again (Redis lost it). */
   onRewritten(listener: () => void): void {
     this.#rewrittenListeners.push(listener);
+  }
+
+  /** Calls `listener` with the channels this node has no subscriber of any more, once Redis
+   * no longer counts it in them. */
+  onLeft(listener: (channels: readonly string[]) => void): void {
+    this.#leftListeners.push(listener);
   }
 
   /** Calls `listener` with a dead node's channels once its counts were removed. */
@@ -279,6 +286,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
     for (const subscriber of removed) this.#ids.delete(subscriber);
     const left = [...channels].filter((channel) => hub.memberCount(channel) === 0);
     await this.#link.unsubscribe(left.map((channel) => keys.broadcastChannel(channel)));
+    if (left.length > 0) { for (const listener of this.#leftListeners) listener(left); }
   }
 
   #markAllDirty(): void {
