@@ -50,7 +50,7 @@ export interface BroadcastMessage<T = unknown> {
  * ```ts
  * import type { StreamPosition } from "./mod.ts";
  *
- * const saved: Record<string, StreamPosition> = { news: { offset: 41, epoch: "9f1c04e2" } };
+ * const saved: Record<string, StreamPosition> = { news: { offset: 41, epoch: "1a24f4b99f1c04e2" } };
  * ```
  */
 export interface StreamPosition {

@@ -12,6 +12,7 @@ import {
   envName,
   flagName,
   isProblem,
+  LIST_KINDS,
   normalizeName,
   OPTIONS,
   parseBoolean,
@@ -131,7 +132,7 @@ function readFlags(
       } else if (type === "boolean" && token.value !== undefined) {
         problems.push(`${token.rawName}: expected no value`);
       } else if (
-        ["keys", "urls", "origins", "hosts"].includes(SPEC_BY_FLAG.get(token.name)?.kind ?? "")
+        LIST_KINDS.has(SPEC_BY_FLAG.get(token.name)?.kind ?? "path")
       ) {
         // A repeated flag adds to the list instead of replacing it.
         const earlier = values[token.name];

@@ -156,6 +156,15 @@ type Kind =
   | "hosts"
   | "patterns";
 
+/** The kinds of value that are lists: a repeated flag adds to the list. */
+export const LIST_KINDS: ReadonlySet<Kind> = new Set<Kind>([
+  "keys",
+  "urls",
+  "origins",
+  "hosts",
+  "patterns",
+]);
+
 /** One option: its Config key, the kind of value it takes, and its help. */
 export interface OptionSpec {
   readonly key: keyof Config;

@@ -139,6 +139,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_CORS_ORIGIN",
       "BOREAS_ALLOWED_ORIGINS",
       "BOREAS_ALLOWED_HOSTS",
+      "BOREAS_CLIENT_PUBLISH",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
@@ -189,6 +190,20 @@ Deno.test("loadConfig() collects --allowed-hosts from repeated flags, commas and
     load([], {}, { "./boreas.json": '{"allowedHosts": ["a.test", "b.test"]}' }).allowedHosts,
     ["a.test", "b.test"],
   );
+});
+
+Deno.test("loadConfig() collects --client-publish patterns, and names a bad one", () => {
+  assert.deepEqual(
+    load(["--no-require-auth", "--client-publish", "lobby", "--client-publish", "room:*,news"])
+      .clientPublish,
+    ["lobby", "room:*", "news"],
+  );
+  assert.deepEqual(load([], { BOREAS_CLIENT_PUBLISH: "a*" }).clientPublish, ["a*"]);
+  assert.deepEqual(
+    load([], {}, { "./boreas.json": '{"clientPublish": ["x"]}' }).clientPublish,
+    ["x"],
+  );
+  assert.throws(() => load(["--client-publish", ""]), /--client-publish/);
 });
 
 Deno.test("loadConfig() prefers a flag over the environment", () => {

@@ -129,7 +129,7 @@ const VARYING: ReadonlyArray<{ readonly shown: string; readonly shape: string }>
     shape: String.raw`[A-Za-z0-9]{128}-\d+`,
   },
   { shown: String.raw`(?<="expires_at": )\d+`, shape: String.raw`\d+` },
-  { shown: String.raw`(?<="epoch": ")[0-9a-f]+(?=")`, shape: "[0-9a-f]{8}" },
+  { shown: String.raw`(?<="epoch": ")[0-9a-f]+(?=")`, shape: "[0-9a-f]{16}" },
   { shown: String.raw`(?<=^Cluster mode: node )[0-9a-f]{12}(?=,)`, shape: "[0-9a-f]{12}" },
 ];
 const VARYING_SHOWN = new RegExp(
