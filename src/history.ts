@@ -19,10 +19,12 @@ export interface Position {
   readonly epoch: string;
 }
 
-/** One kept message: its offset and its payload as JSON text. */
+/** One kept message: its offset, its payload as JSON text, and, for a client's publication,
+ * its publisher's user. */
 export interface KeptMessage {
   readonly offset: number;
   readonly payload: string;
+  readonly user?: string;
 }
 
 /** What a join with history on answers and replays. */
@@ -112,8 +114,9 @@ export class MemoryHistory implements History, Disposable {
     Deno.unrefTimer(this.#timer);
   }
 
-  /** Keeps `payload` (JSON text) as `channel`'s next message; returns its position. */
-  append(channel: string, payload: string): Position {
+  /** Keeps `payload` (JSON text), published by `user` if a client did, as `channel`'s next
+   * message; returns its position. */
+  append(channel: string, payload: string, user: string | null = null): Position {
     const now = this.#expire();
     let stream = this.#streams.get(channel);
     if (stream === undefined) {
@@ -125,8 +128,9 @@ export class MemoryHistory implements History, Disposable {
       channel,
       offset: stream.top,
       payload,
+      ...(user === null ? {} : { user }),
       at: now,
-      cost: keptCost(payload),
+      cost: keptCost(payload) + (user?.length ?? 0),
       isDropped: false,
     };
     stream.entries.push(entry);
@@ -260,7 +264,9 @@ export class MemoryHistory implements History, Disposable {
   }
 }
 
-/** The kept messages as plain `{offset, payload}`, without the bookkeeping. */
+/** The kept messages as plain `{offset, payload, user?}`, without the bookkeeping. */
 function copies(entries: readonly Entry[]): KeptMessage[] {
-  return entries.map(({ offset, payload }) => ({ offset, payload }));
+  return entries.map(({ offset, payload, user }) =>
+    user === undefined ? { offset, payload } : { offset, payload, user }
+  );
 }

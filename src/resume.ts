@@ -114,7 +114,7 @@ export class JoinGate {
     this.#isReplaying = true;
     try {
       for (const [channel, kept] of resume.replay) {
-        send(renderFrame(channel, kept.payload, kept.offset), channel, kept.offset);
+        send(renderFrame(channel, kept.payload, kept.offset, kept.user), channel, kept.offset);
       }
     } finally {
       this.#isReplaying = false;

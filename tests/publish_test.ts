@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
-import { assertNothingReceived, authenticateAndJoin, readJson } from "./integration_helpers.ts";
+import { assertNothingReceived, readJson } from "./integration_helpers.ts";
 import { authenticated, bothModes, mint } from "./modes.ts";
 
 /** A client of `server` authenticated with a token minted on `minter` from `grant`, in
@@ -17,8 +17,10 @@ async function member(
   channels: string[],
 ): Promise<TestClient> {
   const { token } = await mint(minter, grant);
-  const client = await TestClient.connect(server.wsUrl);
-  await authenticateAndJoin(client, token as string, channels);
+  const client = await authenticated(server, token as string);
+  // With history on, the reply carries the channels' positions too.
+  const joined = await client.request({ channels: { join: channels, leave: [] } }, "join");
+  assert.equal((joined as { ok?: boolean }).ok, true, JSON.stringify(joined));
   return client;
 }
 
@@ -126,3 +128,56 @@ Deno.test("with --no-require-auth, --client-publish names the channels anyone ma
   await assertNothingReceived(alice);
   await assertNothingReceived(carol);
 });
+
+bothModes(
+  "with history, a publication keeps its user: replayed and read back with it",
+  async (setup) => {
+    const room = ["room:1"];
+    await using alice = await member(setup, { user: "alice", publish: ["room:*"] }, room);
+    await using bob = await member(setup, { user: "bob" }, room);
+    const reply = await publish(alice, "room:1", { text: "hi" }, 7) as { offset: number };
+    assert.deepEqual(reply, { ref: 7, ok: true, offset: 1 });
+    const frame = await bob.next("bob's frame") as { offset: number };
+    assert.deepEqual(frame, {
+      message: { text: "hi" },
+      channel: "room:1",
+      user: "alice",
+      offset: 1,
+    });
+    await publish(alice, "room:1", "second", 8);
+    assert.deepEqual(await bob.next(), {
+      message: "second",
+      channel: "room:1",
+      user: "alice",
+      offset: 2,
+    });
+    await assertNothingReceived(alice);
+    // A late joiner resumes from offset 0 of the epoch bob was told: both, with their user.
+    const { epoch } = (await readJson(await setup.server.api("/history/room:1/"), 200)).value as {
+      epoch: string;
+      messages: unknown[];
+    };
+    const { token } = await mint(setup.minter, { user: "carol" });
+    await using carol = await authenticated(setup.server, token as string);
+    const joined = await carol.request({
+      channels: { join: ["room:1"], leave: [], since: { "room:1": { offset: 0, epoch } } },
+    }, "join") as { channels: Record<string, { recovered: boolean }> };
+    assert.equal(joined.channels["room:1"]!.recovered, true);
+    for (const [offset, message] of [[1, { text: "hi" }], [2, "second"]] as const) {
+      assert.deepEqual(await carol.next(`replay ${offset}`), {
+        message,
+        channel: "room:1",
+        user: "alice",
+        offset,
+      });
+    }
+    const history = (await readJson(await setup.server.api("/history/room:1/"), 200)).value as {
+      messages: unknown[];
+    };
+    assert.deepEqual(history.messages, [
+      { offset: 1, message: { text: "hi" }, user: "alice" },
+      { offset: 2, message: "second", user: "alice" },
+    ]);
+  },
+  { historySize: 10 },
+);

@@ -30,7 +30,9 @@ export function historyRoutes({ cluster }: ApiContext): Route[] {
       const { epoch, offset, messages } = await history.read(channel, since, limit);
       // The payloads are kept as JSON text: spliced in, not parsed and rendered again.
       const items = messages.map((kept) =>
-        `{"offset": ${kept.offset}, "message": ${kept.payload}}`
+        `{"offset": ${kept.offset}, "message": ${kept.payload}${
+          kept.user === undefined ? "" : `, "user": ${JSON.stringify(kept.user)}`
+        }}`
       );
       const body = `{"epoch": ${JSON.stringify(epoch)}, "offset": ${offset}, "messages": [${
         items.join(", ")

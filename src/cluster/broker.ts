@@ -48,7 +48,7 @@ export class LocalBroker implements Broker {
   }
 
   publish(channel: string, payload: string, options: PublishOptions = {}): Promise<PublishResult> {
-    const position = this.#history?.append(channel, payload);
+    const position = this.#history?.append(channel, payload, options.user ?? null);
     const kept = position === undefined ? {} : { position };
     // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
     if (this.#hub.memberCount(channel) === 0) return Promise.resolve({ recipients: 0, ...kept });

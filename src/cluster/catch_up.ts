@@ -8,11 +8,21 @@
  */
 
 import type { KeptMessage, Position } from "../history.ts";
+import type { Subscriber } from "../hub.ts";
+
+/** A message as Redis delivered it: its place, its frame, and the subscriber of this node that
+ * published it (and does not receive it), if any. */
+export interface Arrival {
+  readonly offset: number;
+  readonly epoch: string;
+  readonly frame: string;
+  readonly except?: Subscriber | undefined;
+}
 
 /** What `CatchUp` acts through. */
 export interface CatchUpDeps {
-  /** Hands one frame at `offset` to this node's subscribers of `channel`. */
-  deliver(channel: string, frame: string, offset: number): void;
+  /** Hands one frame at `offset` to this node's subscribers of `channel` but `except`. */
+  deliver(channel: string, frame: string, offset: number, except?: Subscriber): void;
   /** Renders the frame of a kept message. */
   render(channel: string, message: KeptMessage): string;
   /** The messages after `since`, or null when they are not all kept. */
@@ -30,7 +40,7 @@ interface Cursor {
   epoch: string;
   offset: number;
   /** Messages that arrived while the gap before them is being filled; null when none is. */
-  waiting: Array<[offset: number, epoch: string, frame: string]> | null;
+  waiting: Arrival[] | null;
 }
 
 /** Each served channel's last delivered offset, and the filling of gaps. */
@@ -43,7 +53,8 @@ export class CatchUp {
   }
 
   /** Takes the message at `offset` of `channel`'s `epoch`, as Redis delivered it. */
-  receive(channel: string, offset: number, epoch: string, frame: string): void {
+  receive(channel: string, arrival: Arrival): void {
+    const { offset, epoch, frame, except } = arrival;
     const deps = this.#deps;
     if (deps.members(channel) === 0) {
       this.#cursors.delete(channel);
@@ -51,23 +62,23 @@ export class CatchUp {
     }
     const cursor = this.#cursors.get(channel);
     if (cursor?.waiting) {
-      cursor.waiting.push([offset, epoch, frame]);
+      cursor.waiting.push(arrival);
       return;
     }
     // A new channel here, or its history started again after expiring (offset 1): follow it.
     if (cursor === undefined || (cursor.epoch !== epoch && offset === 1)) {
       this.#cursors.set(channel, { epoch, offset, waiting: null });
-      deps.deliver(channel, frame, offset);
+      deps.deliver(channel, frame, offset, except);
       return;
     }
     if (cursor.epoch !== epoch) return this.#giveUp(channel);
     if (offset <= cursor.offset) return;
     if (offset === cursor.offset + 1) {
       cursor.offset = offset;
-      deps.deliver(channel, frame, offset);
+      deps.deliver(channel, frame, offset, except);
       return;
     }
-    cursor.waiting = [[offset, epoch, frame]];
+    cursor.waiting = [arrival];
     this.#fill(channel, cursor);
   }
 
@@ -113,7 +124,7 @@ export class CatchUp {
       cursor.offset = message.offset;
       deps.deliver(channel, deps.render(channel, message), message.offset);
     }
-    for (const [offset, epoch, frame] of waiting) this.receive(channel, offset, epoch, frame);
+    for (const arrival of waiting) this.receive(channel, arrival);
   }
 
   #giveUp(channel: string): void {

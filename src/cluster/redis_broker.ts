@@ -59,8 +59,10 @@ export class RedisBroker implements Broker {
     this.#membership = membership;
     this.#history = history;
     const catchUp = history === null ? null : new CatchUp({
-      deliver: (channel, frame, offset) => deliver(hub, metrics, channel, frame, { offset }),
-      render: (channel, message) => renderFrame(channel, message.payload, message.offset),
+      deliver: (channel, frame, offset, except) =>
+        deliver(hub, metrics, channel, frame, { offset, except }),
+      render: (channel, message) =>
+        renderFrame(channel, message.payload, message.offset, message.user),
       missed: (channel, since) => history.history.missed(channel, since),
       giveUp: (channel) =>
         hub.disconnectChannel(channel, CLOSE.resumeRequired.code, CLOSE.resumeRequired.reason),
@@ -87,7 +89,8 @@ export class RedisBroker implements Broker {
       const first = message.indexOf(" ");
       const second = message.indexOf(" ", first + 1);
       const offset = Number(message.slice(0, first));
-      catchUp.receive(channel, offset, message.slice(first + 1, second), message.slice(second + 1));
+      const epoch = message.slice(first + 1, second);
+      catchUp.receive(channel, { offset, epoch, frame: message.slice(second + 1), except });
     });
   }
 
@@ -105,7 +108,9 @@ export class RedisBroker implements Broker {
     // A node that cannot hear Redis would count its own subscribers and then miss the frame.
     const problem = this.#link.problems()[0];
     if (problem !== undefined) throw new ClusterUnavailableError(problem);
-    if (this.#history !== null) return await this.#publishKept(channel, payload, this.#history);
+    if (this.#history !== null) {
+      return await this.#publishKept(channel, payload, { ...this.#history, ...options });
+    }
     const keys = this.#keys;
     const counts = await this.#link.run(async (redis) => {
       const [nodes] = await redis.multi()
@@ -146,7 +151,7 @@ export class RedisBroker implements Broker {
   async #publishKept(
     channel: string,
     payload: string,
-    { history, size, ttlMs }: BrokerHistory,
+    { history, size, ttlMs, user, except }: BrokerHistory & PublishOptions,
   ): Promise<PublishResult> {
     const keys = this.#keys;
     const [offset, epoch, flat] = await this.#link.run((redis) =>
@@ -160,6 +165,8 @@ export class RedisBroker implements Broker {
           payload,
           keys.broadcastChannel(channel),
           JSON.stringify(channel),
+          user === undefined || user === null ? "" : JSON.stringify(user),
+          this.#mark(except),
         ],
       )
     ) as [number, string, string[]];

@@ -57,24 +57,32 @@ end
 `;
 
 /** KEYS: meta, stream, the channel's node counts. ARGV: random epoch digits, ttl ms, size,
- * payload JSON, pub/sub channel, the channel's name as JSON. Returns [offset, epoch, counts as a
- * flat list]. */
+ * payload JSON, pub/sub channel, the channel's name as JSON, the publisher's user as JSON (''
+ * for none: an API broadcast), the mark that leaves the sender out (see RedisBroker). Returns
+ * [offset, epoch, counts as a flat list]. */
 export const PUBLISH_SCRIPT = new RedisScript(`${PRELUDE}
 if not epoch then begin() end
 top = top + 1
--- Kept first: should it fail, the offset is not used up.
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], top .. '-0', 'p', ARGV[4], 't', now)
+-- Kept first: should it fail, the offset is not used up. The user is field 'u', after 't'.
+if ARGV[7] == '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], top .. '-0', 'p', ARGV[4], 't', now)
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], top .. '-0', 'p', ARGV[4], 't', now, 'u', ARGV[7])
+end
 redis.call('HSET', KEYS[1], 'top', top)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-local frame = '{"message": ' .. ARGV[4] .. ', "channel": ' .. ARGV[6] .. ', "offset": ' .. top .. '}'
-redis.call('PUBLISH', ARGV[5], top .. ' ' .. epoch .. ' ' .. frame)
+local user = ''
+if ARGV[7] ~= '' then user = ', "user": ' .. ARGV[7] end
+local frame = '{"message": ' .. ARGV[4] .. ', "channel": ' .. ARGV[6] .. user .. ', "offset": ' .. top .. '}'
+redis.call('PUBLISH', ARGV[5], ARGV[8] .. top .. ' ' .. epoch .. ' ' .. frame)
 return {top, epoch, redis.call('HGETALL', KEYS[3])}
 `);
 
 // KEYS: meta, stream, the channel's node counts. ARGV: random epoch digits, ttl ms, since
 // offset ('' for none), since epoch, when the history began (`historyBegan`). Returns [top,
-// epoch] without a since, else [top, epoch, recovered 1/0, payloads after since]. A channel
+// epoch] without a since, else [top, epoch, recovered 1/0, [payload, user JSON or '', ...] after
+// since]. A channel
 // without meta gets one only while some node counts subscribers of it; otherwise it is answered
 // with a new epoch that is not stored.
 const RESUME_SCRIPT = new RedisScript(`${PRELUDE}
@@ -103,13 +111,15 @@ local oldest = now - ttl
 local payloads = {}
 for i, entry in ipairs(entries) do
   if tonumber(entry[2][4]) <= oldest then return {top, epoch, 0, {}} end
-  payloads[i] = entry[2][2]
+  payloads[2 * i - 1] = entry[2][2]
+  payloads[2 * i] = entry[2][6] or ''
 end
 return {top, epoch, 1, payloads}
 `);
 
 // KEYS: meta, stream. ARGV: random epoch digits, ttl ms, since, limit. Returns [top, epoch,
-// offset, payload, offset, payload, ...] for the unexpired messages after since. Stores nothing.
+// offset, payload, user JSON or '', offset, ...] for the unexpired messages after since. Stores
+// nothing.
 const READ_SCRIPT = new RedisScript(`${PRELUDE}
 if not epoch then return {0, epoch_at(now)} end
 local oldest = now - tonumber(ARGV[2])
@@ -117,10 +127,11 @@ local limit = tonumber(ARGV[4])
 local out = {top, epoch}
 local entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[3] .. '-0', '+')
 for _, entry in ipairs(entries) do
-  if #out >= 2 + 2 * limit then break end
+  if #out >= 2 + 3 * limit then break end
   if tonumber(entry[2][4]) > oldest then
     out[#out + 1] = tonumber(string.match(entry[1], '^(%d+)'))
     out[#out + 1] = entry[2][2]
+    out[#out + 1] = entry[2][6] or ''
   end
 end
 return out
@@ -207,8 +218,10 @@ export class RedisHistory implements History {
         return;
       }
       states.set(channel, { recovered: recovered === 1, offset, epoch });
-      const first = offset - payloads.length + 1;
-      payloads.forEach((payload, k) => replay.push([channel, { offset: first + k, payload }]));
+      const first = offset - payloads.length / 2 + 1;
+      for (let k = 0; k < payloads.length; k += 2) {
+        replay.push([channel, keptMessage(first + k / 2, payloads[k]!, payloads[k + 1]!)]);
+      }
     });
     this.#onPositions(states);
     return { states, replay };
@@ -221,8 +234,8 @@ export class RedisHistory implements History {
     ) as Array<number | string>;
     const [offset, epoch, ...flat] = answer as [number, string, ...Array<number | string>];
     const messages: KeptMessage[] = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      messages.push({ offset: Number(flat[i]), payload: String(flat[i + 1]) });
+    for (let i = 0; i < flat.length; i += 3) {
+      messages.push(keptMessage(Number(flat[i]), String(flat[i + 1]), String(flat[i + 2])));
     }
     return { offset, epoch, messages };
   }
@@ -284,4 +297,9 @@ export class RedisHistory implements History {
   #streamKeys(channel: string): string[] {
     return [this.#keys.historyMeta(channel), this.#keys.historyStream(channel)];
   }
+}
+
+/** A kept message as a script answers it: the user as JSON text, or '' for none. */
+function keptMessage(offset: number, payload: string, user: string): KeptMessage {
+  return user === "" ? { offset, payload } : { offset, payload, user: JSON.parse(user) };
 }
