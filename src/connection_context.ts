@@ -12,6 +12,7 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { CloseSpec } from "./protocol.ts";
 import type { TokenRegistry } from "./tokens.ts";
+import type { BlockCheck } from "./users.ts";
 import type { EventSink } from "./webhooks/events.ts";
 
 /** Limits on what one connection may do. */
@@ -41,6 +42,8 @@ export interface ConnectionContext {
   readonly tracker: ConnectionTracker;
   readonly hub: Hub;
   readonly tokens: TokenRegistry;
+  /** Who is blocked: no token naming them authenticates. */
+  readonly blocks: BlockCheck;
   /** Told of every change this connection makes; a reply waits until the cluster sees it. */
   readonly membership: Membership;
   /** The channels' history, or null when it is off: then joins are answered as they always

@@ -22,6 +22,7 @@ import type { Metrics } from "./metrics.ts";
 import { CLOSE } from "./protocol.ts";
 import { JoinGate } from "./resume.ts";
 import { tokenFingerprint, type TokenRegistry } from "./tokens.ts";
+import type { BlockCheck } from "./users.ts";
 import { ConnectionEvents, type EventSink } from "./webhooks/events.ts";
 import { clientReason } from "./cluster/errors.ts";
 import { errorMessage } from "./text.ts";
@@ -33,6 +34,7 @@ export const KEEPALIVE_MS = 15_000;
 export interface SseContext {
   readonly hub: Hub;
   readonly tokens: TokenRegistry;
+  readonly blocks: BlockCheck;
   readonly jwt: JwtVerifier | null;
   readonly membership: Membership;
   readonly history: History | null;

@@ -40,6 +40,9 @@ export interface Membership {
   channelTokens(channel: string): Promise<string[]>;
   /** `channel`'s connections on every live node, and the distinct users holding them. */
   presence(channel: string): Promise<Presence>;
+  /** How many connections are authenticated with a token naming `user`, on every live node
+   * (the other nodes' as their last mirrored change shows them). */
+  userConnections(user: string): Promise<number>;
   /** The counters of every live node, summed. */
   counters(): Promise<NodeCounters>;
   /** The live nodes' ids, this one first; empty for a standalone server. */
@@ -102,6 +105,10 @@ export class LocalMembership implements Membership {
 
   presence(channel: string): Promise<Presence> {
     return Promise.resolve(this.#hub.presence(channel));
+  }
+
+  userConnections(user: string): Promise<number> {
+    return Promise.resolve(this.#hub.userConnections(user));
   }
 
   counters(): Promise<NodeCounters> {

@@ -154,6 +154,12 @@ export class RedisMembership implements Membership, AsyncDisposable {
     return { connections, users: [...users] };
   }
 
+  async userConnections(user: string): Promise<number> {
+    const { others } = await this.#gather();
+    return this.#hub.userConnections(user) +
+      others.filter((entry) => entry[2] === user).length;
+  }
+
   async nodeReports(): Promise<NodeReport[]> {
     const { nodeId } = this.#options;
     const others = this.#liveness.live.filter((node) => node !== nodeId);
