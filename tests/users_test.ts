@@ -5,7 +5,13 @@
 
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import { BoreasApi, BoreasApiError } from "../client/mod.ts";
+import {
+  BoreasApi,
+  BoreasApiError,
+  BoreasSubscriberError,
+  type SubscriberState,
+} from "../client/mod.ts";
+import { iterationError, subscriberOf } from "./client_helpers.ts";
 import { startNode, until, untilHealthy } from "./cluster_helpers.ts";
 import { startTestServer, TestClient, type TestServer, withTimeout } from "./helpers.ts";
 import {
@@ -421,4 +427,48 @@ Deno.test("BoreasApi: user(), disconnectUser(), blockUser() and unblockUser()", 
   await assert.rejects(api.blockUser("gina", { ttl: 0.5 }), RangeError);
   for (const user of ["", ".", ".."]) await assert.rejects(api.disconnectUser(user), RangeError);
   await assert.rejects(api.user("token"), RangeError);
+});
+
+Deno.test("BoreasSubscriber: reconnects after a 4005, and ends with auth-rejected once its user is blocked", async () => {
+  await using server = await startTestServer();
+  const api = new BoreasApi({ url: server.apiUrl });
+  const token = await mintFor(server, "kim");
+  const states: SubscriberState[] = [];
+  await using subscriber = subscriberOf(server, token, { channels: ["room"], states });
+  await subscriber.untilOpen();
+  assert.deepEqual(await api.disconnectUser("kim", { revoke: false }), { closed: 1, revoked: 0 });
+  await until(() => states.filter((state) => state === "open").length === 2, "a reconnect", 2_000);
+  await api.blockUser("kim");
+  const error = await iterationError(subscriber);
+  assert.ok(error instanceof BoreasSubscriberError, String(error));
+  assert.equal(error.kind, "auth-rejected");
+  assert.match(error.message, /access_token: user blocked/);
+});
+
+Deno.test("PUT /users/{user}/block takes an empty body, whatever its headers, as no ttl", async () => {
+  await using server = await startTestServer();
+  const url = `${server.apiUrl}/users/lee/block`;
+  const variants = [["-X", "PUT", url], ["-X", "PUT", "-d", "", url], [
+    "-X",
+    "PUT",
+    "-H",
+    "Content-Type: application/json",
+    "--data-binary",
+    "@/dev/null",
+    url,
+  ]];
+  for (const args of variants) {
+    const output = await new Deno.Command("curl", { args: ["-sS", ...args], stdout: "piped" })
+      .output();
+    assert.equal(
+      new TextDecoder().decode(output.stdout),
+      '{"closed": 0, "block": {"expires_at": null}}',
+      `curl ${args.join(" ")}`,
+    );
+  }
+  const fetched = await server.api("/users/lee/block", { method: "PUT", body: "" });
+  assert.deepEqual((await readJson(fetched, 200)).value, {
+    closed: 0,
+    block: { "expires_at": null },
+  });
 });
