@@ -1,8 +1,8 @@
 /**
  * @module
  * What crosses nodes, chosen in one place: without `--redis-url`, this process's hub and token
- * store are the whole server; with it, tokens, fan-out and membership go through Redis. The
- * API and the WebSocket code use the `Cluster` and never know which one they have.
+ * store are the whole server; with it, tokens, fan-out, membership and blocked users go through
+ * Redis. The API and the WebSocket code use the `Cluster` and never know which one they have.
  */
 
 import type { Config } from "../config.ts";
