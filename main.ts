@@ -48,7 +48,9 @@ async function main(args: string[], env: Record<string, string | undefined>): Pr
       format: config.logFormat,
       output: config.logOutput,
     });
-    const { provider, tokens, journal, skippedLines, grants } = await loadStartupTokens(config);
+    const { provider, tokens, journal, skippedLines, grants, blocks } = await loadStartupTokens(
+      config,
+    );
     await using _journal = journal;
     const { debug } = config;
     const tokenCount = tokens.length;
@@ -60,7 +62,7 @@ async function main(args: string[], env: Record<string, string | undefined>): Pr
     }
     startupWarnings(config).forEach((warning) => logger.warn(warning));
 
-    const server = await startServer(config, { logger, tokens, journal, grants });
+    const server = await startServer(config, { logger, tokens, journal, grants, blocks });
     const api = hostPort(server.apiAddr.hostname, server.apiAddr.port);
     const ws = hostPort(server.wsAddr.hostname, server.wsAddr.port);
     bannerListening(api, ws).forEach((line) => logger.print(line));

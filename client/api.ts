@@ -1,20 +1,26 @@
 /**
  * @module
- * The publisher's side: `BoreasApi` calls the HTTP API (tokens, broadcasts, history, health,
- * stats)
- * with `fetch`, and turns error answers into `BoreasApiError`. Web-platform APIs only.
+ * The publisher's side: `BoreasApi` calls the HTTP API (tokens, broadcasts, history, users,
+ * health, stats) with `fetch`, and turns error answers into `BoreasApiError`. Web-platform APIs
+ * only.
  */
 
 import type {
+  BlockUserOptions,
   BoreasApiOptions,
   BroadcastOptions,
   CreateTokenOptions,
+  DisconnectUserOptions,
   Health,
   History,
   HistoryOptions,
   Published,
   RequestOptions,
   Stats,
+  UserBlock,
+  UserBlocked,
+  UserDisconnected,
+  UserState,
 } from "./api_types.ts";
 import { BoreasApiError } from "./errors.ts";
 
@@ -204,6 +210,98 @@ export class BoreasApi {
     });
   }
 
+  /** How many connections and stored tokens `user` has, and their block
+   * (`GET /users/{user}/`). Throws `RangeError` for a user no URL path can name (empty, `.`,
+   * `..`) and for `token`, whose path is another route's (`GET /users/token/` lists the
+   * tokens of the channel `users`).
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const { connections, block } = await new BoreasApi({ url: "http://localhost:8001" })
+   *   .user("alice");
+   * ```
+   */
+  async user(user: string, options: RequestOptions = {}): Promise<UserState> {
+    if (user === "token") {
+      throw new RangeError('user: "token" cannot be read (/users/token/ is taken)');
+    }
+    const path = `/users/${userSegment(user)}/`;
+    return await this.#json("GET", path, { ...options, label: "GET /users/{user}/" }, {
+      expected: 'a {"connections": N, "tokens": N, "block": ...} object',
+      isExpected: (body): body is UserState =>
+        isRecord(body) && typeof body.connections === "number" &&
+        typeof body.tokens === "number" && (body.block === null || isBlock(body.block)),
+    });
+  }
+
+  /** Closes every connection of `user` on every node (`DELETE /users/{user}/`), with 4005
+   * `disconnected`, and revokes the stored tokens naming them unless `revoke` is false.
+   * Resolves to how many connections were closed and tokens revoked. A JWT cannot be revoked:
+   * block the user (`blockUser`) to keep them out. Throws `RangeError` as `user()` does.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const api = new BoreasApi({ url: "http://localhost:8001" });
+   * const { closed, revoked } = await api.disconnectUser("alice");
+   * ```
+   */
+  async disconnectUser(
+    user: string,
+    options: DisconnectUserOptions = {},
+  ): Promise<UserDisconnected> {
+    const { revoke = true, ...rest } = options;
+    const path = `/users/${userSegment(user)}/${revoke ? "" : "?revoke=false"}`;
+    return await this.#json("DELETE", path, { ...rest, label: "DELETE /users/{user}/" }, {
+      expected: 'a {"closed": N, "revoked": N} object',
+      isExpected: (body): body is UserDisconnected =>
+        isRecord(body) && typeof body.closed === "number" && typeof body.revoked === "number",
+    });
+  }
+
+  /** Blocks `user` (`PUT /users/{user}/block`) for `ttl` seconds, or until `unblockUser`: their
+   * connections are closed on every node (4005), and no token naming them authenticates
+   * meanwhile, opaque or JWT (`sub`). Blocking again replaces the block. Resolves to how many
+   * connections were closed and the block. Throws `RangeError` for a `ttl` that is not a whole
+   * number above 0, and as `user()` does.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const api = new BoreasApi({ url: "http://localhost:8001" });
+   * const { block } = await api.blockUser("alice", { ttl: 600 });
+   * ```
+   */
+  async blockUser(user: string, options: BlockUserOptions = {}): Promise<UserBlocked> {
+    const { ttl, ...rest } = options;
+    const body = ttl === undefined ? {} : { ttl: wholeNumber("ttl", ttl, 1) };
+    const path = `/users/${userSegment(user)}/block`;
+    return await this.#json("PUT", path, { ...rest, label: "PUT /users/{user}/block", body }, {
+      expected: 'a {"closed": N, "block": {...}} object',
+      isExpected: (body): body is UserBlocked =>
+        isRecord(body) && typeof body.closed === "number" && isBlock(body.block),
+    });
+  }
+
+  /** Lifts `user`'s block (`DELETE /users/{user}/block`). Rejects with a 404
+   * `BoreasApiError` when they are not blocked. Throws `RangeError` as `user()` does.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * await new BoreasApi({ url: "http://localhost:8001" }).unblockUser("alice");
+   * ```
+   */
+  async unblockUser(user: string, options: RequestOptions = {}): Promise<void> {
+    const path = `/users/${userSegment(user)}/block`;
+    const response = await this.#request("DELETE", path, {
+      ...options,
+      label: "DELETE /users/{user}/block",
+    });
+    await response.body?.cancel();
+  }
+
   /** The server's counters (`GET /stats`).
    *
    * ```ts
@@ -328,6 +426,18 @@ function channelSegment(channel: string): string {
     throw new RangeError(`channel: ${JSON.stringify(channel)} cannot be named in a URL path`);
   }
   return encodeURIComponent(channel);
+}
+
+/** `user` as one path segment; throws `RangeError` for those no URL path can name. */
+function userSegment(user: string): string {
+  if (user === "" || user === "." || user === "..") {
+    throw new RangeError(`user: ${JSON.stringify(user)} cannot be named in a URL path`);
+  }
+  return encodeURIComponent(user);
+}
+
+function isBlock(value: unknown): value is UserBlock {
+  return isRecord(value) && (value.expires_at === null || typeof value.expires_at === "number");
 }
 
 /** `value`, checked to be a whole number of at least `min`; throws `RangeError` naming it. */

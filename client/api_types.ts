@@ -191,3 +191,93 @@ export interface Health {
   /** What is wrong, when `degraded`: `redis: ...` messages. */
   readonly errors?: readonly string[];
 }
+
+/** A user's block, as the server shows it.
+ *
+ * ```ts
+ * import type { UserBlock } from "./mod.ts";
+ *
+ * const block: UserBlock = { "expires_at": null };
+ * ```
+ */
+export interface UserBlock {
+  /** When it ends, in Unix seconds; null: when it is lifted (`unblockUser`). */
+  readonly "expires_at": number | null;
+}
+
+/** What `GET /users/{user}/` answers (field names as on the wire).
+ *
+ * ```ts
+ * import { BoreasApi, type UserState } from "./mod.ts";
+ *
+ * const state: UserState = await new BoreasApi({ url: "http://localhost:8001" }).user("alice");
+ * if (state.block !== null) console.log("alice is blocked");
+ * ```
+ */
+export interface UserState {
+  /** Connections authenticated with a token that names the user, on every node. */
+  readonly connections: number;
+  /** Stored tokens naming the user that may authenticate (JWTs are not stored). */
+  readonly tokens: number;
+  /** The user's block, or null when they are not blocked. */
+  readonly block: UserBlock | null;
+}
+
+/** Options of `BoreasApi.disconnectUser()`.
+ *
+ * ```ts
+ * import { BoreasApi } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * await api.disconnectUser("alice", { revoke: false }); // they may reconnect
+ * ```
+ */
+export interface DisconnectUserOptions extends RequestOptions {
+  /** Whether the stored tokens naming the user are revoked too. Default true. */
+  readonly revoke?: boolean;
+}
+
+/** What `DELETE /users/{user}/` answers.
+ *
+ * ```ts
+ * import { BoreasApi, type UserDisconnected } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * const { closed, revoked }: UserDisconnected = await api.disconnectUser("alice");
+ * ```
+ */
+export interface UserDisconnected {
+  /** How many of the user's connections were closed, on every node. */
+  readonly closed: number;
+  /** How many stored tokens naming the user were revoked. */
+  readonly revoked: number;
+}
+
+/** Options of `BoreasApi.blockUser()`.
+ *
+ * ```ts
+ * import { BoreasApi } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * await api.blockUser("alice", { ttl: 3600 }); // for an hour
+ * ```
+ */
+export interface BlockUserOptions extends RequestOptions {
+  /** How long the block lasts, in whole seconds above 0. Default: until `unblockUser`. */
+  readonly ttl?: number;
+}
+
+/** What `PUT /users/{user}/block` answers.
+ *
+ * ```ts
+ * import { BoreasApi, type UserBlocked } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * const { closed, block }: UserBlocked = await api.blockUser("alice");
+ * ```
+ */
+export interface UserBlocked {
+  /** How many of the user's connections were closed, on every node. */
+  readonly closed: number;
+  readonly block: UserBlock;
+}

@@ -1,7 +1,7 @@
 /**
  * @module
  * A typed client for Boreas, the WebSocket pub/sub server: `BoreasApi` for publishers (tokens,
- * broadcasts, health, stats over HTTP) and `BoreasSubscriber` for subscribers (a WebSocket, or
+ * broadcasts, users, health, stats over HTTP) and `BoreasSubscriber` for subscribers (a WebSocket, or
  * a Server-Sent Events stream where WebSockets do not get through, that authenticates, joins
  * channels, reconnects on its own, resumes where it left off when the server keeps history,
  * and yields broadcasts). It uses only web-platform APIs (`fetch`, `WebSocket`,
@@ -27,9 +27,11 @@
 
 export { BoreasApi } from "./api.ts";
 export type {
+  BlockUserOptions,
   BoreasApiOptions,
   BroadcastOptions,
   CreateTokenOptions,
+  DisconnectUserOptions,
   Health,
   History,
   HistoryMessage,
@@ -37,6 +39,10 @@ export type {
   Published,
   RequestOptions,
   Stats,
+  UserBlock,
+  UserBlocked,
+  UserDisconnected,
+  UserState,
 } from "./api_types.ts";
 export { backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from "./backoff.ts";
 export { BoreasApiError, BoreasSubscriberError, type SubscriberErrorKind } from "./errors.ts";

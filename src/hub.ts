@@ -1,7 +1,7 @@
 /**
  * @module
- * The in-memory hub: which connections are open, which token each is authenticated with, and
- * which channels each has joined. It reaches clients only through the `Subscriber` interface
+ * The in-memory hub: which connections are open, which token (and user) each is authenticated
+ * with, and which channels each has joined. It reaches clients only through the `Subscriber` interface
  * and does no I/O of its own, so it knows nothing of WebSockets, HTTP or token validity.
  */
 
@@ -60,11 +60,12 @@ export interface SessionView {
  * closed or removed. */
 export type HubListener = (change: HubChange) => void;
 
-/** Connections ⇄ tokens ⇄ channels. Empty channels and tokens without connections are dropped
- * at once, so memory follows live state only. */
+/** Connections ⇄ tokens ⇄ users ⇄ channels. Empty channels, and tokens and users without
+ * connections, are dropped at once, so memory follows live state only. */
 export class Hub {
   readonly #sessions = new Map<Subscriber, Session>();
   readonly #tokens = new Map<string, Set<Subscriber>>();
+  readonly #users = new Map<string, Set<Subscriber>>();
   readonly #channels = new Map<string, Set<Subscriber>>();
   readonly #listeners = new Set<HubListener>();
   #anonymous = 0;
@@ -88,6 +89,10 @@ export class Hub {
       if (session.token === null) this.#anonymous--;
       else removeMember(this.#tokens, session.token, subscriber);
       addMember(this.#tokens, token, subscriber);
+    }
+    if (session.user !== user) {
+      if (session.user !== null) removeMember(this.#users, session.user, subscriber);
+      if (user !== null) addMember(this.#users, user, subscriber);
     }
     session.token = token;
     session.user = user;
@@ -141,6 +146,7 @@ export class Hub {
     for (const channel of session.channels) removeMember(this.#channels, channel, subscriber);
     if (session.token === null) this.#anonymous--;
     else removeMember(this.#tokens, session.token, subscriber);
+    if (session.user !== null) removeMember(this.#users, session.user, subscriber);
     this.#changed(subscriber, [...session.channels]);
   }
 
@@ -186,6 +192,16 @@ export class Hub {
     return [...this.#tokens.keys()];
   }
 
+  /** The users whose tokens at least one connection is authenticated with. */
+  activeUsers(): string[] {
+    return [...this.#users.keys()];
+  }
+
+  /** How many connections are authenticated with a token that names `user`. */
+  userConnections(user: string): number {
+    return this.#users.get(user)?.size ?? 0;
+  }
+
   /** How many connections joined `channel`, and the distinct users among them, in the order
    * they joined. */
   presence(channel: string): Presence {
@@ -212,6 +228,14 @@ export class Hub {
    * stop receiving at once, before their close handshakes finish. */
   disconnectToken(token: string, code: number, reason: string): number {
     const members = [...(this.#tokens.get(token) ?? [])];
+    for (const member of members) this.#disconnect(member, code, reason);
+    return members.length;
+  }
+
+  /** Closes and forgets every connection authenticated with a token that names `user` (an
+   * opaque token's grant, a JWT's `sub`); returns how many. O(their number). */
+  disconnectUser(user: string, code: number, reason: string): number {
+    const members = [...(this.#users.get(user) ?? [])];
     for (const member of members) this.#disconnect(member, code, reason);
     return members.length;
   }

@@ -255,4 +255,5 @@ export const CLOSE = {
   revoked: { code: 4001, reason: "token revoked" },
   authTimeout: { code: 4003, reason: "authentication timeout" },
   expired: { code: 4004, reason: "token expired" },
+  disconnected: { code: 4005, reason: "disconnected" },
 } as const satisfies Record<string, CloseSpec>;

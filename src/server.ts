@@ -13,9 +13,10 @@ import { Hub } from "./hub.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { CLOSE } from "./protocol.ts";
-import type { TokenJournal } from "./token_journal.ts";
+import type { BlockJournal, TokenJournal } from "./token_journal.ts";
 import type { TokenRegistry } from "./tokens.ts";
 import type { TokenGrant } from "./grants.ts";
+import type { Block } from "./blocks.ts";
 import { errorMessage } from "./text.ts";
 import { settlesWithin } from "./timing.ts";
 import { createWsEndpoint } from "./transports/endpoint.ts";
@@ -29,11 +30,13 @@ export interface ServerDeps {
   readonly logger?: Logger;
   /** Tokens valid from the start, e.g. from a token provider. Default: none. */
   readonly tokens?: Iterable<string>;
-  /** Standalone only: where token changes made through the API are kept; the server closes
-   * it on shutdown. Default: none, tokens live in memory only. */
-  readonly journal?: TokenJournal | undefined;
+  /** Standalone only: where token changes and blocks made through the API are kept; the
+   * server closes it on shutdown. Default: none, tokens and blocks live in memory only. */
+  readonly journal?: (TokenJournal & BlockJournal) | undefined;
   /** What the startup tokens minted with grants grant (the token store's). Default: none. */
   readonly grants?: ReadonlyMap<string, TokenGrant>;
+  /** Standalone only: the users blocked at startup (the token store's). Default: none. */
+  readonly blocks?: ReadonlyMap<string, Block>;
 }
 
 /** A started server. Disposing it shuts it down. */
@@ -72,7 +75,7 @@ export async function startServer(
   config: Config,
   deps: ServerDeps = {},
 ): Promise<RunningServer> {
-  const { logger = silentLogger(), tokens: initialTokens = [], journal, grants } = deps;
+  const { logger = silentLogger(), tokens: initialTokens = [], journal, grants, blocks } = deps;
   // Before anything starts: a key that cannot be used is a configuration error.
   const jwt = await createJwtVerifier(config);
   const hub = new Hub();
@@ -86,6 +89,7 @@ export async function startServer(
     tokens: initialTokens,
     journal,
     grants,
+    blocks,
   });
   const { tokens, membership } = cluster;
   tokens.onRevoke((token) => hub.disconnectToken(token, CLOSE.revoked.code, CLOSE.revoked.reason));
@@ -108,6 +112,7 @@ export async function startServer(
     {
       hub,
       tokens,
+      blocks: cluster.users,
       membership,
       history: cluster.history,
       jwt,

@@ -1,11 +1,14 @@
 /**
  * @module
  * The token store's file (`--token-store`): an append-only journal of `+TOKEN` and `-TOKEN`
- * lines (`+TOKEN<tab>{grant}` for a token minted with grants), flushed to disk before each
- * change is acknowledged, and compacted at startup, without the tokens that have expired. A torn
- * last line (a crash mid-write) is dropped: it was never acknowledged. Knows nothing of HTTP.
+ * lines (`+TOKEN<tab>{grant}` for a token minted with grants) and of blocked users
+ * (`!{"block": USER, "expires_at": N | null}`, `!{"unblock": USER}`), flushed to disk before
+ * each change is acknowledged, and compacted at startup, without the tokens and blocks that have
+ * expired. A torn last line (a crash mid-write) is dropped: it was never acknowledged. Knows
+ * nothing of HTTP.
  */
 
+import { type Block, isBlockOver } from "./blocks.ts";
 import { decodeGrant, encodeGrant, isExpired, isOpenGrant, type TokenGrant } from "./grants.ts";
 
 /** Where token changes are made durable. */
@@ -13,6 +16,13 @@ export interface TokenJournal extends AsyncDisposable {
   /** Appends one change and flushes it to disk; resolves once it is durable. Changes are
    * written in call order. */
   append(change: "add" | "revoke", token: string, grant?: TokenGrant): Promise<void>;
+}
+
+/** Where blocks of users are made durable. */
+export interface BlockJournal {
+  /** Appends `user`'s block, or its end (`null`), and flushes it to disk; resolves once it is
+   * durable. Written in call order with the token changes. */
+  appendBlock(user: string, block: Block | null): Promise<void>;
 }
 
 /** What a journal file held. */
@@ -25,19 +35,27 @@ export interface JournalContents {
   readonly skipped: number;
   /** What each valid token minted with grants grants. */
   readonly grants: ReadonlyMap<string, TokenGrant>;
+  /** The users blocked and not yet unblocked, with their blocks, those over left out. */
+  readonly blocks: ReadonlyMap<string, Block>;
 }
 
-/** Replays journal text: `+T` makes T valid, `-T` revoked; the last change wins. The last line
- * counts only when it ends with a newline. */
+/** Replays journal text: `+T` makes T valid, `-T` revoked; `!{"block": U, ...}` blocks U and
+ * `!{"unblock": U}` ends it; the last change wins. The last line counts only when it ends with a
+ * newline. */
 export function replayJournal(text: string, nowSeconds = Date.now() / 1000): JournalContents {
   const last = new Map<string, "+" | "-">();
   const grants = new Map<string, TokenGrant>();
+  const blocks = new Map<string, Block>();
   // A file edited on Windows may end its lines with \r\n.
   const lines = text.split(/\r?\n/);
   // The text after the last newline is a torn write (or empty).
   const torn = lines.pop() ?? "";
   let skipped = torn === "" ? 0 : 1;
   for (const line of lines) {
+    if (line.startsWith("!")) {
+      if (!replayBlockLine(line.slice(1), blocks)) skipped++;
+      continue;
+    }
     const change = line[0];
     const tab = line.indexOf("\t");
     const token = line.slice(1, tab === -1 ? undefined : tab);
@@ -64,7 +82,38 @@ export function replayJournal(text: string, nowSeconds = Date.now() / 1000): Jou
     else grants.delete(token);
   }
   for (const token of revoked) grants.delete(token);
-  return { tokens, revoked, skipped, grants };
+  for (const [user, block] of blocks) if (isBlockOver(block, nowSeconds)) blocks.delete(user);
+  return { tokens, revoked, skipped, grants, blocks };
+}
+
+/** Applies one `!` line's JSON to `blocks`; false when it is not a block change. */
+function replayBlockLine(text: string, blocks: Map<string, Block>): boolean {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (typeof value !== "object" || value === null) return false;
+  const { block, unblock, expires_at: expiresAt } = value as Record<string, unknown>;
+  if (typeof unblock === "string") {
+    blocks.delete(unblock);
+    return true;
+  }
+  if (typeof block !== "string") return false;
+  if (!(expiresAt === null || typeof expiresAt === "number")) return false;
+  blocks.delete(block);
+  blocks.set(block, { expiresAt });
+  return true;
+}
+
+/** The `!` line of `user`'s block, or of its end. */
+function blockLine(user: string, block: Block | null): string {
+  return `!${
+    JSON.stringify(
+      block === null ? { unblock: user } : { block: user, "expires_at": block.expiresAt },
+    )
+  }`;
 }
 
 /** The `+` line of `token`, with its grant unless it is the open one. */
@@ -85,7 +134,7 @@ const UTF8 = new TextEncoder();
  * mode 0600, and keeps it open for appending. Returns the journal and what it held. */
 export async function openTokenJournal(
   path: string,
-): Promise<{ journal: TokenJournal; contents: JournalContents }> {
+): Promise<{ journal: TokenJournal & BlockJournal; contents: JournalContents }> {
   let text = "";
   try {
     text = await Deno.readTextFile(path);
@@ -103,7 +152,8 @@ export async function openTokenJournal(
 async function writeCompacted(path: string, contents: JournalContents): Promise<void> {
   const text = contents.tokens.map((token) => `${addLine(token, contents.grants.get(token))}\n`)
     .join("") +
-    contents.revoked.map((token) => `-${token}\n`).join("");
+    contents.revoked.map((token) => `-${token}\n`).join("") +
+    [...contents.blocks].map(([user, block]) => `${blockLine(user, block)}\n`).join("");
   const temporary = `${path}.tmp`;
   const file = await Deno.open(temporary, {
     write: true,
@@ -137,7 +187,7 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-class FileJournal implements TokenJournal {
+class FileJournal implements TokenJournal, BlockJournal {
   readonly #file: Deno.FsFile;
   #tail: Promise<void> = Promise.resolve();
   #closed = false;
@@ -147,8 +197,16 @@ class FileJournal implements TokenJournal {
   }
 
   append(change: "add" | "revoke", token: string, grant?: TokenGrant): Promise<void> {
+    return this.#write(change === "add" ? addLine(token, grant) : `-${token}`);
+  }
+
+  appendBlock(user: string, block: Block | null): Promise<void> {
+    return this.#write(blockLine(user, block));
+  }
+
+  #write(text: string): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("token journal is closed"));
-    const line = UTF8.encode(`${change === "add" ? addLine(token, grant) : `-${token}`}\n`);
+    const line = UTF8.encode(`${text}\n`);
     const write = this.#tail.then(async () => {
       await writeAll(this.#file, line);
       await this.#file.syncData();

@@ -6,9 +6,10 @@
  */
 
 import { withoutCredentials } from "./address.ts";
+import type { Block } from "./blocks.ts";
 import type { TokenGrant } from "./grants.ts";
 import { type Config, ConfigError } from "./config.ts";
-import { openTokenJournal, type TokenJournal } from "./token_journal.ts";
+import { type BlockJournal, openTokenJournal, type TokenJournal } from "./token_journal.ts";
 import { errorMessage } from "./text.ts";
 
 /** The tokens a provider gave, and the provider's name for the banner. */
@@ -22,15 +23,18 @@ export interface LoadedTokens {
 export interface StartupTokens extends LoadedTokens {
   /** The open `--token-store` journal, for the server to own and close; undefined without
    * one. */
-  readonly journal: TokenJournal | undefined;
+  readonly journal: (TokenJournal & BlockJournal) | undefined;
   /** Torn or malformed lines the token store skipped. */
   readonly skippedLines: number;
   /** What the token store's tokens minted with grants grant. */
   readonly grants: ReadonlyMap<string, TokenGrant>;
+  /** The users the token store keeps blocked. */
+  readonly blocks: ReadonlyMap<string, Block>;
 }
 
 /** Loads the provider's tokens, then opens the token store (compacting it) and applies what
- * it holds: its tokens are added, its revocations remove provider tokens too. Throws
+ * it holds: its tokens are added, its revocations remove provider tokens too, its blocks
+ * stand. Throws
  * `ConfigError` naming the option that failed. */
 export async function loadStartupTokens(
   config: Pick<Config, "tokensFile" | "tokensUrl" | "tokenStore">,
@@ -38,7 +42,7 @@ export async function loadStartupTokens(
 ): Promise<StartupTokens> {
   const loaded = await loadTokens(config, options);
   if (config.tokenStore === null) {
-    return { ...loaded, journal: undefined, skippedLines: 0, grants: new Map() };
+    return { ...loaded, journal: undefined, skippedLines: 0, grants: new Map(), blocks: new Map() };
   }
   const path = config.tokenStore;
   let opened;
@@ -58,6 +62,7 @@ export async function loadStartupTokens(
     journal: opened.journal,
     skippedLines: skipped,
     grants: opened.contents.grants,
+    blocks: opened.contents.blocks,
   };
 }
 

@@ -63,6 +63,8 @@ export interface TokenRegistry {
   count(): Promise<number>;
   /** Every token that may authenticate, oldest first. */
   all(): Promise<string[]>;
+  /** The tokens that may authenticate and whose grant names `user`. */
+  userTokens(user: string): Promise<string[]>;
   /** Calls `listener` for every revocation from now on. */
   onRevoke(listener: RevocationListener): void;
   /** Forgets the tokens that have expired (they are refused either way). */
@@ -140,6 +142,15 @@ export class TokenStore implements TokenRegistry {
 
   all(): Promise<string[]> {
     return Promise.resolve(this.list());
+  }
+
+  userTokens(user: string): Promise<string[]> {
+    const now = Date.now() / 1000;
+    const tokens: string[] = [];
+    for (const [token, grant] of this.#tokens) {
+      if (grant.user === user && !isExpired(grant, now)) tokens.push(token);
+    }
+    return Promise.resolve(tokens);
   }
 
   onRevoke(listener: RevocationListener): void {

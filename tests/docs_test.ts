@@ -9,8 +9,14 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { DEFAULT_CONFIG } from "../src/config.ts";
+import { OPEN_GRANT } from "../src/grants.ts";
 import { startTestServer, TestClient, type TestServer, WAIT_MS } from "./helpers.ts";
-import { assertNothingReceived, authenticateAndJoin, publish } from "./integration_helpers.ts";
+import {
+  assertNothingReceived,
+  authenticateAndJoin,
+  closeOf,
+  publish,
+} from "./integration_helpers.ts";
 import { until } from "./cluster_helpers.ts";
 import { consoleSteps, DocSession, type DocStep } from "./doc_commands.ts";
 import { LiveCommand, Shell } from "./doc_terminals.ts";
@@ -315,10 +321,27 @@ Deno.test("docs/protocol.md: each curl example with an answer shown gives that a
   await runShown(shell, inUse, session);
   await runShown(shell, next("POST /broadcast/ch1/"), session);
 
+  // The broadcast with history is shown before the user routes, and run after them.
+  const published = next("POST /broadcast/ch1/");
+
+  // The user routes: alice has two connections on one token, which the DELETE closes and
+  // revokes; then she is blocked.
+  const alice = await plain.tokens.mint({ ...OPEN_GRANT, user: "alice" });
+  await using aliceHere = await TestClient.connect(plain.wsUrl);
+  await using aliceThere = await TestClient.connect(plain.wsUrl);
+  for (const client of [aliceHere, aliceThere]) await authenticateAndJoin(client, alice);
+  await runShown(shell, next("GET /users/alice/"), session);
+  await runShown(shell, next("DELETE /users/alice/"), session);
+  for (const client of [aliceHere, aliceThere]) {
+    assert.deepEqual(await closeOf(client), { code: 4005, reason: "disconnected" });
+  }
+  await runShown(shell, next("PUT /users/alice/block"), session);
+  assert.equal(await plain.tokens.isValid(alice), false);
+  assert.notEqual(await plain.cluster.users.blockOf("alice"), null);
+
   // With history: ch1 has a subscriber, and holds the messages the history example shows
   // before the one published, at their offsets.
   on(history);
-  const published = next("POST /broadcast/ch1/");
   const kept = next("GET /history/ch1/?since=40");
   await using historySubscriber = await TestClient.connect(history.wsUrl);
   await authenticateAndJoin(historySubscriber, await history.mintToken());

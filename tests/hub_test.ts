@@ -303,3 +303,46 @@ Deno.test("Hub counts anonymous connections and channels", () => {
   assert.equal(hub.anonymousCount, 1);
   assert.equal(hub.channelCount, 2);
 });
+
+Deno.test("Hub.disconnectUser() closes the connections of the user's tokens only, and forgets them", () => {
+  const hub = new Hub();
+  const [a, b, c, anonymous] = [
+    fakeSubscriber(),
+    fakeSubscriber(),
+    fakeSubscriber(),
+    fakeSubscriber(),
+  ];
+  for (const sub of [a, b, c, anonymous]) hub.add(sub);
+  hub.authenticate(a, "t1", "alice");
+  hub.authenticate(b, "jwt", "alice");
+  hub.authenticate(c, "t2", "bob");
+  hub.updateChannels(a, ["room"], []);
+  assert.deepEqual(hub.activeUsers(), ["alice", "bob"]);
+  assert.equal(hub.userConnections("alice"), 2);
+
+  assert.equal(hub.disconnectUser("alice", 4005, "disconnected"), 2);
+  assert.deepEqual([a.closes, b.closes, c.closes], [[[4005, "disconnected"]], [[
+    4005,
+    "disconnected",
+  ]], []]);
+  assert.equal(hub.sessionOf(a), undefined);
+  assert.equal(hub.memberCount("room"), 0);
+  assert.equal(hub.userConnections("alice"), 0);
+  assert.deepEqual(hub.activeUsers(), ["bob"]);
+  assert.equal(hub.disconnectUser("alice", 4005, "disconnected"), 0);
+  assert.equal(hub.disconnectUser("nobody", 4005, "disconnected"), 0);
+});
+
+Deno.test("Hub indexes a connection under the user of its last token until it closes", () => {
+  const hub = new Hub();
+  const sub = fakeSubscriber();
+  hub.add(sub);
+  hub.authenticate(sub, "t1", "alice");
+  hub.authenticate(sub, "t2", "bob");
+  assert.deepEqual([hub.userConnections("alice"), hub.userConnections("bob")], [0, 1]);
+  hub.authenticate(sub, "t3");
+  assert.deepEqual(hub.activeUsers(), []);
+  hub.authenticate(sub, "t4", "bob");
+  hub.remove(sub);
+  assert.deepEqual([hub.activeUsers(), hub.userConnections("bob")], [[], 0]);
+});

@@ -15,7 +15,7 @@ import { pathSegment as segment } from "./path_arbitraries.ts";
 const BASE = "http://api.test";
 const NUM_RUNS = 300;
 /** The methods the router declares routes with, and `HEAD`, which `GET` routes serve. */
-const ROUTE_METHODS = ["GET", "HEAD", "POST", "DELETE"];
+const ROUTE_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE"];
 const SMALL_BODY_LIMIT = 1024;
 
 /** The real API over a fresh context, with the error-level log lines it wrote. */
@@ -216,7 +216,7 @@ Deno.test("the API answers any request with a status, never 500, and JSON errors
 Deno.test("the API answers a path of any percent-encoding without throwing", async () => {
   const { handle, errors } = testApi();
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...ROUTE_METHODS, "PUT"), path, async (method, path) => {
+    fc.asyncProperty(fc.constantFrom(...ROUTE_METHODS, "PATCH"), path, async (method, path) => {
       await assertWellFormedAnswer(method, await handle(new Request(`${BASE}${path}`, { method })));
     }),
     { numRuns: NUM_RUNS },

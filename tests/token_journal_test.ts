@@ -248,8 +248,11 @@ Deno.test("loadStartupTokens() names --token-store when the store cannot be open
 });
 
 /** `contents` without its grants, which must be none: these journals hold plain tokens. */
-function withoutGrants({ grants, ...rest }: JournalContents): Omit<JournalContents, "grants"> {
+function withoutGrants(
+  { grants, blocks, ...rest }: JournalContents,
+): Omit<JournalContents, "grants" | "blocks"> {
   assert.equal(grants.size, 0);
+  assert.equal(blocks.size, 0);
   return rest;
 }
 
@@ -266,4 +269,64 @@ Deno.test("replayJournal() keeps each token's grant and drops tokens that have e
     publish: [],
   }]]);
   assert.equal(replayJournal("+a\tnot json\n").skipped, 1);
+});
+
+Deno.test("replayJournal() keeps the blocks not lifted and not over, the last change of each winning", () => {
+  const text = [
+    '!{"block":"alice","expires_at":null}',
+    '!{"block":"bob","expires_at":2000}',
+    '!{"block":"carol","expires_at":500}',
+    '!{"block":"dave","expires_at":null}',
+    '!{"unblock":"dave"}',
+    '!{"block":"alice","expires_at":3000}',
+    "+t",
+    "!not json",
+    '!{"block":"erin","expires_at":"soon"}',
+    "",
+  ].join("\n");
+  const contents = replayJournal(text, 1000);
+  assert.deepEqual([...contents.blocks], [
+    ["bob", { expiresAt: 2000 }],
+    ["alice", { expiresAt: 3000 }],
+  ]);
+  assert.deepEqual(contents.tokens, ["t"]);
+  assert.equal(contents.skipped, 2);
+});
+
+Deno.test("the token journal keeps blocks and their ends, and compacts them at startup", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tokens.log`;
+  {
+    const { journal } = await openTokenJournal(path);
+    await using _journal = journal;
+    await journal.append("add", "t1");
+    await journal.appendBlock("ana maría\n7", { expiresAt: null });
+    await journal.appendBlock("bob", { expiresAt: 4102444800 });
+    await journal.appendBlock("carol", { expiresAt: null });
+    await journal.appendBlock("carol", null);
+    await journal.appendBlock("dave", { expiresAt: 1 });
+  }
+  assert.equal(
+    await Deno.readTextFile(path),
+    [
+      "+t1",
+      '!{"block":"ana maría\\n7","expires_at":null}',
+      '!{"block":"bob","expires_at":4102444800}',
+      '!{"block":"carol","expires_at":null}',
+      '!{"unblock":"carol"}',
+      '!{"block":"dave","expires_at":1}',
+      "",
+    ].join("\n"),
+  );
+  const { journal, contents } = await openTokenJournal(path);
+  await using _journal = journal;
+  assert.deepEqual([...contents.blocks], [
+    ["ana maría\n7", { expiresAt: null }],
+    ["bob", { expiresAt: 4102444800 }],
+  ]);
+  // Lifted and ended blocks are gone from the compacted file.
+  assert.equal(
+    await Deno.readTextFile(path),
+    '+t1\n!{"block":"ana maría\\n7","expires_at":null}\n!{"block":"bob","expires_at":4102444800}\n',
+  );
 });

@@ -18,6 +18,7 @@ import { HostCheck } from "../host_check.ts";
 import { HttpError } from "./response.ts";
 import { createRouter, type RequestHandler, type Route } from "./router.ts";
 import { tokenRoutes } from "./tokens.ts";
+import { userRoutes } from "./users.ts";
 
 /** Builds the API's request handler. Broadcast comes first: it is the busiest route. */
 export function createApi(context: ApiContext): RequestHandler {
@@ -36,6 +37,8 @@ export function createApi(context: ApiContext): RequestHandler {
       ...tokenRoutes(context),
       ...historyRoutes(context),
       ...presenceRoutes(context),
+      // After the token routes: `GET /users/token/` stays the seed's list of the channel `users`.
+      ...userRoutes(context),
       ...channelRoutes(context),
       ...operationsRoutes(context),
       ...debugRoutes(context),

@@ -13,7 +13,7 @@ import { errorResponse, HttpError } from "./response.ts";
 import { errorMessage } from "../text.ts";
 
 /** The HTTP methods routes are declared with; `HEAD` is served by `GET` routes. */
-export type Method = "GET" | "POST" | "DELETE";
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 /** What a handler gets: the request and its decoded path parameters. */
 export interface RouteContext {

@@ -68,6 +68,25 @@ export class RedisKeys {
     return `${this.#prefix}:history:began`;
   }
 
+  /** Set of the tokens whose grant names `user` (some may have expired or been revoked since:
+   * they are removed as that is noticed). */
+  userTokens(user: string): string {
+    const [before, after] = this.userTokensAround;
+    return `${before}${user}${after}`;
+  }
+
+  /** What comes before and after the user in `userTokens(user)`, for the scripts that find
+   * the user in a token's grant. */
+  get userTokensAround(): readonly [before: string, after: string] {
+    return [`${this.#prefix}:user:{`, "}:tokens"];
+  }
+
+  /** String holding `user`'s block (`{"expires_at": N | null}`) while it lasts: it expires with
+   * the block. */
+  userBlock(user: string): string {
+    return `${this.#prefix}:user:{${user}}:block`;
+  }
+
   /** Hash of `channel`'s history: its `epoch` and `top` (last offset given out). */
   historyMeta(channel: string): string {
     return `${this.#prefix}:{${channel}}:meta`;
@@ -105,6 +124,12 @@ export class RedisKeys {
    * that no Boreas channel's name can collide with it. */
   get revocations(): string {
     return `${this.#prefix}!revoked`;
+  }
+
+  /** The pub/sub channel that tells every node to close a user's connections, and that a user
+   * was blocked or unblocked. */
+  get userChanges(): string {
+    return `${this.#prefix}!users`;
   }
 
   /** The pub/sub channel `node` sends its own liveness pings to. */

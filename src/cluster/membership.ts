@@ -55,6 +55,9 @@ export interface Membership {
   presence(channel: string): Promise<Presence>;
   /** The live nodes and their figures, read at one instant (`/stats`, `/nodes/`). */
   census(): Promise<Census>;
+  /** How many connections are authenticated with a token naming `user`, on every live node
+   * (the other nodes' as their last mirrored change shows them). */
+  userConnections(user: string): Promise<number>;
   /** Resolves once every hub change made before the call is visible to the other nodes (or,
    * when Redis is unreachable, will be made visible when it is back). Never rejects. */
   synced(): Promise<void>;
@@ -130,6 +133,10 @@ export class LocalMembership implements Membership {
       hub: this.#hub.snapshot(),
       counters: countersOf(this.#metrics),
     });
+  }
+
+  userConnections(user: string): Promise<number> {
+    return Promise.resolve(this.#hub.userConnections(user));
   }
 
   synced(): Promise<void> {

@@ -1,8 +1,8 @@
 /**
  * @module
  * What crosses nodes, chosen in one place: without `--redis-url`, this process's hub and token
- * store are the whole server; with it, tokens, fan-out and membership go through Redis. The
- * API and the WebSocket code use the `Cluster` and never know which one they have.
+ * store are the whole server; with it, tokens, fan-out, membership and blocked users go through
+ * Redis. The API and the WebSocket code use the `Cluster` and never know which one they have.
  */
 
 import type { Config } from "../config.ts";
@@ -10,9 +10,11 @@ import type { Hub } from "../hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type History, MemoryHistory, type Position } from "../history.ts";
+import type { Block } from "../blocks.ts";
 import type { TokenGrant } from "../grants.ts";
-import type { TokenJournal } from "../token_journal.ts";
+import type { BlockJournal, TokenJournal } from "../token_journal.ts";
 import { type TokenRegistry, TokenStore } from "../tokens.ts";
+import { LocalUsers, type UserControl } from "../users.ts";
 import { type Broker, LocalBroker } from "./broker.ts";
 import { RedisKeys } from "./keys.ts";
 import { LocalMembership, type Membership } from "./membership.ts";
@@ -22,6 +24,7 @@ import { redisAddress, RedisLink } from "./redis_link.ts";
 import { RedisMembership } from "./redis_membership.ts";
 import { provideOnConnect, RedisTokenRegistry } from "./redis_tokens.ts";
 import { RedisOccupancy } from "./redis_occupancy.ts";
+import { RedisUsers } from "./redis_users.ts";
 import type { EventSink } from "../webhooks/events.ts";
 import { LocalOccupancy } from "../webhooks/occupancy.ts";
 
@@ -30,6 +33,8 @@ export { clientReason, ClusterUnavailableError, UNAVAILABLE_REASON } from "./err
 /** The state every node shares, and its health. */
 export interface Cluster {
   readonly tokens: TokenRegistry;
+  /** Closing users' connections and blocking them, on every node. */
+  readonly users: UserControl;
   readonly broker: Broker;
   readonly membership: Membership;
   /** The channels' kept messages (`--history-size`), or null when history is off. */
@@ -53,10 +58,12 @@ export interface ClusterDeps {
   readonly logger: Logger;
   /** Tokens valid from the start (a provider's and, standalone, the token store's). */
   readonly tokens: Iterable<string>;
-  /** Standalone only: where token changes are kept. */
-  readonly journal?: TokenJournal | undefined;
+  /** Standalone only: where token changes and blocks are kept. */
+  readonly journal?: (TokenJournal & BlockJournal) | undefined;
   /** Standalone only: what the startup tokens minted with grants grant. */
   readonly grants?: ReadonlyMap<string, TokenGrant> | undefined;
+  /** Standalone only: the users blocked at startup (the token store's). */
+  readonly blocks?: ReadonlyMap<string, Block> | undefined;
   /** Where channel.occupied and channel.vacated go; none when webhooks are off. */
   readonly events?: EventSink | undefined;
 }
@@ -112,6 +119,7 @@ export function createCluster(
     });
     return {
       tokens,
+      users: new LocalUsers(hub, { journal: deps.journal, initial: deps.blocks }),
       broker: new LocalBroker(hub, metrics, history),
       membership: new LocalMembership(hub, { metrics, nodeId }),
       history,
@@ -163,6 +171,7 @@ export function createCluster(
     sink: deps.events,
     options: { prefix: config.redisPrefix, delayMs: config.webhookVacateDelay * 1000, logger },
   });
+  const users = new RedisUsers(link, keys, { hub, membership });
   const sweeper = sweepTokens(tokens);
   // Served channels keep their epochs while their messages expire; a third of the ttl between
   // renewals leaves room for a missed one.
@@ -171,8 +180,13 @@ export function createCluster(
   }, ttlMs / 3);
   // Revocations announced while this node could not hear them: close those connections now.
   link.onSubscribed(() => tokens.replayMissed(hub.activeTokens()));
+  // Blocks announced while this node could not hear them, or not checked for a JWT let in
+  // while Redis was unreachable: close those connections now.
+  link.onReady(() => users.replayMissed());
+  link.onSubscribed(() => users.replayMissed());
   return {
     tokens,
+    users,
     broker,
     membership,
     history,

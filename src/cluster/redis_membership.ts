@@ -160,6 +160,12 @@ export class RedisMembership implements Membership, AsyncDisposable {
     return { connections, users: [...users] };
   }
 
+  async userConnections(user: string): Promise<number> {
+    const { others } = await this.#gather();
+    const entries = others.flatMap(({ entries }) => entries);
+    return this.#hub.userConnections(user) + entries.filter((entry) => entry[2] === user).length;
+  }
+
   synced(): Promise<void> {
     // While Redis is unreachable the changes wait in the dirty sets for the reconnect.
     if (!this.#link.isReady) return Promise.resolve();

@@ -13,10 +13,24 @@ import type { RedisKeys } from "./keys.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisScript } from "./redis_script.ts";
 
+// Removes a token from the set of its user's tokens, given its grant's JSON (or false) and what
+// comes before and after the user in that set's key.
+const UNINDEX = `
+local function unindex(grant, token, before, after)
+  if not grant then return end
+  local ok, decoded = pcall(cjson.decode, grant)
+  if ok and type(decoded) == 'table' and type(decoded.user) == 'string' then
+    redis.call('SREM', before .. decoded.user .. after, token)
+  end
+end
+`;
+
 // KEYS: tokens, provided, revoked, grants, expiring. ARGV: token, now (ms), how long a
-// revocation of a minted token is remembered (ms), pub/sub channel of revocations.
-const REVOKE_SCRIPT = new RedisScript(`
+// revocation of a minted token is remembered (ms), pub/sub channel of revocations, what comes
+// before and after a user in the key of their tokens.
+const REVOKE_SCRIPT = new RedisScript(`${UNINDEX}
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+unindex(redis.call('HGET', KEYS[4], ARGV[1]), ARGV[1], ARGV[5], ARGV[6])
 redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
 local score = ARGV[2]
@@ -42,12 +56,14 @@ end
 return added
 `);
 
-// KEYS: tokens, grants, expiring. ARGV: now (Unix seconds), 'count' or 'list'. Drops the
-// expired tokens first, then counts or lists the rest.
-const VALID_SCRIPT = new RedisScript(`
+// KEYS: tokens, grants, expiring. ARGV: now (Unix seconds), 'count' or 'list', what comes
+// before and after a user in the key of their tokens. Drops the expired tokens first, then
+// counts or lists the rest.
+const VALID_SCRIPT = new RedisScript(`${UNINDEX}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])
 for _, token in ipairs(expired) do
   redis.call('ZREM', KEYS[1], token)
+  unindex(redis.call('HGET', KEYS[2], token), token, ARGV[3], ARGV[4])
   redis.call('HDEL', KEYS[2], token)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])
@@ -94,6 +110,7 @@ export class RedisTokenRegistry implements TokenRegistry {
       if (grant.expiresAt !== null) {
         multi.zAdd(keys.expiringTokens, { score: grant.expiresAt, value: token });
       }
+      if (grant.user !== null) multi.sAdd(keys.userTokens(grant.user), token);
       await multi.exec();
     });
     return token;
@@ -127,6 +144,7 @@ export class RedisTokenRegistry implements TokenRegistry {
         Date.now(),
         REMEMBER_REVOKED_MS,
         keys.revocations,
+        ...keys.userTokensAround,
       ])
     );
     return removed === 1;
@@ -144,12 +162,41 @@ export class RedisTokenRegistry implements TokenRegistry {
     return await this.#valid("list") as string[];
   }
 
+  async userTokens(user: string): Promise<string[]> {
+    const keys = this.#keys;
+    const index = keys.userTokens(user);
+    return await this.#link.run(async (redis) => {
+      const listed = await redis.sMembers(index);
+      if (listed.length === 0) return [];
+      const [scores, grants] = await redis.multi().zmScore(keys.tokens, listed)
+        .hmGet(keys.tokenGrants, listed).exec() as unknown as [
+          Array<number | null>,
+          Array<string | null>,
+        ];
+      const now = Date.now() / 1000;
+      const valid: string[] = [];
+      const gone: string[] = [];
+      for (const [i, token] of listed.entries()) {
+        const encoded = grants[i] ?? null;
+        const grant = encoded === null ? null : decodeGrant(encoded);
+        const isStored = (scores[i] ?? null) !== null;
+        if (!isStored) gone.push(token);
+        else if (grant?.user === user && !isExpired(grant, now)) valid.push(token);
+      }
+      // Revocations and sweeps remove their own; this keeps the set clean whatever else
+      // removed a token.
+      if (gone.length > 0) await redis.sRem(index, gone);
+      return valid;
+    });
+  }
+
   #valid(answer: "count" | "list"): Promise<unknown> {
     const keys = this.#keys;
     return this.#link.run((redis) =>
       VALID_SCRIPT.run(redis, [keys.tokens, keys.tokenGrants, keys.expiringTokens], [
         Math.floor(Date.now() / 1000),
         answer,
+        ...keys.userTokensAround,
       ])
     );
   }

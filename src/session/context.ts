@@ -13,6 +13,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { CloseSpec } from "../protocol.ts";
 import type { TokenRegistry } from "../tokens.ts";
+import type { BlockCheck } from "../users.ts";
 import type { EventSink } from "../webhooks/events.ts";
 
 /** Limits on what one connection may do. */
@@ -46,6 +47,8 @@ export interface SessionContext {
   readonly tracker: ConnectionTracker;
   readonly hub: Hub;
   readonly tokens: TokenRegistry;
+  /** Which users are blocked: their tokens and JWTs are refused. */
+  readonly blocks: BlockCheck;
   /** Told of every change a session makes; a reply waits until the cluster sees it. */
   readonly membership: Membership;
   /** The channels' history, or null when it is off: then joins are answered as they always
