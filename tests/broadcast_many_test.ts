@@ -98,8 +98,7 @@ for (const [label, overrides] of MODES) {
     await using both = await member(server, await minter.mintToken(), ["a", "b"]);
     const response = await broadcastMany(minter, { channels: ["b", "a", "b"], payload: "x" });
     const { value } = await readJson(response, 200);
-    const { recipients } = value as { recipients: Record<string, number> };
-    assert.deepEqual(Object.entries(recipients), [["b", 1], ["a", 1]]);
+    assert.deepEqual(value, { recipients: { a: 1, b: 1 } });
     const offset = isKept ? 1 : undefined;
     assert.deepEqual(await both.next("b's frame"), frame("b", "x", offset));
     assert.deepEqual(await both.next("a's frame"), frame("a", "x", offset));
@@ -138,7 +137,7 @@ for (const [label, overrides] of MODES) {
     const { recipients } = (await readJson(taken, 200)).value as {
       recipients: Record<string, number>;
     };
-    assert.deepEqual(Object.keys(recipients), channels.slice(0, 100));
+    assert.deepEqual(Object.keys(recipients).sort(), channels.slice(0, 100).sort());
     assert.equal(Object.values(recipients).reduce((sum, n) => sum + n), 2);
     const offset = isKept ? 1 : undefined;
     assert.deepEqual(await subscriber.next(), frame("ch0", "all", offset));
