@@ -34,6 +34,7 @@ export type {
   HistoryMessage,
   HistoryOptions,
   Published,
+  PublishedMany,
   RequestOptions,
   Stats,
 } from "./api_types.ts";
