@@ -314,11 +314,14 @@ Deno.test("docs/protocol.md: each curl example with an answer shown gives that a
   await authenticateAndJoin(subscriber, (shownInUse as { tokens: string[] }).tokens[0]!, ["ch1"]);
   await runShown(shell, inUse, session);
   await runShown(shell, next("POST /broadcast/ch1/"), session);
+  const published = next("POST /broadcast/ch1/");
+  // ch1 has that subscriber, ch2 none.
+  await runShown(shell, next("POST /broadcast/"), session);
 
   // With history: ch1 has a subscriber, and holds the messages the history example shows
-  // before the one published, at their offsets.
+  // before the one published, at their offsets; the broadcast to many comes after both.
   on(history);
-  const published = next("POST /broadcast/ch1/");
+  const publishedToMany = next("POST /broadcast/");
   const kept = next("GET /history/ch1/?since=40");
   await using historySubscriber = await TestClient.connect(history.wsUrl);
   await authenticateAndJoin(historySubscriber, await history.mintToken());
@@ -327,6 +330,7 @@ Deno.test("docs/protocol.md: each curl example with an answer shown gives that a
   await publishShownBefore(history, published, kept);
   await runShown(shell, published, session);
   await runShown(shell, kept, session);
+  await runShown(shell, publishedToMany, session);
 
   // Server-Sent Events: curl streams, under the token in $TOKEN, each broadcast it shows.
   on(plain);
