@@ -1,8 +1,8 @@
 /**
  * @module
- * The publisher's side: `BoreasApi` calls the HTTP API (tokens, broadcasts, history, users,
- * health, stats) with `fetch`, and turns error answers into `BoreasApiError`. Web-platform APIs
- * only.
+ * The publisher's side: `BoreasApi` calls the HTTP API (tokens, broadcasts to one channel or
+ * many, history, users, health, stats) with `fetch`, and turns error answers into
+ * `BoreasApiError`. Web-platform APIs only.
  */
 
 import type {
@@ -15,6 +15,7 @@ import type {
   History,
   HistoryOptions,
   Published,
+  PublishedMany,
   RequestOptions,
   Stats,
   UserBlock,
@@ -174,6 +175,41 @@ export class BoreasApi {
     const { recipients, offset, epoch } = body;
     return typeof offset === "number" && typeof epoch === "string"
       ? { recipients, offset, epoch }
+      : { recipients };
+  }
+
+  /** Publishes `payload` to every subscriber of each of `channels` in one call
+   * (`POST /broadcast/`): a subscriber of several gets one message per channel. Resolves to
+   * the recipients by channel and, with history on (and not a dry run), each channel's
+   * position. The server takes 1 to 100 channels, each valid name once (a repeat counts
+   * once), and answers 400 naming `channels` or `channels[i]` otherwise, sending nothing.
+   *
+   * ```ts
+   * import { BoreasApi } from "./mod.ts";
+   *
+   * const api = new BoreasApi({ url: "http://localhost:8001" });
+   * const { recipients } = await api.broadcastMany(["room:1", "room:2"], { text: "hi" });
+   * const wouldReach = await api.broadcastMany(["room:1"], "hi", { dryRun: true });
+   * ```
+   */
+  async broadcastMany(
+    channels: readonly string[],
+    payload: unknown,
+    options: BroadcastOptions = {},
+  ): Promise<PublishedMany> {
+    const { dryRun = false, ...rest } = options;
+    const body = await this.#json("POST", "/broadcast/", {
+      ...rest,
+      label: "POST /broadcast/",
+      body: { channels, payload, dryrun: dryRun },
+    }, {
+      expected: 'a {"recipients": {...}} object',
+      isExpected: (body): body is Record<string, unknown> & { recipients: object } =>
+        isRecord(body) && isRecord(body.recipients),
+    });
+    const recipients = body.recipients as PublishedMany["recipients"];
+    return isRecord(body.positions)
+      ? { recipients, positions: body.positions as NonNullable<PublishedMany["positions"]> }
       : { recipients };
   }
 

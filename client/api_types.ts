@@ -97,6 +97,28 @@ export interface Published {
   readonly epoch?: string;
 }
 
+/** What `BoreasApi.broadcastMany()` resolves to: the server's answer to `POST /broadcast/`,
+ * by channel, each channel named once. With history on and not a dry run, also where the
+ * message stands in each channel: its `offset` there and the channel's `epoch`.
+ *
+ * ```ts
+ * import { BoreasApi, type PublishedMany } from "./mod.ts";
+ *
+ * const api = new BoreasApi({ url: "http://localhost:8001" });
+ * const { recipients }: PublishedMany = await api.broadcastMany(["a", "b"], { text: "hi" });
+ * console.log(recipients.a, recipients.b);
+ * ```
+ */
+export interface PublishedMany {
+  /** How many connections each channel's message was sent to, or with `dryRun` would be. */
+  readonly recipients: Readonly<Record<string, number>>;
+  /** Each channel's message's offset and the channel's epoch; absent with history off and
+   * for a dry run. */
+  readonly positions?: Readonly<
+    Record<string, { readonly offset: number; readonly epoch: string }>
+  >;
+}
+
 /** Options of `BoreasApi.history()`.
  *
  * ```ts
@@ -154,7 +176,8 @@ export interface Stats {
   readonly tokens: number;
   /** Channels with at least one subscriber. */
   readonly channels: number;
-  /** Broadcasts published since start (dry runs excluded). */
+  /** Broadcasts published since start, one per channel of a broadcast to many (dry runs
+   * excluded). */
   readonly "messages_published": number;
   /** Clients' publications delivered since start; absent from servers without them. */
   readonly "client_publications"?: number;

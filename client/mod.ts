@@ -37,6 +37,7 @@ export type {
   HistoryMessage,
   HistoryOptions,
   Published,
+  PublishedMany,
   RequestOptions,
   Stats,
   UserBlock,

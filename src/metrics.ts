@@ -62,7 +62,7 @@ export class Histogram {
 
 /** The server's running counts. Fields are plain numbers, cheap to bump on hot paths. */
 export class Metrics {
-  /** Non-dry broadcasts accepted by the API. */
+  /** Messages the API published: one per channel of each broadcast it accepted (not dry runs). */
   messagesPublished = 0;
   /** Clients' publications delivered. */
   clientPublications = 0;
@@ -124,7 +124,11 @@ export function renderPrometheus(metrics: Metrics, gauges: Gauges): string {
   ]);
   const counter = (name: string, help: string, value: number) =>
     family(name, "counter", help, [`${name} ${value}`]);
-  counter("boreas_messages_published_total", "Broadcasts published.", metrics.messagesPublished);
+  counter(
+    "boreas_messages_published_total",
+    "API broadcasts published, one per channel.",
+    metrics.messagesPublished,
+  );
   counter(
     "boreas_client_publications_total",
     "Clients' publications delivered.",

@@ -69,6 +69,7 @@ const PROTECTED: ReadonlyArray<[string, string]> = [
   ["DELETE", "/token/some-token/"],
   ["GET", "/news/token/"],
   ["POST", "/broadcast/news/"],
+  ["POST", "/broadcast/"],
   ["GET", "/stats"],
   ["GET", "/metrics"],
   ["GET", "/debug/token-dump"],

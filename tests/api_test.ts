@@ -276,7 +276,7 @@ Deno.test("the debug routes answer 404 when debug mode is off", async () => {
 
 Deno.test("an unknown path answers 404", async () => {
   await using server = await startTestServer();
-  for (const path of ["/", "/nope/", "/broadcast/", "/token/a/b/", "/debug/", "/news/token/x/"]) {
+  for (const path of ["/", "/nope/", "/broadcast//", "/token/a/b/", "/debug/", "/news/token/x/"]) {
     await readErrors(await server.api(path), 404);
   }
   await readErrors(await server.api("/nope/", { method: "POST" }), 404);
@@ -288,6 +288,7 @@ Deno.test("a known path with another method answers 405 with Allow", async () =>
     ["PUT", "/token/", ["GET", "POST"]],
     ["DELETE", "/token/", ["GET", "POST"]],
     ["GET", "/broadcast/news/", ["POST"]],
+    ["GET", "/broadcast/", ["POST"]],
     ["DELETE", "/broadcast/news", ["POST"]],
     ["POST", "/news/token/", ["GET"]],
     ["POST", "/debug/token-dump", ["GET"]],

@@ -94,6 +94,53 @@ Deno.test("BoreasApi.broadcast() rejects an invalid channel or payload with a 40
   assert.deepEqual(nullPayload.errors, ["payload: expected any JSON value but null"]);
 });
 
+Deno.test("BoreasApi.broadcastMany() sends one message per channel; a dry run only counts", async () => {
+  await using server = await startTestServer();
+  const api = apiOf(server);
+  await using subscriber = subscriberOf(server, await api.createToken(), {
+    channels: ["news", "café/sport"],
+  });
+  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
+  assert.deepEqual(await api.broadcastMany(["news", "empty"], 0, { dryRun: true }), {
+    recipients: { news: 1, empty: 0 },
+  });
+  assert.deepEqual(await api.broadcastMany(["café/sport", "news", "empty"], { n: 1 }), {
+    recipients: { "café/sport": 1, news: 1, empty: 0 },
+  });
+  // The dry run sent nothing; the broadcast sent one message per channel, in their order.
+  assert.deepEqual(await nextMessage(subscriber), { channel: "café/sport", message: { n: 1 } });
+  assert.deepEqual(await nextMessage(subscriber), { channel: "news", message: { n: 1 } });
+  assert.equal(server.metrics.messagesPublished, 3);
+});
+
+Deno.test("BoreasApi.broadcastMany() answers each channel's position with history on", async () => {
+  await using server = await startTestServer({ historySize: 10 });
+  const api = apiOf(server);
+  await api.publish("news", "first");
+  const { recipients, positions } = await api.broadcastMany(["news", "sport"], "second");
+  assert.deepEqual(recipients, { news: 0, sport: 0 });
+  assert.equal(positions?.news?.offset, 2);
+  assert.equal(positions?.sport?.offset, 1);
+  assert.equal(positions?.news?.epoch, (await api.history("news")).epoch);
+  assert.deepEqual(await api.broadcastMany(["news"], "dry", { dryRun: true }), {
+    recipients: { news: 0 },
+  });
+});
+
+Deno.test("BoreasApi.broadcastMany() rejects bad channels with a 400 BoreasApiError naming them", async () => {
+  await using server = await startTestServer();
+  const api = apiOf(server);
+  const bad = await apiRejection(api.broadcastMany(["news", "bad\u0001name"], 1), 400);
+  assert.deepEqual(bad.errors, ["channels[1]: expected a channel name without control characters"]);
+  assert.match(bad.message, /^POST \/broadcast\/: 400 /);
+  const none = await apiRejection(api.broadcastMany([], 1), 400);
+  assert.deepEqual(none.errors, ["channels: expected at least one name"]);
+  const many = Array.from({ length: 101 }, (_, i) => `c${i}`);
+  const tooMany = await apiRejection(api.broadcastMany(many, 1), 400);
+  assert.deepEqual(tooMany.errors, ["channels: expected at most 100 names, got 101"]);
+  assert.equal(server.metrics.messagesPublished, 0);
+});
+
 Deno.test("BoreasApi.revokeToken() revokes; the subscriber ends with a token-revoked error", async () => {
   await using server = await startTestServer();
   const token = await revokeWhileSubscribed(server, "websocket");

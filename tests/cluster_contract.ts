@@ -115,4 +115,37 @@ export function clusterContract(name: string, create: ClusterFactory): void {
       assert.equal(other.frames.length, 0);
     },
   );
+
+  test(
+    "the broker publishes to many channels: once each, one frame per channel, in order",
+    async (cluster, hub) => {
+      const [both, other] = [new FrameSink(), new FrameSink()];
+      for (const sink of [both, other]) {
+        hub.add(sink);
+        hub.authenticate(sink, "t");
+      }
+      hub.updateChannels(both, ["news", "sport"], []);
+      hub.updateChannels(other, ["sport"], []);
+      await cluster.membership.synced();
+      const results = await cluster.broker.publishMany(["sport", "empty", "news", "sport"], "1");
+      assert.deepEqual([...results], [
+        ["sport", { recipients: 2 }],
+        ["empty", { recipients: 0 }],
+        ["news", { recipients: 1 }],
+      ]);
+      await both.untilFrames(2);
+      await other.untilFrames(1);
+      assert.deepEqual(both.frames, [
+        '{"message": 1, "channel": "sport"}',
+        '{"message": 1, "channel": "news"}',
+      ]);
+      // Nothing more arrives: the next frame is the next publish's.
+      await cluster.broker.publish("sport", "2");
+      await other.untilFrames(2);
+      assert.deepEqual(other.frames, [
+        '{"message": 1, "channel": "sport"}',
+        '{"message": 2, "channel": "sport"}',
+      ]);
+    },
+  );
 }

@@ -320,9 +320,12 @@ Deno.test("docs/protocol.md: each curl example with an answer shown gives that a
   await authenticateAndJoin(subscriber, (shownInUse as { tokens: string[] }).tokens[0]!, ["ch1"]);
   await runShown(shell, inUse, session);
   await runShown(shell, next("POST /broadcast/ch1/"), session);
-
-  // The broadcast with history is shown before the user routes, and run after them.
   const published = next("POST /broadcast/ch1/");
+  // ch1 has that subscriber, ch2 none.
+  await runShown(shell, next("POST /broadcast/"), session);
+
+  // The broadcasts with history are shown before the user routes, and run after them.
+  const publishedToMany = next("POST /broadcast/");
 
   // The user routes: alice has two connections on one token, which the DELETE closes and
   // revokes; then she is blocked.
@@ -340,7 +343,7 @@ Deno.test("docs/protocol.md: each curl example with an answer shown gives that a
   assert.notEqual(await plain.cluster.users.blockOf("alice"), null);
 
   // With history: ch1 has a subscriber, and holds the messages the history example shows
-  // before the one published, at their offsets.
+  // before the one published, at their offsets; the broadcast to many comes after both.
   on(history);
   const kept = next("GET /history/ch1/?since=40");
   await using historySubscriber = await TestClient.connect(history.wsUrl);
@@ -350,6 +353,7 @@ Deno.test("docs/protocol.md: each curl example with an answer shown gives that a
   await publishShownBefore(history, published, kept);
   await runShown(shell, published, session);
   await runShown(shell, kept, session);
+  await runShown(shell, publishedToMany, session);
 
   // Server-Sent Events: curl streams, under the token in $TOKEN, each broadcast it shows.
   on(plain);

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { createApi } from "../src/api/mod.ts";
 import { createLogger } from "../src/log.ts";
 import { apiContext } from "./helpers.ts";
+import { channelNameProblem } from "../src/channel.ts";
 import { pathSegment as segment } from "./path_arbitraries.ts";
 
 const BASE = "http://api.test";
@@ -272,6 +273,83 @@ Deno.test("POST /broadcast/x/ answers any JSON body with 200 {recipients: 0} or 
   );
   assert.ok(published > 0, "some runs broadcast");
   assert.equal(context.metrics.messagesPublished, published, "each accepted broadcast counted");
+  assert.deepEqual(errors, []);
+});
+
+/** Whether `POST /broadcast/` accepts `body`: a valid broadcast body whose `channels` lists 1
+ * to 100 valid channel names. */
+function isValidBroadcastMany(body: unknown): boolean {
+  if (!isValidBroadcast(body)) return false;
+  const { channels } = body as { channels?: unknown };
+  return Array.isArray(channels) && channels.length >= 1 && channels.length <= 100 &&
+    channels.every((channel) =>
+      typeof channel === "string" && channelNameProblem(channel) === null
+    );
+}
+
+/** A `channels` field, valid or not: names of every kind (the route words, `__proto__`, dot
+ * segments, control characters, long), other JSON values, lists up to past the limit. */
+const channelsField = fc.oneof(
+  fc.array(
+    fc.oneof(
+      fc.constantFrom("a", "b", "__proto__", "constructor", "toString", ".", "..", "", "x\u0001"),
+      fc.string({ maxLength: 8 }),
+      segment,
+      fc.jsonValue(),
+    ),
+    { maxLength: 8 },
+  ),
+  fc.integer({ min: 99, max: 102 }).map((n) => Array.from({ length: n }, (_, i) => `c${i}`)),
+  fc.jsonValue(),
+);
+
+Deno.test("POST /broadcast/ answers any JSON body with 200 {recipients: {...}} or 400", async () => {
+  const { handle, errors, context } = testApi();
+  let published = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.jsonValue(),
+        fc.record({
+          channels: channelsField,
+          payload: fc.jsonValue(),
+          dryrun: fc.oneof(fc.boolean(), fc.jsonValue()),
+        }, { requiredKeys: [] }),
+        fc.record({ channels: channelsField, payload: fc.jsonValue() }),
+      ),
+      async (sent) => {
+        const text = JSON.stringify(sent);
+        const response = await handle(
+          new Request(`${BASE}/broadcast/`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: text,
+          }),
+        );
+        const received = JSON.parse(text);
+        if (!isValidBroadcastMany(received)) {
+          assert.equal(response.status, 400, text);
+          const [error] = JSON.parse(await response.clone().text()).errors;
+          assert.match(error, /^(body|channels(\[\d+\])?|payload|dryrun): /, text);
+          await assertWellFormedAnswer("POST", response);
+          return;
+        }
+        assert.equal(response.status, 200, text);
+        // Each channel once, nobody subscribed; own keys even for `__proto__`.
+        const distinct = [...new Set<string>(received.channels)];
+        const answer = JSON.parse(await response.text());
+        assert.deepEqual(Object.keys(answer), ["recipients"]);
+        assert.deepEqual(
+          Object.entries(answer.recipients).sort(),
+          distinct.map((c) => [c, 0]).sort(),
+        );
+        if (received.dryrun !== true) published += distinct.length;
+      },
+    ),
+    { numRuns: 500 },
+  );
+  assert.ok(published > 0, "some runs broadcast");
+  assert.equal(context.metrics.messagesPublished, published, "one message counted per channel");
   assert.deepEqual(errors, []);
 });
 

@@ -4,7 +4,8 @@
  * going through it: they stay open, but what Redis sends them is dropped, as when a failover
  * leaves a subscription that no longer delivers. In front of servers it can cut every
  * connection at once, as a network failure would, and send each new connection to the next of
- * several targets.
+ * several targets. It can also hold back what servers answer, to show that a client sent its
+ * commands without waiting for an answer between them.
  */
 
 /** A proxy listening on a free loopback port. */
@@ -17,6 +18,9 @@ export interface TcpProxy extends AsyncDisposable {
   cutAll(): number;
   /** Keeps new connections waiting, unanswered, until the returned function is called. */
   hold(): () => void;
+  /** From now on, keeps back what the server sends to every connection (what clients send
+   * still goes through) until the returned function is called; then passes it on, in order. */
+  holdReplies(): () => void;
 }
 
 interface Pair {
@@ -34,6 +38,8 @@ export function startProxy(targetPort: number | (() => number)): TcpProxy {
   const pairs = new Set<Pair>();
   const pumps: Promise<void>[] = [];
   let held: Promise<void> = Promise.resolve();
+  const replies = { held: Promise.resolve() };
+  let releaseReplies = () => {};
   const connect = async (client: Deno.Conn) => {
     await held;
     let server: Deno.Conn;
@@ -45,7 +51,7 @@ export function startProxy(targetPort: number | (() => number)): TcpProxy {
     }
     const pair: Pair = { client, server, hasSubscribed: false, isWedged: false };
     pairs.add(pair);
-    pumps.push(pump(pair, "up"), pump(pair, "down"));
+    pumps.push(pump(pair, "up", replies), pump(pair, "down", replies));
   };
   const accepting = (async () => {
     for await (const client of listener) pumps.push(connect(client));
@@ -66,6 +72,15 @@ export function startProxy(targetPort: number | (() => number)): TcpProxy {
       held = promise;
       return resolve;
     },
+    holdReplies() {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      replies.held = promise;
+      releaseReplies = () => {
+        replies.held = Promise.resolve();
+        resolve();
+      };
+      return releaseReplies;
+    },
     cutAll() {
       const open = [...pairs];
       for (const pair of open) closeBoth(pair);
@@ -73,6 +88,7 @@ export function startProxy(targetPort: number | (() => number)): TcpProxy {
       return open.length;
     },
     async [Symbol.asyncDispose]() {
+      releaseReplies();
       listener.close();
       await accepting.catch(() => {});
       for (const pair of pairs) closeBoth(pair);
@@ -81,8 +97,13 @@ export function startProxy(targetPort: number | (() => number)): TcpProxy {
   };
 }
 
-/** Copies one direction of `pair` until either side closes. */
-async function pump(pair: Pair, direction: "up" | "down"): Promise<void> {
+/** Copies one direction of `pair` until either side closes; what goes down waits for
+ * `replies.held` first. */
+async function pump(
+  pair: Pair,
+  direction: "up" | "down",
+  replies: { readonly held: Promise<void> },
+): Promise<void> {
   const [from, to] = direction === "up" ? [pair.client, pair.server] : [pair.server, pair.client];
   const buffer = new Uint8Array(64 * 1024);
   const decoder = new TextDecoder();
@@ -93,6 +114,7 @@ async function pump(pair: Pair, direction: "up" | "down"): Promise<void> {
       const chunk = buffer.subarray(0, read);
       if (direction === "up" && /subscribe/i.test(decoder.decode(chunk))) pair.hasSubscribed = true;
       if (direction === "down" && pair.isWedged) continue;
+      if (direction === "down") await replies.held;
       let written = 0;
       while (written < read) written += await to.write(chunk.subarray(written));
     }

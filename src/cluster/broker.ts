@@ -33,6 +33,15 @@ export interface Broker {
    * publish (cluster mode). Rejects with `ClusterUnavailableError` when it cannot reach the
    * other nodes, and then nothing was sent. */
   publish(channel: string, payload: string, options?: PublishOptions): Promise<PublishResult>;
+  /** Sends `payload` (JSON text) to each of `channels` as `publish` does to one, a name
+   * given twice once: a subscriber of several gets one frame per channel, in the order of
+   * `channels`. Resolves to each channel's result, in that order. In cluster mode every
+   * channel goes to Redis in one round trip; rejects with `ClusterUnavailableError` when it
+   * cannot reach the other nodes, and then nothing was sent. */
+  publishMany(
+    channels: readonly string[],
+    payload: string,
+  ): Promise<ReadonlyMap<string, PublishResult>>;
 }
 
 /** The standalone broker: this process's hub is the whole server. */
@@ -48,17 +57,32 @@ export class LocalBroker implements Broker {
   }
 
   publish(channel: string, payload: string, options: PublishOptions = {}): Promise<PublishResult> {
+    return Promise.resolve(this.#publishNow(channel, payload, options));
+  }
+
+  publishMany(
+    channels: readonly string[],
+    payload: string,
+  ): Promise<ReadonlyMap<string, PublishResult>> {
+    const results = new Map<string, PublishResult>();
+    for (const channel of channels) {
+      if (!results.has(channel)) results.set(channel, this.#publishNow(channel, payload, {}));
+    }
+    return Promise.resolve(results);
+  }
+
+  #publishNow(channel: string, payload: string, options: PublishOptions): PublishResult {
     const position = this.#history?.append(channel, payload, options.user ?? null);
     const kept = position === undefined ? {} : { position };
     // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
-    if (this.#hub.memberCount(channel) === 0) return Promise.resolve({ recipients: 0, ...kept });
+    if (this.#hub.memberCount(channel) === 0) return { recipients: 0, ...kept };
     const offset = position?.offset;
     const frame = renderFrame(channel, payload, offset, options.user);
     const recipients = deliver(this.#hub, this.#metrics, channel, frame, {
       offset,
       except: options.except,
     });
-    return Promise.resolve({ recipients, ...kept });
+    return { recipients, ...kept };
   }
 }
 

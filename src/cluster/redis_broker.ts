@@ -4,7 +4,8 @@
  * channel's pub/sub channel, and every node subscribed to it (this one too) hands the frame to
  * its own hub. Counting the recipients and publishing are one MULTI (one script with history
  * on, which also assigns the offset and keeps the message), so the count is the cluster's at the
- * moment of the publish.
+ * moment of the publish. A broadcast to many channels sends one script call per channel, all in
+ * one pipeline.
  */
 
 import type { Hub, Subscriber } from "../hub.ts";
@@ -19,6 +20,7 @@ import type { RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
 import type { Position } from "../history.ts";
 import { randomEpochDigits } from "../epoch.ts";
+import { RedisScript, type ScriptCall } from "./redis_script.ts";
 
 /** History options of a broker that keeps messages. */
 export interface BrokerHistory {
@@ -30,6 +32,14 @@ export interface BrokerHistory {
 /** How long a publication's sender is remembered, waiting for its own message to come back
  * from Redis so that it can be left out; a message that never comes back is forgotten then. */
 const EXCEPT_MS = 30_000;
+
+/** KEYS: the channel's node counts. ARGV: pub/sub channel, frame. Returns the counts as a flat
+ * list. The MULTI of `publish` as one call, so that calls for many channels can share a
+ * pipeline and each still counts at the moment of its publish. */
+const FANOUT_SCRIPT = new RedisScript(`
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return redis.call('HGETALL', KEYS[1])
+`);
 
 /** Publishes through Redis and delivers what Redis sends to this node's hub. */
 export class RedisBroker implements Broker {
@@ -125,6 +135,75 @@ export class RedisBroker implements Broker {
     return { recipients: this.#membership.sumLive(counts) };
   }
 
+  async publishMany(
+    channels: readonly string[],
+    payload: string,
+  ): Promise<ReadonlyMap<string, PublishResult>> {
+    const problem = this.#link.problems()[0];
+    if (problem !== undefined) throw new ClusterUnavailableError(problem);
+    const distinct = [...new Set(channels)];
+    // One script call per channel, all sent in one pipeline: one round trip. Not one script
+    // or one MULTI over every channel: a channel's keys share a Redis Cluster slot (`{name}`),
+    // different channels' do not. Each channel is counted at the moment of its own publish,
+    // as by `publish`.
+    const history = this.#history;
+    const script = history === null ? FANOUT_SCRIPT : PUBLISH_SCRIPT;
+    const calls = distinct.map((channel) =>
+      history === null
+        ? this.#fanoutCall(channel, payload)
+        : this.#keptCall(channel, payload, { ...history })
+    );
+    const replies = await this.#link.run((redis) => script.runEach(redis, calls));
+    const results = new Map(distinct.map((channel, i): [string, PublishResult] => {
+      if (history === null) return [channel, { recipients: this.#sumLive(replies[i] as string[]) }];
+      const [offset, epoch, flat] = replies[i] as [number, string, string[]];
+      return [channel, { recipients: this.#sumLive(flat), position: { offset, epoch } }];
+    }));
+    if (history !== null) {
+      // Sent: a failed trim leaves older messages kept until they expire.
+      for (const [channel, { position }] of results) {
+        await history.history.kept(channel, position!, payload).catch(() => {});
+      }
+    }
+    return results;
+  }
+
+  #fanoutCall(channel: string, payload: string): ScriptCall {
+    const keys = this.#keys;
+    return {
+      keys: [keys.channelNodes(channel)],
+      args: [keys.broadcastChannel(channel), renderFrame(channel, payload)],
+    };
+  }
+
+  #keptCall(
+    channel: string,
+    payload: string,
+    { size, ttlMs, user, except }: BrokerHistory & PublishOptions,
+  ): ScriptCall {
+    const keys = this.#keys;
+    return {
+      keys: [keys.historyMeta(channel), keys.historyStream(channel), keys.channelNodes(channel)],
+      args: [
+        randomEpochDigits(),
+        ttlMs,
+        size,
+        payload,
+        keys.broadcastChannel(channel),
+        JSON.stringify(channel),
+        user === undefined || user === null ? "" : JSON.stringify(user),
+        this.#mark(except),
+      ],
+    };
+  }
+
+  /** The live recipients of a node-count hash read as a flat list (field, value, ...). */
+  #sumLive(flat: readonly string[]): number {
+    const counts: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) counts[flat[i]!] = flat[i + 1]!;
+    return this.#membership.sumLive(counts);
+  }
+
   /** The mark that makes this node leave `except` out when the message comes back. */
   #mark(except: Subscriber | undefined): string {
     if (except === undefined) return "";
@@ -151,30 +230,15 @@ export class RedisBroker implements Broker {
   async #publishKept(
     channel: string,
     payload: string,
-    { history, size, ttlMs, user, except }: BrokerHistory & PublishOptions,
+    options: BrokerHistory & PublishOptions,
   ): Promise<PublishResult> {
-    const keys = this.#keys;
+    const { keys, args } = this.#keptCall(channel, payload, options);
     const [offset, epoch, flat] = await this.#link.run((redis) =>
-      PUBLISH_SCRIPT.run(
-        redis,
-        [keys.historyMeta(channel), keys.historyStream(channel), keys.channelNodes(channel)],
-        [
-          randomEpochDigits(),
-          ttlMs,
-          size,
-          payload,
-          keys.broadcastChannel(channel),
-          JSON.stringify(channel),
-          user === undefined || user === null ? "" : JSON.stringify(user),
-          this.#mark(except),
-        ],
-      )
+      PUBLISH_SCRIPT.run(redis, keys, args)
     ) as [number, string, string[]];
     // Sent: a failed trim leaves older messages kept until they expire, and must not say the
     // publish failed.
-    await history.kept(channel, { offset, epoch }, payload).catch(() => {});
-    const counts: Record<string, string> = {};
-    for (let i = 0; i < flat.length; i += 2) counts[flat[i]!] = flat[i + 1]!;
-    return { recipients: this.#membership.sumLive(counts), position: { offset, epoch } };
+    await options.history.kept(channel, { offset, epoch }, payload).catch(() => {});
+    return { recipients: this.#sumLive(flat), position: { offset, epoch } };
   }
 }
