@@ -4,6 +4,8 @@
  * into one. Pure: knows nothing of where blocks are kept, of HTTP status codes or connections.
  */
 
+import { parseJsonObject } from "./text.ts";
+
 /** A user's block: while it lasts, no token naming the user authenticates. */
 export interface Block {
   /** When it ends, in Unix seconds; null for never (until it is lifted). */
@@ -22,14 +24,9 @@ export function encodeBlock(block: Block): string {
 
 /** The block `encodeBlock` wrote, or null for text that is not one. */
 export function decodeBlock(text: string): Block | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null) return null;
-  const { expires_at: expiresAt } = value as Record<string, unknown>;
+  const value = parseJsonObject(text);
+  if (value === null) return null;
+  const { expires_at: expiresAt } = value;
   if (!(expiresAt === null || typeof expiresAt === "number")) return null;
   return { expiresAt };
 }

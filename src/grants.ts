@@ -6,6 +6,7 @@
  */
 
 import { channelNameProblem } from "./channel.ts";
+import { parseJsonObject } from "./text.ts";
 
 /** What a token allows. */
 export interface TokenGrant {
@@ -131,17 +132,9 @@ export function encodeGrant(grant: TokenGrant): string {
 
 /** The grant `encodeGrant` wrote, or null for text that is not one. */
 export function decodeGrant(text: string): TokenGrant | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null) return null;
-  const { channels, expires_at: expiresAt, user, publish = [] } = value as Record<
-    string,
-    unknown
-  >;
+  const value = parseJsonObject(text);
+  if (value === null) return null;
+  const { channels, expires_at: expiresAt, user, publish = [] } = value;
   if (!(channels === null || isStringList(channels))) return null;
   if (!(expiresAt === null || typeof expiresAt === "number")) return null;
   if (!(user === null || typeof user === "string")) return null;

@@ -10,6 +10,7 @@
 
 import { type Block, isBlockOver } from "./blocks.ts";
 import { decodeGrant, encodeGrant, isExpired, isOpenGrant, type TokenGrant } from "./grants.ts";
+import { parseJsonObject } from "./text.ts";
 
 /** Where token changes are made durable. */
 export interface TokenJournal extends AsyncDisposable {
@@ -88,14 +89,9 @@ export function replayJournal(text: string, nowSeconds = Date.now() / 1000): Jou
 
 /** Applies one `!` line's JSON to `blocks`; false when it is not a block change. */
 function replayBlockLine(text: string, blocks: Map<string, Block>): boolean {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return false;
-  }
-  if (typeof value !== "object" || value === null) return false;
-  const { block, unblock, expires_at: expiresAt } = value as Record<string, unknown>;
+  const value = parseJsonObject(text);
+  if (value === null) return false;
+  const { block, unblock, expires_at: expiresAt } = value;
   if (typeof unblock === "string") {
     blocks.delete(unblock);
     return true;
