@@ -131,7 +131,9 @@ function readFlags(
       } else if (type === "boolean" && token.value !== undefined) {
         problems.push(`${token.rawName}: expected no value`);
       } else if (
-        ["keys", "urls", "origins", "hosts"].includes(SPEC_BY_FLAG.get(token.name)?.kind ?? "")
+        ["keys", "urls", "origins", "hosts", "patterns"].includes(
+          SPEC_BY_FLAG.get(token.name)?.kind ?? "",
+        )
       ) {
         // A repeated flag adds to the list instead of replacing it.
         const earlier = values[token.name];

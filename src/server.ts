@@ -110,6 +110,7 @@ export async function startServer(
       tokens,
       membership,
       history: cluster.history,
+      members: cluster.members,
       jwt,
       events: webhooks,
       nodeId: cluster.nodeId,

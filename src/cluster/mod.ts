@@ -24,6 +24,8 @@ import { provideOnConnect, RedisTokenRegistry } from "./redis_tokens.ts";
 import { RedisOccupancy } from "./redis_occupancy.ts";
 import type { EventSink } from "../webhooks/events.ts";
 import { LocalOccupancy } from "../webhooks/occupancy.ts";
+import { type Members, MemoryMembers } from "../members.ts";
+import { RedisMembers } from "./redis_members.ts";
 
 export { clientReason, ClusterUnavailableError, UNAVAILABLE_REASON } from "./errors.ts";
 
@@ -34,6 +36,8 @@ export interface Cluster {
   readonly membership: Membership;
   /** The channels' kept messages (`--history-size`), or null when history is off. */
   readonly history: History | null;
+  /** Who is in the channels with join and leave events, or null when none has them. */
+  readonly members: Members | null;
   /** This node's id: `--node-id`, or generated per process; standalone too. */
   readonly nodeId: string;
   /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
@@ -88,11 +92,20 @@ export function createCluster(
     | "historySize"
     | "historyTtl"
     | "webhookVacateDelay"
+    | "joinLeave"
+    | "leaveDelay"
+    | "maxMembersListed"
   >,
   deps: ClusterDeps,
 ): Cluster {
   const { hub, metrics, logger } = deps;
   const nodeId = config.nodeId ?? generateNodeId();
+  const isJoinLeaveOn = config.joinLeave.length > 0;
+  const membersOptions = {
+    patterns: config.joinLeave,
+    leaveDelayMs: config.leaveDelay * 1000,
+    maxMembersListed: config.maxMembersListed,
+  };
   if (config.redisUrl === null) {
     const tokens = new TokenStore(deps.tokens, deps.journal, deps.grants);
     const delayMs = config.webhookVacateDelay * 1000;
@@ -104,18 +117,22 @@ export function createCluster(
       ttlMs: config.historyTtl * 1000,
       hasSubscribers: (channel) => hub.memberCount(channel) > 0,
     });
+    const members = isJoinLeaveOn
+      ? new MemoryMembers(hub, { metrics, options: membersOptions })
+      : null;
     return {
       tokens,
       broker: new LocalBroker(hub, metrics, history),
       membership: new LocalMembership(hub, { metrics, nodeId }),
       history,
+      members,
       nodeId,
       problems: () => [],
       startLeaving: () => {},
-      close: () => {
+      close: async () => {
         history?.[Symbol.dispose]();
         occupancy?.[Symbol.dispose]();
-        return Promise.resolve();
+        await members?.close();
       },
     };
   }
@@ -141,6 +158,14 @@ export function createCluster(
     history: history === null ? null : { history, size: config.historySize, ttlMs },
   });
   follow = (positions) => broker.follow(positions);
+  const members = isJoinLeaveOn
+    ? new RedisMembers(link, keys, {
+      hub,
+      membership,
+      mark: (except) => broker.exceptMark(except),
+      options: { ...membersOptions, nodeId, prefix: config.redisPrefix, logger },
+    })
+    : null;
   const occupancy = deps.events === undefined ? undefined : new RedisOccupancy(link, keys, {
     hub,
     membership,
@@ -160,6 +185,7 @@ export function createCluster(
     broker,
     membership,
     history,
+    members,
     nodeId,
     problems: () => {
       const membershipProblem = membership.problem();
@@ -170,6 +196,8 @@ export function createCluster(
       clearInterval(epochTimer);
       clearInterval(sweeper);
       occupancy?.[Symbol.dispose]();
+      // Before the node leaves: what its users' connections did until now still counts.
+      await members?.close();
       const left = await membership.leave();
       // Its counts reached Redis only as it left: now the channels it alone served are vacated.
       if (left.size > 0) await occupancy?.check([...left]);
