@@ -254,7 +254,7 @@ export function renderJoinReply(
 
 /** `"members": [...]`, and `"members_truncated": true` when the list was cut. */
 function renderMemberFields({ users, isTruncated }: MemberList): string {
-  const list = `"members": ${JSON.stringify(users)}`;
+  const list = `"members": [${users.map((user) => JSON.stringify(user)).join(", ")}]`;
   return isTruncated ? `${list}, "members_truncated": true` : list;
 }
 
