@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import type { Config } from "../src/config.ts";
 import { TestClient, type TestServer, withTimeout } from "./helpers.ts";
 import { assertNothingReceived, closeClient } from "./integration_helpers.ts";
+import { startNode, until, untilHealthy } from "./cluster_helpers.ts";
 import { bothModes, mint, type Setup } from "./modes.ts";
+import { startRedis } from "./redis_server.ts";
 import { renderJoinReply, renderMemberEvent, renderMembers } from "../src/protocol.ts";
 
 const ROOM = "room:1";
@@ -318,4 +320,25 @@ Deno.test("renderJoinReply() lists one channel's members at the top, several per
     renderMemberEvent("room:1", "left", 'a "quoted" user'),
     '{"channel": "room:1", "left": {"user": "a \\"quoted\\" user"}}',
   );
+});
+
+Deno.test("cluster: after Redis restarts empty, the nodes write their members again", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a", ROOMS);
+  await using b = await startNode(redis.url, "b", ROOMS);
+  const setup = { minter: a, server: b };
+  const { client: bob } = await arrive(setup, a, "bob");
+  await using _bob = bob;
+  const { client: alice } = await arrive(setup, b, "alice");
+  await using _alice = alice;
+  await redis.kill();
+  await redis.start();
+  await until(
+    async () => await redis.cli("HLEN", `boreas:{${ROOM}}:members`) === "2",
+    "both nodes to write their members again",
+  );
+  await Promise.all([untilHealthy(a), untilHealthy(b)]);
+  const { client: carol, reply } = await arrive(setup, a, "carol");
+  await using _carol = carol;
+  assert.deepEqual(membersOf(reply), ["alice", "bob", "carol"]);
 });

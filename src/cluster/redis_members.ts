@@ -165,6 +165,8 @@ export class RedisMembers implements Members {
     });
     // Redis lost this node's mirror (it restarted, or reaped the node): its members too.
     membership.onRewritten(() => this.#rewrite());
+    // Back after Redis was unreachable: what changed meanwhile is written.
+    link.onReady(() => this.#schedule());
     this.#sweepTimer = setInterval(
       () => this.#sweep(),
       Math.max(100, Math.min(1000, options.leaveDelayMs / 4)),
