@@ -90,7 +90,7 @@ Deno.test("a SIGKILLed node's users leave once, on the survivors, after --node-t
   }
   // Reaped once: nothing of node b is left to reap again.
   assert.equal(
-    await redis.cli("EXISTS", "boreas:node:{b}:members", "boreas:{room}:members:b"),
+    await redis.cli("EXISTS", "boreas:node:{b}:members", "boreas:{room}:users:b"),
     "0",
   );
   assert.equal(await redis.cli("SISMEMBER", "boreas:members:nodes", "b"), "0");

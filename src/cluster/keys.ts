@@ -70,7 +70,7 @@ export class RedisKeys {
   /** Hash of user → their rendered `left` frame, for the members of `channel` with a
    * connection on `node`. */
   nodeMembers(channel: string, node: string): string {
-    return `${this.#prefix}:{${channel}}:members:${node}`;
+    return `${this.#prefix}:{${channel}}:users:${node}`;
   }
 
   /** Set of the channels in which `node` has members. */

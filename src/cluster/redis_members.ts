@@ -80,14 +80,15 @@ for _, node in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     local channels = prefix .. ':node:{' .. node .. '}:members'
     for _, channel in ipairs(redis.call('SMEMBERS', channels)) do
       local members = prefix .. ':{' .. channel .. '}:members'
-      local mine = redis.call('HGETALL', members .. ':' .. node)
+      local users = prefix .. ':{' .. channel .. '}:users:' .. node
+      local mine = redis.call('HGETALL', users)
       for i = 1, #mine, 2 do
         if redis.call('HINCRBY', members, mine[i], -1) <= 0 then
           redis.call('HSET', members, mine[i], 0)
           redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), mine[i + 1])
         end
       end
-      redis.call('DEL', members .. ':' .. node)
+      redis.call('DEL', users)
     end
     redis.call('DEL', channels)
     redis.call('SREM', KEYS[2], node)
