@@ -80,6 +80,12 @@ export interface Config {
   readonly clientPublish: readonly string[];
   /** Largest payload of a client's publication, in bytes of JSON. */
   readonly maxPublishBytes: number;
+  /** The channel patterns whose members' comings and goings are pushed to their subscribers. */
+  readonly joinLeave: readonly string[];
+  /** How long a user's last connection must stay out of a channel before `left` is sent. */
+  readonly leaveDelay: number;
+  /** The most members a join reply lists. */
+  readonly maxMembersListed: number;
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -131,6 +137,9 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   allowedHosts: Object.freeze([]),
   clientPublish: Object.freeze([]),
   maxPublishBytes: 64 * 1024,
+  joinLeave: Object.freeze([]),
+  leaveDelay: 3,
+  maxMembersListed: 1000,
 });
 
 type Kind =
@@ -223,6 +232,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "allowedOrigins", kind: "origins", placeholder: "ORIGIN", summary: "refuse WebSocket upgrades whose Origin is not one of these (repeatable; default: any)" },
   { key: "clientPublish", kind: "patterns", placeholder: "PATTERN", summary: "with --no-require-auth, let any connection publish to channels matching this (repeatable; a trailing * matches any end)" },
   { key: "maxPublishBytes", kind: "count", placeholder: "BYTES", summary: "largest payload a client may publish (larger: an error reply)" },
+  { key: "joinLeave", kind: "patterns", placeholder: "PATTERN", summary: "push joined and left events of users to the subscribers of channels matching this (repeatable; a trailing * matches any end)" },
+  { key: "leaveDelay", kind: "seconds", placeholder: "SECONDS", summary: "how long a user must stay out of a channel before left is sent" },
+  { key: "maxMembersListed", kind: "count", placeholder: "N", summary: "most members a join reply lists (past it: members_truncated)" },
   { key: "allowedHosts", kind: "hosts", placeholder: "HOST", summary: "without --api-key, answer requests naming this Host besides loopback ones (repeatable; * for any)" },
 ];
 

@@ -212,16 +212,66 @@ export interface ChannelState extends StreamPosition {
   readonly recovered?: boolean;
 }
 
-/** Renders the success reply to a join with history on: `{"ref": R, "ok": true, "channels":
- * {"ch1": {"recovered": true, "offset": 57, "epoch": "E"}}}`. */
-export function renderJoinReply(ref: Ref, channels: ReadonlyMap<string, ChannelState>): string {
-  const states = [...channels].map(([channel, { recovered, offset, epoch }]) => {
+/** A channel's members as a join lists them: at most `--max-members-listed` users, and
+ * whether there were more. */
+export interface MemberList {
+  readonly users: readonly string[];
+  readonly isTruncated: boolean;
+}
+
+/** Renders the success reply to a join that reports positions (history on) or members
+ * (channels with join and leave events), or both:
+ * `{"ref": R, "ok": true, "channels": {"ch1": {"recovered": true, "offset": 57, "epoch": "E"}}}`
+ * with history on. The members of a join of one such channel are listed at the top level,
+ * `"members": ["alice", "bob"]` (with `"members_truncated": true` when cut); those of a join of
+ * several, in each one's entry of `channels`. `channels` is null with history off. */
+export function renderJoinReply(
+  ref: Ref,
+  channels: ReadonlyMap<string, ChannelState> | null,
+  members: ReadonlyMap<string, MemberList> = new Map(),
+): string {
+  const entries = new Map<string, string[]>();
+  for (const [channel, { recovered, offset, epoch }] of channels ?? []) {
     const resumed = recovered === undefined ? "" : `"recovered": ${recovered}, `;
-    return `${JSON.stringify(channel)}: {${resumed}"offset": ${offset}, "epoch": ${
-      JSON.stringify(epoch)
-    }}`;
-  });
-  return `{"ref": ${JSON.stringify(ref)}, "ok": true, "channels": {${states.join(", ")}}}`;
+    entries.set(channel, [`${resumed}"offset": ${offset}, "epoch": ${JSON.stringify(epoch)}`]);
+  }
+  const only = members.size === 1 ? [...members.values()][0]! : undefined;
+  if (only === undefined) {
+    for (const [channel, list] of members) {
+      const fields = entries.get(channel) ?? [];
+      entries.set(channel, [...fields, renderMemberFields(list)]);
+    }
+  }
+  let reply = `{"ref": ${JSON.stringify(ref)}, "ok": true`;
+  if (channels !== null || entries.size > 0) {
+    const states = [...entries].map(([channel, fields]) =>
+      `${JSON.stringify(channel)}: {${fields.join(", ")}}`
+    );
+    reply += `, "channels": {${states.join(", ")}}`;
+  }
+  return only === undefined ? `${reply}}` : `${reply}, ${renderMemberFields(only)}}`;
+}
+
+/** `"members": [...]`, and `"members_truncated": true` when the list was cut. */
+function renderMemberFields({ users, isTruncated }: MemberList): string {
+  const list = `"members": [${users.map((user) => JSON.stringify(user)).join(", ")}]`;
+  return isTruncated ? `${list}, "members_truncated": true` : list;
+}
+
+/** Renders the data of an SSE stream's `event: members`, one per channel with join and leave
+ * events: `{"channel": "room:1", "members": ["alice", "bob"]}`. */
+export function renderMembers(channel: string, list: MemberList): string {
+  return `{"channel": ${JSON.stringify(channel)}, ${renderMemberFields(list)}}`;
+}
+
+/** Renders the frame a channel's subscribers receive when `user` comes or goes:
+ * `{"channel": "room:1", "joined": {"user": "alice"}}` or `... "left": {"user": "alice"}}`. */
+export function renderMemberEvent(
+  channel: string,
+  change: "joined" | "left",
+  user: string,
+): string {
+  return `{"channel": ${JSON.stringify(channel)}, "${change}": {"user": ${JSON.stringify(user)}}}`;
 }
 
 /** Renders the success reply to a publication with history on:

@@ -115,6 +115,7 @@ export async function startServer(
       blocks: cluster.users,
       membership,
       history: cluster.history,
+      members: cluster.members,
       jwt,
       events: webhooks,
       nodeId: cluster.nodeId,

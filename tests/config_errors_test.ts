@@ -77,6 +77,15 @@ Deno.test("loadConfig() names the option and quotes the value of every bad flag"
       ["--allowed-hosts", "http://boreas.test"],
       '--allowed-hosts: expected host names or IP addresses without a port, or *, got "http://boreas.test"',
     ],
+    [
+      ["--join-leave", "room:*", "--join-leave", "."],
+      '--join-leave: expected channel patterns: pattern[1]: expected a channel name other than "." (in pattern ".")',
+    ],
+    [["--leave-delay", "soon"], '--leave-delay: expected a number of seconds, got "soon"'],
+    [
+      ["--max-members-listed", "0"],
+      '--max-members-listed: expected a whole number of at least 1, got "0"',
+    ],
   ];
   for (const [args, problem] of cases) {
     assert.deepEqual(problemsOf(args), [problem], args.join(" "));

@@ -76,6 +76,9 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     allowedHosts: [],
     clientPublish: [],
     maxPublishBytes: 65_536,
+    joinLeave: [],
+    leaveDelay: 3,
+    maxMembersListed: 1000,
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -126,6 +129,8 @@ const EVERY_OPTION: Array<
   ["webhookSecret", "--webhook-secret", "BOREAS_WEBHOOK_SECRET", "whsec", "whsec"],
   ["webhookVacateDelay", "--webhook-vacate-delay", "BOREAS_WEBHOOK_VACATE_DELAY", "0.5", 0.5],
   ["webhookQueueSize", "--webhook-queue-size", "BOREAS_WEBHOOK_QUEUE_SIZE", "50", 50],
+  ["leaveDelay", "--leave-delay", "BOREAS_LEAVE_DELAY", "0.25", 0.25],
+  ["maxMembersListed", "--max-members-listed", "BOREAS_MAX_MEMBERS_LISTED", "2", 2],
 ];
 
 Deno.test("loadConfig() reads every option from its flag, its variable and its file key", async (t) => {
@@ -140,6 +145,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_ALLOWED_ORIGINS",
       "BOREAS_ALLOWED_HOSTS",
       "BOREAS_CLIENT_PUBLISH",
+      "BOREAS_JOIN_LEAVE",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
@@ -176,6 +182,18 @@ Deno.test("loadConfig() collects webhook URLs from repeated flags, commas and th
   assert.deepEqual(
     load(secret, {}, { "./boreas.json": '{"webhookUrl": ["https://a.test/h"]}' }).webhookUrl,
     ["https://a.test/h"],
+  );
+});
+
+Deno.test("loadConfig() collects --join-leave patterns from repeated flags, commas and the file", () => {
+  assert.deepEqual(load(["--join-leave", "room:*", "--join-leave", "lobby"]).joinLeave, [
+    "room:*",
+    "lobby",
+  ]);
+  assert.deepEqual(load([], { BOREAS_JOIN_LEAVE: "room:*, dm:*" }).joinLeave, ["room:*", "dm:*"]);
+  assert.deepEqual(
+    load([], {}, { "./boreas.json": '{"joinLeave": ["*"]}' }).joinLeave,
+    ["*"],
   );
 });
 

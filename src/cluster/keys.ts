@@ -87,6 +87,33 @@ export class RedisKeys {
     return `${this.#prefix}:user:{${user}}:block`;
   }
 
+  /** Hash of user → on how many nodes the user has a connection in `channel` (one with join
+   * and leave events), `0` while their `left` is pending: the channel's members. */
+  members(channel: string): string {
+    return `${this.#prefix}:{${channel}}:members`;
+  }
+
+  /** Hash of user → their rendered `left` frame, for the members of `channel` with a
+   * connection on `node`. */
+  nodeMembers(channel: string, node: string): string {
+    return `${this.#prefix}:{${channel}}:users:${node}`;
+  }
+
+  /** Set of the channels in which `node` has members. */
+  memberChannels(node: string): string {
+    return `${this.#prefix}:node:{${node}}:members`;
+  }
+
+  /** Set of the nodes that may have members somewhere, for reaping those that died. */
+  get memberNodes(): string {
+    return `${this.#prefix}:members:nodes`;
+  }
+
+  /** Sorted set of the pending `left` frames, scored by when they are due (Redis time, ms). */
+  get leaving(): string {
+    return `${this.#prefix}:members:leaving`;
+  }
+
   /** Hash of `channel`'s history: its `epoch` and `top` (last offset given out). */
   historyMeta(channel: string): string {
     return `${this.#prefix}:{${channel}}:meta`;

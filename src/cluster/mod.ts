@@ -27,6 +27,8 @@ import { RedisOccupancy } from "./redis_occupancy.ts";
 import { RedisUsers } from "./redis_users.ts";
 import type { EventSink } from "../webhooks/events.ts";
 import { LocalOccupancy } from "../webhooks/occupancy.ts";
+import { type Members, MemoryMembers } from "../members.ts";
+import { RedisMembers } from "./redis_members.ts";
 
 export { clientReason, ClusterUnavailableError, UNAVAILABLE_REASON } from "./errors.ts";
 
@@ -39,6 +41,8 @@ export interface Cluster {
   readonly membership: Membership;
   /** The channels' kept messages (`--history-size`), or null when history is off. */
   readonly history: History | null;
+  /** Who is in the channels with join and leave events, or null when none has them. */
+  readonly members: Members | null;
   /** This node's id: `--node-id`, or generated per process; standalone too. */
   readonly nodeId: string;
   /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
@@ -96,11 +100,20 @@ export function createCluster(
     | "historyTtl"
     | "historyMaxBytes"
     | "webhookVacateDelay"
+    | "joinLeave"
+    | "leaveDelay"
+    | "maxMembersListed"
   >,
   deps: ClusterDeps,
 ): Cluster {
   const { hub, metrics, logger } = deps;
   const nodeId = config.nodeId ?? generateNodeId();
+  const isJoinLeaveOn = config.joinLeave.length > 0;
+  const membersOptions = {
+    patterns: config.joinLeave,
+    leaveDelayMs: config.leaveDelay * 1000,
+    maxMembersListed: config.maxMembersListed,
+  };
   if (config.redisUrl === null) {
     const tokens = new TokenStore(deps.tokens, deps.journal, deps.grants);
     const delayMs = config.webhookVacateDelay * 1000;
@@ -117,20 +130,24 @@ export function createCluster(
     const stopReleasing = history === null ? () => {} : hub.onChange(({ channels }) => {
       for (const channel of channels) history.release(channel);
     });
+    const members = isJoinLeaveOn
+      ? new MemoryMembers(hub, { metrics, options: membersOptions })
+      : null;
     return {
       tokens,
       users: new LocalUsers(hub, { journal: deps.journal, initial: deps.blocks }),
       broker: new LocalBroker(hub, metrics, history),
       membership: new LocalMembership(hub, { metrics, nodeId }),
       history,
+      members,
       nodeId,
       problems: () => [],
       startLeaving: () => {},
-      close: () => {
+      close: async () => {
         stopReleasing();
         history?.[Symbol.dispose]();
         occupancy?.[Symbol.dispose]();
-        return Promise.resolve();
+        await members?.close();
       },
     };
   }
@@ -165,6 +182,14 @@ export function createCluster(
     history: history === null ? null : { history, size: config.historySize, ttlMs },
   });
   follow = (positions) => broker.follow(positions);
+  const members = isJoinLeaveOn
+    ? new RedisMembers(link, keys, {
+      hub,
+      membership,
+      mark: (except) => broker.exceptMark(except),
+      options: { ...membersOptions, nodeId, prefix: config.redisPrefix, logger },
+    })
+    : null;
   const occupancy = deps.events === undefined ? undefined : new RedisOccupancy(link, keys, {
     hub,
     membership,
@@ -190,6 +215,7 @@ export function createCluster(
     broker,
     membership,
     history,
+    members,
     nodeId,
     problems: () => {
       const membershipProblem = membership.problem();
@@ -200,6 +226,8 @@ export function createCluster(
       clearInterval(epochTimer);
       clearInterval(sweeper);
       occupancy?.[Symbol.dispose]();
+      // Before the node leaves: what its users' connections did until now still counts.
+      await members?.close();
       const left = await membership.leave();
       // Its counts reached Redis only as it left: now the channels it alone served are vacated.
       if (left.size > 0) await occupancy?.check([...left]);

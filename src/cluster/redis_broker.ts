@@ -204,6 +204,12 @@ export class RedisBroker implements Broker {
     return this.#membership.sumLive(counts);
   }
 
+  /** The text to put before a frame published on a channel's pub/sub channel (by a script,
+   * say) so that this node leaves `except` out when it comes back. */
+  exceptMark(except: Subscriber): string {
+    return this.#mark(except);
+  }
+
   /** The mark that makes this node leave `except` out when the message comes back. */
   #mark(except: Subscriber | undefined): string {
     if (except === undefined) return "";

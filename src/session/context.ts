@@ -10,6 +10,7 @@ import type { History } from "../history.ts";
 import type { Hub } from "../hub.ts";
 import type { JwtVerifier } from "../jwt.ts";
 import type { Logger } from "../log.ts";
+import type { Members } from "../members.ts";
 import type { Metrics } from "../metrics.ts";
 import type { CloseSpec } from "../protocol.ts";
 import type { TokenRegistry } from "../tokens.ts";
@@ -54,6 +55,9 @@ export interface SessionContext {
   /** The channels' history, or null when it is off: then joins are answered as they always
    * were. */
   readonly history: History | null;
+  /** Who is in the channels with join and leave events (`--join-leave`); null when none
+   * has them. */
+  readonly members: Members | null;
   /** Checks JWT access tokens; null when no JWT key is configured. */
   readonly jwt: JwtVerifier | null;
   /** Told when connections authenticate and close (the webhooks). */

@@ -22,11 +22,11 @@ const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
     session.join(message, (outcome) => {
       if (message.ref === undefined) return;
       if ("error" in outcome) return reply(session, message.ref, outcome.error);
-      const { states } = outcome.resume;
+      const states = session.context.history === null ? null : outcome.resume.states;
       session.write(
-        session.context.history === null
+        states === null && outcome.members.size === 0
           ? renderReply(message.ref)
-          : renderJoinReply(message.ref, states),
+          : renderJoinReply(message.ref, states, outcome.members),
       );
     }),
   publish: async (session, { channel, payload, ref }) => {

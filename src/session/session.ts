@@ -13,7 +13,7 @@ import { grantsChannel, type TokenGrant } from "../grants.ts";
 import type { Position, Resume } from "../history.ts";
 import type { Subscriber } from "../hub.ts";
 import type { LogFields } from "../log.ts";
-import { CLOSE, type CloseSpec } from "../protocol.ts";
+import { CLOSE, type CloseSpec, type MemberList } from "../protocol.ts";
 import { JoinGate } from "../resume.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import { mintToken, tokenFingerprint } from "../tokens.ts";
@@ -41,9 +41,13 @@ export interface JoinRequest {
 }
 
 /** How a join ended: refused with `error`, or done, with each joined channel's position when
- * history is on (`resume.states`). */
-export type JoinOutcome = { readonly error: string } | { readonly resume: Resume };
+ * history is on (`resume.states`), and the members of each joined channel with join and leave
+ * events. */
+export type JoinOutcome =
+  | { readonly error: string }
+  | { readonly resume: Resume; readonly members: ReadonlyMap<string, MemberList> };
 
+const NO_MEMBERS: ReadonlyMap<string, MemberList> = new Map();
 const NO_RESUME: Resume = Object.freeze({ states: new Map(), replay: [] });
 
 /** How a publication ended: refused with `error`, or delivered, at `offset` with history on. */
@@ -158,14 +162,17 @@ export class Session implements Subscriber {
     return undefined;
   }
 
-  /** Joins, then leaves, channels. With history on, live frames are held from the join on;
-   * `answer` is called with the outcome (for the transport's reply), and then the replay goes
-   * out, then the held frames the replay did not cover. */
+  /** Joins, then leaves, channels. With history on, or members to list, live frames are held
+   * from the join on; `answer` is called with the outcome (for the transport's reply), and
+   * then the replay goes out, then the held frames the replay did not cover. */
   async join(request: JoinRequest, answer: (outcome: JoinOutcome) => void): Promise<void> {
-    const { history } = this.#context;
-    if (history === null) {
+    const { history, members } = this.#context;
+    const tracked = members === null
+      ? []
+      : [...new Set(request.join.filter((channel) => members.tracks(channel)))];
+    if (history === null && tracked.length === 0) {
       const error = await this.#updateChannels(request);
-      return answer(error === undefined ? { resume: NO_RESUME } : { error });
+      return answer(error === undefined ? { resume: NO_RESUME, members: NO_MEMBERS } : { error });
     }
     const { hub, membership, logger } = this.#context;
     this.#joins.hold();
@@ -175,16 +182,21 @@ export class Session implements Subscriber {
       const error = await this.#updateChannels(request);
       if (error !== undefined) return answer({ error });
       const joined = hub.sessionOf(this)?.channels ?? new Set<string>();
+      let lists = NO_MEMBERS;
       try {
-        resume = await history.resume(request.join.filter((c) => joined.has(c)), request.since);
+        [resume, lists] = await Promise.all([
+          history?.resume(request.join.filter((c) => joined.has(c)), request.since) ?? NO_RESUME,
+          members?.list(tracked.filter((channel) => joined.has(channel))) ?? NO_MEMBERS,
+        ]);
       } catch (error) {
-        // Without positions the join cannot keep its promise: undo it, and say why.
+        // Without positions or members the join cannot keep its promise: undo it, and say why.
+        resume = NO_RESUME;
         hub.updateChannels(this, [], request.join.filter((channel) => !before.has(channel)));
         await membership.synced();
-        logger.warn("join positions not read", { error: errorMessage(error) });
+        logger.warn("join not answered", { error: errorMessage(error) });
         return answer({ error: `channels.join: cannot be joined now (${clientReason(error)})` });
       }
-      answer({ resume });
+      answer({ resume, members: lists });
     } finally {
       this.#joins.release(resume, (frame, channel, offset) => this.send(frame, channel, offset));
     }

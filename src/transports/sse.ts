@@ -4,7 +4,8 @@
  * cannot use WebSockets. A token (`Authorization: Bearer T` or `?access_token=T`) and channels
  * (`?channel=a&channel=b`) are given up front; each broadcast is a `data:` line holding the
  * WebSocket frame's JSON; with history on, each event's `id:` encodes every channel's position,
- * and `Last-Event-ID` resumes as a join with `since` does. A stream counts as a connection
+ * and `Last-Event-ID` resumes as a join with `since` does; a channel with join and leave events
+ * first lists its members in an `event: members`. A stream counts as a connection
  * everywhere a WebSocket does, and is closed with a final `event: close`.
  */
 
@@ -13,6 +14,7 @@ import { channelNameProblem } from "../channel.ts";
 import { errorResponse, HttpError } from "../api/response.ts";
 import { grantsChannel, type TokenGrant } from "../grants.ts";
 import type { Position, Resume } from "../history.ts";
+import { renderMembers } from "../protocol.ts";
 import type { SessionContext } from "../session/context.ts";
 import { type JoinOutcome, Session, type Wire, type WriteResult } from "../session/session.ts";
 
@@ -129,12 +131,16 @@ export class SseTransport implements Wire {
     if (this.#context.history === null) {
       // Positions from a server with history: say that they cannot be resumed here.
       for (const channel of since.keys()) this.#writeRecovery({ channel, recovered: false });
-      return null;
+    } else {
+      this.#notePositions(outcome.resume, since);
+      // Every channel's position before anything is sent, so that a stream dropped before its
+      // first message still resumes from here (browsers keep an id that comes without data).
+      if (this.#positions.size > 0) this.#write(`id: ${encodePositions(this.#positions)}\n\n`);
     }
-    this.#notePositions(outcome.resume, since);
-    // Every channel's position before anything is sent, so that a stream dropped before its
-    // first message still resumes from here (browsers keep an id that comes without data).
-    if (this.#positions.size > 0) this.#write(`id: ${encodePositions(this.#positions)}\n\n`);
+    // Who is there, before the replay and the events that change it.
+    for (const [channel, list] of outcome.members) {
+      this.#write(`event: members\ndata: ${renderMembers(channel, list)}\n\n`);
+    }
     return null;
   }
 

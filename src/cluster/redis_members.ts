@@ -1,0 +1,339 @@
+/**
+ * @module
+ * The members of the channels with join and leave events, across the cluster. Each node
+ * writes which users it has in each such channel; one script per channel keeps, beside them,
+ * on how many nodes each user is, and decides in the same step who came (from 0 nodes to 1: it
+ * publishes `joined` on the channel's pub/sub channel, so every node delivers it, leaving out
+ * the joining connection) and who is going (from 1 to 0: their `left` frame goes into a sorted
+ * set, due after `--leave-delay`). Every node sweeps that set: the script hands each due `left`
+ * to one node, which publishes it there unless the user came back. The same sweep reaps the
+ * members of the nodes gone from the live nodes, so a dead node's users leave once, after the
+ * delay. Events are rendered by protocol.ts; the scripts only move them.
+ */
+
+import type { Hub, Subscriber } from "../hub.ts";
+import type { Logger } from "../log.ts";
+import { type Members, type MembersOptions, MemberTally } from "../members.ts";
+import { type MemberList, renderMemberEvent } from "../protocol.ts";
+import { errorMessage } from "../text.ts";
+import type { RedisKeys } from "./keys.ts";
+import type { RedisClient, RedisLink } from "./redis_link.ts";
+import type { RedisMembership } from "./redis_membership.ts";
+import { RedisScript } from "./redis_script.ts";
+
+// KEYS: the channel's members, this node's members of it, the pending lefts, this node's
+// channels with members, the nodes with members, the live nodes. ARGV: node id, channel, its
+// pub/sub channel, leave delay (ms), then for each user: '+' (in) or '-' (out), the user, their
+// joined frame (with the joiner's mark), their left frame. Returns -1, writing nothing, when
+// this node is not live (it was reaped, or Redis lost its data): it writes all again once it is.
+const SYNC_SCRIPT = new RedisScript(`
+if not redis.call('ZSCORE', KEYS[6], ARGV[1]) then return -1 end
+local clock = redis.call('TIME')
+local due = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + tonumber(ARGV[4])
+for i = 5, #ARGV, 4 do
+  local user, left = ARGV[i + 1], ARGV[i + 3]
+  if ARGV[i] == '+' then
+    if redis.call('HSET', KEYS[2], user, left) == 1 then
+      local nodes = redis.call('HGET', KEYS[1], user)
+      redis.call('HINCRBY', KEYS[1], user, 1)
+      if not nodes then
+        redis.call('PUBLISH', ARGV[3], ARGV[i + 2])
+      elseif nodes == '0' then
+        redis.call('ZREM', KEYS[3], left)
+      end
+    end
+  elseif redis.call('HDEL', KEYS[2], user) == 1 then
+    if redis.call('HINCRBY', KEYS[1], user, -1) <= 0 then
+      redis.call('HSET', KEYS[1], user, 0)
+      redis.call('ZADD', KEYS[3], due, left)
+    end
+  end
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SADD', KEYS[4], ARGV[2])
+  redis.call('SADD', KEYS[5], ARGV[1])
+else
+  redis.call('SREM', KEYS[4], ARGV[2])
+end
+return 0
+`);
+
+// KEYS: the channel's members. ARGV: the most to list. Returns [how many, users listed...].
+const LIST_SCRIPT = new RedisScript(`
+local users = redis.call('HKEYS', KEYS[1])
+local listed = {#users}
+for i = 1, math.min(#users, tonumber(ARGV[1])) do listed[i + 1] = users[i] end
+return listed
+`);
+
+// KEYS: the pending lefts, the nodes with members, the live nodes. ARGV: the key prefix, leave
+// delay (ms), the most lefts to send. Reaps the members of every node gone from the live nodes
+// (they are going, as if their connections had closed now), then publishes the due lefts of
+// the users still gone. Returns the nodes reaped.
+const SWEEP_SCRIPT = new RedisScript(`
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local prefix = ARGV[1]
+local reaped = {}
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not redis.call('ZSCORE', KEYS[3], node) then
+    local channels = prefix .. ':node:{' .. node .. '}:members'
+    for _, channel in ipairs(redis.call('SMEMBERS', channels)) do
+      local members = prefix .. ':{' .. channel .. '}:members'
+      local users = prefix .. ':{' .. channel .. '}:users:' .. node
+      local mine = redis.call('HGETALL', users)
+      for i = 1, #mine, 2 do
+        if redis.call('HINCRBY', members, mine[i], -1) <= 0 then
+          redis.call('HSET', members, mine[i], 0)
+          redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), mine[i + 1])
+        end
+      end
+      redis.call('DEL', users)
+    end
+    redis.call('DEL', channels)
+    redis.call('SREM', KEYS[2], node)
+    reaped[#reaped + 1] = node
+  end
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+for _, left in ipairs(due) do
+  redis.call('ZREM', KEYS[1], left)
+  local event = cjson.decode(left)
+  local members = prefix .. ':{' .. event.channel .. '}:members'
+  if redis.call('HGET', members, event.left.user) == '0' then
+    redis.call('HDEL', members, event.left.user)
+    redis.call('PUBLISH', prefix .. ':' .. event.channel, left)
+  end
+end
+return reaped
+`);
+
+/** The most `left` events one sweep sends; the rest wait for the next. */
+const MAX_LEFT_PER_SWEEP = 1000;
+
+/** How long to wait before writing again after Redis refused a write. */
+const RETRY_MS = 1_000;
+
+/** Options of `RedisMembers`. */
+export interface RedisMembersOptions extends MembersOptions {
+  readonly nodeId: string;
+  /** `--redis-prefix`, for the keys the sweep builds. */
+  readonly prefix: string;
+  readonly logger: Logger;
+}
+
+/** Channel → user → the connection that brought the user to this node, for the changes not
+ * yet written. */
+type Pending = Map<string, Map<string, Subscriber | undefined>>;
+
+/** Members shared through Redis. */
+export class RedisMembers implements Members {
+  readonly #link: RedisLink;
+  readonly #keys: RedisKeys;
+  readonly #options: RedisMembersOptions;
+  readonly #mark: (except: Subscriber) => string;
+  readonly #tally: MemberTally;
+  #pending: Pending = new Map();
+  #changes = 0;
+  #written = 0;
+  #flushing: Promise<void> | undefined;
+  #waiters: Array<{ change: number; resolve: () => void }> = [];
+  /** Set when a write found this node not live: it waits for the membership's rewrite. */
+  #isForgotten = false;
+  #failure: string | null = null;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #sweepTimer: ReturnType<typeof setInterval>;
+  #isClosed = false;
+
+  constructor(
+    link: RedisLink,
+    keys: RedisKeys,
+    { hub, membership, mark, options }: {
+      hub: Hub;
+      membership: RedisMembership;
+      /** The broker's mark that leaves a connection of this node out of a published frame. */
+      mark: (except: Subscriber) => string;
+      options: RedisMembersOptions;
+    },
+  ) {
+    this.#link = link;
+    this.#keys = keys;
+    this.#options = options;
+    this.#mark = mark;
+    this.#tally = new MemberTally(hub, options.patterns, {
+      first: (channel, user, joiner) => this.#note(channel, user, joiner),
+      last: (channel, user) => this.#note(channel, user),
+    });
+    // Redis lost this node's mirror (it restarted, or reaped the node): its members too.
+    membership.onRewritten(() => this.#rewrite());
+    // Back after Redis was unreachable: what changed meanwhile is written.
+    link.onReady(() => this.#schedule());
+    this.#sweepTimer = setInterval(
+      () => this.#sweep(),
+      Math.max(100, Math.min(1000, options.leaveDelayMs / 4)),
+    );
+  }
+
+  tracks(channel: string): boolean {
+    return this.#tally.tracks(channel);
+  }
+
+  async list(channels: readonly string[]): Promise<Map<string, MemberList>> {
+    if (channels.length === 0) return new Map();
+    await this.#synced();
+    const max = this.#options.maxMembersListed;
+    const answers = await this.#link.run((redis) =>
+      Promise.all(
+        channels.map((channel) => LIST_SCRIPT.run(redis, [this.#keys.members(channel)], [max])),
+      )
+    ) as Array<[number, ...string[]]>;
+    return new Map(channels.map((channel, i) => {
+      const [count, ...users] = answers[i]!;
+      return [channel, { users, isTruncated: count > users.length }];
+    }));
+  }
+
+  #note(channel: string, user: string, joiner?: Subscriber): void {
+    let users = this.#pending.get(channel);
+    if (users === undefined) this.#pending.set(channel, users = new Map());
+    users.set(user, joiner);
+    this.#changes++;
+    this.#schedule();
+  }
+
+  #rewrite(): void {
+    this.#isForgotten = false;
+    for (const [channel, user] of this.#tally.pairs()) {
+      if (!this.#pending.get(channel)?.has(user)) this.#note(channel, user);
+    }
+    this.#schedule();
+  }
+
+  /** Resolves once the changes made so far are written, or could not be. */
+  #synced(): Promise<void> {
+    if (this.#written >= this.#changes || !this.#link.isReady) return Promise.resolve();
+    const change = this.#changes;
+    const done = new Promise<void>((resolve) => this.#waiters.push({ change, resolve }));
+    this.#schedule();
+    return done;
+  }
+
+  #schedule(): void {
+    if (this.#flushing !== undefined || this.#isClosed || this.#isForgotten) return;
+    if (this.#retryTimer !== undefined || !this.#link.isReady) return;
+    this.#flushing = this.#flush().finally(() => {
+      this.#flushing = undefined;
+      if (this.#pending.size === 0 || this.#isClosed) return;
+      if (this.#failure === null) return this.#schedule();
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        this.#schedule();
+      }, RETRY_MS);
+    });
+  }
+
+  /** Writes every pending change; keeps those it could not write for the next attempt. */
+  async #flush(): Promise<void> {
+    const change = this.#changes;
+    const pending = this.#pending;
+    this.#pending = new Map();
+    const channels = [...pending];
+    try {
+      const answers = await this.#link.run((redis) =>
+        Promise.all(channels.map(([channel, users]) => this.#write(redis, channel, users)))
+      );
+      const unwritten = channels.filter((_, i) => answers[i] === -1);
+      if (unwritten.length > 0) {
+        this.#isForgotten = true;
+        this.#keep(unwritten);
+      }
+      this.#failure = null;
+    } catch (error) {
+      this.#keep(channels);
+      if (this.#failure === null) {
+        this.#options.logger.warn("channel members not written; retrying", {
+          error: errorMessage(error),
+        });
+      }
+      this.#failure = errorMessage(error);
+    }
+    // Written, or not to be soon: nobody waits for it (their reads fail while Redis does).
+    this.#written = change;
+    this.#release(change);
+  }
+
+  #write(
+    redis: RedisClient,
+    channel: string,
+    users: ReadonlyMap<string, Subscriber | undefined>,
+  ): Promise<unknown> {
+    const keys = this.#keys;
+    const { nodeId, leaveDelayMs } = this.#options;
+    const args: Array<string | number> = [
+      nodeId,
+      channel,
+      keys.broadcastChannel(channel),
+      leaveDelayMs,
+    ];
+    for (const [user, joiner] of users) {
+      const isIn = this.#tally.has(channel, user);
+      const joined = isIn ? renderMemberEvent(channel, "joined", user) : "";
+      const mark = isIn && joiner !== undefined ? this.#mark(joiner) : "";
+      args.push(isIn ? "+" : "-", user, mark + joined, renderMemberEvent(channel, "left", user));
+    }
+    return SYNC_SCRIPT.run(redis, [
+      keys.members(channel),
+      keys.nodeMembers(channel, nodeId),
+      keys.leaving,
+      keys.memberChannels(nodeId),
+      keys.memberNodes,
+      keys.nodes,
+    ], args);
+  }
+
+  /** Puts back changes that were not written, behind any newer ones. */
+  #keep(channels: ReadonlyArray<[string, ReadonlyMap<string, Subscriber | undefined>]>): void {
+    for (const [channel, users] of channels) {
+      let newer = this.#pending.get(channel);
+      if (newer === undefined) this.#pending.set(channel, newer = new Map());
+      for (const [user, joiner] of users) if (!newer.has(user)) newer.set(user, joiner);
+    }
+  }
+
+  #release(change: number): void {
+    const waiting = this.#waiters;
+    this.#waiters = waiting.filter((waiter) => waiter.change > change);
+    for (const waiter of waiting) if (waiter.change <= change) waiter.resolve();
+  }
+
+  async #sweep(): Promise<void> {
+    if (!this.#link.isReady) return;
+    const keys = this.#keys;
+    const { prefix, leaveDelayMs, logger } = this.#options;
+    try {
+      const reaped = await this.#link.run((redis) =>
+        SWEEP_SCRIPT.run(redis, [keys.leaving, keys.memberNodes, keys.nodes], [
+          prefix,
+          leaveDelayMs,
+          MAX_LEFT_PER_SWEEP,
+        ])
+      ) as string[];
+      for (const node of reaped) {
+        logger.debug("members of a node that stopped are leaving", { node });
+      }
+    } catch {
+      // Swept again at the next tick.
+    }
+  }
+
+  /** Stops following the hub and sweeping, after one last try at writing what is pending. */
+  async close(): Promise<void> {
+    this.#isClosed = true;
+    this.#tally[Symbol.dispose]();
+    clearInterval(this.#sweepTimer);
+    clearTimeout(this.#retryTimer);
+    await this.#flushing;
+    if (this.#pending.size > 0 && this.#link.isReady) await this.#flush();
+    this.#release(Infinity);
+  }
+}

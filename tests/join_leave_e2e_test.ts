@@ -1,0 +1,111 @@
+/**
+ * Join and leave events end to end: `main.ts` nodes as child processes on one test
+ * redis-server, one of them killed with SIGKILL.
+ */
+
+import assert from "node:assert/strict";
+import { TestClient } from "./helpers.ts";
+import { assertNothingReceived, closeClient, readJson } from "./integration_helpers.ts";
+import { type BoreasProcess, endpointsOf, spawnBoreas, tempDir } from "./process_helpers.ts";
+import { startRedis } from "./redis_server.ts";
+
+/** A spawned node: its process and where to reach it. */
+interface Node extends AsyncDisposable {
+  readonly process: BoreasProcess;
+  readonly apiUrl: string;
+  readonly wsUrl: string;
+}
+
+async function spawnNode(cwd: string, args: readonly string[]): Promise<Node> {
+  const child = await spawnBoreas(["--api-port", "0", "--ws-port", "0", ...args], { cwd });
+  try {
+    const { apiUrl, wsUrl } = endpointsOf(await child.linesUntil());
+    return {
+      process: child,
+      apiUrl,
+      wsUrl,
+      [Symbol.asyncDispose]: () => child[Symbol.asyncDispose](),
+    };
+  } catch (error) {
+    await child[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/** A client of `node` authenticated as `user` and in `room`, with its join reply. */
+async function arrive(node: Node, user: string): Promise<[TestClient, unknown]> {
+  const response = await fetch(`${node.apiUrl}/token/`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user }),
+  });
+  const { token } = (await readJson(response, 200)).value as { token: string };
+  const client = await TestClient.connect(node.wsUrl);
+  assert.deepEqual(await client.request({ access_token: token }, 1), { ref: 1, ok: true });
+  return [client, await client.request({ channels: { join: ["room"], leave: [] } }, 2)];
+}
+
+function event(change: "joined" | "left", user: string) {
+  return { channel: "room", [change]: { user } };
+}
+
+Deno.test("a SIGKILLed node's users leave once, on the survivors, after --node-timeout", async () => {
+  await using redis = await startRedis();
+  await using dir = await tempDir();
+  const args = [
+    "--redis-url",
+    redis.url,
+    "--node-timeout",
+    "1.5",
+    "--join-leave",
+    "room",
+    "--leave-delay",
+    "0.2",
+  ];
+  await using a = await spawnNode(dir.path, [...args, "--node-id", "a"]);
+  await using b = await spawnNode(dir.path, [...args, "--node-id", "b"]);
+  await using c = await spawnNode(dir.path, [...args, "--node-id", "c"]);
+  const [bob] = await arrive(a, "bob");
+  await using _bob = bob;
+  const [carol] = await arrive(c, "carol");
+  await using _carol = carol;
+  assert.deepEqual(await bob.next(), event("joined", "carol"));
+  const [alice, reply] = await arrive(b, "alice");
+  await using _alice = alice;
+  assert.deepEqual((reply as { members: string[] }).members.sort(), ["alice", "bob", "carol"]);
+  // A second tab on a survivor: alice stays, and her first tab's node dies.
+  const [second] = await arrive(c, "alice");
+  const [ann] = await arrive(b, "ann");
+  await using _ann = ann;
+  for (const observer of [bob, carol]) {
+    assert.deepEqual(await observer.next(), event("joined", "alice"));
+    assert.deepEqual(await observer.next(), event("joined", "ann"));
+  }
+  assert.deepEqual(await second.next(), event("joined", "ann"));
+
+  b.process.kill("SIGKILL");
+  await b.process.exited();
+  for (const observer of [bob, carol, second]) {
+    assert.deepEqual(await observer.next("ann's left", 6_000), event("left", "ann"));
+  }
+  // Reaped once: nothing of node b is left to reap again.
+  assert.equal(
+    await redis.cli("EXISTS", "boreas:node:{b}:members", "boreas:{room}:users:b"),
+    "0",
+  );
+  assert.equal(await redis.cli("SISMEMBER", "boreas:members:nodes", "b"), "0");
+  // Nothing else came, and nothing more comes: one who comes and goes is all they see next.
+  const [dave] = await arrive(a, "dave");
+  for (const observer of [bob, carol, second]) {
+    assert.deepEqual(await observer.next(), event("joined", "dave"));
+  }
+  await closeClient(dave);
+  for (const observer of [bob, carol, second]) {
+    assert.deepEqual(await observer.next("dave's left", 3_000), event("left", "dave"));
+    await assertNothingReceived(observer);
+  }
+  await closeClient(second);
+  assert.deepEqual(await bob.next("alice's left", 3_000), event("left", "alice"));
+  await alice.closed;
+  await ann.closed;
+});
