@@ -78,6 +78,10 @@ export interface Config {
   readonly clientPublish: readonly string[];
   /** Largest payload of a client's publication, in bytes of JSON. */
   readonly maxPublishBytes: number;
+  /** Where each client publication is POSTed for the backend's verdict; null: no hook. */
+  readonly publishHookUrl: string | null;
+  /** How long the publish hook may take to answer, in seconds. */
+  readonly publishHookTimeout: number;
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -128,6 +132,8 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   allowedHosts: Object.freeze([]),
   clientPublish: Object.freeze([]),
   maxPublishBytes: 64 * 1024,
+  publishHookUrl: null,
+  publishHookTimeout: 5,
 });
 
 type Kind =
@@ -210,6 +216,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "allowedOrigins", kind: "origins", placeholder: "ORIGIN", summary: "refuse WebSocket upgrades whose Origin is not one of these (repeatable; default: any)" },
   { key: "clientPublish", kind: "patterns", placeholder: "PATTERN", summary: "with --no-require-auth, let any connection publish to channels matching this (repeatable; a trailing * matches any end)" },
   { key: "maxPublishBytes", kind: "count", placeholder: "BYTES", summary: "largest payload a client may publish (larger: an error reply)" },
+  { key: "publishHookUrl", kind: "url", placeholder: "URL", summary: "POST each client publication, signed, to this URL, which accepts, replaces or rejects it (needs --webhook-secret)" },
+  { key: "publishHookTimeout", kind: "timeout", placeholder: "SECONDS", summary: "how long the publish hook may take to answer (then the publication is refused)" },
   { key: "allowedHosts", kind: "hosts", placeholder: "HOST", summary: "without --api-key, answer requests naming this Host besides loopback ones (repeatable; * for any)" },
 ];
 

@@ -75,6 +75,8 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     allowedHosts: [],
     clientPublish: [],
     maxPublishBytes: 65_536,
+    publishHookUrl: null,
+    publishHookTimeout: 5,
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -124,6 +126,7 @@ const EVERY_OPTION: Array<
   ["webhookSecret", "--webhook-secret", "BOREAS_WEBHOOK_SECRET", "whsec", "whsec"],
   ["webhookVacateDelay", "--webhook-vacate-delay", "BOREAS_WEBHOOK_VACATE_DELAY", "0.5", 0.5],
   ["webhookQueueSize", "--webhook-queue-size", "BOREAS_WEBHOOK_QUEUE_SIZE", "50", 50],
+  ["publishHookTimeout", "--publish-hook-timeout", "BOREAS_PUBLISH_HOOK_TIMEOUT", "0.5", 0.5],
 ];
 
 Deno.test("loadConfig() reads every option from its flag, its variable and its file key", async (t) => {
@@ -137,6 +140,8 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_CORS_ORIGIN",
       "BOREAS_ALLOWED_ORIGINS",
       "BOREAS_ALLOWED_HOSTS",
+      "BOREAS_CLIENT_PUBLISH",
+      "BOREAS_PUBLISH_HOOK_URL",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
@@ -150,6 +155,16 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       assert.equal(load([], {}, { "./boreas.json": file })[key], json, "./boreas.json");
     });
   }
+});
+
+Deno.test("loadConfig() reads --publish-hook-url from its flag, its variable and its file key", () => {
+  const url = "https://hook-user:pw@app.test/hook";
+  const secret = { BOREAS_WEBHOOK_SECRET: "s" };
+  assert.equal(DEFAULT_CONFIG.publishHookUrl, null);
+  assert.equal(load(["--publish-hook-url", url], secret).publishHookUrl, url);
+  assert.equal(load([], { ...secret, BOREAS_PUBLISH_HOOK_URL: url }).publishHookUrl, url);
+  const file = JSON.stringify({ publishHookUrl: url, webhookSecret: "s" });
+  assert.equal(load([], {}, { "./boreas.json": file }).publishHookUrl, url);
 });
 
 Deno.test("loadConfig() turns --reuse-port on from its flag, its variable and its file key", () => {
