@@ -12,8 +12,8 @@ import { tokenFingerprint } from "../src/tokens.ts";
 import { startNode } from "./cluster_helpers.ts";
 import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import { closedPortUrl, type HookBackend, startHookBackend } from "./hook_backend.ts";
-import { assertNothingReceived, authenticateAndJoin, broadcast } from "./integration_helpers.ts";
-import { mint, type Setup } from "./modes.ts";
+import { assertNothingReceived, broadcast, readJson } from "./integration_helpers.ts";
+import { authenticated, mint, type Setup } from "./modes.ts";
 import { startRedis } from "./redis_server.ts";
 
 const SECRET = "hook-secret";
@@ -52,8 +52,10 @@ async function member(
   channels: string[],
 ): Promise<{ client: TestClient; token: string }> {
   const token = (await mint(minter, grant)).token as string;
-  const client = await TestClient.connect(server.wsUrl);
-  await authenticateAndJoin(client, token, channels);
+  const client = await authenticated(server, token);
+  // With history on, the reply lists the channels' positions too.
+  const joined = await client.request({ channels: { join: channels, leave: [] } }, "join");
+  assert.equal((joined as { ok?: boolean }).ok, true, JSON.stringify(joined));
   return { client, token };
 }
 
@@ -126,6 +128,33 @@ hookModes('{"payload": X} delivers X instead', async (setup, backend) => {
   };
   assert.deepEqual(await chat.reader.next(), frame);
   assert.deepEqual(await chat.farReader.next(), frame);
+});
+
+// Standalone only: in cluster mode with history, a client publication comes back to its
+// publisher and without its user, hook or not (a bug of the Redis history path).
+Deno.test("with history, the replacement is what is kept and replayed", async () => {
+  await using backend = startHookBackend(SECRET);
+  await using server = await startTestServer({
+    publishHookUrl: backend.url,
+    webhookSecret: SECRET,
+    historySize: 10,
+  });
+  const setup = { minter: server, server };
+  await using chat = await room(setup);
+  backend.answer = () => Response.json({ payload: "kept" });
+  assert.deepEqual(await publish(chat.alice, "sent", 1), { ref: 1, ok: true, offset: 1 });
+  const frame = { message: "kept", channel: "room", user: "alice", offset: 1 };
+  assert.deepEqual(await chat.reader.next(), frame);
+  const { value } = await readJson(await server.api("/history/room/"), 200);
+  const { epoch, messages } = value as { epoch: string; messages: unknown[] };
+  assert.deepEqual(messages, [{ offset: 1, message: "kept" }]);
+  await using late = await authenticated(server, (await mint(server, {})).token as string);
+  const since = { room: { offset: 0, epoch } };
+  const joined = await late.request({ channels: { join: ["room"], leave: [], since } }, 2);
+  assert.equal((joined as { ok?: boolean }).ok, true, JSON.stringify(joined));
+  // The replay's `user` is the history's business, not the hook's (it is lost today).
+  const { message, offset } = await late.next("the replay") as Record<string, unknown>;
+  assert.deepEqual({ message, offset }, { message: "kept", offset: 1 });
 });
 
 hookModes('a 4xx or {"error": reason} rejects, with the reason, and delivers nothing', async (
