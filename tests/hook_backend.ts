@@ -28,15 +28,12 @@ export interface HookBackend extends AsyncDisposable {
   readonly never: HookAnswer;
   /** Resolves once `count` requests have come (at most `WAIT_MS` from now). */
   untilRequests(count: number): Promise<void>;
-  /** Resolves once Boreas has given up on `count` requests before they were answered. */
-  untilAbandoned(count: number): Promise<void>;
 }
 
 /** Starts a backend on a free loopback port, checking signatures made with `secret`. */
 export function startHookBackend(secret: string): HookBackend {
   const requests: HookRequest[] = [];
   const hung: Array<() => void> = [];
-  let abandoned = 0;
   let onChange = () => {};
   const until = (check: () => boolean, what: string) =>
     withTimeout(
@@ -55,10 +52,6 @@ export function startHookBackend(secret: string): HookBackend {
     };
     requests.push(received);
     onChange();
-    request.signal.addEventListener("abort", () => {
-      abandoned++;
-      onChange();
-    });
     if (!received.isSigned) return Response.json({ error: "bad signature" }, { status: 401 });
     return await backend.answer(received);
   });
@@ -72,8 +65,6 @@ export function startHookBackend(secret: string): HookBackend {
       ),
     untilRequests: (count) =>
       until(() => requests.length >= count, `${count} requests to the publish hook`),
-    untilAbandoned: (count) =>
-      until(() => abandoned >= count, `${count} publish hook requests given up`),
     async [Symbol.asyncDispose]() {
       for (const resolve of hung) resolve();
       await server.shutdown();
@@ -88,4 +79,36 @@ export function closedPortUrl(userinfo = ""): string {
   const port = listener.addr.port;
   listener.close();
   return `http://${userinfo}127.0.0.1:${port}/publish`;
+}
+
+/** A backend that takes one connection, reads its request and never answers: `url` is where it
+ * listens, `asked` resolves once a request has come, `hungUp` once the caller has closed the
+ * connection. */
+export function silentBackend(): {
+  url: string;
+  asked: Promise<void>;
+  hungUp: Promise<void>;
+} & AsyncDisposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connection: Deno.Conn | undefined;
+  const asked = Promise.withResolvers<void>();
+  const hungUp = (async () => {
+    connection = await listener.accept();
+    const buffer = new Uint8Array(4096);
+    try {
+      while (await connection.read(buffer) !== null) asked.resolve();
+    } catch {
+      // A reset is a hang-up too.
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}/publish`,
+    asked: asked.promise,
+    hungUp,
+    [Symbol.asyncDispose]() {
+      connection?.close();
+      listener.close();
+      return Promise.resolve();
+    },
+  };
 }
