@@ -133,14 +133,14 @@ export class HttpPublishHook implements PublishHook, AsyncDisposable {
 
 /** How the backend answered: deliver `text`, reject for `reason`, or a `problem` that makes
  * it unavailable. */
-export type Answer = { text: string } | { reason: string } | { problem: string };
+type Answer = { text: string } | { reason: string } | { problem: string };
 
 /** Reads an answer of `status` with `body`, the way the docs promise: 2xx with a JSON object,
  * `{}` to deliver as sent, `{"payload": X}` (X not null) to deliver X, `{"error": "reason"}` to
  * reject; any 4xx rejects, with its JSON `error` or its status as the reason; anything else
  * (5xx, 1xx, 3xx, a body that is no such object) is a problem. `sent` is the payload as sent,
  * as JSON text. */
-export function readAnswer(status: number, body: string, sent: string): Answer {
+function readAnswer(status: number, body: string, sent: string): Answer {
   const object = parseObject(body);
   if (status >= 400 && status < 500) {
     const error = object?.error;
