@@ -92,6 +92,9 @@ export function loadConfig(
   if ((config.webhookUrl as string[]).length > 0 && config.webhookSecret === null) {
     problems.push("--webhook-url: expected --webhook-secret too, to sign the batches");
   }
+  if (config.publishHookUrl !== null && config.webhookSecret === null) {
+    problems.push("--publish-hook-url: expected --webhook-secret too, to sign the requests");
+  }
   const jwtKeys = (["jwtSecret", "jwtPublicKey", "jwksUrl"] as const)
     .filter((key) => config[key] !== null);
   if (jwtKeys.length > 1) {

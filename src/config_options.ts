@@ -86,6 +86,10 @@ export interface Config {
   readonly leaveDelay: number;
   /** The most members a join reply lists. */
   readonly maxMembersListed: number;
+  /** Where each client publication is POSTed for the backend's verdict; null: no hook. */
+  readonly publishHookUrl: string | null;
+  /** How long the publish hook may take to answer, in seconds. */
+  readonly publishHookTimeout: number;
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -140,6 +144,8 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   joinLeave: Object.freeze([]),
   leaveDelay: 3,
   maxMembersListed: 1000,
+  publishHookUrl: null,
+  publishHookTimeout: 5,
 });
 
 type Kind =
@@ -235,6 +241,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "joinLeave", kind: "patterns", placeholder: "PATTERN", summary: "push joined and left events of users to the subscribers of channels matching this (repeatable; a trailing * matches any end)" },
   { key: "leaveDelay", kind: "seconds", placeholder: "SECONDS", summary: "how long a user must stay out of a channel before left is sent" },
   { key: "maxMembersListed", kind: "count", placeholder: "N", summary: "most members a join reply lists (past it: members_truncated)" },
+  { key: "publishHookUrl", kind: "url", placeholder: "URL", summary: "POST each client publication, signed, to this URL, which accepts, replaces or rejects it (needs --webhook-secret)" },
+  { key: "publishHookTimeout", kind: "timeout", placeholder: "SECONDS", summary: "how long the publish hook may take to answer (then the publication is refused)" },
   { key: "allowedHosts", kind: "hosts", placeholder: "HOST", summary: "without --api-key, answer requests naming this Host besides loopback ones (repeatable; * for any)" },
 ];
 

@@ -22,6 +22,7 @@ import { settlesWithin } from "./timing.ts";
 import { createWsEndpoint } from "./transports/endpoint.ts";
 import { createJwtVerifier } from "./jwt.ts";
 import { createWebhooks } from "./webhooks/mod.ts";
+import { createPublishHook } from "./hooks/publish_hook.ts";
 import { hostPort, urlHost } from "./address.ts";
 
 /** What `startServer` takes besides the configuration. */
@@ -92,6 +93,7 @@ export async function startServer(
     blocks,
   });
   const { tokens, membership } = cluster;
+  const publishHook = createPublishHook(config, { node: cluster.nodeId, logger });
   tokens.onRevoke((token) => hub.disconnectToken(token, CLOSE.revoked.code, CLOSE.revoked.reason));
   let isShuttingDown = false;
   const apiHandler = createApi({
@@ -125,6 +127,7 @@ export async function startServer(
       limits: limitsOf(config),
       broker: cluster.broker,
       clientPublish: config.clientPublish,
+      publishHook,
     },
     {
       maxConnections: config.maxConnections,
@@ -155,6 +158,7 @@ export async function startServer(
     });
   } catch (error) {
     await api.shutdown();
+    await publishHook?.[Symbol.asyncDispose]();
     await cluster.close();
     await webhooks[Symbol.asyncDispose]();
     throw error;
@@ -177,6 +181,8 @@ export async function startServer(
     );
     const isClean = areSocketsClosed && areRequestsDone && areListenersDone;
     if (!isClean) logger.warn("shutdown timed out", { openConnections: endpoint.size });
+    // Publications still waiting for the backend are refused, not sent to a closing cluster.
+    await publishHook?.[Symbol.asyncDispose]();
     await cluster.close();
     // After the connections closed: their events get one last try.
     await webhooks[Symbol.asyncDispose]();

@@ -237,6 +237,19 @@ Deno.test("loadConfig() accepts one JWT key at most, and never echoes the secret
   assert.deepEqual(problems, ["--jwt-secret: expected a non-empty secret"]);
 });
 
+Deno.test("loadConfig() refuses --publish-hook-url without --webhook-secret, and bad values", () => {
+  assert.deepEqual(problemsOf(["--publish-hook-url", "https://app.test/hook"]), [
+    "--publish-hook-url: expected --webhook-secret too, to sign the requests",
+  ]);
+  assert.deepEqual(
+    problemsOf(["--publish-hook-url", "ftp://u:pw@app.test/hook", "--webhook-secret", "s"]),
+    ['--publish-hook-url: expected an http or https URL, got "ftp://u:***@app.test/hook"'],
+  );
+  assert.deepEqual(problemsOf(["--publish-hook-timeout", "0"]), [
+    '--publish-hook-timeout: expected a number of seconds above 0, got "0"',
+  ]);
+});
+
 Deno.test("loadConfig() refuses --webhook-url without --webhook-secret, and non-http URLs", () => {
   assert.deepEqual(problemsOf(["--webhook-url", "https://a.test/h"]), [
     "--webhook-url: expected --webhook-secret too, to sign the batches",

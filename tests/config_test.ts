@@ -79,6 +79,8 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     joinLeave: [],
     leaveDelay: 3,
     maxMembersListed: 1000,
+    publishHookUrl: null,
+    publishHookTimeout: 5,
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -131,6 +133,7 @@ const EVERY_OPTION: Array<
   ["webhookQueueSize", "--webhook-queue-size", "BOREAS_WEBHOOK_QUEUE_SIZE", "50", 50],
   ["leaveDelay", "--leave-delay", "BOREAS_LEAVE_DELAY", "0.25", 0.25],
   ["maxMembersListed", "--max-members-listed", "BOREAS_MAX_MEMBERS_LISTED", "2", 2],
+  ["publishHookTimeout", "--publish-hook-timeout", "BOREAS_PUBLISH_HOOK_TIMEOUT", "0.5", 0.5],
 ];
 
 Deno.test("loadConfig() reads every option from its flag, its variable and its file key", async (t) => {
@@ -146,6 +149,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_ALLOWED_HOSTS",
       "BOREAS_CLIENT_PUBLISH",
       "BOREAS_JOIN_LEAVE",
+      "BOREAS_PUBLISH_HOOK_URL",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
@@ -159,6 +163,16 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       assert.equal(load([], {}, { "./boreas.json": file })[key], json, "./boreas.json");
     });
   }
+});
+
+Deno.test("loadConfig() reads --publish-hook-url from its flag, its variable and its file key", () => {
+  const url = "https://hook-user:pw@app.test/hook";
+  const secret = { BOREAS_WEBHOOK_SECRET: "s" };
+  assert.equal(DEFAULT_CONFIG.publishHookUrl, null);
+  assert.equal(load(["--publish-hook-url", url], secret).publishHookUrl, url);
+  assert.equal(load([], { ...secret, BOREAS_PUBLISH_HOOK_URL: url }).publishHookUrl, url);
+  const file = JSON.stringify({ publishHookUrl: url, webhookSecret: "s" });
+  assert.equal(load([], {}, { "./boreas.json": file }).publishHookUrl, url);
 });
 
 Deno.test("loadConfig() turns --reuse-port on from its flag, its variable and its file key", () => {

@@ -96,6 +96,14 @@ Deno.test("main.ts exits 2 naming each bad option on stderr, without a stack", a
     ["tokens URL that fails", [...ON_PORT_0, "--tokens-url", "http://127.0.0.1:1/"], {}, [
       /^boreas: --tokens-url: http:\/\/127\.0\.0\.1:1\/: request failed: /,
     ]],
+    [
+      "publish hook without a secret",
+      [...ON_PORT_0, "--publish-hook-url", "http://u:pw@app.test/h"],
+      {},
+      [
+        "boreas: --publish-hook-url: expected --webhook-secret too, to sign the requests",
+      ],
+    ],
     ["several problems", ["--api-port", "abc", "--ws-port", "70000", "--bogus"], {}, [
       "boreas: --bogus: unknown option (see --help)",
       'boreas: --api-port: expected 0-65535, got "abc"',

@@ -4,7 +4,7 @@
  * and can answer 500 for a while or never answer at all.
  */
 
-import { verifyBatch } from "../src/webhooks/signature.ts";
+import { verifyBody } from "../src/hooks/signature.ts";
 import { withTimeout } from "./helpers.ts";
 
 /** A received event. */
@@ -40,7 +40,7 @@ export function startReceiver(secret: string): WebhookReceiver {
       return new Response(null, { status: 503 });
     }
     const header = request.headers.get("boreas-signature") ?? "";
-    if (!verifyBatch(secret, { body, header })) {
+    if (!verifyBody(secret, { body, header })) {
       requests.badSignatures++;
       return new Response(null, { status: 400 });
     }

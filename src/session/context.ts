@@ -7,6 +7,7 @@
 import type { Broker } from "../cluster/broker.ts";
 import type { Membership } from "../cluster/membership.ts";
 import type { History } from "../history.ts";
+import type { PublishHook } from "../hooks/publish_hook.ts";
 import type { Hub } from "../hub.ts";
 import type { JwtVerifier } from "../jwt.ts";
 import type { Logger } from "../log.ts";
@@ -71,6 +72,8 @@ export interface SessionContext {
   readonly broker: Broker;
   /** With `requireAuth` off: the channel patterns any connection may publish to. */
   readonly clientPublish: readonly string[];
+  /** Asks the backend about each publication before it is delivered; null: no hook. */
+  readonly publishHook: PublishHook | null;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }

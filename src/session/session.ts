@@ -203,11 +203,12 @@ export class Session implements Subscriber {
   }
 
   /** Publishes `payload` to `channel` for this session's user, to every subscriber but this
-   * session, once the session may: it has joined the channel, and its token (or, without
-   * required authentication, `--client-publish`) lets it publish there. Resolves once the
-   * message is delivered on this node (and, in cluster mode, published to the others). */
+   * session, once the session may: it has joined the channel, its token (or, without
+   * required authentication, `--client-publish`) lets it publish there, and the publish hook,
+   * if any, accepts it (maybe with another payload). Resolves once the message is delivered on
+   * this node (and, in cluster mode, published to the others). */
   async publish(channel: string, payload: unknown): Promise<PublishOutcome> {
-    const { hub, broker, metrics, limits, requireAuth, clientPublish } = this.#context;
+    const { hub, broker, metrics, limits, requireAuth, clientPublish, publishHook } = this.#context;
     const view = hub.sessionOf(this);
     if (view === undefined || view.token === null) return { error: "publish: authenticate first" };
     if (!view.channels.has(channel)) return { error: "publish: join the channel first" };
@@ -216,10 +217,20 @@ export class Session implements Subscriber {
     if (!isAllowed) {
       return { error: "publish: not permitted by this token" };
     }
-    const text = JSON.stringify(payload);
+    let text = JSON.stringify(payload);
     const bytes = utf8LengthOver(text, limits.maxPublishBytes);
     if (bytes !== null) {
       return { error: `publish: payload of ${bytes} bytes, more than ${limits.maxPublishBytes}` };
+    }
+    if (publishHook !== null) {
+      const verdict = await publishHook.check({
+        channel,
+        text,
+        user: this.user,
+        tokenFingerprint: tokenFingerprint(view.token),
+      });
+      if ("error" in verdict) return { error: `publish: ${verdict.error}` };
+      text = verdict.text;
     }
     let position: Position | undefined;
     try {

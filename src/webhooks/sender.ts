@@ -10,12 +10,8 @@
 import { withoutCredentials } from "../address.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { errorMessage } from "../text.ts";
+import { failureOf, postSigned } from "../hooks/signed_post.ts";
 import type { WebhookEvent } from "./events.ts";
-import { signBatch } from "./signature.ts";
-
-/** The `user:password@` of any URL quoted in a message. */
-const USERINFO = /\/\/[^/\s@]+@/g;
 
 /** Delivery limits; the defaults are the documented ones. */
 export interface SenderOptions {
@@ -142,20 +138,11 @@ export class WebhookSender implements AsyncDisposable {
     const controller = this.#inFlight = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error("no answer within 5 s")), timeoutMs);
     try {
-      const response = await fetch(url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "boreas-signature": signBatch(secret, body, Date.now() / 1000),
-        },
-        body,
-        signal: controller.signal,
-      });
+      const response = await postSigned(url, body, { secret, signal: controller.signal });
       await response.body?.cancel();
       return response.ok ? null : `answered ${response.status}`;
     } catch (error) {
-      // fetch's errors may quote the URL, credentials and all.
-      return errorMessage(error).replaceAll(url, this.#shownUrl).replace(USERINFO, "//");
+      return failureOf(error, url);
     } finally {
       clearTimeout(timer);
       this.#inFlight = undefined;

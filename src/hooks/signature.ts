@@ -1,20 +1,24 @@
 /**
  * @module
- * The `Boreas-Signature` header of a webhook batch: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
- * "<t>.<body>">`, so that a receiver can check who sent it and refuse replays. Pure.
+ * The `Boreas-Signature` header of every request Boreas makes to the backend (webhook batches,
+ * publish hook calls): `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, so that a
+ * receiver can check who sent it and refuse replays. Pure.
  */
 
 import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
 
+/** The header's name. */
+export const SIGNATURE_HEADER = "boreas-signature";
+
 /** The header value for `body`, signed with `secret` at `nowSeconds`. */
-export function signBatch(secret: string, body: string, nowSeconds: number): string {
+export function signBody(secret: string, body: string, nowSeconds: number): string {
   const t = Math.floor(nowSeconds);
   return `t=${t},v1=${hmac(secret, `${t}.${body}`)}`;
 }
 
 /** Whether `header` is a valid signature of `body` made within `toleranceSeconds` of now. */
-export function verifyBatch(
+export function verifyBody(
   secret: string,
   { body, header, nowSeconds = Date.now() / 1000, toleranceSeconds = 300 }: {
     body: string;

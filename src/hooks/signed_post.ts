@@ -1,0 +1,36 @@
+/**
+ * @module
+ * One signed POST to the backend, the way every outgoing call (webhook batches, the publish
+ * hook) makes it, and how its failures are told without the credentials of its URL.
+ */
+
+import { withoutCredentials } from "../address.ts";
+import { errorMessage } from "../text.ts";
+import { SIGNATURE_HEADER, signBody } from "./signature.ts";
+
+/** The `user:password@` of any URL quoted in a message. */
+const USERINFO = /\/\/[^/\s@]+@/g;
+
+/** POSTs the JSON `body` to `url`, signed with `secret` at the time now; credentials in `url`
+ * go as Basic auth. The caller reads or cancels the response's body. */
+export function postSigned(
+  url: string,
+  body: string,
+  { secret, signal }: { secret: string; signal: AbortSignal },
+): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      [SIGNATURE_HEADER]: signBody(secret, body, Date.now() / 1000),
+    },
+    body,
+    signal,
+  });
+}
+
+/** What `error`, thrown by a call to `url`, says, fit for a log line: fetch's errors may quote
+ * the URL, credentials and all. */
+export function failureOf(error: unknown, url: string): string {
+  return errorMessage(error).replaceAll(url, withoutCredentials(url)).replace(USERINFO, "//");
+}
