@@ -1,9 +1,12 @@
 /**
  * @module
  * One WebSocket to the server, as the subscriber drives it: sends messages with a `ref` and
- * matches the server's replies to them, hands broadcasts on, and reports how the socket
- * closed. Knows nothing of tokens, channels or reconnecting.
+ * matches the server's replies to them, hands broadcasts and members' comings and goings on,
+ * and reports how the socket closed. Knows nothing of tokens, channels or reconnecting.
  */
+
+import { memberEventOf } from "./members.ts";
+import type { MemberEvent } from "./subscriber_types.ts";
 
 /** How a WebSocket closed. */
 export interface CloseInfo {
@@ -52,6 +55,8 @@ export class ConnectionLostError extends Error {
 export interface ConnectionOptions {
   /** Called with each broadcast received. */
   readonly onBroadcast: (frame: BroadcastFrame) => void;
+  /** Called with each `joined` and `left` received, in order with the broadcasts. */
+  readonly onMemberEvent: (event: MemberEvent) => void;
   /** How long to wait for the socket to open, and then for each reply, in milliseconds, before
    * closing the socket as dead; `Infinity` waits forever. */
   readonly replyTimeoutMs: number;
@@ -171,7 +176,9 @@ export class Connection {
       return;
     }
     const broadcast = broadcastOf(frame);
-    if (broadcast !== undefined) this.#options.onBroadcast(broadcast);
+    if (broadcast !== undefined) return this.#options.onBroadcast(broadcast);
+    const change = memberEventOf(frame);
+    if (change !== undefined) this.#options.onMemberEvent(change);
   }
 
   /** Settles the request `ref` with the server's error message or its success reply. */

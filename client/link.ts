@@ -8,6 +8,7 @@
 
 import type { BroadcastFrame, CloseInfo } from "./connection.ts";
 import type { BoreasSubscriberError } from "./errors.ts";
+import type { MemberLists, MembershipEvent } from "./members.ts";
 import type { SubscriberSettings } from "./policy.ts";
 import type { Positions } from "./positions.ts";
 import type { RecoveryEvent } from "./subscriber_types.ts";
@@ -25,6 +26,11 @@ export interface LinkContext {
   readonly onBroadcast: (frame: BroadcastFrame) => void;
   /** Called for each channel that could not be resumed, before any of its frames that follow. */
   readonly onRecovery: (event: RecoveryEvent) => void;
+  /** Updated by the link with every member list and every `joined` and `left` received, and
+   * emptied of the channels it leaves. */
+  readonly members: MemberLists;
+  /** Called with each of those, once applied to `members`, in order with the broadcasts. */
+  readonly onMembership: (event: MembershipEvent) => void;
 }
 
 /** One connection to the server, from opening to closed. `join()` and `leave()` reject with

@@ -4,9 +4,9 @@
  * broadcasts, users, health, stats over HTTP) and `BoreasSubscriber` for subscribers (a WebSocket, or
  * a Server-Sent Events stream where WebSockets do not get through, that authenticates, joins
  * channels, reconnects on its own, resumes where it left off when the server keeps history,
- * and yields broadcasts). It uses only web-platform APIs (`fetch`, `WebSocket`,
- * `ReadableStream`, `AbortSignal`, `setTimeout`), so it runs unchanged in Deno, browsers and
- * Node.js 22+.
+ * yields broadcasts, and says who is in the channels with join and leave events). It uses only
+ * web-platform APIs (`fetch`, `WebSocket`, `ReadableStream`, `AbortSignal`, `setTimeout`), so it
+ * runs unchanged in Deno, browsers and Node.js 22+.
  *
  * ```ts
  * import { BoreasApi, BoreasSubscriber } from "./mod.ts";
@@ -52,6 +52,9 @@ export type {
   BoreasSubscriberOptions,
   BroadcastEvent,
   BroadcastMessage,
+  ChannelMembers,
+  MemberEvent,
+  MembersEvent,
   RecoveryEvent,
   StreamPosition,
   SubscriberEvent,

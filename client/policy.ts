@@ -5,7 +5,7 @@
  */
 
 import { type ReconnectOptions, resolveReconnect } from "./backoff.ts";
-import type { CloseInfo } from "./connection.ts";
+import { type CloseInfo, ReplyError } from "./connection.ts";
 import { BoreasSubscriberError } from "./errors.ts";
 import type {
   BoreasSubscriberOptions,
@@ -49,6 +49,16 @@ export function terminalError(
  * now (...)`), so that trying again later may work. */
 export function isTemporaryRefusal(message: string): boolean {
   return /: cannot be (checked|joined) now \(/.test(message);
+}
+
+/** What a join, leave or publication that failed with `failure` rejects with: `rejected` for
+ * the server's refusal, the error itself when the refusal ended the subscriber; undefined when
+ * the connection was lost. */
+export function refusalError(failure: unknown): BoreasSubscriberError | undefined {
+  if (failure instanceof ReplyError) {
+    return new BoreasSubscriberError("rejected", failure.message, { cause: failure });
+  }
+  return failure instanceof BoreasSubscriberError ? failure : undefined;
 }
 
 /** The error for a call on a subscriber closed by its owner. */

@@ -5,8 +5,9 @@
  * and the positions to resume after in `Last-Event-ID`, which is why it uses `fetch` with a
  * streamed body rather than `EventSource` (which can set neither header, nor show a refusal's
  * status). The server's refusals and its final `event: close` become what a WebSocket link
- * would report. A stream is receive-only: a join or a leave opens a stream of the new
- * channels, then drops the old one. Knows nothing of back-off.
+ * would report; its `event: members` and its `joined` and `left` frames update who is in each
+ * channel. A stream is receive-only: a join or a leave opens a stream of the new channels, then
+ * drops the old one. Knows nothing of back-off.
  */
 
 import {
@@ -19,6 +20,7 @@ import {
 } from "./connection.ts";
 import { BoreasSubscriberError } from "./errors.ts";
 import type { Link, LinkContext } from "./link.ts";
+import { memberEventOf, membersEventOf, type MembershipEvent } from "./members.ts";
 import {
   decodePositions,
   parseClose,
@@ -74,6 +76,7 @@ export class SseLink implements Link {
     const left = new Set(channels);
     await this.#change((current) => current.filter((channel) => !left.has(channel)));
     this.#context.positions.forget(channels);
+    this.#context.members.forget(channels);
   }
 
   publish(): Promise<{ offset?: number }> {
@@ -209,11 +212,21 @@ export class SseLink implements Link {
       onRecovery(positions.notRecovered(reported.channel, since, reported.now));
       return;
     }
-    const frame = type === "message" ? broadcastOf(parseJson(data)) : undefined;
-    if (frame === undefined) return;
+    if (type === "members") return this.#onMembership(membersEventOf(parseJson(data)));
+    if (type !== "message") return;
+    const value = parseJson(data);
+    const frame = broadcastOf(value);
+    if (frame === undefined) return this.#onMembership(memberEventOf(value));
     onBroadcast(frame);
     // After the frame, which a position taken from its own id would drop as a repeat.
     this.#learn(id);
+  }
+
+  /** Applies a member list, or a `joined` or `left`, and hands it on. */
+  #onMembership(event: MembershipEvent | undefined): void {
+    if (event === undefined) return;
+    this.#context.members.apply(event);
+    this.#context.onMembership(event);
   }
 
   /** Takes where the event id `id` says the channels stand, for those the subscriber has no

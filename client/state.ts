@@ -1,7 +1,8 @@
 /**
  * @module
  * Waiting without polling: a value whose changes can be awaited, an abortable sleep whose
- * timer is cleared when aborted, and a promise's rejection as a value.
+ * timer is cleared when aborted, and a promise's rejection as a value; and calling a user's
+ * listener without letting its exception stop the caller.
  */
 
 /** Options of `StateWatch.until()`. */
@@ -37,14 +38,7 @@ export class StateWatch<S extends string> {
     if (state === this.#value) return;
     this.#value = state;
     for (const listener of [...this.#listeners]) listener();
-    try {
-      this.#onChange?.(state);
-    } catch (error) {
-      // Like an event listener's exception: reported, but the caller's work goes on.
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
+    callListener(this.#onChange, state);
   }
 
   /** Resolves at the next change. */
@@ -84,6 +78,18 @@ export class StateWatch<S extends string> {
       this.#listeners.add(check);
       signal?.addEventListener("abort", onAbort, { once: true });
       check();
+    });
+  }
+}
+
+/** Calls `listener` (when there is one) with `value`; like an event listener's, an exception
+ * it throws is reported asynchronously, and the caller's work goes on. */
+export function callListener<V>(listener: ((value: V) => void) | undefined, value: V): void {
+  try {
+    listener?.(value);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
     });
   }
 }

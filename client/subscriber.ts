@@ -4,28 +4,32 @@
  * or an SSE stream: see `transport.ts`) authenticated and in its channels, reconnecting with
  * back-off when it drops, and hands the broadcasts it receives to an async iterator. With
  * history on, it resumes each channel after the last message it received, and reports the
- * channels it could not resume. What goes over the wire is the links' business
+ * channels it could not resume. In channels with join and leave events it keeps who is there
+ * (`members.ts`). What goes over the wire is the links' business
  * (`websocket_link.ts`, `sse_link.ts`). Web-platform APIs only.
  */
 
 import { backoffDelay } from "./backoff.ts";
-import { CLIENT_CLOSE, type CloseInfo, ReplyError } from "./connection.ts";
+import { CLIENT_CLOSE, type CloseInfo } from "./connection.ts";
 import { BoreasSubscriberError } from "./errors.ts";
 import type { Link } from "./link.ts";
+import { MemberLists } from "./members.ts";
 import { Positions } from "./positions.ts";
 import { MessageQueue } from "./queue.ts";
 import {
   CLOSE_AUTH_TIMEOUT,
   closedError,
+  refusalError,
   resolveSubscriberOptions,
   type SubscriberSettings,
   terminalError,
 } from "./policy.ts";
-import { rejectionOf, sleep, StateWatch } from "./state.ts";
+import { callListener, rejectionOf, sleep, StateWatch } from "./state.ts";
 import { TransportPicker } from "./transport.ts";
 import type {
   BoreasSubscriberOptions,
   BroadcastMessage,
+  ChannelMembers,
   RecoveryEvent,
   StreamPosition,
   SubscriberEvent,
@@ -33,10 +37,11 @@ import type {
   WaitOptions,
 } from "./subscriber_types.ts";
 
-/** What the queue holds: a broadcast, or a channel that could not be resumed. */
+/** What the queue holds: a broadcast, or another event (`events()` yields them, the default
+ * iterator drops them). */
 type Item<T> =
   | { readonly kind: "message"; readonly value: BroadcastMessage<T> }
-  | { readonly kind: "recovery"; readonly value: RecoveryEvent };
+  | { readonly kind: "event"; readonly value: Exclude<SubscriberEvent<T>, { type: "message" }> };
 
 /** A subscription: connects, authenticates with its token, joins its channels, and yields
  * every broadcast it receives, reconnecting on its own with back-off when the connection
@@ -56,6 +61,9 @@ type Item<T> =
  * joins each channel after the last offset received, so that the stream goes on without a
  * gap or a repeat. A channel the server cannot resume is reported to `onRecovery` and, for
  * readers of `events()`, as a `RecoveryEvent`; the default iterator yields messages only.
+ *
+ * In channels with join and leave events (`--join-leave`), `members()` says who is there, and
+ * `events()` yields who comes and goes.
  *
  * ```ts
  * import { BoreasSubscriber } from "./mod.ts";
@@ -79,6 +87,7 @@ export class BoreasSubscriber<T = unknown>
   readonly #channels: Set<string>;
   readonly #messages = new MessageQueue<Item<T>>();
   readonly #positions: Positions;
+  readonly #members = new MemberLists();
   readonly #onRecovery: ((event: RecoveryEvent) => void) | undefined;
   readonly #stopping = new AbortController();
   readonly #state: StateWatch<SubscriberState>;
@@ -170,6 +179,28 @@ export class BoreasSubscriber<T = unknown>
    */
   get positions(): Record<string, StreamPosition> {
     return this.#positions.snapshot();
+  }
+
+  /** Who is in `channel`, when it has join and leave events (`--join-leave`): the list the
+   * server gave when it was joined, kept up to date by the `joined` and `left` received since
+   * (queued, whether read yet or not), and replaced by the list each reconnect brings. Undefined
+   * for a channel without those events, not joined, or not listed yet: over a WebSocket the list
+   * comes with the join's answer, so it is there once `join()` (or `connect()`) resolves; over
+   * SSE it comes first on the stream, just after. While reconnecting, it is the last list known.
+   *
+   * ```ts
+   * import { BoreasSubscriber } from "./mod.ts";
+   *
+   * await using subscriber = await BoreasSubscriber.connect({
+   *   url: "ws://localhost:8002/",
+   *   token: "T",
+   *   channels: ["room:1"],
+   * });
+   * console.log(subscriber.members("room:1")); // { channel, users: ["alice", "bob"], ... }
+   * ```
+   */
+  members(channel: string): ChannelMembers | undefined {
+    return this.#members.get(channel);
   }
 
   /** Resolves when the state is (or becomes) `state`. Rejects when the subscriber closes
@@ -264,11 +295,7 @@ export class BoreasSubscriber<T = unknown>
     try {
       return await link.publish(channel, payload);
     } catch (error) {
-      if (error instanceof ReplyError) {
-        throw new BoreasSubscriberError("rejected", error.message, { cause: error });
-      }
-      if (error instanceof BoreasSubscriberError) throw error;
-      throw new BoreasSubscriberError(
+      throw refusalError(error) ?? new BoreasSubscriberError(
         "disconnected",
         "publish: the connection dropped before the answer",
         { cause: error },
@@ -301,7 +328,7 @@ export class BoreasSubscriber<T = unknown>
   }
 
   /** The broadcasts received, oldest first; see the class's comment for how it ends.
-   * Recovery events are left out: `events()` yields them. */
+   * Recovery and member events are left out: `events()` yields them. */
   [Symbol.asyncIterator](): AsyncIterator<BroadcastMessage<T>, undefined> {
     return {
       next: async () => {
@@ -314,9 +341,10 @@ export class BoreasSubscriber<T = unknown>
     };
   }
 
-  /** The broadcasts received and the channels that could not be resumed, oldest first, as
-   * typed events; it ends like the default iterator. Read one or the other: each item goes
-   * to one reader, and the default iterator drops the recovery events it takes.
+  /** The broadcasts received, the channels that could not be resumed, and in channels with
+   * join and leave events their member lists and who joined or left, oldest first, as typed
+   * events; it ends like the default iterator. Read one or the other: each item goes to one
+   * reader, and the default iterator drops the other events it takes.
    *
    * ```ts
    * import { BoreasSubscriber } from "./mod.ts";
@@ -327,8 +355,10 @@ export class BoreasSubscriber<T = unknown>
    *   channels: ["news"],
    * });
    * for await (const event of subscriber.events()) {
-   *   if (event.type === "recovery") console.log("reload", event.channel);
-   *   else console.log(event.channel, event.offset, event.message);
+   *   if (event.type === "message") console.log(event.channel, event.offset, event.message);
+   *   else if (event.type === "recovery") console.log("reload", event.channel);
+   *   else if (event.type === "members") console.log(event.channel, event.users);
+   *   else console.log(event.user, event.type, event.channel); // joined or left
    * }
    * ```
    */
@@ -388,9 +418,11 @@ export class BoreasSubscriber<T = unknown>
         this.#messages.push({ kind: "message", value: frame as BroadcastMessage<T> });
       },
       onRecovery: (event) => {
-        this.#messages.push({ kind: "recovery", value: event });
-        this.#report(event);
+        this.#messages.push({ kind: "event", value: event });
+        callListener(this.#onRecovery, event);
       },
+      members: this.#members,
+      onMembership: (event) => this.#messages.push({ kind: "event", value: event }),
     });
     this.#link = link;
     const reachedOpen = (await link.opened) && !this.#stopping.signal.aborted;
@@ -405,18 +437,6 @@ export class BoreasSubscriber<T = unknown>
     return { close, reachedOpen };
   }
 
-  /** Hands `event` to `onRecovery`; like an event listener's, its exception is reported, but
-   * the subscriber's work goes on. */
-  #report(event: RecoveryEvent): void {
-    try {
-      this.#onRecovery?.(event);
-    } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
-  }
-
   /** Runs `send` on the open link, waiting for one and retrying on the next when the link
    * drops before the server answers. */
   async #request(send: (link: Link) => Promise<void>): Promise<void> {
@@ -426,10 +446,8 @@ export class BoreasSubscriber<T = unknown>
       if (link !== undefined) {
         const failure = await rejectionOf(send(link));
         if (failure === undefined) return;
-        if (failure instanceof ReplyError) {
-          throw new BoreasSubscriberError("rejected", failure.message, { cause: failure });
-        }
-        if (failure instanceof BoreasSubscriberError) throw failure;
+        const refusal = refusalError(failure);
+        if (refusal !== undefined) throw refusal;
       }
       // Lost. While the state still says `open`, the drop is yet to be processed: wait for
       // it rather than spin, unless a newer link is already live.

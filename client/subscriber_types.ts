@@ -1,7 +1,7 @@
 /**
  * @module
  * The shapes `BoreasSubscriber` takes and yields: its options, states, messages, stream
- * positions and recovery events.
+ * positions, recovery events and channel members.
  */
 
 import type { ReconnectOptions } from "./backoff.ts";
@@ -99,17 +99,76 @@ export interface BroadcastEvent<T = unknown> extends BroadcastMessage<T> {
   readonly type: "message";
 }
 
-/** What `BoreasSubscriber.events()` yields: broadcasts and failed resumes, in the order the
- * server sent them (a channel's recovery event comes before its messages that follow it).
+/** A user who came to (`joined`) or went from (`left`) a channel with join and leave events
+ * (`--join-leave`), as `BoreasSubscriber.events()` yields it. A user is a token's `user` (a
+ * JWT's `sub`), however many connections they have; this subscriber is not told of its own
+ * arrival.
+ *
+ * ```ts
+ * import type { MemberEvent } from "./mod.ts";
+ *
+ * const say = ({ type, channel, user }: MemberEvent) =>
+ *   `${user} ${type === "joined" ? "came to" : "left"} ${channel}`;
+ * ```
+ */
+export interface MemberEvent {
+  readonly type: "joined" | "left";
+  readonly channel: string;
+  readonly user: string;
+}
+
+/** Who is in a channel with join and leave events, as `BoreasSubscriber.members()` returns it.
+ *
+ * ```ts
+ * import type { ChannelMembers } from "./mod.ts";
+ *
+ * const count = ({ users, isTruncated }: ChannelMembers) =>
+ *   isTruncated ? `${users.length}+` : `${users.length}`;
+ * ```
+ */
+export interface ChannelMembers {
+  readonly channel: string;
+  /** The users in the channel, this subscriber's own included when its token names one, in no
+   * particular order. */
+  readonly users: readonly string[];
+  /** Whether the server listed only some of them (past `--max-members-listed`): `users` is
+   * then who it listed, plus those who joined since, minus those who left. */
+  readonly isTruncated: boolean;
+}
+
+/** The whole list of a channel's members, as `BoreasSubscriber.events()` yields it whenever
+ * the server gives one: as the subscriber joins the channel, again on every reconnect (the
+ * `joined` and `left` sent while it was away are lost, so show this list instead of what you
+ * had), and over SSE at every `join()` and `leave()`. Later `joined` and `left` events apply to
+ * it; they may repeat what it says (a `joined` for someone listed).
+ *
+ * ```ts
+ * import type { MembersEvent } from "./mod.ts";
+ *
+ * const roster = new Map<string, Set<string>>();
+ * const show = (event: MembersEvent) => roster.set(event.channel, new Set(event.users));
+ * ```
+ */
+export interface MembersEvent extends ChannelMembers {
+  readonly type: "members";
+}
+
+/** What `BoreasSubscriber.events()` yields: broadcasts, failed resumes, and, in channels with
+ * join and leave events, their members' lists and comings and goings, in the order the server
+ * sent them (a channel's recovery event and member list come before its messages that follow).
  *
  * ```ts
  * import type { SubscriberEvent } from "./mod.ts";
  *
  * const describe = (event: SubscriberEvent) =>
- *   event.type === "message" ? event.channel : `reload ${event.channel}`;
+ *   event.type === "message" ? event.channel : `${event.type} ${event.channel}`;
  * ```
  */
-export type SubscriberEvent<T = unknown> = BroadcastEvent<T> | RecoveryEvent;
+export type SubscriberEvent<T = unknown> =
+  | BroadcastEvent<T>
+  | RecoveryEvent
+  | MemberEvent
+  | MembersEvent;
 
 /** A `WebSocket` class, e.g. `globalThis.WebSocket` or a test double.
  *

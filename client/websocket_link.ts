@@ -1,7 +1,8 @@
 /**
  * @module
  * A `Link` over one WebSocket: authenticates with the token, joins the channels (resuming each
- * after its position), reports the channels the join reply says were not resumed, and turns
+ * after its position), reports the channels the join reply says were not resumed and the
+ * members it lists, and turns
  * the refusals that no reconnect can fix into the link's error. Knows nothing of back-off.
  */
 
@@ -26,6 +27,10 @@ export class WebSocketLink implements Link {
     this.#connection = new Connection(socket, {
       replyTimeoutMs: context.settings.replyTimeoutMs,
       onBroadcast: context.onBroadcast,
+      onMemberEvent: (event) => {
+        context.members.apply(event);
+        context.onMembership(event);
+      },
     });
     this.closed = this.#connection.closed;
     this.opened = this.#open();
@@ -40,7 +45,7 @@ export class WebSocketLink implements Link {
   }
 
   join(channels: readonly string[]): Promise<void> {
-    const { positions, onRecovery } = this.#context;
+    const { positions, onRecovery, members, onMembership } = this.#context;
     const since = positions.since(channels);
     const join = [...channels];
     const request = since === undefined ? { join, leave: [] } : { join, leave: [], since };
@@ -48,13 +53,17 @@ export class WebSocketLink implements Link {
       // Before any frame after the reply: what it says applies to them.
       onReply: (reply) => {
         for (const event of positions.applyJoinReply(join, since, reply)) onRecovery(event);
+        for (const event of members.applyJoinReply(join, reply)) onMembership(event);
       },
     });
   }
 
   leave(channels: readonly string[]): Promise<void> {
     return this.#connection.request({ channels: { join: [], leave: [...channels] } }, {
-      onReply: () => this.#context.positions.forget(channels),
+      onReply: () => {
+        this.#context.positions.forget(channels);
+        this.#context.members.forget(channels);
+      },
     });
   }
 

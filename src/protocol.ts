@@ -219,23 +219,32 @@ export interface MemberList {
   readonly isTruncated: boolean;
 }
 
+/** Options of `renderJoinReply()`. */
+export interface JoinReplyOptions {
+  /** The members of each joined channel with join and leave events. Default: none. */
+  readonly members?: ReadonlyMap<string, MemberList>;
+  /** Whether the join named one channel (once each); only then are its members listed at the
+   * top level, so that a client can always tell whose list it is. Default: false. */
+  readonly isOneChannel?: boolean;
+}
+
 /** Renders the success reply to a join that reports positions (history on) or members
  * (channels with join and leave events), or both:
  * `{"ref": R, "ok": true, "channels": {"ch1": {"recovered": true, "offset": 57, "epoch": "E"}}}`
- * with history on. The members of a join of one such channel are listed at the top level,
+ * with history on. The members of a join of one channel are listed at the top level,
  * `"members": ["alice", "bob"]` (with `"members_truncated": true` when cut); those of a join of
  * several, in each one's entry of `channels`. `channels` is null with history off. */
 export function renderJoinReply(
   ref: Ref,
   channels: ReadonlyMap<string, ChannelState> | null,
-  members: ReadonlyMap<string, MemberList> = new Map(),
+  { members = new Map(), isOneChannel = false }: JoinReplyOptions = {},
 ): string {
   const entries = new Map<string, string[]>();
   for (const [channel, { recovered, offset, epoch }] of channels ?? []) {
     const resumed = recovered === undefined ? "" : `"recovered": ${recovered}, `;
     entries.set(channel, [`${resumed}"offset": ${offset}, "epoch": ${JSON.stringify(epoch)}`]);
   }
-  const only = members.size === 1 ? [...members.values()][0]! : undefined;
+  const only = isOneChannel && members.size === 1 ? [...members.values()][0]! : undefined;
   if (only === undefined) {
     for (const [channel, list] of members) {
       const fields = entries.get(channel) ?? [];

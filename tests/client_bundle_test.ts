@@ -19,15 +19,20 @@ Deno.test("deno task build:client bundles the client into one working browser mo
   const source = await Deno.readTextFile(output);
   assert.ok(!/^\s*import\s/m.test(source), "one file: no import statements left");
   const client = await import(`file://${output}`) as typeof import("../client/mod.ts");
-  await using server = await startTestServer();
+  await using server = await startTestServer({ joinLeave: ["news"] });
   const api = new client.BoreasApi({ url: server.apiUrl });
-  const token = await api.createToken();
+  const token = await api.createToken({ user: "alice" });
   await using subscriber = new client.BoreasSubscriber({
     url: server.wsUrl,
     token,
     channels: ["news"],
   });
   await subscriber.untilOpen();
+  assert.deepEqual(subscriber.members("news"), {
+    channel: "news",
+    users: ["alice"],
+    isTruncated: false,
+  });
   assert.equal(await api.broadcast("news", { text: "hello" }), 1);
   const { value } = await subscriber[Symbol.asyncIterator]().next();
   assert.deepEqual(value, { message: { text: "hello" }, channel: "news" });

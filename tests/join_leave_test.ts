@@ -185,15 +185,36 @@ bothModes("a join of several rooms lists each one's members in channels", async 
 }, ROOMS);
 
 bothModes("with history on, the reply has positions and members", async (setup) => {
-  const { client: alice, reply } = await arrive(setup, setup.server, "alice", [ROOM, "news"]);
+  const { client: alice, reply } = await arrive(setup, setup.server, "alice", [ROOM]);
   await using _alice = alice;
   assert.deepEqual(Object.keys(reply), ["ref", "ok", "channels", "members"]);
   assert.deepEqual(reply.members, ["alice"]);
   const channels = reply.channels as Record<string, Record<string, unknown>>;
-  for (const channel of [ROOM, "news"]) {
-    assert.deepEqual(Object.keys(channels[channel]!), ["offset", "epoch"], channel);
-  }
+  assert.deepEqual(Object.keys(channels[ROOM]!), ["offset", "epoch"]);
+  // Joined beside another channel, a room's members go in its entry: at the top level, a
+  // client could not tell whose list it was.
+  const { client: bob, reply: bobs } = await arrive(setup, setup.server, "bob", ["news", ROOM]);
+  await using _bob = bob;
+  assert.deepEqual(Object.keys(bobs), ["ref", "ok", "channels"]);
+  const entries = bobs.channels as Record<string, Record<string, unknown>>;
+  assert.deepEqual(Object.keys(entries.news!), ["offset", "epoch"]);
+  assert.deepEqual(Object.keys(entries[ROOM]!), ["offset", "epoch", "members"]);
+  assert.deepEqual([...entries[ROOM]!.members as string[]].sort(), ["alice", "bob"]);
 }, { ...ROOMS, historySize: 10 });
+
+bothModes(
+  "a join of a room beside another channel lists the room's members in channels",
+  async (setup) => {
+    const { client: alice, reply } = await arrive(setup, setup.server, "alice", [ROOM, "news"]);
+    await using _alice = alice;
+    assert.deepEqual(reply, {
+      ref: "join",
+      ok: true,
+      channels: { [ROOM]: { members: ["alice"] } },
+    });
+  },
+  ROOMS,
+);
 
 bothModes(
   "authenticating again as someone else leaves as one and joins as the other",
@@ -288,10 +309,10 @@ bothModes("an SSE stream is told who is there, then who comes and goes", async (
   ]);
 }, ROOMS);
 
-Deno.test("renderJoinReply() lists one channel's members at the top, several per channel", () => {
+Deno.test("renderJoinReply() lists the members of a join of one channel at the top, else per channel", () => {
   const one = new Map([["room:1", { users: ["alice", "bob"], isTruncated: false }]]);
   assert.equal(
-    renderJoinReply(3, null, one),
+    renderJoinReply(3, null, { members: one, isOneChannel: true }),
     '{"ref": 3, "ok": true, "members": ["alice", "bob"]}',
   );
   const cut = new Map([["room:1", { users: ["a"], isTruncated: true }]]);
@@ -300,16 +321,24 @@ Deno.test("renderJoinReply() lists one channel's members at the top, several per
     epoch: "F",
   }]]);
   assert.equal(
-    renderJoinReply("r", states, cut),
-    '{"ref": "r", "ok": true, "channels": {"room:1": {"offset": 4, "epoch": "E"}, "news": {"offset": 0, "epoch": "F"}}, "members": ["a"], "members_truncated": true}',
+    renderJoinReply("r", new Map([...states].slice(0, 1)), { members: cut, isOneChannel: true }),
+    '{"ref": "r", "ok": true, "channels": {"room:1": {"offset": 4, "epoch": "E"}}, "members": ["a"], "members_truncated": true}',
+  );
+  assert.equal(
+    renderJoinReply("r", states, { members: cut }),
+    '{"ref": "r", "ok": true, "channels": {"room:1": {"offset": 4, "epoch": "E", "members": ["a"], "members_truncated": true}, "news": {"offset": 0, "epoch": "F"}}}',
+  );
+  assert.equal(
+    renderJoinReply(2, null, { members: one }),
+    '{"ref": 2, "ok": true, "channels": {"room:1": {"members": ["alice", "bob"]}}}',
   );
   const two = new Map([...one, ["lobby", { users: [], isTruncated: false }]]);
   assert.equal(
-    renderJoinReply(1, null, two),
+    renderJoinReply(1, null, { members: two }),
     '{"ref": 1, "ok": true, "channels": {"room:1": {"members": ["alice", "bob"]}, "lobby": {"members": []}}}',
   );
   assert.equal(
-    renderJoinReply(1, states, two),
+    renderJoinReply(1, states, { members: two }),
     '{"ref": 1, "ok": true, "channels": {"room:1": {"offset": 4, "epoch": "E", "members": ["alice", "bob"]}, "news": {"offset": 0, "epoch": "F"}, "lobby": {"members": []}}}',
   );
   assert.equal(

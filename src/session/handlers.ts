@@ -26,7 +26,10 @@ const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
       session.write(
         states === null && outcome.members.size === 0
           ? renderReply(message.ref)
-          : renderJoinReply(message.ref, states, outcome.members),
+          : renderJoinReply(message.ref, states, {
+            members: outcome.members,
+            isOneChannel: new Set(message.join).size === 1,
+          }),
       );
     }),
   publish: async (session, { channel, payload, ref }) => {
