@@ -76,6 +76,7 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     allowedHosts: [],
     clientPublish: [],
     maxPublishBytes: 65_536,
+    pusherApps: [],
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -140,6 +141,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_ALLOWED_ORIGINS",
       "BOREAS_ALLOWED_HOSTS",
       "BOREAS_CLIENT_PUBLISH",
+      "BOREAS_PUSHER_APPS",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
