@@ -22,6 +22,7 @@ import { settlesWithin } from "./timing.ts";
 import { createWsEndpoint } from "./transports/endpoint.ts";
 import { createJwtVerifier } from "./jwt.ts";
 import { createWebhooks } from "./webhooks/mod.ts";
+import { PusherApps } from "./session/pusher_apps.ts";
 import { hostPort, urlHost } from "./address.ts";
 
 /** What `startServer` takes besides the configuration. */
@@ -132,6 +133,9 @@ export async function startServer(
       allowedOrigins: config.allowedOrigins,
       // An API key marks a deployment reached by name (the container's); see the API's check.
       allowedHosts: config.apiKey.length > 0 ? null : [...config.allowedHosts, config.wsHost],
+      pusherApps: config.pusherApps.length === 0
+        ? undefined
+        : new PusherApps(config.pusherApps, metrics),
     },
   );
 

@@ -221,10 +221,14 @@ export function renderSubscriptionSucceeded(channel: string, roster?: PresenceRo
   },"data":${JSON.stringify(data)}}`;
 }
 
-/** `pusher:subscription_error` for a refused authorization:
+/** `pusher:subscription_error`: by default for a refused authorization,
  * `{"type":"AuthError","error":...,"status":401}`. */
-export function renderSubscriptionError(channel: string, error: string, status = 401): string {
-  const data = { type: "AuthError", error, status };
+export function renderSubscriptionError(
+  channel: string,
+  error: string,
+  { type = "AuthError", status = 401 }: { type?: string; status?: number } = {},
+): string {
+  const data = { type, error, status };
   return `{"event":"pusher:subscription_error","channel":${JSON.stringify(channel)},"data":${
     JSON.stringify(data)
   }}`;
