@@ -48,14 +48,20 @@ export function appUrl(server: TestServer, key: string, query = "protocol=7&clie
   return `ws://127.0.0.1:${server.wsAddr.port}/app/${key}${query === "" ? "" : `?${query}`}`;
 }
 
-/** The real server SDK for `app`, to sign as a Laravel or Node backend would. */
-export function serverSdk(app: PusherApp, server?: TestServer): Pusher {
+/** The real server SDK for `app`, to sign as a Laravel or Node backend would; it calls the
+ * API listener of `server` (or its WebSocket listener, `on: "ws"`). */
+export function serverSdk(
+  app: PusherApp,
+  server?: TestServer,
+  { on = "api" }: { on?: "api" | "ws" } = {},
+): Pusher {
+  const port = server === undefined ? 1 : (on === "api" ? server.apiAddr : server.wsAddr).port;
   return new Pusher({
     appId: app.id,
     key: app.key,
     secret: app.secret,
     host: "127.0.0.1",
-    port: String(server?.apiAddr.port ?? 1),
+    port: String(port),
   });
 }
 

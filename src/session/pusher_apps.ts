@@ -8,13 +8,20 @@
 
 import { ADAPTER_CHANNEL_MARK } from "../channel.ts";
 import type { PusherApp } from "../config_pusher_apps.ts";
+import type { Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
 import { PUSHER_CODES, PUSHER_PROTOCOLS } from "../protocol/pusher.ts";
 
-/** Whether a connection may open: yes, for `app` (call `release` once it has closed), or no,
- * with the Pusher code and message to close it with. */
+/** Whether a connection may open: yes, for `app` (call `bind` with its socket id once it has
+ * one, and `release` once it has closed), or no, with the Pusher code and message to close it
+ * with. */
 export type Admission =
-  | { readonly ok: true; readonly app: PusherApp; readonly release: () => void }
+  | {
+    readonly ok: true;
+    readonly app: PusherApp;
+    readonly bind: (socketId: string, subscriber: Subscriber) => void;
+    readonly release: () => void;
+  }
   | { readonly ok: false; readonly code: number; readonly message: string };
 
 const APP_PATH = /^\/app\/([^/]+)$/;
@@ -30,6 +37,8 @@ export class PusherApps {
   readonly #byKey: ReadonlyMap<string, PusherApp>;
   readonly #byId: ReadonlyMap<string, PusherApp>;
   readonly #metrics: Metrics;
+  /** This node's open connections by socket id, for a REST trigger's `socket_id`. */
+  readonly #sockets = new Map<string, Subscriber>();
 
   constructor(apps: readonly PusherApp[], metrics: Metrics) {
     this.#byKey = new Map(apps.map((app) => [app.key, app]));
@@ -41,6 +50,11 @@ export class PusherApps {
   /** The app whose id is `id`. */
   byId(id: string): PusherApp | undefined {
     return this.#byId.get(id);
+  }
+
+  /** The connection of `socketId` on this node, if it is open here. */
+  socket(socketId: string): Subscriber | undefined {
+    return this.#sockets.get(socketId);
   }
 
   /** Whether `pathname` is a Pusher WebSocket path, `/app/{key}`, known key or not. */
@@ -76,11 +90,17 @@ export class PusherApps {
     }
     counts.set(app.id, open + 1);
     let isReleased = false;
+    let bound: string | undefined;
+    const bind = (socketId: string, subscriber: Subscriber) => {
+      bound = socketId;
+      this.#sockets.set(socketId, subscriber);
+    };
     const release = () => {
       if (isReleased) return;
       isReleased = true;
       counts.set(app.id, (counts.get(app.id) ?? 1) - 1);
+      if (bound !== undefined) this.#sockets.delete(bound);
     };
-    return { ok: true, app, release };
+    return { ok: true, app, bind, release };
   }
 }

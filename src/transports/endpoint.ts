@@ -16,6 +16,8 @@ import type { Session } from "../session/session.ts";
 import { errorMessage } from "../text.ts";
 import { settlesWithin } from "../timing.ts";
 import type { PusherApps } from "../session/pusher_apps.ts";
+import { isPusherApiPath } from "../api/pusher/mod.ts";
+import type { RequestHandler } from "../api/router.ts";
 import { PusherTransport } from "./pusher.ts";
 import { openSse } from "./sse.ts";
 import { WebSocketTransport } from "./websocket.ts";
@@ -39,6 +41,8 @@ export interface WsOptions {
   readonly allowedHosts: readonly string[] | null;
   /** The Pusher apps served at `/app/{key}`; absent: none. */
   readonly pusherApps?: PusherApps | undefined;
+  /** Pusher's REST API, answering `/apps/...` here too; absent: none. */
+  readonly pusherApi?: RequestHandler | undefined;
 }
 
 /** The WebSocket listener's handler, and a way to close every socket it opened. */
@@ -91,6 +95,9 @@ export function createWsEndpoint(
   const maxAnonymous = shared.requireAuth ? options.maxAnonymousConnections : Infinity;
   const handler = async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);
+    if (options.pusherApi !== undefined && isPusherApiPath(pathname)) {
+      return options.pusherApi(request);
+    }
     const isEvents = pathname === "/events";
     const isPusher = options.pusherApps?.isAppPath(pathname) ?? false;
     if (pathname !== "/" && !isEvents && !isPusher) {

@@ -109,7 +109,9 @@ export class PusherTransport implements Wire, EventListenerObject {
       this.#socket.close(admission.code, admission.message);
       return;
     }
-    if (!this.#pusher!.open()) return;
+    const pusher = this.#pusher!;
+    if (!pusher.open()) return;
+    admission.bind(pusher.socketId, pusher.session);
     this.#armActivityTimer(admission.app.activityTimeout * 1000);
   }
 
