@@ -23,6 +23,7 @@ import { createWsEndpoint } from "./transports/endpoint.ts";
 import { createJwtVerifier } from "./jwt.ts";
 import { createWebhooks } from "./webhooks/mod.ts";
 import { PusherApps } from "./session/pusher_apps.ts";
+import { PusherPresence } from "./session/pusher_presence.ts";
 import { createPusherApi, withPusherApi } from "./api/pusher/mod.ts";
 import { hostPort, urlHost } from "./address.ts";
 
@@ -112,11 +113,15 @@ export async function startServer(
   });
   const pusherApps = config.pusherApps.length === 0
     ? undefined
-    : new PusherApps(config.pusherApps, metrics);
+    : new PusherApps(config.pusherApps, metrics, {
+      // Presence members are kept per node: a cluster would need them in Redis.
+      presence: config.redisUrl === null ? new PusherPresence() : null,
+    });
   const pusherApi = pusherApps === undefined ? undefined : createPusherApi({
     apps: pusherApps,
     broker: cluster.broker,
     membership,
+    presence: pusherApps.presence,
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,

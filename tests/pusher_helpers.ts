@@ -170,6 +170,7 @@ export async function connectPusherJs(
   app: PusherApp,
   authorize: (socketId: string, channel: string) => { auth: string } = (socketId, channel) =>
     serverSdk(app).authorizeChannel(socketId, channel),
+  { user = { id: "user-1" } }: { user?: { id: string } & Record<string, unknown> } = {},
 ): Promise<PusherJs & AsyncDisposable> {
   const client = new PusherJs(app.key, {
     cluster: "",
@@ -185,6 +186,14 @@ export async function connectPusherJs(
         { socketId, channelName }: { socketId: string; channelName: string },
         callback: (error: Error | null, data: { auth: string } | null) => void,
       ) => callback(null, authorize(socketId, channelName)),
+    },
+    userAuthentication: {
+      endpoint: "/unused",
+      transport: "ajax",
+      customHandler: (
+        { socketId }: { socketId: string },
+        callback: (error: Error | null, data: { auth: string; "user_data": string }) => void,
+      ) => callback(null, serverSdk(app).authenticateUser(socketId, user)),
     },
   });
   await untilState(client, "connected");

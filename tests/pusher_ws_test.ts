@@ -310,3 +310,23 @@ Deno.test("Pusher connections count in /stats and /metrics, per app", async () =
   assert.match(metrics, /^boreas_pusher_connections\{app="1001"\} 1$/m);
   assert.match(metrics, /^boreas_connections\{state="authenticated"\} 1$/m);
 });
+
+Deno.test("pusher:signin, then the SDK's sendToUser reaches every connection of that user", async () => {
+  await using server = await startPusherServer();
+  const user = { id: "u1", name: "Ada" };
+  await using first = await connectPusherJs(server, APP, undefined, { user });
+  await using second = await connectPusherJs(server, APP, undefined, { user });
+  first.signin();
+  second.signin();
+  await server.untilMembers(pusherHubChannel(APP, "#server-to-user-u1"), 2);
+  assert.deepEqual(first.user.user_data, user);
+  const got = [nextEvent(first.user, "notice"), nextEvent(second.user, "notice")];
+  const response = await serverSdk(APP, server).sendToUser("u1", "notice", { n: 1 });
+  assert.deepEqual([response.status, await response.json()], [200, {}]);
+  assert.deepEqual(await Promise.all(got), [{ n: 1 }, { n: 1 }]);
+  // Another connection may not read that user's channel.
+  const { client } = await RawPusher.established(appUrl(server, APP.key));
+  await using _client = client;
+  const refused = await client.subscribe("#server-to-user-u1");
+  assert.equal(refused.event, "pusher:subscription_error");
+});

@@ -11,6 +11,7 @@ import type { PusherApp } from "../config_pusher_apps.ts";
 import type { Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
 import { PUSHER_CODES, PUSHER_PROTOCOLS } from "../protocol/pusher.ts";
+import type { PusherPresence } from "./pusher_presence.ts";
 
 /** Whether a connection may open: yes, for `app` (call `bind` with its socket id once it has
  * one, and `release` once it has closed), or no, with the Pusher code and message to close it
@@ -19,6 +20,8 @@ export type Admission =
   | {
     readonly ok: true;
     readonly app: PusherApp;
+    /** The presence channels' members; null where presence is not supported (a cluster). */
+    readonly presence: PusherPresence | null;
     readonly bind: (socketId: string, subscriber: Subscriber) => void;
     readonly release: () => void;
   }
@@ -39,8 +42,15 @@ export class PusherApps {
   readonly #metrics: Metrics;
   /** This node's open connections by socket id, for a REST trigger's `socket_id`. */
   readonly #sockets = new Map<string, Subscriber>();
+  /** The presence channels' members; null where presence is not supported (a cluster). */
+  readonly presence: PusherPresence | null;
 
-  constructor(apps: readonly PusherApp[], metrics: Metrics) {
+  constructor(
+    apps: readonly PusherApp[],
+    metrics: Metrics,
+    { presence = null }: { presence?: PusherPresence | null } = {},
+  ) {
+    this.presence = presence;
     this.#byKey = new Map(apps.map((app) => [app.key, app]));
     this.#byId = new Map(apps.map((app) => [app.id, app]));
     this.#metrics = metrics;
@@ -101,6 +111,6 @@ export class PusherApps {
       counts.set(app.id, (counts.get(app.id) ?? 1) - 1);
       if (bound !== undefined) this.#sockets.delete(bound);
     };
-    return { ok: true, app, bind, release };
+    return { ok: true, app, presence: this.presence, bind, release };
   }
 }

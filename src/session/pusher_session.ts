@@ -17,6 +17,8 @@ import {
   PUSHER_PONG,
   type PusherClientMessage,
   renderConnectionEstablished,
+  renderMemberAdded,
+  renderMemberRemoved,
   renderPusherError,
   renderPusherEvent,
   renderSigninSuccess,
@@ -27,6 +29,7 @@ import { NO_EVENTS } from "../webhooks/events.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import type { SessionContext } from "./context.ts";
 import { pusherHubChannel } from "./pusher_apps.ts";
+import type { PresenceMember, PusherPresence } from "./pusher_presence.ts";
 import { Session, type Wire } from "./session.ts";
 
 /** Client events one connection may send per second, as Pusher allows. */
@@ -41,6 +44,9 @@ export class PusherSession {
   readonly socketId: string = newSocketId();
   /** The Pusher names of the channels it has subscribed to. */
   readonly #channels = new Set<string>();
+  /** Who it is in each presence channel it has subscribed to, by Pusher name. */
+  readonly #members = new Map<string, PresenceMember>();
+  readonly #presence: PusherPresence | null;
   #userId: string | null = null;
   // A token bucket of client events: up to CLIENT_EVENTS_PER_SECOND, refilled at that rate.
   #allowance = CLIENT_EVENTS_PER_SECOND;
@@ -49,8 +55,13 @@ export class PusherSession {
   /** `context` is the endpoint's; the session gets a copy fit for Pusher connections: they
    * are authenticated as they open (an app's signatures decide what they may do), keep no
    * history, and are not connections of the native webhooks. */
-  constructor(wire: Wire, context: SessionContext, app: PusherApp) {
+  constructor(
+    wire: Wire,
+    context: SessionContext,
+    { app, presence }: { app: PusherApp; presence: PusherPresence | null },
+  ) {
     this.app = app;
+    this.#presence = presence;
     this.session = new Session(wire, {
       ...context,
       requireAuth: false,
@@ -91,25 +102,36 @@ export class PusherSession {
   }
 
   async #subscribe(
-    { channel, auth }: Extract<PusherClientMessage, { type: "subscribe" }>,
+    { channel, auth, channelData }: Extract<PusherClientMessage, { type: "subscribe" }>,
   ): Promise<void> {
     const refuse = (error: string) =>
       void this.session.write(renderSubscriptionError(channel, error));
+    let member: PresenceMember | undefined;
     if (channel.startsWith(USER_CHANNEL_PREFIX)) {
       if (channel !== `${USER_CHANNEL_PREFIX}${this.#userId}`) {
         return refuse("Only a signed-in user may subscribe to their own #server-to-user- channel");
       }
-    } else if (isPresenceChannel(channel)) {
-      return refuse("Presence channels are not supported yet");
     } else if (isAuthorizedChannel(channel)) {
-      if (auth === undefined || !isValidChannelAuth(this.app, this.socketId, { channel, auth })) {
-        return refuse(`Invalid signature: expected HMAC-SHA256 of "${this.socketId}:${channel}"`);
+      const isPresence = isPresenceChannel(channel);
+      if (isPresence && this.#presence === null) {
+        return refuse("Presence channels are not supported in cluster mode yet");
+      }
+      const signed = isPresence ? channelData ?? "" : undefined;
+      const check = { channel, auth: auth ?? "", channelData: signed };
+      if (auth === undefined || !isValidChannelAuth(this.app, this.socketId, check)) {
+        const text = signed === undefined ? "" : ":channel_data";
+        return refuse(`Invalid signature: expected HMAC-SHA256 of "socket_id:channel${text}"`);
+      }
+      if (isPresence) {
+        member = parseMember(channelData ?? "");
+        if (member === undefined) {
+          return refuse("channel_data: expected a JSON object with a user_id");
+        }
       }
     }
-    if (this.#channels.has(channel)) {
-      return void this.session.write(renderSubscriptionSucceeded(channel));
-    }
+    if (this.#channels.has(channel)) return this.#succeeded(channel);
     const hubChannel = pusherHubChannel(this.app, channel);
+    let isJoined = false;
     await this.session.join({ join: [hubChannel], leave: [] }, (outcome) => {
       if ("error" in outcome) {
         this.session.write(
@@ -117,14 +139,58 @@ export class PusherSession {
         );
         return;
       }
+      isJoined = true;
       this.#channels.add(channel);
-      this.session.write(renderSubscriptionSucceeded(channel));
     });
+    if (!isJoined) return;
+    if (member === undefined || this.#presence === null) return this.#succeeded(channel);
+    this.#members.set(channel, member);
+    const isNew = this.#presence.join(hubChannel, member, this.session);
+    this.#succeeded(channel);
+    if (isNew) {
+      await this.#tell(channel, renderMemberAdded(channel, member.userId, member.userInfo));
+    }
+  }
+
+  /** Writes `subscription_succeeded`, with the members on a presence channel. */
+  #succeeded(channel: string): void {
+    const isPresence = this.#members.has(channel) && this.#presence !== null;
+    const roster = isPresence
+      ? { members: this.#presence!.members(pusherHubChannel(this.app, channel)) }
+      : undefined;
+    this.session.write(renderSubscriptionSucceeded(channel, roster));
+  }
+
+  /** Sends `frame` to `channel`'s other subscribers. */
+  async #tell(channel: string, frame: string): Promise<void> {
+    const { broker, logger } = this.session.context;
+    try {
+      await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });
+    } catch (error) {
+      logger.warn("presence event not sent", { error: errorMessage(error) });
+    }
+  }
+
+  /** Called once the connection has closed: it leaves its presence channels. */
+  closed(): void {
+    for (const channel of this.#members.keys()) void this.#leavePresence(channel);
+  }
+
+  async #leavePresence(channel: string): Promise<void> {
+    const member = this.#members.get(channel);
+    if (member === undefined || this.#presence === null) return;
+    this.#members.delete(channel);
+    const hubChannel = pusherHubChannel(this.app, channel);
+    const removed = this.#presence.leave(hubChannel, member.userId, this.session);
+    if (removed !== undefined) {
+      await this.#tell(channel, renderMemberRemoved(channel, removed.userId));
+    }
   }
 
   async #unsubscribe(channel: string): Promise<void> {
     if (!this.#channels.delete(channel)) return;
     await this.session.join({ join: [], leave: [pusherHubChannel(this.app, channel)] }, () => {});
+    await this.#leavePresence(channel);
   }
 
   #signin({ auth, userData }: Extract<PusherClientMessage, { type: "signin" }>): void {
@@ -164,7 +230,7 @@ export class PusherSession {
       return refuse(`${event}: more than ${CLIENT_EVENTS_PER_SECOND} client events a second`);
     }
     const { broker, metrics, logger } = this.session.context;
-    const frame = renderPusherEvent(event, channel, data);
+    const frame = renderPusherEvent(event, channel, data, this.#members.get(channel)?.userId);
     try {
       await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });
     } catch (error) {
@@ -183,4 +249,21 @@ export class PusherSession {
     this.#allowance--;
     return true;
   }
+}
+
+/** The member a presence subscription's `channel_data` names: `user_id` a non-empty string or
+ * a number (Laravel sends numbers), `user_info` anything. */
+function parseMember(channelData: string): PresenceMember | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(channelData);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { user_id: userId, user_info: userInfo } = value as Record<string, unknown>;
+  const isId = (typeof userId === "string" && userId !== "") ||
+    (typeof userId === "number" && Number.isFinite(userId));
+  if (!isId) return undefined;
+  return userInfo === undefined ? { userId } : { userId, userInfo };
 }

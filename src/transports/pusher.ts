@@ -50,7 +50,7 @@ export class PusherTransport implements Wire, EventListenerObject {
     this.#context = context;
     this.#admission = admission;
     if (admission.ok) {
-      this.#pusher = new PusherSession(this, context, admission.app);
+      this.#pusher = new PusherSession(this, context, admission);
       this.session = this.#pusher.session;
     } else {
       this.#pusher = null;
@@ -97,6 +97,7 @@ export class PusherTransport implements Wire, EventListenerObject {
     else if (event.type === "close") {
       clearTimeout(this.#activityTimer);
       if (this.#admission.ok) this.#admission.release();
+      this.#pusher?.closed();
       const { code, reason } = event as CloseEvent;
       this.session?.closed(code, reason);
     }

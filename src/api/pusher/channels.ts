@@ -51,5 +51,17 @@ export function channelRoutes(context: SigningContext & InfoReader): Route[] {
       for (const attribute of info) answer[attribute] = counts[attribute];
       return jsonResponse(answer);
     },
+  }, {
+    method: "GET",
+    path: "/apps/:id/channels/:channel/users",
+    handler: async (route) => {
+      const { app } = await readSignedRequest(route, context);
+      const channel = route.params.channel ?? "";
+      if (!isPresenceChannel(channel) || pusherChannelProblem(channel) !== null) {
+        throw new HttpError(400, "channel: expected a presence- channel");
+      }
+      const members = context.presence?.members(pusherHubChannel(app, channel)) ?? [];
+      return jsonResponse({ users: members.map(({ userId }) => ({ id: userId })) });
+    },
   }];
 }

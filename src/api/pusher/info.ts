@@ -7,6 +7,7 @@
 import type { Membership } from "../../cluster/membership.ts";
 import type { PusherApp } from "../../config_pusher_apps.ts";
 import { pusherHubChannel } from "../../session/pusher_apps.ts";
+import type { PusherPresence } from "../../session/pusher_presence.ts";
 import { HttpError } from "../response.ts";
 
 /** The attributes `info` may ask for. */
@@ -15,6 +16,8 @@ const ATTRIBUTES = new Set(["subscription_count", "user_count"]);
 /** Where the counts come from. */
 export interface InfoReader {
   readonly membership: Membership;
+  /** The presence channels' members; null where presence is not supported (a cluster). */
+  readonly presence: PusherPresence | null;
 }
 
 /** The attributes of an `info` parameter (`"subscription_count,user_count"`); `user_count`
@@ -38,7 +41,7 @@ export function parseInfo(info: unknown, field: string, isPresence: boolean): st
 
 /** The asked `attributes` of `app`'s `channel`. */
 export async function channelInfo(
-  { membership }: InfoReader,
+  { membership, presence }: InfoReader,
   app: PusherApp,
   channel: string,
   attributes: readonly string[],
@@ -48,8 +51,7 @@ export async function channelInfo(
     answer["subscription_count"] = await membership.recipients(pusherHubChannel(app, channel));
   }
   if (attributes.includes("user_count")) {
-    // Presence members are not kept yet: no channel has users.
-    answer["user_count"] = 0;
+    answer["user_count"] = presence?.userCount(pusherHubChannel(app, channel)) ?? 0;
   }
   return answer;
 }
