@@ -330,3 +330,14 @@ Deno.test("pusher:signin, then the SDK's sendToUser reaches every connection of 
   const refused = await client.subscribe("#server-to-user-u1");
   assert.equal(refused.event, "pusher:subscription_error");
 });
+
+Deno.test("with --history-size, an app's events are delivered as they are and kept nowhere", async () => {
+  await using server = await startPusherServer([APP], { historySize: 10 });
+  const { client } = await RawPusher.established(appUrl(server, APP.key));
+  await using _client = client;
+  await client.subscribe("orders");
+  const result = await broadcast(server, APP, "orders", "placed", "1");
+  assert.deepEqual(result, { recipients: 1 });
+  const got = await client.next("the event");
+  assert.equal(got.text, '{"event":"placed","channel":"orders","data":"1"}');
+});
