@@ -86,7 +86,10 @@ export class PusherApps {
       return {
         ok: false,
         code: PUSHER_CODES.unsupportedProtocol,
-        message: `Unsupported protocol version ${protocol ?? "(none)"}: expected 5, 6 or 7`,
+        // Echoed only when short and plain: the message is the close reason too (123 bytes).
+        message: `Unsupported protocol version ${
+          protocol === null ? "(none)" : /^\d{1,8}$/.test(protocol) ? protocol : "(invalid)"
+        }: expected 5, 6 or 7`,
       };
     }
     const counts = this.#metrics.pusherConnections;
