@@ -108,7 +108,7 @@ export class PusherSession {
       void this.session.write(renderSubscriptionError(channel, error));
     let member: PresenceMember | undefined;
     if (channel.startsWith(USER_CHANNEL_PREFIX)) {
-      if (channel !== `${USER_CHANNEL_PREFIX}${this.#userId}`) {
+      if (this.#userId === null || channel !== `${USER_CHANNEL_PREFIX}${this.#userId}`) {
         return refuse("Only a signed-in user may subscribe to their own #server-to-user- channel");
       }
     } else if (isAuthorizedChannel(channel)) {
