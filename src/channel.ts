@@ -29,3 +29,14 @@ export function channelNameProblem(name: string): string | null {
   if (!name.isWellFormed()) return "expected a channel name without lone surrogates";
   return null;
 }
+
+/** Starts the hub's name of every channel that belongs to a protocol adapter (a Pusher app's):
+ * a control character, which no native channel name may hold, so no native client, API call or
+ * webhook can name one, and no adapter's channel can be a native one. */
+export const ADAPTER_CHANNEL_MARK = "\u001f";
+
+/** Whether `name` is an adapter's channel in the hub. Its broadcasts' payloads are whole
+ * frames of the adapter's wire format, sent as they are. */
+export function isAdapterChannel(name: string): boolean {
+  return name.charCodeAt(0) === 0x1f;
+}

@@ -17,6 +17,7 @@ import {
   OPTIONS,
   parseBoolean,
   parseValue,
+  specFlag,
 } from "./config_options.ts";
 import { errorMessage } from "./text.ts";
 
@@ -35,7 +36,9 @@ export class ConfigError extends Error {
 /** The file read when neither `--config` nor `BOREAS_CONFIG` names one, if it exists. */
 export const DEFAULT_CONFIG_FILE = "./boreas.json";
 
-const SPEC_BY_FLAG = new Map(OPTIONS.map((spec) => [flagName(spec.key), spec]));
+const SPEC_BY_FLAG = new Map(OPTIONS.map((spec) => [specFlag(spec), spec]));
+// A config file names an option by its key (`pusherApps`), in any spelling.
+const FILE_NAMES = new Set(OPTIONS.map((spec) => flagName(spec.key)));
 
 /** Every environment variable `loadConfig` reads, so a caller can pass just those. */
 export const CONFIG_ENV_NAMES: readonly string[] = [
@@ -65,9 +68,9 @@ export function loadConfig(
 
   const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
   for (const spec of OPTIONS) {
-    const flag = `--${flagName(spec.key)}`;
+    const flag = `--${specFlag(spec)}`;
     const sources: Array<[label: string, raw: unknown]> = [
-      [flag, flagValues[flagName(spec.key)]],
+      [flag, flagValues[specFlag(spec)]],
       [envName(spec.key), env[envName(spec.key)]],
       [`${file.label}: ${spec.key}`, file.values.get(flagName(spec.key))],
     ];
@@ -114,7 +117,7 @@ function readFlags(
   const normalized = normalizeFlags(args, problems);
   const options: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" } };
   for (const spec of OPTIONS) {
-    options[flagName(spec.key)] = { type: spec.kind === "boolean" ? "boolean" : "string" };
+    options[specFlag(spec)] = { type: spec.kind === "boolean" ? "boolean" : "string" };
   }
   // Not strict: every problem is collected here instead of stopping at the first.
   const { tokens } = parseArgs({
@@ -229,7 +232,7 @@ function readConfigFile(
   const values = new Map<string, unknown>();
   for (const [key, value] of Object.entries(parsed)) {
     const name = normalizeName(key);
-    if (!SPEC_BY_FLAG.has(name)) problems.push(`${path}: ${key}: unknown option`);
+    if (!FILE_NAMES.has(name)) problems.push(`${path}: ${key}: unknown option`);
     else if (values.has(name)) problems.push(`${path}: ${key}: option given twice`);
     else values.set(name, value);
   }
@@ -262,7 +265,7 @@ export function helpText(): string {
     `JSON file of options (default: ${DEFAULT_CONFIG_FILE} when present; env: BOREAS_CONFIG)`,
   ]];
   for (const spec of OPTIONS) {
-    const flag = flagName(spec.key);
+    const flag = specFlag(spec);
     const shown = spec.kind === "boolean"
       ? `--${flag}, --no-${flag}`
       : `--${flag} ${spec.placeholder}`;

@@ -14,6 +14,7 @@ import {
   type LogOutput,
 } from "./log.ts";
 import { patternsProblem } from "./grants.ts";
+import { parsePusherApps, type PusherApp } from "./config_pusher_apps.ts";
 
 /** Everything the server needs to start, every field resolved. Durations are in seconds. */
 export interface Config {
@@ -90,6 +91,8 @@ export interface Config {
   readonly publishHookUrl: string | null;
   /** How long the publish hook may take to answer, in seconds. */
   readonly publishHookTimeout: number;
+  /** The Pusher apps served at `/app/{key}`; empty: no Pusher protocol at all. */
+  readonly pusherApps: readonly PusherApp[];
 }
 
 /** The configuration used when nothing overrides it: the original Boreas's, plus limits. */
@@ -146,6 +149,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   maxMembersListed: 1000,
   publishHookUrl: null,
   publishHookTimeout: 5,
+  pusherApps: Object.freeze([]),
 });
 
 type Kind =
@@ -169,7 +173,8 @@ type Kind =
   | "urls"
   | "origins"
   | "hosts"
-  | "patterns";
+  | "patterns"
+  | "pusher-apps";
 
 /** The kinds of value that are lists: a repeated flag adds to the list. */
 export const LIST_KINDS: ReadonlySet<Kind> = new Set<Kind>([
@@ -178,6 +183,7 @@ export const LIST_KINDS: ReadonlySet<Kind> = new Set<Kind>([
   "origins",
   "hosts",
   "patterns",
+  "pusher-apps",
 ]);
 
 /** One option: its Config key, the kind of value it takes, and its help. */
@@ -187,6 +193,9 @@ export interface OptionSpec {
   /** The value's name in `--help`, e.g. `PORT`; empty for booleans. */
   readonly placeholder: string;
   readonly summary: string;
+  /** The flag's name when it is not the key's (a list whose flag names one item, as
+   * `--pusher-app` for `pusherApps`); the environment variable and file key stay the key's. */
+  readonly flag?: string;
 }
 
 /** Every option, in `--help` order. */
@@ -244,11 +253,17 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "publishHookUrl", kind: "url", placeholder: "URL", summary: "POST each client publication, signed, to this URL, which accepts, replaces or rejects it (needs --webhook-secret)" },
   { key: "publishHookTimeout", kind: "timeout", placeholder: "SECONDS", summary: "how long the publish hook may take to answer (then the publication is refused)" },
   { key: "allowedHosts", kind: "hosts", placeholder: "HOST", summary: "without --api-key, answer requests naming this Host besides loopback ones (repeatable; * for any)" },
+  { key: "pusherApps", flag: "pusher-app", kind: "pusher-apps", placeholder: "ID:KEY:SECRET", summary: "speak the Pusher protocol at /app/KEY for this app (repeatable; per-app options in the config file)" },
 ];
 
 /** Turns `apiPort` into `api-port`. */
 export function flagName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The flag of `spec`, without its dashes: `api-port`, or `pusher-app`. */
+export function specFlag(spec: OptionSpec): string {
+  return spec.flag ?? flagName(spec.key);
 }
 
 /** Turns `apiPort` into `BOREAS_API_PORT`. */
@@ -268,6 +283,7 @@ export type Parsed =
   | boolean
   | null
   | readonly string[]
+  | readonly PusherApp[]
   | { problem: string };
 
 /** Whether `parsed` is a problem rather than a value. */
@@ -333,6 +349,8 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
       return parseHosts(raw);
     case "patterns":
       return parsePatterns(raw);
+    case "pusher-apps":
+      return parsePusherApps(raw);
     case "size":
       return parseInteger(raw, 0, 1_000_000) ??
         { problem: `expected a whole number from 0 to 1000000, got ${shown}` };

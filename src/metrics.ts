@@ -78,6 +78,8 @@ export class Metrics {
   webhookEventsDropped = 0;
   /** Time each non-dry broadcast took to hand its frame to every subscriber, in seconds. */
   readonly fanoutSeconds = new Histogram(FANOUT_BUCKETS);
+  /** Open Pusher connections on this node, by app id (every configured app, 0 included). */
+  readonly pusherConnections = new Map<string, number>();
   /** When the server started, in milliseconds since the epoch. */
   readonly startedAt: number;
 
@@ -111,6 +113,16 @@ export function renderPrometheus(metrics: Metrics, gauges: Gauges): string {
     `boreas_connections{state="anonymous"} ${gauges.anonymousConnections}`,
     `boreas_connections{state="authenticated"} ${gauges.authenticatedConnections}`,
   ]);
+  if (metrics.pusherConnections.size > 0) {
+    family(
+      "boreas_pusher_connections",
+      "gauge",
+      "Open Pusher connections, by app (counted in boreas_connections too).",
+      [...metrics.pusherConnections].map(([app, count]) =>
+        `boreas_pusher_connections{app=${JSON.stringify(app)}} ${count}`
+      ),
+    );
+  }
   family("boreas_node_info", "gauge", "The node these figures are of.", [
     `boreas_node_info{node=${JSON.stringify(gauges.nodeId)}} 1`,
   ]);

@@ -4,7 +4,7 @@
  * the frames the server sends. Pure: knows nothing of sockets, the hub or tokens.
  */
 
-import { channelNameProblem } from "./channel.ts";
+import { channelNameProblem, isAdapterChannel } from "./channel.ts";
 
 /** A client's correlation id, echoed in the server's reply to that message. */
 export type Ref = string | number;
@@ -201,6 +201,8 @@ export function renderFrame(
   offset?: number,
   user?: string | null,
 ): string {
+  // An adapter's broadcast is already its wire's frame.
+  if (isAdapterChannel(channel)) return payload;
   let frame = `{"message": ${payload}, "channel": ${JSON.stringify(channel)}`;
   if (user !== undefined && user !== null) frame += `, "user": ${JSON.stringify(user)}`;
   return offset === undefined ? `${frame}}` : `${frame}, "offset": ${offset}}`;

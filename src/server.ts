@@ -23,6 +23,9 @@ import { createWsEndpoint } from "./transports/endpoint.ts";
 import { createJwtVerifier } from "./jwt.ts";
 import { createWebhooks } from "./webhooks/mod.ts";
 import { createPublishHook } from "./hooks/publish_hook.ts";
+import { PusherApps } from "./session/pusher_apps.ts";
+import { PusherPresence } from "./session/pusher_presence.ts";
+import { createPusherApi, withPusherApi } from "./api/pusher/mod.ts";
 import { hostPort, urlHost } from "./address.ts";
 
 /** What `startServer` takes besides the configuration. */
@@ -110,6 +113,23 @@ export async function startServer(
     corsOrigins: config.corsOrigin,
     isShuttingDown: () => isShuttingDown,
   });
+  const pusherApps = config.pusherApps.length === 0
+    ? undefined
+    : new PusherApps(config.pusherApps, metrics, {
+      // Presence members are kept per node: a cluster would need them in Redis.
+      presence: config.redisUrl === null ? new PusherPresence() : null,
+    });
+  const pusherApi = pusherApps === undefined ? undefined : createPusherApi({
+    apps: pusherApps,
+    broker: cluster.broker,
+    membership,
+    presence: pusherApps.presence,
+    metrics,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    bodyTimeout: config.bodyTimeout,
+  });
+  const apiAndPusher = withPusherApi(apiHandler, pusherApi);
   const endpoint = createWsEndpoint(
     {
       hub,
@@ -136,6 +156,8 @@ export async function startServer(
       allowedOrigins: config.allowedOrigins,
       // An API key marks a deployment reached by name (the container's); see the API's check.
       allowedHosts: config.apiKey.length > 0 ? null : [...config.allowedHosts, config.wsHost],
+      pusherApps,
+      pusherApi,
     },
   );
 
@@ -143,7 +165,7 @@ export async function startServer(
   const api = listen("api", {
     hostname: config.apiHost,
     port: config.apiPort,
-    handler: (request) => apiRequests.track(apiHandler(request)),
+    handler: (request) => apiRequests.track(apiAndPusher(request)),
     reusePort: config.reusePort,
     logger,
   });

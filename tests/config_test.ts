@@ -81,6 +81,7 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     maxMembersListed: 1000,
     publishHookUrl: null,
     publishHookTimeout: 5,
+    pusherApps: [],
   };
   assert.deepEqual(load(), expected);
   assert.deepEqual(DEFAULT_CONFIG, expected);
@@ -150,6 +151,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_CLIENT_PUBLISH",
       "BOREAS_JOIN_LEAVE",
       "BOREAS_PUBLISH_HOOK_URL",
+      "BOREAS_PUSHER_APPS",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );

@@ -68,6 +68,32 @@ export async function readJsonBody(
   }
 }
 
+/** Reads `request`'s body as UTF-8 text of at most `maxBytes` bytes, whatever its type (a
+ * signed request's signature covers the body as sent); empty when it has none. Throws
+ * `HttpError` 413, 408 or 400 as `readJsonBody` does. */
+export async function readTextBody(
+  request: Request,
+  maxBytes: number,
+  options: Pick<ReadJsonBodyOptions, "timeoutMs"> = {},
+): Promise<string> {
+  const declared = request.headers.get("content-length");
+  if (Number(declared ?? "0") > maxBytes) {
+    await request.body?.cancel();
+    throw tooLarge(maxBytes);
+  }
+  const reading = declared === null
+    ? readLimited(request, maxBytes)
+    : readDeclared(request, maxBytes);
+  const bytes = options.timeoutMs === undefined
+    ? await reading
+    : await withinTime(reading, options.timeoutMs);
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new HttpError(400, "body: expected UTF-8 text");
+  }
+}
+
 async function readDeclared(request: Request, maxBytes: number): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {

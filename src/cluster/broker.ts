@@ -5,6 +5,7 @@
  * hands the frame straight to the hub.
  */
 
+import { isAdapterChannel } from "../channel.ts";
 import type { MemoryHistory, Position } from "../history.ts";
 import type { Hub, Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
@@ -72,7 +73,10 @@ export class LocalBroker implements Broker {
   }
 
   #publishNow(channel: string, payload: string, options: PublishOptions): PublishResult {
-    const position = this.#history?.append(channel, payload, options.user ?? null);
+    // An adapter's channels (a Pusher app's) have no history to resume from.
+    const position = isAdapterChannel(channel)
+      ? undefined
+      : this.#history?.append(channel, payload, options.user ?? null);
     const kept = position === undefined ? {} : { position };
     // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
     if (this.#hub.memberCount(channel) === 0) return { recipients: 0, ...kept };

@@ -10,6 +10,7 @@
 
 import type { Hub, Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
+import { isAdapterChannel } from "../channel.ts";
 import { CLOSE, renderFrame } from "../protocol.ts";
 import { type Broker, deliver, type PublishOptions, type PublishResult } from "./broker.ts";
 import { CatchUp } from "./catch_up.ts";
@@ -118,7 +119,8 @@ export class RedisBroker implements Broker {
     // A node that cannot hear Redis would count its own subscribers and then miss the frame.
     const problem = this.#link.problems()[0];
     if (problem !== undefined) throw new ClusterUnavailableError(problem);
-    if (this.#history !== null) {
+    // An adapter's channels (a Pusher app's) have no history to resume from.
+    if (this.#history !== null && !isAdapterChannel(channel)) {
       return await this.#publishKept(channel, payload, { ...this.#history, ...options });
     }
     const keys = this.#keys;

@@ -3,8 +3,8 @@
  * The WebSocket listener's request handler: the only `Deno.upgradeWebSocket` call. Refuses
  * what it must (another path, a plain request, another origin or host, past
  * `--max-connections` or `--max-anonymous-connections`, during shutdown), upgrades the rest
- * into WebSocket transports, streams `GET /events` through the SSE one, and tracks every
- * session so shutdown can close them all.
+ * into WebSocket transports (Pusher's at `/app/{key}`, when apps are configured), streams
+ * `GET /events` through the SSE one, and tracks every session so shutdown can close them all.
  */
 
 import { addCorsHeaders, allowedOrigin, preflightResponse } from "../api/cors.ts";
@@ -15,6 +15,10 @@ import type { SessionContext } from "../session/context.ts";
 import type { Session } from "../session/session.ts";
 import { errorMessage } from "../text.ts";
 import { settlesWithin } from "../timing.ts";
+import type { PusherApps } from "../session/pusher_apps.ts";
+import { isPusherApiPath } from "../api/pusher/mod.ts";
+import type { RequestHandler } from "../api/router.ts";
+import { PusherTransport } from "./pusher.ts";
 import { openSse } from "./sse.ts";
 import { WebSocketTransport } from "./websocket.ts";
 
@@ -35,6 +39,10 @@ export interface WsOptions {
   /** When `allowedOrigins` is empty: host names a request's `Host` may name besides the
    * loopback ones (`--allowed-hosts`, `*` for any); null for any `Host`. */
   readonly allowedHosts: readonly string[] | null;
+  /** The Pusher apps served at `/app/{key}`; absent: none. */
+  readonly pusherApps?: PusherApps | undefined;
+  /** Pusher's REST API, answering `/apps/...` here too; absent: none. */
+  readonly pusherApi?: RequestHandler | undefined;
 }
 
 /** The WebSocket listener's handler, and a way to close every socket it opened. */
@@ -87,8 +95,12 @@ export function createWsEndpoint(
   const maxAnonymous = shared.requireAuth ? options.maxAnonymousConnections : Infinity;
   const handler = async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);
+    if (options.pusherApi !== undefined && isPusherApiPath(pathname)) {
+      return options.pusherApi(request);
+    }
     const isEvents = pathname === "/events";
-    if (pathname !== "/" && !isEvents) {
+    const isPusher = options.pusherApps?.isAppPath(pathname) ?? false;
+    if (pathname !== "/" && !isEvents && !isPusher) {
       return errorResponse(new HttpError(404, `no WebSocket endpoint at ${pathname}`));
     }
     // A page may read the stream from another origin when it may connect at all (CORS).
@@ -135,7 +147,7 @@ export function createWsEndpoint(
     if (connections.size >= options.maxConnections) {
       return refuse(503, `too many connections (at most ${options.maxConnections})`);
     }
-    if (anonymous.size >= maxAnonymous) {
+    if (anonymous.size >= maxAnonymous && !isPusher) {
       return refuse(503, `too many anonymous connections (at most ${maxAnonymous})`);
     }
     let upgraded: Deno.WebSocketUpgrade;
@@ -143,6 +155,13 @@ export function createWsEndpoint(
       upgraded = Deno.upgradeWebSocket(request, { idleTimeout });
     } catch (error) {
       return refuse(400, `invalid WebSocket upgrade request: ${errorMessage(error)}`);
+    }
+    if (isPusher) {
+      // Admitted or not, the socket opens: Pusher tells a refusal with its own close codes.
+      const admission = options.pusherApps!.admit(new URL(request.url));
+      const { session } = new PusherTransport(upgraded.socket, context, admission);
+      if (session !== null) connections.add(session);
+      return upgraded.response;
     }
     const { session } = new WebSocketTransport(upgraded.socket, context);
     connections.add(session);

@@ -4,6 +4,7 @@
  * URL. Emitting never waits on the network.
  */
 
+import { isAdapterChannel } from "../channel.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -31,6 +32,8 @@ export function createWebhooks(
   return {
     isOn: true,
     emit(body: EventBody) {
+      // An adapter's channels have webhooks of their own (a Pusher app's).
+      if ("channel" in body && isAdapterChannel(body.channel)) return;
       const event = stamp(body);
       for (const sender of senders) sender.push(event);
     },

@@ -1,0 +1,119 @@
+/**
+ * @module
+ * The Pusher apps this node serves: finding an app by the key of a WebSocket path, admitting a
+ * connection (protocol version, the app's `maxConnections`), counting each app's connections,
+ * and naming an app's channels in the hub so that apps stay apart from each other and from
+ * native channels. Knows nothing of sockets.
+ */
+
+import { ADAPTER_CHANNEL_MARK } from "../channel.ts";
+import type { PusherApp } from "../config_pusher_apps.ts";
+import type { Subscriber } from "../hub.ts";
+import type { Metrics } from "../metrics.ts";
+import { PUSHER_CODES, PUSHER_PROTOCOLS } from "../protocol/pusher.ts";
+import type { PusherPresence } from "./pusher_presence.ts";
+
+/** Whether a connection may open: yes, for `app` (call `bind` with its socket id once it has
+ * one, and `release` once it has closed), or no, with the Pusher code and message to close it
+ * with. */
+export type Admission =
+  | {
+    readonly ok: true;
+    readonly app: PusherApp;
+    /** The presence channels' members; null where presence is not supported (a cluster). */
+    readonly presence: PusherPresence | null;
+    readonly bind: (socketId: string, subscriber: Subscriber) => void;
+    readonly release: () => void;
+  }
+  | { readonly ok: false; readonly code: number; readonly message: string };
+
+const APP_PATH = /^\/app\/([^/]+)$/;
+
+/** The hub's name of `app`'s channel `channel`: the adapter mark, `pusher:`, the app's id and
+ * the channel's Pusher name. An app id holds no `:`, so two apps never share a name. */
+export function pusherHubChannel(app: PusherApp, channel: string): string {
+  return `${ADAPTER_CHANNEL_MARK}pusher:${app.id}:${channel}`;
+}
+
+/** The apps, by key and by id, with their open connections on this node. */
+export class PusherApps {
+  readonly #byKey: ReadonlyMap<string, PusherApp>;
+  readonly #byId: ReadonlyMap<string, PusherApp>;
+  readonly #metrics: Metrics;
+  /** This node's open connections by socket id, for a REST trigger's `socket_id`. */
+  readonly #sockets = new Map<string, Subscriber>();
+  /** The presence channels' members; null where presence is not supported (a cluster). */
+  readonly presence: PusherPresence | null;
+
+  constructor(
+    apps: readonly PusherApp[],
+    metrics: Metrics,
+    { presence = null }: { presence?: PusherPresence | null } = {},
+  ) {
+    this.presence = presence;
+    this.#byKey = new Map(apps.map((app) => [app.key, app]));
+    this.#byId = new Map(apps.map((app) => [app.id, app]));
+    this.#metrics = metrics;
+    for (const app of apps) metrics.pusherConnections.set(app.id, 0);
+  }
+
+  /** The app whose id is `id`. */
+  byId(id: string): PusherApp | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** The connection of `socketId` on this node, if it is open here. */
+  socket(socketId: string): Subscriber | undefined {
+    return this.#sockets.get(socketId);
+  }
+
+  /** Whether `pathname` is a Pusher WebSocket path, `/app/{key}`, known key or not. */
+  isAppPath(pathname: string): boolean {
+    return APP_PATH.test(pathname);
+  }
+
+  /** Admits a connection to `url` (`/app/{key}?protocol=7`), counting it, or says why not: an
+   * unknown key (4001), a protocol other than 5, 6 or 7 (4007), the app full (4100). */
+  admit(url: URL): Admission {
+    const key = APP_PATH.exec(url.pathname)?.[1] ?? "";
+    const app = this.#byKey.get(key);
+    if (app === undefined) {
+      const message = `App key ${key.slice(0, 64)} does not exist`;
+      return { ok: false, code: PUSHER_CODES.unknownApp, message };
+    }
+    const protocol = url.searchParams.get("protocol");
+    if (protocol === null || !PUSHER_PROTOCOLS.has(protocol)) {
+      return {
+        ok: false,
+        code: PUSHER_CODES.unsupportedProtocol,
+        // Echoed only when short and plain: the message is the close reason too (123 bytes).
+        message: `Unsupported protocol version ${
+          protocol === null ? "(none)" : /^\d{1,8}$/.test(protocol) ? protocol : "(invalid)"
+        }: expected 5, 6 or 7`,
+      };
+    }
+    const counts = this.#metrics.pusherConnections;
+    const open = counts.get(app.id) ?? 0;
+    if (app.maxConnections !== null && open >= app.maxConnections) {
+      return {
+        ok: false,
+        code: PUSHER_CODES.overQuota,
+        message: `Over the app's connection quota of ${app.maxConnections}`,
+      };
+    }
+    counts.set(app.id, open + 1);
+    let isReleased = false;
+    let bound: string | undefined;
+    const bind = (socketId: string, subscriber: Subscriber) => {
+      bound = socketId;
+      this.#sockets.set(socketId, subscriber);
+    };
+    const release = () => {
+      if (isReleased) return;
+      isReleased = true;
+      counts.set(app.id, (counts.get(app.id) ?? 1) - 1);
+      if (bound !== undefined) this.#sockets.delete(bound);
+    };
+    return { ok: true, app, presence: this.presence, bind, release };
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * @module
+ * One Pusher connection's server side, on a `Session`: the session holds it in the hub, joins
+ * and leaves its channels (named per app, see pusher_apps.ts) and closes it; this adds what
+ * Pusher asks of a connection: a socket id, channel authorizations, sign-in, and client
+ * events with their rules. One handler per client message type. Knows nothing of sockets.
+ */
+
+import { isValidChannelAuth, isValidUserAuth } from "../auth/pusher_signatures.ts";
+import { clientReason } from "../cluster/errors.ts";
+import type { PusherApp } from "../config_pusher_apps.ts";
+import {
+  isAuthorizedChannel,
+  isPresenceChannel,
+  newSocketId,
+  PUSHER_CODES,
+  PUSHER_PONG,
+  type PusherClientMessage,
+  renderConnectionEstablished,
+  renderMemberAdded,
+  renderMemberRemoved,
+  renderPusherError,
+  renderPusherEvent,
+  renderSigninSuccess,
+  renderSubscriptionError,
+  renderSubscriptionSucceeded,
+} from "../protocol/pusher.ts";
+import { NO_EVENTS } from "../webhooks/events.ts";
+import { errorMessage, utf8LengthOver } from "../text.ts";
+import type { SessionContext } from "./context.ts";
+import { pusherHubChannel } from "./pusher_apps.ts";
+import type { PresenceMember, PusherPresence } from "./pusher_presence.ts";
+import { Session, type Wire } from "./session.ts";
+
+/** Client events one connection may send per second, as Pusher allows. */
+export const CLIENT_EVENTS_PER_SECOND = 10;
+
+const USER_CHANNEL_PREFIX = "#server-to-user-";
+
+/** A Pusher connection: its app, socket id, signed-in user and channels. */
+export class PusherSession {
+  readonly session: Session;
+  readonly app: PusherApp;
+  readonly socketId: string = newSocketId();
+  /** The Pusher names of the channels it has subscribed to. */
+  readonly #channels = new Set<string>();
+  /** Who it is in each presence channel it has subscribed to, by Pusher name. */
+  readonly #members = new Map<string, PresenceMember>();
+  readonly #presence: PusherPresence | null;
+  #userId: string | null = null;
+  // A token bucket of client events: up to CLIENT_EVENTS_PER_SECOND, refilled at that rate.
+  #allowance = CLIENT_EVENTS_PER_SECOND;
+  #allowanceAt = Date.now();
+
+  /** `context` is the endpoint's; the session gets a copy fit for Pusher connections: they
+   * are authenticated as they open (an app's signatures decide what they may do), keep no
+   * history, and are not connections of the native webhooks. */
+  constructor(
+    wire: Wire,
+    context: SessionContext,
+    { app, presence }: { app: PusherApp; presence: PusherPresence | null },
+  ) {
+    this.app = app;
+    this.#presence = presence;
+    this.session = new Session(wire, {
+      ...context,
+      requireAuth: false,
+      history: null,
+      events: NO_EVENTS,
+      clientPublish: [],
+    });
+  }
+
+  /** Opens the session and tells the client its socket id; false during a shutdown. */
+  open(): boolean {
+    if (!this.session.open()) return false;
+    this.session.write(renderConnectionEstablished(this.socketId, this.app.activityTimeout));
+    return true;
+  }
+
+  /** Answers one client message. */
+  handle(message: PusherClientMessage): Promise<void> | void {
+    switch (message.type) {
+      case "ping":
+        return void this.session.write(PUSHER_PONG);
+      case "pong":
+        return;
+      case "subscribe":
+        return this.#subscribe(message);
+      case "unsubscribe":
+        return this.#unsubscribe(message.channel);
+      case "signin":
+        return this.#signin(message);
+      case "client":
+        return this.#clientEvent(message);
+    }
+  }
+
+  /** Writes `pusher:error` with `code` (null: none) and `message`. */
+  error(code: number | null, message: string): void {
+    this.session.write(renderPusherError(code, message));
+  }
+
+  async #subscribe(
+    { channel, auth, channelData }: Extract<PusherClientMessage, { type: "subscribe" }>,
+  ): Promise<void> {
+    const refuse = (error: string) =>
+      void this.session.write(renderSubscriptionError(channel, error));
+    let member: PresenceMember | undefined;
+    if (channel.startsWith(USER_CHANNEL_PREFIX)) {
+      if (this.#userId === null || channel !== `${USER_CHANNEL_PREFIX}${this.#userId}`) {
+        return refuse("Only a signed-in user may subscribe to their own #server-to-user- channel");
+      }
+    } else if (isAuthorizedChannel(channel)) {
+      const isPresence = isPresenceChannel(channel);
+      if (isPresence && this.#presence === null) {
+        return refuse("Presence channels are not supported in cluster mode yet");
+      }
+      const signed = isPresence ? channelData ?? "" : undefined;
+      const check = { channel, auth: auth ?? "", channelData: signed };
+      if (auth === undefined || !isValidChannelAuth(this.app, this.socketId, check)) {
+        const text = signed === undefined ? "" : ":channel_data";
+        return refuse(`Invalid signature: expected HMAC-SHA256 of "socket_id:channel${text}"`);
+      }
+      if (isPresence) {
+        member = parseMember(channelData ?? "");
+        if (member === undefined) {
+          return refuse("channel_data: expected a JSON object with a user_id");
+        }
+      }
+    }
+    if (this.#channels.has(channel)) return this.#succeeded(channel);
+    const hubChannel = pusherHubChannel(this.app, channel);
+    let isJoined = false;
+    await this.session.join({ join: [hubChannel], leave: [] }, (outcome) => {
+      if ("error" in outcome) {
+        this.session.write(
+          renderSubscriptionError(channel, outcome.error, { type: "LimitReached", status: 429 }),
+        );
+        return;
+      }
+      isJoined = true;
+      this.#channels.add(channel);
+    });
+    if (!isJoined) return;
+    if (member === undefined || this.#presence === null) return this.#succeeded(channel);
+    this.#members.set(channel, member);
+    const isNew = this.#presence.join(hubChannel, member, this.session);
+    this.#succeeded(channel);
+    if (isNew) {
+      await this.#tell(channel, renderMemberAdded(channel, member.userId, member.userInfo));
+    }
+  }
+
+  /** Writes `subscription_succeeded`, with the members on a presence channel. */
+  #succeeded(channel: string): void {
+    const isPresence = this.#members.has(channel) && this.#presence !== null;
+    const roster = isPresence
+      ? { members: this.#presence!.members(pusherHubChannel(this.app, channel)) }
+      : undefined;
+    this.session.write(renderSubscriptionSucceeded(channel, roster));
+  }
+
+  /** Sends `frame` to `channel`'s other subscribers. */
+  async #tell(channel: string, frame: string): Promise<void> {
+    const { broker, logger } = this.session.context;
+    try {
+      await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });
+    } catch (error) {
+      logger.warn("presence event not sent", { error: errorMessage(error) });
+    }
+  }
+
+  /** Called once the connection has closed: it leaves its presence channels. */
+  closed(): void {
+    for (const channel of this.#members.keys()) void this.#leavePresence(channel);
+  }
+
+  async #leavePresence(channel: string): Promise<void> {
+    const member = this.#members.get(channel);
+    if (member === undefined || this.#presence === null) return;
+    this.#members.delete(channel);
+    const hubChannel = pusherHubChannel(this.app, channel);
+    const removed = this.#presence.leave(hubChannel, member.userId, this.session);
+    if (removed !== undefined) {
+      await this.#tell(channel, renderMemberRemoved(channel, removed.userId));
+    }
+  }
+
+  async #unsubscribe(channel: string): Promise<void> {
+    if (!this.#channels.delete(channel)) return;
+    await this.session.join({ join: [], leave: [pusherHubChannel(this.app, channel)] }, () => {});
+    await this.#leavePresence(channel);
+  }
+
+  #signin({ auth, userData }: Extract<PusherClientMessage, { type: "signin" }>): void {
+    if (!isValidUserAuth(this.app, this.socketId, { userData, auth })) {
+      return this.error(4009, "pusher:signin: invalid signature");
+    }
+    let id: unknown;
+    try {
+      id = (JSON.parse(userData) as { id?: unknown } | null)?.id;
+    } catch {
+      // Answered below.
+    }
+    if (typeof id !== "string" && typeof id !== "number") {
+      return this.error(4009, "pusher:signin: user_data: expected a JSON object with an id");
+    }
+    this.#userId = String(id);
+    this.session.write(renderSigninSuccess(userData));
+  }
+
+  async #clientEvent(
+    { event, channel, data }: Extract<PusherClientMessage, { type: "client" }>,
+  ): Promise<void> {
+    const refuse = (why: string) => this.error(PUSHER_CODES.clientEventRejected, why);
+    if (!this.app.enableClientMessages) {
+      return refuse(`${event}: client events are not enabled for this app`);
+    }
+    if (!isAuthorizedChannel(channel)) {
+      return refuse(`${event}: client events go on private and presence channels only`);
+    }
+    if (!this.#channels.has(channel)) {
+      return refuse(`${event}: subscribe to ${channel} before sending client events to it`);
+    }
+    const max = Math.floor(this.app.maxEventPayloadKb * 1024);
+    const bytes = utf8LengthOver(data, max);
+    if (bytes !== null) return refuse(`${event}: data of ${bytes} bytes, more than ${max}`);
+    if (!this.#withinClientEventRate()) {
+      return refuse(`${event}: more than ${CLIENT_EVENTS_PER_SECOND} client events a second`);
+    }
+    const { broker, metrics, logger } = this.session.context;
+    const frame = renderPusherEvent(event, channel, data, this.#members.get(channel)?.userId);
+    try {
+      await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });
+    } catch (error) {
+      logger.warn("client event not sent", { error: errorMessage(error) });
+      return this.error(null, `${event}: cannot be sent now (${clientReason(error)})`);
+    }
+    metrics.clientPublications++;
+  }
+
+  #withinClientEventRate(): boolean {
+    const now = Date.now();
+    const rate = CLIENT_EVENTS_PER_SECOND;
+    this.#allowance = Math.min(rate, this.#allowance + (now - this.#allowanceAt) * rate / 1000);
+    this.#allowanceAt = now;
+    if (this.#allowance < 1) return false;
+    this.#allowance--;
+    return true;
+  }
+}
+
+/** The member a presence subscription's `channel_data` names: `user_id` a non-empty string or
+ * a number (Laravel sends numbers), `user_info` anything. */
+function parseMember(channelData: string): PresenceMember | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(channelData);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { user_id: userId, user_info: userInfo } = value as Record<string, unknown>;
+  const isId = (typeof userId === "string" && userId !== "") ||
+    (typeof userId === "number" && Number.isFinite(userId));
+  if (!isId) return undefined;
+  return userInfo === undefined ? { userId } : { userId, userInfo };
+}
