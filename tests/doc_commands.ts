@@ -3,7 +3,8 @@
  * The commands the docs show, read from the Markdown itself, and the comparison of what they
  * print with what the docs show. In a `console` block, `$ COMMAND` is typed at a shell (a line
  * ending in `\` goes on to the next), the lines after it are what it prints, `> TEXT` is typed
- * at a WebSocket terminal's prompt and `< TEXT` is a line that terminal prints. Values that
+ * at a WebSocket terminal's prompt and `< TEXT` is a line that terminal prints; a block with a
+ * `title` (```` ```console title="alice" ````) is typed in the terminal of that name. Values that
  * differ on every run (tokens, an expiry, an epoch, a node id) are matched by their shape, and
  * a value shown again stands for the same real value; documented ports stand for real ones.
  */
@@ -21,6 +22,9 @@ export interface DocStep {
   readonly output: readonly string[];
   /** `FILE:LINE` of the step, for messages. */
   readonly where: string;
+  /** The terminal it is typed in or printed by: its block's `title`, `""` for a block without
+   * one. */
+  readonly terminal: string;
 }
 
 /** Where to read steps from. */
@@ -35,6 +39,8 @@ export interface StepsOptions {
 interface Block {
   readonly line: number;
   readonly info: string;
+  /** The `title="..."` of the info string, `""` without one. */
+  readonly title: string;
   readonly lines: string[];
 }
 
@@ -77,16 +83,17 @@ function parseMarkdown(markdown: string, source: string) {
   const headings: Heading[] = [];
   let open: (Block & { indent: number }) | null = null;
   markdown.split("\n").forEach((text, index) => {
-    const fence = /^( *)```(\S*)\s*$/.exec(text);
+    const fence = /^( *)```(\S*)(.*)$/.exec(text);
     if (open !== null) {
-      if (fence !== null && fence[2] === "") {
+      if (fence !== null && fence[2] === "" && fence[3]!.trim() === "") {
         blocks.push(open);
         open = null;
       } else {
         open.lines.push(text.slice(open.indent));
       }
     } else if (fence !== null) {
-      open = { line: index + 1, info: fence[2]!, lines: [], indent: fence[1]!.length };
+      const title = /(?:^|\s)title="([^"]*)"/.exec(fence[3]!)?.[1] ?? "";
+      open = { line: index + 1, info: fence[2]!, title, lines: [], indent: fence[1]!.length };
     } else {
       const match = /^(#{1,6}) (.+)$/.exec(text);
       if (match) headings.push({ line: index + 1, level: match[1]!.length, text: match[2]! });
@@ -97,7 +104,8 @@ function parseMarkdown(markdown: string, source: string) {
 }
 
 function blockSteps(block: Block, source: string): DocStep[] {
-  const steps: Array<{ kind: DocStep["kind"]; text: string; output: string[]; where: string }> = [];
+  const steps: Array<Omit<DocStep, "text" | "output"> & { text: string; output: string[] }> = [];
+  const { title: terminal } = block;
   let isContinued = false;
   block.lines.forEach((text, index) => {
     const where = `${source}:${block.line + 1 + index}`;
@@ -105,11 +113,11 @@ function blockSteps(block: Block, source: string): DocStep[] {
     if (isContinued && last !== undefined) {
       last.text += `\n${text}`;
     } else if (text.startsWith("$ ")) {
-      steps.push({ kind: "command", text: text.slice(2), output: [], where });
+      steps.push({ kind: "command", text: text.slice(2), output: [], where, terminal });
     } else if (text.startsWith("> ")) {
-      steps.push({ kind: "send", text: text.slice(2), output: [], where });
+      steps.push({ kind: "send", text: text.slice(2), output: [], where, terminal });
     } else if (text.startsWith("< ")) {
-      steps.push({ kind: "receive", text, output: [], where });
+      steps.push({ kind: "receive", text, output: [], where, terminal });
     } else if (last?.kind === "command") {
       last.output.push(text);
     } else {

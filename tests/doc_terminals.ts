@@ -125,16 +125,18 @@ export class Shell implements AsyncDisposable {
 }
 
 /** How to run a `LiveCommand`. */
-export interface LiveOptions {
+export interface LiveOptions extends ShellOptions {
   /** A prompt it prints before reading a line (wsdump's `> `); not part of the lines. */
   readonly prompt?: string;
-  /** Variables beside this process's (whose `BOREAS_*` ones are left out). */
-  readonly env?: Readonly<Record<string, string>>;
+  /** Whether its stderr shows among its lines, as in a terminal (a server's `Listening on`
+   * line); default false, so that curl's progress meter does not. */
+  readonly isStderrShown?: boolean;
 }
 
 /** A command line run by `sh -c` that keeps running, read line by line as a terminal shows its
- * lines: without ANSI control sequences and prompts, blank lines skipped. Dispose it to end
- * its input, kill it if it still runs, and wait for it. */
+ * lines: without ANSI control sequences and prompts, blank lines skipped. It may start with
+ * variable assignments (`NAME=value command ...`). Dispose it to end its input, kill it if it
+ * still runs, and wait for it. */
 export class LiveCommand implements AsyncDisposable {
   readonly #child: Deno.ChildProcess;
   readonly #input: WritableStreamDefaultWriter<Uint8Array>;
@@ -142,10 +144,12 @@ export class LiveCommand implements AsyncDisposable {
   readonly #prompt: RegExp;
   #isExited = false;
 
-  constructor(command: string, { prompt, env = {} }: LiveOptions = {}) {
-    // `exec`, so that a signal reaches the command itself rather than the shell.
+  constructor(command: string, { prompt, env = {}, cwd, isStderrShown = false }: LiveOptions = {}) {
+    // `exec`, so that a signal reaches the command itself rather than the shell; `env`, which
+    // execs the command in turn, so that it may start with variable assignments.
     this.#child = new Deno.Command("sh", {
-      args: ["-c", `exec ${command}`],
+      args: ["-c", `exec env ${command}${isStderrShown ? " 2>&1" : ""}`],
+      ...(cwd === undefined ? {} : { cwd }),
       clearEnv: true,
       env: childEnv(env),
       stdin: "piped",
@@ -217,4 +221,21 @@ export class LiveCommand implements AsyncDisposable {
     await withTimeout(this.#child.status, "the command to exit", TERMINAL_WAIT_MS);
     await this.#stdout.cancel();
   }
+}
+
+/** The words `sh` makes of `command` (quotes removed, variables and globs expanded), as the
+ * program it runs would get them, assignments in front included. */
+export async function shellWords(
+  command: string,
+  { cwd, env = {} }: ShellOptions = {},
+): Promise<string[]> {
+  const { code, stdout, stderr } = await new Deno.Command("sh", {
+    args: ["-c", `printf '%s\\0' ${command}`],
+    ...(cwd === undefined ? {} : { cwd }),
+    clearEnv: true,
+    env: childEnv(env),
+  }).output();
+  const decoder = new TextDecoder();
+  if (code !== 0) throw new Error(`sh cannot read ${command}: ${decoder.decode(stderr)}`);
+  return decoder.decode(stdout).split("\0").slice(0, -1);
 }

@@ -10,142 +10,23 @@ import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { DEFAULT_CONFIG } from "../src/config.ts";
 import { OPEN_GRANT } from "../src/grants.ts";
-import { startTestServer, TestClient, type TestServer, WAIT_MS } from "./helpers.ts";
+import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import {
   assertNothingReceived,
   authenticateAndJoin,
   closeOf,
   publish,
 } from "./integration_helpers.ts";
-import { until } from "./cluster_helpers.ts";
 import { consoleSteps, DocSession, type DocStep } from "./doc_commands.ts";
+import { assertHolds, runAsDocumented, runShown } from "./doc_runner.ts";
 import { LiveCommand, Shell } from "./doc_terminals.ts";
-import {
-  endpointsOf,
-  MAIN_PERMISSIONS,
-  serverCommand,
-  spawnBoreas,
-  tempDir,
-} from "./process_helpers.ts";
-import { startRedis } from "./redis_server.ts";
+import { MAIN_PERMISSIONS, serverCommand, tempDir } from "./process_helpers.ts";
 
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 const PROTOCOL = await Deno.readTextFile(new URL("../docs/protocol.md", import.meta.url));
 
 function readmeSteps(heading: string): DocStep[] {
   return consoleSteps(README, { source: "README.md", heading });
-}
-
-/** Asserts that `steps` still hold each of `starts` (the start of a command, or `>` and `<` for
- * frames): a section that lost its server, client or frames would check less and still pass. */
-function assertHolds(steps: readonly DocStep[], starts: readonly string[]): void {
-  for (const start of starts) {
-    const frame = ({ ">": "send", "<": "receive" } as const)[start as ">" | "<"];
-    const isThere = steps.some(({ kind, text }) =>
-      frame === undefined ? kind === "command" && text.startsWith(start) : kind === frame
-    );
-    assert.ok(isThere, `the section shows no ${start} step any more`);
-  }
-}
-
-/** Types `step`'s command in `shell`, with its ports put right, and asserts that it exits 0
- * and prints what the docs show. A curl GET reads state that a frame typed just before may not
- * have reached yet, so it is run again until it shows that, for a bounded time. */
-async function runShown(shell: Shell, step: DocStep, session: DocSession): Promise<void> {
-  const command = session.resolve(step.text, step.where);
-  let ran = await shell.run(command);
-  if (/^curl\s/.test(command) && !/\s(-X|-d|--data\S*)\s/.test(command)) {
-    await until(
-      async () => {
-        if (session.matches(step.output, ran.stdout)) return true;
-        ran = await shell.run(command);
-        return false;
-      },
-      `${step.where} to show what the docs show`,
-      WAIT_MS,
-    ).catch(() => {
-      // The comparison below says what differs.
-    });
-  }
-  assert.equal(ran.code, 0, `${step.where}: ${command} exited with ${ran.code}: ${ran.stderr}`);
-  session.expect(step.output, ran.stdout, step.where);
-}
-
-/** Runs `deno task start ARGS` as the test suite starts main.ts (`deno run` with the task's
- * flags), on free ports, which then stand for the documented ones (or the defaults); its banner
- * must be the one shown, if one is. The process goes on `stack`. */
-async function startNode(
-  step: DocStep,
-  session: DocSession,
-  { cwd, stack }: { cwd: string; stack: AsyncDisposableStack },
-): Promise<void> {
-  const args = step.text.replace(/^deno task start/, "").split(/\s+/).filter((arg) => arg !== "");
-  const documented = new Map([
-    ["--api-port", DEFAULT_CONFIG.apiPort],
-    ["--ws-port", DEFAULT_CONFIG.wsPort],
-  ]);
-  for (const flag of documented.keys()) {
-    const at = args.indexOf(flag);
-    if (at < 0) {
-      args.push(flag, "0");
-    } else {
-      documented.set(flag, Number(args[at + 1]));
-      args[at + 1] = "0";
-    }
-  }
-  const resolved = args.map((arg) => session.resolve(arg, step.where));
-  const node = stack.use(await spawnBoreas(resolved, { cwd }));
-  const banner = await node.linesUntil();
-  const { apiPort, wsPort } = endpointsOf(banner);
-  session.bindPort(documented.get("--api-port")!, apiPort);
-  session.bindPort(documented.get("--ws-port")!, wsPort);
-  if (step.output.length > 0) session.expect(step.output, banner.join("\n"), step.where);
-}
-
-/** Starts the test's own redis-server, on a free port that the documented one then stands for
- * (never the machine's Redis). */
-async function startDocumentedRedis(step: DocStep, session: DocSession) {
-  const match = /^redis-server --port (\d+)(?: --appendonly (yes|no))?$/.exec(step.text);
-  assert.ok(match, `${step.where}: expected redis-server --port N [--appendonly yes|no]`);
-  const redis = await startRedis({ appendOnly: match[2] === "yes" });
-  session.bindPort(Number(match[1]), redis.port);
-  return redis;
-}
-
-/** Runs `steps` as a reader would, in `cwd`: servers as they say, every other command in one
- * shell, and the frames typed at, and printed by, the last wsdump started, which must print
- * nothing the steps do not show. */
-async function runAsDocumented(steps: readonly DocStep[], cwd: string): Promise<void> {
-  const session = new DocSession();
-  await using stack = new AsyncDisposableStack();
-  const shell = stack.use(new Shell({ cwd }));
-  let terminal: LiveCommand | undefined;
-  const wsdump = (where: string) => {
-    assert.ok(terminal, `${where}: a frame, but no wsdump started before it`);
-    return terminal;
-  };
-  for (const step of steps) {
-    const { kind, text, where } = step;
-    if (kind === "send") {
-      await wsdump(where).type(session.resolve(text, where));
-    } else if (kind === "receive") {
-      session.expect([text], await wsdump(where).nextLine(`${where}: ${text}`), where);
-    } else if (/^deno task start\b/.test(text)) {
-      await startNode(step, session, { cwd, stack });
-    } else if (/^redis-server\s/.test(text)) {
-      stack.use(await startDocumentedRedis(step, session));
-    } else if (/^wsdump\s/.test(text)) {
-      terminal = stack.use(new LiveCommand(session.resolve(text, where), { prompt: "> " }));
-      for (const line of step.output) {
-        session.expect([line], await terminal.nextLine(`${where}: ${line}`), where);
-      }
-    } else {
-      await runShown(shell, step, session);
-    }
-  }
-  if (terminal !== undefined) {
-    assert.deepEqual(await terminal.end(), [], "wsdump printed more than the docs show");
-  }
 }
 
 /** `METHOD /path?query` of a curl command line, to tell one example from another. */
@@ -189,7 +70,7 @@ function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-Deno.test("consoleSteps reads commands, outputs and frames, and fails on a moved or empty section", () => {
+Deno.test("consoleSteps reads commands, outputs, frames and their terminals, and fails on a moved or empty section", () => {
   const markdown = [
     "# Doc",
     "## A",
@@ -199,6 +80,10 @@ Deno.test("consoleSteps reads commands, outputs and frames, and fails on a moved
     '{"ok": 1}',
     '> {"a": 1}',
     '< {"b": 2}',
+    "```",
+    '```console title="bob"',
+    "$ wsdump ws://localhost:8002",
+    '< {"c": 3}',
     "```",
     "## B",
     "```sh",
@@ -211,9 +96,18 @@ Deno.test("consoleSteps reads commands, outputs and frames, and fails on a moved
       text: "curl -X POST \\\n    -d '{}' http://localhost:8001/",
       output: ['{"ok": 1}'],
       where: "x.md:4",
+      terminal: "",
     },
-    { kind: "send", text: '{"a": 1}', output: [], where: "x.md:7" },
-    { kind: "receive", text: '< {"b": 2}', output: [], where: "x.md:8" },
+    { kind: "send", text: '{"a": 1}', output: [], where: "x.md:7", terminal: "" },
+    { kind: "receive", text: '< {"b": 2}', output: [], where: "x.md:8", terminal: "" },
+    {
+      kind: "command",
+      text: "wsdump ws://localhost:8002",
+      output: [],
+      where: "x.md:11",
+      terminal: "bob",
+    },
+    { kind: "receive", text: '< {"c": 3}', output: [], where: "x.md:12", terminal: "bob" },
   ]);
   const steps = (heading: string) => () => consoleSteps(markdown, { source: "x.md", heading });
   assert.throws(steps("## Quick start"), /x\.md: expected one heading "## Quick start", found 0/);
