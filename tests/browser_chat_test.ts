@@ -40,6 +40,9 @@ const CHAT_PAGE = `<!doctype html>
     messages() {
       return this.events.filter((event) => event.type === "message");
     },
+    memberEvents() {
+      return this.events.filter((event) => event.type === "joined" || event.type === "members");
+    },
     async say(text) {
       try {
         await this.subscriber.publish(this.room, { text });
@@ -57,6 +60,7 @@ interface ChatGlobals {
   chat: {
     events: Client.SubscriberEvent<{ text: string }>[];
     messages(): Client.BroadcastEvent<{ text: string }>[];
+    memberEvents(): unknown[];
     ended: string | null;
     enter(options: { url: string; token: string; room: string }): Promise<void>;
     say(text: string): Promise<string>;
@@ -78,6 +82,16 @@ async function enterChat(
     "the chat page to enter the room",
   );
   return page;
+}
+
+/** The members events (`members` lists and `joined`) the page's client has read, once there
+ * are `count`. */
+async function memberEventsIn(page: Page, count: number): Promise<unknown[]> {
+  await page.waitForFunction(
+    (count) => (globalThis as unknown as ChatGlobals).chat.memberEvents().length >= count,
+    count,
+  );
+  return await page.evaluate(() => (globalThis as unknown as ChatGlobals).chat.memberEvents());
 }
 
 /** What the page's chat client answers to saying `text`: `sent`, or why not. */
@@ -122,9 +136,16 @@ Deno.test("a chat in two browser pages: messages both ways with their user, a re
     token: await tokenOf("alice"),
   });
   const bob = await enterChat(browser, { page, url: server.wsUrl, token: await tokenOf("bob") });
-  // Both are in the room, as the server counts it.
+  // Both are in the room, as the server counts it, and as each page sees it: alice saw herself
+  // listed, then bob join; bob saw both listed.
   const presence = await (await server.api(`/presence/${ROOM}/`)).json();
   assert.deepEqual(presence, { connections: 2, users: ["alice", "bob"] });
+  assert.deepEqual(await memberEventsIn(alice, 2), [
+    { type: "members", channel: ROOM, users: ["alice"], isTruncated: false },
+    { type: "joined", channel: ROOM, user: "bob" },
+  ]);
+  const [bobsList] = await memberEventsIn(bob, 1) as Array<{ users: string[] }>;
+  assert.deepEqual(bobsList!.users.toSorted(), ["alice", "bob"]);
 
   assert.equal(await say(alice, "hi bob"), "sent");
   assert.deepEqual(await messagesIn(bob, 1), [
