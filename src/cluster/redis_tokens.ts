@@ -95,7 +95,7 @@ export class RedisTokenRegistry implements TokenRegistry {
         multi.zAdd(keys.expiringTokens, { score: grant.expiresAt, value: token });
       }
       await multi.exec();
-    });
+    }, { replicated: true });
     return token;
   }
 
@@ -127,8 +127,7 @@ export class RedisTokenRegistry implements TokenRegistry {
         Date.now(),
         REMEMBER_REVOKED_MS,
         keys.revocations,
-      ])
-    );
+      ]), { replicated: true });
     return removed === 1;
   }
 
