@@ -149,7 +149,8 @@ export class SentinelLocator implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.#isClosed = true;
-    await this.#pending?.catch(() => {});
+    // Closing the connection ends a question in flight at once; none is asked after it.
     if (this.#current !== null) this.#drop(this.#current.client);
+    await this.#pending?.catch(() => {});
   }
 }
