@@ -338,20 +338,29 @@ Deno.test("with --redis-url, a Redis that turns into a replica is left, and used
   await using other = await startRedis();
   const key = "operator-key";
   const authorization = { authorization: `Bearer ${key}` };
-  await using node = await startTestServer({ redisUrl: redis.url, nodeId: "a", apiKey: [key] });
+  const lines: string[] = [];
+  const logger = createLogger({ stdout: () => {}, stderr: (line) => lines.push(line) });
+  await using node = await startTestServer(
+    { redisUrl: redis.url, nodeId: "a", apiKey: [key] },
+    { logger },
+  );
   await untilHealthy(node);
   await redis.cli("REPLICAOF", "127.0.0.1", String(other.port));
   // Its next write (a heartbeat, at most a second away) is refused READONLY: the node leaves,
-  // and will not take a replica for its master.
+  // and each time it connects again, it finds a replica (ROLE) and leaves it.
   await until(async () => (await status(node.api("/health"))) === 503, "the node to leave it");
   const minted = node.api("/token/", { method: "POST", headers: authorization });
   assert.equal(await status(minted), 503);
   await until(
     async () =>
-      /"redis: 127\.0\.0\.1:\d+ is a replica, not the master"/.test(
+      /"redis: (127\.0\.0\.1:\d+ is a replica, not the master|READONLY .*)"/.test(
         await (await node.api("/health", { headers: authorization })).text(),
       ),
     "the node to refuse the replica",
+  );
+  await until(
+    () => lines.some((line) => /is a replica, not the master/.test(line)),
+    "the node to find a replica where it reconnected (ROLE), and say so",
   );
   assert.equal(await redis.cli("REPLICAOF", "NO", "ONE"), "OK");
   await untilHealthy(node);

@@ -160,13 +160,23 @@ export class RedisConnection implements AsyncDisposable {
     );
     const fail = (error: unknown) => this.#fail(client, error);
     client.on("error", fail);
-    client.on("ready", () => this.#confirm(client, address).catch(fail));
+    client.on("ready", () => {
+      const checked = this.#checkRole(client, address);
+      if (this.#options.sentinels !== null) {
+        checked.then(() => this.#take(client, address, true), fail);
+        return;
+      }
+      // With a URL, as soon as it is connected, as it always was: a node's first requests
+      // need not wait for the check, and a replica answers writes READONLY anyway.
+      this.#take(client, address, false);
+      checked.then(() => this.#take(client, address, true), fail);
+    });
     client.connect().catch(fail);
   }
 
-  /** Takes `client` into service once its server says it is a master. A server that cannot
-   * say (`ROLE` refused, as some managed services do) is taken at its word. */
-  async #confirm(client: RedisClient, address: string): Promise<void> {
+  /** Resolves once `client`'s server says it is a master; rejects when it says it is not. A
+   * server that cannot say (`ROLE` refused, as some managed services do) is taken at its word. */
+  async #checkRole(client: RedisClient, address: string): Promise<void> {
     const reply = await client.role().catch((error) => {
       if (error instanceof ErrorReply) return undefined;
       throw error;
@@ -175,15 +185,23 @@ export class RedisConnection implements AsyncDisposable {
     if (role !== "master") {
       throw new Error(`${address} is a ${role === "slave" ? "replica" : role}, not the master`);
     }
+  }
+
+  /** Puts `client` into service (once), and counts the connection as made once its server
+   * is known to be a master (`isChecked`): only then does the back-off start over. */
+  #take(client: RedisClient, address: string, isChecked: boolean): void {
     if (this.#client !== client || this.#isClosed) return;
     clearTimeout(this.#connectTimer);
+    const isNew = !this.#isReady;
     this.#isReady = true;
     this.#address = address;
-    this.#wasReady = true;
-    this.#hasWarned = false;
-    this.#attempts = 0;
-    this.#options.logger.info("redis connected", { connection: this.#options.name, address });
-    this.#options.onReady(client, address);
+    if (isChecked) {
+      this.#wasReady = true;
+      this.#hasWarned = false;
+      this.#attempts = 0;
+      this.#options.logger.info("redis connected", { connection: this.#options.name, address });
+    }
+    if (isNew) this.#options.onReady(client, address);
   }
 
   /** `client` failed (null: none could be opened): say so and open a new one after the
