@@ -67,6 +67,8 @@ export class RedisConnection implements AsyncDisposable {
   #client: RedisClient | null = null;
   /** Whether `#client` is connected to a master and may be used. */
   #isReady = false;
+  /** Whether `#client` failed: it is not used again, whatever answers come late. */
+  #hasFailed = false;
   #address: string | null = null;
   /** Counts the clients opened, so that a late answer for a replaced one is ignored. */
   #generation = 0;
@@ -151,6 +153,7 @@ export class RedisConnection implements AsyncDisposable {
       address = hostPort(node.host, node.port);
     }
     this.#client = client;
+    this.#hasFailed = false;
     // The client's connect timeout ends with the socket's: a server that takes the
     // connection and then answers nothing (stopped, wedged) would keep it opening forever.
     clearTimeout(this.#connectTimer);
@@ -190,7 +193,7 @@ export class RedisConnection implements AsyncDisposable {
   /** Puts `client` into service (once), and counts the connection as made once its server
    * is known to be a master (`isChecked`): only then does the back-off start over. */
   #take(client: RedisClient, address: string, isChecked: boolean): void {
-    if (this.#client !== client || this.#isClosed) return;
+    if (this.#client !== client || this.#hasFailed || this.#isClosed) return;
     clearTimeout(this.#connectTimer);
     const isNew = !this.#isReady;
     this.#isReady = true;
@@ -211,6 +214,7 @@ export class RedisConnection implements AsyncDisposable {
     const { logger, name, redact } = this.#options;
     clearTimeout(this.#connectTimer);
     this.#isReady = false;
+    this.#hasFailed = true;
     const message = redact(describe(error));
     this.#options.onFailed(message);
     if (this.#isClosed) return;
