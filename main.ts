@@ -54,7 +54,7 @@ async function main(args: string[], env: Record<string, string | undefined>): Pr
     await using _journal = journal;
     const { debug } = config;
     const tokenCount = tokens.length;
-    const cluster = config.redisUrl === null ? undefined : clusterBanner(config, nodeId);
+    const cluster = clusterBanner(config, nodeId);
     bannerStart({ provider, tokenCount, debug, debugPaths: DEBUG_PATHS, cluster })
       .forEach((line) => logger.print(line));
     if (skippedLines > 0) {

@@ -9,6 +9,19 @@ export function hostPort(hostname: string, port: number): string {
   return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
+/** `host:port`, `host` alone (then `defaultPort`), or `[ipv6]:port`, as a host and a port; null
+ * when it is none of these. The host is not resolved. */
+export function parseHostPort(
+  raw: string,
+  defaultPort: number,
+): { host: string; port: number } | null {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]\s]+))(?::(\d{1,5}))?$/.exec(raw.trim());
+  if (match === null) return null;
+  const port = match[3] === undefined ? defaultPort : Number(match[3]);
+  if (port < 1 || port > 65535) return null;
+  return { host: match[1] ?? match[2]!, port };
+}
+
 /** The host to put in a URL for reaching a server bound to `hostname` from this machine: a
  * wildcard address is not something a client can connect to, so it becomes loopback. */
 export function urlHost(hostname: string): string {

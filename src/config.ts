@@ -67,6 +67,7 @@ export function loadConfig(
   const file = readConfigFile(configFlag ?? env.BOREAS_CONFIG, readFile, problems);
 
   const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  const given = new Set<keyof Config>();
   for (const spec of OPTIONS) {
     const flag = `--${specFlag(spec)}`;
     const sources: Array<[label: string, raw: unknown]> = [
@@ -76,6 +77,7 @@ export function loadConfig(
     ];
     const found = sources.find(([, raw]) => raw !== undefined);
     if (found === undefined) continue;
+    given.add(spec.key);
     const [label, raw] = found;
     const parsed = parseValue(spec.kind, raw);
     if (isProblem(parsed)) {
@@ -87,11 +89,7 @@ export function loadConfig(
   if (config.tokensFile !== null && config.tokensUrl !== null) {
     problems.push("--tokens-file and --tokens-url: expected one token provider, got both");
   }
-  if (config.tokenStore !== null && config.redisUrl !== null) {
-    problems.push(
-      "--token-store and --redis-url: expected one of them, got both (in cluster mode Redis holds the tokens)",
-    );
-  }
+  problems.push(...redisProblems(given, config.redisTls === true));
   if ((config.webhookUrl as string[]).length > 0 && config.webhookSecret === null) {
     problems.push("--webhook-url: expected --webhook-secret too, to sign the batches");
   }
@@ -106,6 +104,41 @@ export function loadConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config as unknown as Config);
+}
+
+/** What is wrong with the Redis options given (whether their values were valid or not),
+ * taken together: one way to reach Redis, Sentinel's options only with Sentinel, and no token
+ * store in cluster mode. */
+function redisProblems(given: ReadonlySet<keyof Config>, isTls: boolean): string[] {
+  const problems: string[] = [];
+  const isSentinel = given.has("redisSentinel");
+  if (given.has("redisUrl") && isSentinel) {
+    problems.push("--redis-url and --redis-sentinel: expected one of them, got both");
+  }
+  if (isSentinel && !given.has("redisSentinelMaster")) {
+    problems.push("--redis-sentinel: expected --redis-sentinel-master too, naming the master");
+  }
+  if (!isSentinel) {
+    const sentinelOnly = [
+      ["redisSentinelMaster", ""],
+      ["redisSentinelPassword", ""],
+      ["redisUsername", " (with --redis-url, in the URL: redis://USER:PASSWORD@host)"],
+      ["redisPassword", " (with --redis-url, in the URL: redis://:PASSWORD@host)"],
+      ["redisTls", " (with --redis-url, a rediss:// URL)"],
+    ] as const;
+    for (const [key, hint] of sentinelOnly) {
+      // `--no-redis-tls` asks for nothing Sentinel alone could give.
+      if (!given.has(key) || (key === "redisTls" && !isTls)) continue;
+      problems.push(`--${flagName(key)}: expected --redis-sentinel too${hint}`);
+    }
+  }
+  if (given.has("tokenStore") && (given.has("redisUrl") || isSentinel)) {
+    const redis = isSentinel ? "--redis-sentinel" : "--redis-url";
+    problems.push(
+      `--token-store and ${redis}: expected one of them, got both (in cluster mode Redis holds the tokens)`,
+    );
+  }
+  return problems;
 }
 
 /** Parses the flags into raw strings and booleans keyed by flag name (`api-port`), adding a

@@ -15,6 +15,7 @@ import {
 } from "./log.ts";
 import { patternsProblem } from "./grants.ts";
 import { parsePusherApps, type PusherApp } from "./config_pusher_apps.ts";
+import { hostPort, parseHostPort } from "./address.ts";
 
 /** Everything the server needs to start, every field resolved. Durations are in seconds. */
 export interface Config {
@@ -48,6 +49,17 @@ export interface Config {
   readonly logOutput: LogOutput;
   /** Cluster mode's Redis (`redis://` or `rediss://`); null runs a standalone server. */
   readonly redisUrl: string | null;
+  /** Cluster mode through Sentinel: the sentinels to ask for the master, `host:port` each. */
+  readonly redisSentinel: readonly string[];
+  /** The name of the master the sentinels monitor (`sentinel monitor <name> ...`). */
+  readonly redisSentinelMaster: string | null;
+  /** The password the sentinels require, if any. */
+  readonly redisSentinelPassword: string | null;
+  /** With Sentinel: the ACL user and password of the master (a URL carries them otherwise). */
+  readonly redisUsername: string | null;
+  readonly redisPassword: string | null;
+  /** With Sentinel: TLS to the sentinels and the master (a `rediss://` URL otherwise). */
+  readonly redisTls: boolean;
   readonly redisPrefix: string;
   /** This node's name in the cluster; null generates one per process. */
   readonly nodeId: string | null;
@@ -123,6 +135,12 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   logFormat: "text",
   logOutput: "stderr",
   redisUrl: null,
+  redisSentinel: Object.freeze([]),
+  redisSentinelMaster: null,
+  redisSentinelPassword: null,
+  redisUsername: null,
+  redisPassword: null,
+  redisTls: false,
   redisPrefix: "boreas",
   nodeId: null,
   nodeTimeout: 15,
@@ -165,6 +183,7 @@ type Kind =
   | "format"
   | "output"
   | "redis-url"
+  | "addresses"
   | "name"
   | "timeout"
   | "size"
@@ -184,6 +203,7 @@ export const LIST_KINDS: ReadonlySet<Kind> = new Set<Kind>([
   "hosts",
   "patterns",
   "pusher-apps",
+  "addresses",
 ]);
 
 /** One option: its Config key, the kind of value it takes, and its help. */
@@ -227,6 +247,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "logFormat", kind: "format", placeholder: "FORMAT", summary: `log line format: ${LOG_FORMATS.join(", ")}` },
   { key: "logOutput", kind: "output", placeholder: "STREAM", summary: `where log lines go: ${LOG_OUTPUTS.join(", ")} (the banner is always on stdout)` },
   { key: "redisUrl", kind: "redis-url", placeholder: "URL", summary: "run as one node of a cluster sharing this Redis: redis://[[user]:password@]host[:port][/db] or rediss://" },
+  { key: "redisSentinel", kind: "addresses", placeholder: "HOST:PORT", summary: "run as one node of a cluster whose Redis master these sentinels name, instead of --redis-url (repeatable)" },
+  { key: "redisSentinelMaster", kind: "name", placeholder: "NAME", summary: "with --redis-sentinel: the name the sentinels monitor the master under" },
+  { key: "redisSentinelPassword", kind: "secret", placeholder: "SECRET", summary: "with --redis-sentinel: the password the sentinels require" },
+  { key: "redisUsername", kind: "text", placeholder: "USER", summary: "with --redis-sentinel: the master's ACL user (--redis-url carries it in the URL)" },
+  { key: "redisPassword", kind: "secret", placeholder: "SECRET", summary: "with --redis-sentinel: the master's password (--redis-url carries it in the URL)" },
+  { key: "redisTls", kind: "boolean", placeholder: "", summary: "with --redis-sentinel: TLS to the sentinels and the master (--redis-url: rediss://)" },
   { key: "redisPrefix", kind: "name", placeholder: "PREFIX", summary: "start of every Redis key and pub/sub channel of this cluster" },
   { key: "nodeId", kind: "name", placeholder: "ID", summary: "this node's name in /stats, webhook events and the cluster (default: generated per process)" },
   { key: "nodeTimeout", kind: "timeout", placeholder: "SECONDS", summary: "how soon the cluster forgets a node that stopped without saying goodbye" },
@@ -327,6 +353,8 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
       return oneOf(LOG_OUTPUTS, raw, shown);
     case "redis-url":
       return parseRedisUrl(raw);
+    case "addresses":
+      return parseAddresses(raw);
     case "name":
       return typeof raw === "string" && NAME.test(raw)
         ? raw
@@ -463,6 +491,24 @@ function listItems(raw: unknown): unknown[] {
   return (Array.isArray(raw) ? raw : [raw]).flatMap((part) =>
     typeof part === "string" ? part.split(",") : [part]
   );
+}
+
+/** The default port of a sentinel. */
+const SENTINEL_PORT = 26379;
+
+/** `host:port` addresses (port 26379 when left out) from a repeated flag, a comma-separated
+ * string, or a JSON array; each comes back as `host:port`. */
+function parseAddresses(raw: unknown): Parsed {
+  const addresses: string[] = [];
+  for (const part of listItems(raw)) {
+    const parsed = typeof part === "string" ? parseHostPort(part, SENTINEL_PORT) : null;
+    if (parsed === null || !isHost(parsed.host)) {
+      const shown = JSON.stringify(part) ?? String(part);
+      return { problem: `expected HOST:PORT addresses, got ${shown}` };
+    }
+    addresses.push(hostPort(parsed.host, parsed.port));
+  }
+  return Object.freeze(addresses);
 }
 
 /** Node ids and key prefixes: no spaces, braces or colons, so that Redis keys built from them

@@ -117,7 +117,9 @@ export async function startServer(
     ? undefined
     : new PusherApps(config.pusherApps, metrics, {
       // Presence members are kept per node: a cluster would need them in Redis.
-      presence: config.redisUrl === null ? new PusherPresence() : null,
+      presence: config.redisUrl === null && config.redisSentinel.length === 0
+        ? new PusherPresence()
+        : null,
     });
   const pusherApi = pusherApps === undefined ? undefined : createPusherApi({
     apps: pusherApps,

@@ -263,6 +263,8 @@ Deno.test("in cluster mode the dashboard shows one row per node", async () => {
   await untilText(page, "#nodes tbody tr:nth-child(2) td:first-child", "node-b");
   // node-b's anonymous connection, as its mirror in Redis holds it.
   await untilText(page, "#nodes tbody tr:nth-child(2) td:nth-child(2)", "1");
+  // The Redis server each node uses.
+  await untilText(page, "#nodes tbody tr:nth-child(2) td:last-child", `127.0.0.1:${redis.port}`);
   await untilText(page, "#connections-anonymous", "1");
   assert.deepEqual(browser.pageErrors, []);
   await onB[Symbol.asyncDispose]();

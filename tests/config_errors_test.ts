@@ -217,6 +217,59 @@ Deno.test("loadConfig() rejects --token-store together with --redis-url, naming 
   ]);
 });
 
+Deno.test("loadConfig() rejects --redis-url with --redis-sentinel, and Sentinel options without it", () => {
+  const sentinel = ["--redis-sentinel", "s.test:26379", "--redis-sentinel-master", "boreas"];
+  assert.deepEqual(problemsOf(["--redis-url", "redis://r.test", ...sentinel]), [
+    "--redis-url and --redis-sentinel: expected one of them, got both",
+  ]);
+  assert.deepEqual(problemsOf(["--redis-sentinel", "s.test"]), [
+    "--redis-sentinel: expected --redis-sentinel-master too, naming the master",
+  ]);
+  assert.deepEqual(problemsOf(["--token-store", "t.log", ...sentinel]), [
+    "--token-store and --redis-sentinel: expected one of them, got both (in cluster mode Redis holds the tokens)",
+  ]);
+  assert.deepEqual(
+    problemsOf(["--redis-url", "redis://r.test", "--redis-password", "hunter2", "--redis-tls"]),
+    [
+      "--redis-password: expected --redis-sentinel too (with --redis-url, in the URL: redis://:PASSWORD@host)",
+      "--redis-tls: expected --redis-sentinel too (with --redis-url, a rediss:// URL)",
+    ],
+  );
+  assert.deepEqual(
+    problemsOf([], {
+      BOREAS_REDIS_SENTINEL_MASTER: "boreas",
+      BOREAS_REDIS_SENTINEL_PASSWORD: "hunter2",
+      BOREAS_REDIS_USERNAME: "u",
+    }),
+    [
+      "--redis-sentinel-master: expected --redis-sentinel too",
+      "--redis-sentinel-password: expected --redis-sentinel too",
+      "--redis-username: expected --redis-sentinel too (with --redis-url, in the URL: redis://USER:PASSWORD@host)",
+    ],
+  );
+});
+
+Deno.test("loadConfig() rejects a bad --redis-sentinel address, and never shows a password", () => {
+  const master = ["--redis-sentinel-master", "boreas"];
+  for (const bad of ["s.test:0", "s.test:99999", "::1", "s test:1", "redis://s.test:1", ""]) {
+    assert.deepEqual(problemsOf([...master, "--redis-sentinel", bad]), [
+      `--redis-sentinel: expected HOST:PORT addresses, got ${JSON.stringify(bad)}`,
+    ]);
+  }
+  assert.deepEqual(problemsOf(master, { BOREAS_REDIS_SENTINEL: "a.test:1,b.test:x" }), [
+    'BOREAS_REDIS_SENTINEL: expected HOST:PORT addresses, got "b.test:x"',
+  ]);
+  assert.deepEqual(
+    problemsOf([...master, "--redis-sentinel", "s.test", "--redis-password="], {
+      BOREAS_REDIS_SENTINEL_PASSWORD: "",
+    }),
+    [
+      "BOREAS_REDIS_SENTINEL_PASSWORD: expected a non-empty secret",
+      "--redis-password: expected a non-empty secret",
+    ],
+  );
+});
+
 Deno.test("loadConfig() rejects a bad --history-size, --history-ttl or --history-max-bytes", () => {
   const args = ["--history-size", "-1", "--history-ttl", "0", "--history-max-bytes", "0"];
   assert.deepEqual(problemsOf(args), [

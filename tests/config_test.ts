@@ -55,6 +55,12 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     logFormat: "text",
     logOutput: "stderr",
     redisUrl: null,
+    redisSentinel: [],
+    redisSentinelMaster: null,
+    redisSentinelPassword: null,
+    redisUsername: null,
+    redisPassword: null,
+    redisTls: false,
     redisPrefix: "boreas",
     nodeId: null,
     nodeTimeout: 15,
@@ -152,6 +158,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_JOIN_LEAVE",
       "BOREAS_PUBLISH_HOOK_URL",
       "BOREAS_PUSHER_APPS",
+      ...SENTINEL_OPTIONS.map(([, , env]) => env),
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
@@ -165,6 +172,57 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       assert.equal(load([], {}, { "./boreas.json": file })[key], json, "./boreas.json");
     });
   }
+});
+
+// The Sentinel options, each set through its flag, its variable and its file key beside
+// `--redis-sentinel` and `--redis-sentinel-master` (which they need).
+// deno-fmt-ignore
+const SENTINEL_OPTIONS: Array<
+  [key: keyof Config, flag: string, env: string, raw: string, json: unknown]
+> = [
+  ["redisSentinelMaster", "--redis-sentinel-master", "BOREAS_REDIS_SENTINEL_MASTER", "main", "main"],
+  ["redisSentinelPassword", "--redis-sentinel-password", "BOREAS_REDIS_SENTINEL_PASSWORD", "s3", "s3"],
+  ["redisUsername", "--redis-username", "BOREAS_REDIS_USERNAME", "boreas", "boreas"],
+  ["redisPassword", "--redis-password", "BOREAS_REDIS_PASSWORD", "pw", "pw"],
+  ["redisTls", "--redis-tls", "BOREAS_REDIS_TLS", "true", true],
+  ["redisSentinel", "--redis-sentinel", "BOREAS_REDIS_SENTINEL", "s.test:1", ["s.test:1"]],
+];
+
+Deno.test("loadConfig() reads every Sentinel option from its flag, its variable and its file key", async (t) => {
+  const base = { redisSentinel: ["r.test:26379"], redisSentinelMaster: "boreas" };
+  for (const [key, flag, env, raw, json] of SENTINEL_OPTIONS) {
+    await t.step(key, () => {
+      assert.notDeepEqual(DEFAULT_CONFIG[key], json);
+      const rest = Object.entries(base).filter(([name]) => name !== key);
+      const restFlags = rest.flatMap(([name, value]) =>
+        [value].flat().flatMap((
+          item,
+        ) => [`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, item])
+      );
+      const flagArgs = typeof json === "boolean" ? [flag] : [flag, raw];
+      assert.deepEqual(load([...restFlags, ...flagArgs])[key], json, flag);
+      assert.deepEqual(load(restFlags, { [env]: raw })[key], json, env);
+      const file = JSON.stringify({ ...Object.fromEntries(rest), [key]: json });
+      assert.deepEqual(load([], {}, { "./boreas.json": file })[key], json, "./boreas.json");
+    });
+  }
+});
+
+Deno.test("loadConfig() collects sentinels from repeated flags, commas and the file, as host:port", () => {
+  const master = ["--redis-sentinel-master", "boreas"];
+  assert.deepEqual(
+    load([...master, "--redis-sentinel", "a.test:26380", "--redis-sentinel", "b.test"])
+      .redisSentinel,
+    ["a.test:26380", "b.test:26379"],
+  );
+  assert.deepEqual(
+    load(master, { BOREAS_REDIS_SENTINEL: "10.0.0.1:5000, [::1]:5001,[::2]" }).redisSentinel,
+    ["10.0.0.1:5000", "[::1]:5001", "[::2]:26379"],
+  );
+  assert.deepEqual(
+    load(master, {}, { "./boreas.json": '{"redisSentinel": ["c.test:1"]}' }).redisSentinel,
+    ["c.test:1"],
+  );
 });
 
 Deno.test("loadConfig() reads --publish-hook-url from its flag, its variable and its file key", () => {

@@ -27,6 +27,9 @@ export interface NodeReport extends NodeCounters {
   readonly "reported_at": number;
   readonly connections: { readonly anonymous: number; readonly authenticated: number };
   readonly channels: number;
+  /** `host:port` of the Redis server the node sends its commands to (with Sentinel, the
+   * master it follows); absent standalone. */
+  readonly redis?: string;
 }
 
 /** One reading of the cluster: the nodes it counted and what they add up to. Every figure
@@ -76,8 +79,12 @@ export function countersOf(metrics: Metrics): NodeCounters {
   };
 }
 
-/** What node `id` reports of itself, read from its hub and counters. */
-export function nodeReportOf(id: string, hub: Hub, metrics: Metrics): NodeReport {
+/** What node `id` reports of itself, read from its hub and counters, with the Redis server it
+ * uses now (none standalone, or while it has none). */
+export function nodeReportOf(
+  id: string,
+  { hub, metrics, redis = null }: { hub: Hub; metrics: Metrics; redis?: string | null },
+): NodeReport {
   return {
     id,
     reported_at: Date.now() / 1000,
@@ -87,6 +94,7 @@ export function nodeReportOf(id: string, hub: Hub, metrics: Metrics): NodeReport
     },
     channels: hub.channelCount,
     ...countersOf(metrics),
+    ...(redis === null ? {} : { redis }),
   };
 }
 
@@ -127,7 +135,7 @@ export class LocalMembership implements Membership {
   }
 
   census(): Promise<Census> {
-    const report = nodeReportOf(this.#nodeId, this.#hub, this.#metrics);
+    const report = nodeReportOf(this.#nodeId, { hub: this.#hub, metrics: this.#metrics });
     return Promise.resolve({
       nodes: [report],
       hub: this.#hub.snapshot(),

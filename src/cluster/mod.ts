@@ -1,8 +1,9 @@
 /**
  * @module
- * What crosses nodes, chosen in one place: without `--redis-url`, this process's hub and token
- * store are the whole server; with it, tokens, fan-out, membership and blocked users go through
- * Redis. The API and the WebSocket code use the `Cluster` and never know which one they have.
+ * What crosses nodes, chosen in one place: without `--redis-url` or `--redis-sentinel`, this
+ * process's hub and token store are the whole server; with either, tokens, fan-out, membership
+ * and blocked users go through Redis. The API and the WebSocket code use the `Cluster` and never
+ * know which one they have.
  */
 
 import type { Config } from "../config.ts";
@@ -20,7 +21,7 @@ import { RedisKeys } from "./keys.ts";
 import { LocalMembership, type Membership } from "./membership.ts";
 import { RedisBroker } from "./redis_broker.ts";
 import { RedisHistory } from "./redis_history.ts";
-import { redisAddress, RedisLink } from "./redis_link.ts";
+import { redisAddress, RedisLink, type RedisTarget } from "./redis_link.ts";
 import { RedisMembership } from "./redis_membership.ts";
 import { provideOnConnect, RedisTokenRegistry } from "./redis_tokens.ts";
 import { RedisOccupancy } from "./redis_occupancy.ts";
@@ -72,13 +73,47 @@ export interface ClusterDeps {
   readonly events?: EventSink | undefined;
 }
 
-/** The banner line of cluster mode; never shows the password. */
+/** The options that say where the cluster's Redis is. */
+type RedisConfig = Pick<
+  Config,
+  | "redisUrl"
+  | "redisSentinel"
+  | "redisSentinelMaster"
+  | "redisSentinelPassword"
+  | "redisUsername"
+  | "redisPassword"
+  | "redisTls"
+>;
+
+/** Where the cluster's Redis is, or null for a standalone server. */
+export function redisTargetOf(config: RedisConfig): RedisTarget | null {
+  if (config.redisUrl !== null) return { url: config.redisUrl };
+  if (config.redisSentinel.length === 0 || config.redisSentinelMaster === null) return null;
+  return {
+    sentinel: {
+      sentinels: config.redisSentinel,
+      master: config.redisSentinelMaster,
+      password: config.redisSentinelPassword,
+      tls: config.redisTls,
+    },
+    username: config.redisUsername,
+    password: config.redisPassword,
+  };
+}
+
+/** The banner line of cluster mode, or undefined standalone; never shows a password. */
 export function clusterBanner(
-  config: Pick<Config, "redisUrl" | "redisPrefix">,
+  config: RedisConfig & Pick<Config, "redisPrefix">,
   nodeId: string,
-): string {
-  const address = config.redisUrl === null ? "" : redisAddress(config.redisUrl);
-  return `Cluster mode: node ${nodeId}, Redis at ${address} (prefix ${config.redisPrefix})`;
+): string | undefined {
+  const target = redisTargetOf(config);
+  if (target === null) return undefined;
+  const redis = "url" in target
+    ? `Redis at ${redisAddress(target.url)}`
+    : `Redis master ${target.sentinel.master} from sentinels ${
+      target.sentinel.sentinels.join(", ")
+    }`;
+  return `Cluster mode: node ${nodeId}, ${redis} (prefix ${config.redisPrefix})`;
 }
 
 /** A node id unique per process: a short random hex string. */
@@ -87,23 +122,25 @@ export function generateNodeId(): string {
   return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-/** Builds the standalone state, or joins the cluster of `config.redisUrl`. Never waits for
- * Redis: a node whose Redis is unreachable starts degraded and connects when it can. */
+/** Builds the standalone state, or joins the cluster of `config.redisUrl` (or of the master
+ * `config.redisSentinel` names). Never waits for Redis: a node whose Redis is unreachable
+ * starts degraded and connects when it can. */
 export function createCluster(
-  config: Pick<
-    Config,
-    | "redisUrl"
-    | "redisPrefix"
-    | "nodeId"
-    | "nodeTimeout"
-    | "historySize"
-    | "historyTtl"
-    | "historyMaxBytes"
-    | "webhookVacateDelay"
-    | "joinLeave"
-    | "leaveDelay"
-    | "maxMembersListed"
-  >,
+  config:
+    & RedisConfig
+    & Pick<
+      Config,
+      | "redisPrefix"
+      | "nodeId"
+      | "nodeTimeout"
+      | "historySize"
+      | "historyTtl"
+      | "historyMaxBytes"
+      | "webhookVacateDelay"
+      | "joinLeave"
+      | "leaveDelay"
+      | "maxMembersListed"
+    >,
   deps: ClusterDeps,
 ): Cluster {
   const { hub, metrics, logger } = deps;
@@ -114,7 +151,8 @@ export function createCluster(
     leaveDelayMs: config.leaveDelay * 1000,
     maxMembersListed: config.maxMembersListed,
   };
-  if (config.redisUrl === null) {
+  const target = redisTargetOf(config);
+  if (target === null) {
     const tokens = new TokenStore(deps.tokens, deps.journal, deps.grants);
     const delayMs = config.webhookVacateDelay * 1000;
     const occupancy = deps.events === undefined
@@ -152,7 +190,12 @@ export function createCluster(
     };
   }
   const keys = new RedisKeys(config.redisPrefix);
-  const link = new RedisLink({ url: config.redisUrl, pingChannel: keys.pings(nodeId), logger });
+  const link = new RedisLink({
+    target,
+    pingChannel: keys.pings(nodeId),
+    clientName: `${config.redisPrefix}:${nodeId}`,
+    logger,
+  });
   const tokens = new RedisTokenRegistry(link, keys);
   provideOnConnect(tokens, link, { tokens: [...deps.tokens], logger });
   const membership = new RedisMembership(link, keys, {

@@ -1,26 +1,46 @@
 /**
  * @module
- * The node's two connections to Redis, and the only module that imports the Redis client:
- * one for commands, one for pub/sub. Both reconnect on their own with back-off; commands fail
- * at once while Redis is unreachable (no offline queue), so callers can answer 503. A ping the
- * node publishes to itself every second proves that the subscription still delivers; one that
- * stops arriving (an open but wedged connection) makes the link degraded and reconnects it.
+ * The node's two connections to the Redis master (redis_connection.ts), one for commands and
+ * one for pub/sub, and what is wrong with them. Commands fail at once while Redis is
+ * unreachable (no offline queue), so callers can answer 503. A ping the node publishes to
+ * itself every second proves that the subscription still delivers; one that stops arriving
+ * (an open but wedged connection) makes the link degraded and reconnects it.
+ *
+ * With Sentinel, each connection asks the sentinels for the master before it connects, and is
+ * used only once the server it reached says `ROLE` master. The client's own Sentinel client
+ * (`createSentinel`) is not used: it queues commands while it rediscovers the master (up to 16
+ * tries, a second apart) where the node must answer 503 at once, prints its reconnection errors
+ * on stdout, and resubscribes behind its caller's back, where the node must know when its
+ * subscription was lost and proven again (history fills the gap, missed revocations are
+ * replayed). Here a failover is one more reconnection: the old master dies or drops its
+ * clients, and each connection asks the sentinels again after its back-off. A server that
+ * answers `READONLY` or `MASTERDOWN` (a demoted master), that the sentinels no longer name
+ * (asked every second), or that is not where the other connection is, is left for the
+ * master the sentinels name. So no write goes to a replica, and the subscription always
+ * listens where the commands publish.
  */
 
-import { createClient } from "@redis/client";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../text.ts";
 import { ClusterUnavailableError } from "./errors.ts";
+import {
+  type RedisClient,
+  RedisConnection,
+  type RedisConnectionOptions,
+  type RedisTarget,
+} from "./redis_connection.ts";
+import { hostPort } from "../address.ts";
+import { SentinelLocator } from "./redis_sentinel.ts";
 
-/** A connected Redis client, as the cluster modules use it. */
-export type RedisClient = ReturnType<typeof createClient>;
+export { redisAddress, type RedisClient, type RedisTarget } from "./redis_connection.ts";
 
 /** What a link needs to know. */
 export interface RedisLinkOptions {
-  /** `redis://` or `rediss://` URL, already validated. */
-  readonly url: string;
+  readonly target: RedisTarget;
   /** The pub/sub channel this node's liveness pings go to. */
   readonly pingChannel: string;
+  /** The name both connections give themselves (`CLIENT SETNAME`), e.g. `boreas:node-a`. */
+  readonly clientName: string;
   readonly logger: Logger;
   /** How long a command may take before it fails, in milliseconds. Default 2000. */
   readonly commandTimeoutMs?: number;
@@ -30,40 +50,28 @@ export interface RedisLinkOptions {
   readonly missedPings?: number;
 }
 
-/** `host:port` of a Redis URL, as the banner shows it (never the password). */
-export function redisAddress(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}:${parsed.port === "" ? 6379 : parsed.port}`;
+/** What `run` may be asked besides the command. */
+export interface RunOptions {
+  /** Where the deployment has replicas (Sentinel), answer only once one of them has the
+   * writes too (`WAIT 1`, at most half the command timeout), so that a failover keeps them;
+   * fail when none acknowledged them. Default false. */
+  readonly replicated?: boolean;
 }
 
-/** A client for `url` that fails commands at once while disconnected (a queued command would
- * answer long after its caller should have been told that Redis is down), and does not
- * reconnect on its own: the link opens a new one, on a timer it can cancel. */
-function newClient(url: string, timeoutMs: number): RedisClient {
-  return createClient({
-    url,
-    disableOfflineQueue: true,
-    commandOptions: { timeout: timeoutMs },
-    socket: { connectTimeout: timeoutMs, reconnectStrategy: false },
-  });
-}
-
-/** The delay before the `attempt`-th reconnection: doubling from 50 ms up to 1 s. */
-function backoffMs(attempt: number): number {
-  return Math.min(50 * 2 ** attempt, 1000);
-}
-
-type Role = "commands" | "subscriber";
+/** Replies that say the server is no master any more: a demoted master, or a replica cut off
+ * from its master. */
+const NOT_MASTER = /^(READONLY|MASTERDOWN)\b/;
 
 type ReadyListener = () => void | Promise<void>;
 type MessageListener = (channel: string, message: string) => void;
 
-/** Two connections to one Redis, and what is wrong with them. */
+/** Two connections to the one Redis master, and what is wrong with them. */
 export class RedisLink implements AsyncDisposable {
-  #commands: RedisClient;
-  #subscriber: RedisClient;
   readonly #options: Required<Omit<RedisLinkOptions, "logger">> & { logger: Logger };
-  readonly #secret: string;
+  readonly #sentinels: SentinelLocator | null;
+  readonly #secrets: string[];
+  readonly #commands: RedisConnection;
+  readonly #subscriber: RedisConnection;
   readonly #wanted = new Set<string>();
   readonly #readyListeners: ReadyListener[] = [];
   readonly #subscribedListeners: ReadyListener[] = [];
@@ -71,10 +79,6 @@ export class RedisLink implements AsyncDisposable {
   readonly #interruptedListeners: Array<() => void> = [];
   readonly #resubscribedListeners: Array<() => void> = [];
   readonly #timer: ReturnType<typeof setInterval>;
-  readonly #roles: Record<Role, RoleState> = {
-    commands: newRoleState(),
-    subscriber: newRoleState(),
-  };
   // One function for every channel: the client keeps a set of listeners per channel, so
   // subscribing a channel again does not deliver its messages twice.
   readonly #onMessage = (message: string, channel: string) => this.#dispatch(channel, message);
@@ -84,18 +88,43 @@ export class RedisLink implements AsyncDisposable {
   #subscribedAt = 0;
   #isWedged = false;
   #isStuck = false;
+  #isCheckingMaster = false;
   #isClosed = false;
 
   constructor(options: RedisLinkOptions) {
-    this.#options = {
-      commandTimeoutMs: 2000,
-      pingIntervalMs: 1000,
-      missedPings: 3,
-      ...options,
+    this.#options = { commandTimeoutMs: 2000, pingIntervalMs: 1000, missedPings: 3, ...options };
+    const { target, commandTimeoutMs, clientName, logger } = this.#options;
+    if ("url" in target) {
+      this.#sentinels = null;
+      this.#secrets = [decodeURIComponent(new URL(target.url).password)];
+    } else {
+      this.#sentinels = new SentinelLocator({ ...target.sentinel, timeoutMs: commandTimeoutMs });
+      this.#secrets = [target.password ?? "", target.sentinel.password ?? ""];
+    }
+    this.#secrets = this.#secrets.filter((secret) => secret !== "");
+    const common: Omit<RedisConnectionOptions, "name" | "onReady" | "onFailed"> = {
+      target,
+      sentinels: this.#sentinels,
+      clientName,
+      timeoutMs: commandTimeoutMs,
+      logger,
+      redact: (message) => this.#redact(message),
     };
-    this.#secret = decodeURIComponent(new URL(options.url).password);
-    this.#commands = this.#open("commands");
-    this.#subscriber = this.#open("subscriber");
+    this.#commands = new RedisConnection({
+      ...common,
+      name: "commands",
+      onReady: (_, address) => this.#onCommandsReady(address),
+      onFailed: (message) => this.#lastError = message,
+    });
+    this.#subscriber = new RedisConnection({
+      ...common,
+      name: "subscriber",
+      onReady: (client, address) => this.#onSubscriberReady(client, address),
+      onFailed: (message) => {
+        this.#lastError = message;
+        this.#interrupt();
+      },
+    });
     this.#timer = setInterval(() => this.#ping(), this.#options.pingIntervalMs);
   }
 
@@ -104,7 +133,7 @@ export class RedisLink implements AsyncDisposable {
   problems(): string[] {
     // Until a ping comes through the replacement, the wedge is what is wrong.
     if (this.#isWedged) return ["redis: the subscription stopped delivering messages"];
-    if (!this.#commands.isReady || !this.#subscriber.isReady || this.#isStuck) {
+    if (this.#commands.client === null || this.#subscriber.client === null || this.#isStuck) {
       return [`redis: ${this.#lastError}`];
     }
     if (!this.#isSubscribed) return ["redis: subscribing"];
@@ -113,15 +142,23 @@ export class RedisLink implements AsyncDisposable {
 
   /** Whether commands can be sent now. */
   get isReady(): boolean {
-    return this.#commands.isReady;
+    return this.#commands.client !== null;
+  }
+
+  /** `host:port` of the server the commands go to (with Sentinel, the master it named), or
+   * null while there is none. */
+  get address(): string | null {
+    return this.#commands.address;
   }
 
   /** Runs `command` on the command connection; any failure becomes a
    * `ClusterUnavailableError`. */
-  async run<T>(command: (redis: RedisClient) => Promise<T>): Promise<T> {
-    if (!this.#commands.isReady) {
-      throw new ClusterUnavailableError(this.#lastError);
-    }
+  async run<T>(
+    command: (redis: RedisClient) => Promise<T>,
+    { replicated = false }: RunOptions = {},
+  ): Promise<T> {
+    const client = this.#commands.client;
+    if (client === null) throw new ClusterUnavailableError(this.#lastError);
     // The client's own timeout ends once a command is written: a Redis that stopped
     // answering (paused, or cut off without a reset) would keep the caller waiting.
     const { commandTimeoutMs } = this.#options;
@@ -129,11 +166,17 @@ export class RedisLink implements AsyncDisposable {
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new CommandTimeout(commandTimeoutMs)), commandTimeoutMs);
     });
+    const work = async () => {
+      const result = await command(client);
+      if (replicated && this.#sentinels !== null) await this.#untilReplicated(client);
+      return result;
+    };
     try {
-      return await Promise.race([command(this.#commands), late]);
+      return await Promise.race([work(), late]);
     } catch (error) {
       const message = this.#redact(errorMessage(error));
       if (error instanceof CommandTimeout) this.#onStuck(message);
+      if (NOT_MASTER.test(errorMessage(error))) this.#onNotMaster(client, error);
       throw new ClusterUnavailableError(message, { cause: error });
     } finally {
       clearTimeout(timer);
@@ -168,66 +211,32 @@ export class RedisLink implements AsyncDisposable {
   async subscribe(channels: readonly string[]): Promise<void> {
     const added = channels.filter((channel) => !this.#wanted.has(channel));
     for (const channel of added) this.#wanted.add(channel);
-    if (added.length === 0 || !this.#subscriber.isReady) return;
-    await this.#bounded(this.#subscriber.subscribe(added, this.#onMessage));
+    const client = this.#subscriber.client;
+    if (added.length === 0 || client === null) return;
+    await this.#bounded(client.subscribe(added, this.#onMessage));
   }
 
-  /** Removes `channels` from the subscription. */
+  /** Removes `channels` from the subscription (while disconnected, from what the next
+   * connection subscribes). */
   async unsubscribe(channels: readonly string[]): Promise<void> {
     const removed = channels.filter((channel) => this.#wanted.delete(channel));
-    if (removed.length === 0) return;
-    // Also while disconnected: the client forgets them then, instead of subscribing them again
-    // when it reconnects.
-    await this.#bounded(this.#subscriber.unsubscribe(removed));
+    const client = this.#subscriber.client;
+    if (removed.length === 0 || client === null) return;
+    await this.#bounded(client.unsubscribe(removed));
   }
 
-  /** Opens a client for `role` that reports its state changes, and is replaced by a new one
-   * after a back-off when it fails. */
-  #open(role: Role): RedisClient {
-    const { logger } = this.#options;
-    const client = newClient(this.#options.url, this.#options.commandTimeoutMs);
-    const state = this.#roles[role];
-    const fail = (error: unknown) => {
-      this.#lastError = this.#redact(describe(error));
-      if (role === "subscriber") this.#interrupt();
-      if (this.#isClosed) return;
-      if (state.wasReady) {
-        state.wasReady = false;
-        logger.warn("redis connection lost", { connection: role, error: this.#lastError });
-      } else if (!state.hasWarned) {
-        state.hasWarned = true;
-        logger.warn("cannot reach redis; retrying", { connection: role, error: this.#lastError });
-      }
-      this.#reopenLater(role, client);
-    };
-    client.on("error", fail);
-    client.on("ready", () => {
-      state.wasReady = true;
-      state.hasWarned = false;
-      state.attempts = 0;
-      logger.info("redis connected", { connection: role });
-      if (role === "commands") {
-        this.#isStuck = false;
-        this.#emit(this.#readyListeners);
-      } else {
-        this.#resubscribe(client);
-      }
-    });
-    client.connect().catch(fail);
-    return client;
+  #onCommandsReady(address: string): void {
+    this.#isStuck = false;
+    // Both connections must reach the same server: the one that connected last asked last.
+    const other = this.#subscriber.address;
+    if (other !== null && other !== address) this.#replaceSubscriber();
+    this.#emit(this.#readyListeners);
   }
 
-  /** Replaces `client` with a new one after the back-off, unless it recovered or was
-   * replaced meanwhile. */
-  #reopenLater(role: Role, client: RedisClient): void {
-    const state = this.#roles[role];
-    if (state.timer !== undefined || this.#isClosed) return;
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
-      const current = role === "commands" ? this.#commands : this.#subscriber;
-      if (this.#isClosed || current !== client || client.isReady) return;
-      this.#replace(role);
-    }, backoffMs(state.attempts++));
+  #onSubscriberReady(client: RedisClient, address: string): void {
+    const other = this.#commands.address;
+    if (other !== null && other !== address) this.#commands.replace();
+    this.#resubscribe(client);
   }
 
   async #resubscribe(client: RedisClient): Promise<void> {
@@ -235,14 +244,12 @@ export class RedisLink implements AsyncDisposable {
     try {
       await client.subscribe([this.#options.pingChannel, ...this.#wanted], this.#onMessage);
     } catch {
-      return; // The connection dropped again; the next "ready" retries.
+      return; // The connection dropped again; the next one retries.
     }
     this.#subscribedAt = Date.now();
     for (const listener of this.#resubscribedListeners) listener();
     // Prove the new subscription now rather than at the next tick.
-    if (this.#commands.isReady) {
-      this.#commands.publish(this.#options.pingChannel, "1").catch(() => {});
-    }
+    this.#commands.client?.publish(this.#options.pingChannel, "1").catch(() => {});
   }
 
   #dispatch(channel: string, message: string): void {
@@ -270,19 +277,47 @@ export class RedisLink implements AsyncDisposable {
   }
 
   #ping(): void {
-    if (!this.#commands.isReady) return;
+    if (!this.isReady) return;
     this.run((redis) => redis.publish(this.#options.pingChannel, "1")).then(
       () => this.#isStuck = false,
       () => {},
     );
-    if (!this.#subscriber.isReady) return;
+    this.#checkMaster();
+    if (this.#subscriber.client === null) return;
     const limit = this.#options.pingIntervalMs * this.#options.missedPings;
     const now = Date.now();
     if (now - this.#lastPingAt > limit && now - this.#subscribedAt > limit && !this.#isWedged) {
       this.#isWedged = true;
-      this.#interrupt();
       this.#options.logger.warn("redis subscription stopped delivering; reconnecting it");
-      this.#replace("subscriber");
+      this.#replaceSubscriber();
+    }
+  }
+
+  /** With Sentinel: leaves a master that the sentinels no longer name (after a failover this
+   * node did not see as a lost connection, such as one behind a partition). Sentinels out of
+   * reach change nothing: the master is no less the master. */
+  #checkMaster(): void {
+    if (this.#sentinels === null || this.#isCheckingMaster) return;
+    this.#isCheckingMaster = true;
+    this.#sentinels.locate().then((node) => {
+      const current = this.#commands.address;
+      const named = hostPort(node.host, node.port);
+      if (this.#isClosed || current === null || current === named) return;
+      this.#options.logger.warn("the sentinels name another redis master; reconnecting", {
+        from: current,
+        to: named,
+      });
+      this.#commands.replace();
+      this.#replaceSubscriber();
+    }, () => {}).finally(() => this.#isCheckingMaster = false);
+  }
+
+  /** Waits until a replica has what `client` wrote so far, at most half the command timeout;
+   * throws when none acknowledged it in time. */
+  async #untilReplicated(client: RedisClient): Promise<void> {
+    const waitMs = Math.floor(this.#options.commandTimeoutMs / 2);
+    if (await client.wait(1, waitMs) < 1) {
+      throw new ClusterUnavailableError(`no replica acknowledged the write within ${waitMs} ms`);
     }
   }
 
@@ -306,7 +341,15 @@ export class RedisLink implements AsyncDisposable {
     if (this.#isStuck || this.#isClosed) return;
     this.#isStuck = true;
     this.#options.logger.warn("redis commands time out; reconnecting", { error: message });
-    this.#replace("commands");
+    this.#commands.replace();
+  }
+
+  /** `client`'s server answered as no master does (a failover demoted it): both connections
+   * go, after their back-off, to the master there is now. */
+  #onNotMaster(client: RedisClient, error: unknown): void {
+    this.#commands.fail(client, error);
+    const subscriber = this.#subscriber.client;
+    if (subscriber !== null) this.#subscriber.fail(subscriber, error);
   }
 
   /** The subscription stopped: what it delivers next may follow a gap. */
@@ -315,66 +358,26 @@ export class RedisLink implements AsyncDisposable {
     for (const listener of this.#interruptedListeners) listener();
   }
 
-  /** Drops a connection that is open but no longer answers (or failed), for a new one. */
-  #replace(role: Role): void {
-    const old = role === "commands" ? this.#commands : this.#subscriber;
-    stop(old);
-    if (role === "commands") this.#commands = this.#open("commands");
-    else this.#subscriber = this.#open("subscriber");
+  #replaceSubscriber(): void {
+    this.#interrupt();
+    this.#subscriber.replace();
   }
 
-  /** Never lets the password out in a message. */
+  /** Never lets a password out in a message. */
   #redact(message: string): string {
-    return this.#secret === "" ? message : message.replaceAll(this.#secret, "***");
+    return this.#secrets.reduce((text, secret) => text.replaceAll(secret, "***"), message);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearInterval(this.#timer);
-    for (const state of Object.values(this.#roles)) clearTimeout(state.timer);
-    await Promise.all([this.#commands, this.#subscriber].map(close));
+    await Promise.all([
+      this.#commands[Symbol.asyncDispose](),
+      this.#subscriber[Symbol.asyncDispose](),
+      this.#sentinels?.[Symbol.asyncDispose](),
+    ]);
   }
-}
-
-/** Closes politely when connected, else stops reconnecting at once. */
-async function close(client: RedisClient): Promise<void> {
-  if (client.isReady) {
-    try {
-      await client.close();
-      return;
-    } catch {
-      // Fall through to a hard stop.
-    }
-  }
-  stop(client);
-}
-
-/** Closes `client` at once, whatever its state. */
-function stop(client: RedisClient): void {
-  try {
-    client.destroy();
-  } catch {
-    // Already closed.
-  }
-}
-
-/** How one of the link's two connections is doing across its successive clients. */
-interface RoleState {
-  wasReady: boolean;
-  hasWarned: boolean;
-  attempts: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
-function newRoleState(): RoleState {
-  return { wasReady: false, hasWarned: false, attempts: 0, timer: undefined };
-}
-
-/** A short description of a connection error, e.g. `connect ECONNREFUSED 127.0.0.1:6390`. */
-function describe(error: unknown): string {
-  const message = errorMessage(error);
-  return message === "" ? "connection failed" : message;
 }
 
 /** A command that got no answer within the link's timeout. */

@@ -80,7 +80,7 @@ export class RedisMembership implements Membership, AsyncDisposable {
     this.#options = options;
     this.#liveness = new NodeLiveness(link, keys, {
       ...options,
-      report: () => nodeReportOf(options.nodeId, hub, metrics),
+      report: () => nodeReportOf(options.nodeId, { hub, metrics, redis: link.address }),
       channelsOf: (node) => this.#channelsOf(node),
       onReaped: (channels) => {
         for (const listener of this.#reapedListeners) listener(channels);
@@ -180,7 +180,11 @@ export class RedisMembership implements Membership, AsyncDisposable {
   async #gather(): Promise<{ others: NodeReading[]; local: HubSnapshot; own: NodeReport }> {
     const { nodeId } = this.#options;
     const others = await this.#link.run((redis) => readOtherNodes(redis, this.#keys, nodeId));
-    const own = nodeReportOf(nodeId, this.#hub, this.#metrics);
+    const own = nodeReportOf(nodeId, {
+      hub: this.#hub,
+      metrics: this.#metrics,
+      redis: this.#link.address,
+    });
     return { others, local: this.#hub.snapshot(), own };
   }
 

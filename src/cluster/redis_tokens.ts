@@ -112,7 +112,7 @@ export class RedisTokenRegistry implements TokenRegistry {
       }
       if (grant.user !== null) multi.sAdd(keys.userTokens(grant.user), token);
       await multi.exec();
-    });
+    }, { replicated: true });
     return token;
   }
 
@@ -145,8 +145,7 @@ export class RedisTokenRegistry implements TokenRegistry {
         REMEMBER_REVOKED_MS,
         keys.revocations,
         ...keys.userTokensAround,
-      ])
-    );
+      ]), { replicated: true });
     return removed === 1;
   }
 

@@ -284,6 +284,7 @@ function renderNodes(nodes) {
       node.frames_delivered,
       node.slow_consumers_dropped,
       node.connections_refused,
+      node.redis ?? "",
     ]),
     "",
   );

@@ -1,0 +1,370 @@
+/**
+ * Cluster mode through Sentinel, with real processes: a master, one replica and three
+ * sentinels (tests/sentinel_topology.ts), two nodes in this process, a subscriber on each and
+ * a publisher sending about 200 broadcasts a second through both. The master is killed with
+ * SIGKILL; the replica is promoted; the old master comes back as a replica; then a failover
+ * the sentinels are asked for demotes a live master. No node restarts. Also: the passwords
+ * stay out of what the node says, and with `--redis-url` a Redis turned replica is left.
+ */
+
+import assert from "node:assert/strict";
+import { type Config, DEFAULT_CONFIG } from "../src/config.ts";
+import { clusterBanner } from "../src/cluster/mod.ts";
+import { createLogger, type Logger } from "../src/log.ts";
+import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
+import { broadcastThrough, joinWith, until, untilHealthy } from "./cluster_helpers.ts";
+import { startRedis } from "./redis_server.ts";
+import { MASTER_NAME, type SentinelTopology, startSentinelTopology } from "./sentinel_topology.ts";
+
+/** How soon after the promotion every node must be healthy and delivering again, in ms. */
+const RECOVERY_MS = 10_000;
+
+/** Starts a node that finds its Redis through the sentinels of `topology`. */
+async function startSentinelNode(
+  topology: SentinelTopology,
+  nodeId: string,
+  { logger, ...overrides }: Partial<Config> & { logger?: Logger } = {},
+): Promise<TestServer> {
+  const server = await startTestServer({
+    redisSentinel: topology.sentinelAddresses,
+    redisSentinelMaster: MASTER_NAME,
+    nodeId,
+    ...overrides,
+  }, logger === undefined ? {} : { logger });
+  try {
+    await untilHealthy(server);
+  } catch (error) {
+    await server.shutdown();
+    throw error;
+  }
+  return server;
+}
+
+Deno.test("the banner names the sentinels and the master, never a password", () => {
+  const config = {
+    ...DEFAULT_CONFIG,
+    redisSentinel: ["10.0.0.1:26379", "[::1]:26380"],
+    redisSentinelMaster: "main",
+    redisSentinelPassword: "s3ntinel",
+    redisPassword: "hunter2",
+  };
+  assert.equal(
+    clusterBanner(config, "node-a"),
+    "Cluster mode: node node-a, Redis master main from sentinels 10.0.0.1:26379, [::1]:26380 (prefix boreas)",
+  );
+  assert.equal(clusterBanner(DEFAULT_CONFIG, "node-a"), undefined);
+});
+
+Deno.test("with passwords: the node connects, and neither password reaches /health, the API or the log", async () => {
+  const password = "m4ster-secret";
+  const sentinelPassword = "s3ntinel-secret";
+  await using topology = await startSentinelTopology({ password, sentinelPassword });
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: "debug",
+    stdout: (line) => lines.push(line),
+    stderr: (line) => lines.push(line),
+  });
+  const key = "operator-key";
+  await using good = await startSentinelNode(topology, "good", {
+    redisPassword: password,
+    redisSentinelPassword: sentinelPassword,
+    logger,
+  });
+  assert.equal(await mint(good), 200);
+  // The wrong master password: the sentinels answer, the master refuses.
+  await using bad = await startTestServer({
+    redisSentinel: topology.sentinelAddresses,
+    redisSentinelMaster: MASTER_NAME,
+    redisSentinelPassword: sentinelPassword,
+    redisPassword: `${password}-wrong`,
+    apiKey: [key],
+  }, { logger });
+  const authorization = { authorization: `Bearer ${key}` };
+  let health: { status?: string; errors?: string[] } = {};
+  await until(async () => {
+    const response = await bad.api("/health", { headers: authorization });
+    health = await response.json();
+    return response.status === 503 && /WRONGPASS/.test(health.errors?.[0] ?? "");
+  }, "the wrong password to be reported");
+  const minted = await bad.api("/token/", { method: "POST", headers: authorization });
+  const answers = [JSON.stringify(health), await minted.text()];
+  assert.equal(minted.status, 503);
+  for (const text of [...answers, ...lines]) {
+    assert.ok(!text.includes(password) && !text.includes(sentinelPassword), text);
+  }
+  assert.ok(lines.some((line) => /cannot reach redis/.test(line)), "the failure is logged");
+});
+
+/** One broadcast the publisher sent: through which node, when, and what it was answered. */
+interface Sent {
+  readonly seq: number;
+  readonly node: number;
+  readonly startedAt: number;
+  endedAt: number;
+  status: number;
+  recipients: number | undefined;
+}
+
+/** Sends a broadcast `{seq}` to `channel` every 5 ms, through each node in turn, without
+ * waiting for the answers, until stopped; then waits for the answers. */
+function startPublisher(nodes: readonly TestServer[], channel: string) {
+  const sent: Sent[] = [];
+  const answers: Promise<void>[] = [];
+  let isStopped = false;
+  const loop = (async () => {
+    for (let seq = 0; !isStopped; seq++) {
+      const node = seq % nodes.length;
+      const entry: Sent = {
+        seq,
+        node,
+        startedAt: performance.now(),
+        endedAt: 0,
+        status: 0,
+        recipients: undefined,
+      };
+      sent.push(entry);
+      answers.push(
+        broadcastThrough(nodes[node]!, channel, { seq }).then(({ status, body }) => {
+          entry.endedAt = performance.now();
+          entry.status = status;
+          entry.recipients = body.recipients;
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  return {
+    sent,
+    async stop(): Promise<Sent[]> {
+      isStopped = true;
+      await loop;
+      await Promise.all(answers);
+      return sent;
+    },
+  };
+}
+
+/** A subscriber's received `seq`s, in order. */
+function recordSeqs(client: TestClient, channel: string): number[] {
+  const seqs: number[] = [];
+  client.socket.addEventListener("message", (event) => {
+    const frame = JSON.parse(event.data as string);
+    if (frame.channel === channel) seqs.push(frame.message.seq);
+  });
+  return seqs;
+}
+
+async function status(response: Promise<Response>): Promise<number> {
+  const answered = await response;
+  await answered.body?.cancel();
+  return answered.status;
+}
+
+async function mint(node: TestServer): Promise<number> {
+  return await status(node.api("/token/", { method: "POST" }));
+}
+
+/** The first line of `ROLE` on `server`: master or slave. */
+async function roleOf(server: { cli(...args: string[]): Promise<string[]> }): Promise<string> {
+  return (await server.cli("ROLE"))[0] ?? "";
+}
+
+Deno.test("through a Sentinel failover: 503 without a master, then delivery within 10 s, tokens kept, the old master a replica", async () => {
+  await using topology = await startSentinelTopology();
+  const [oldMaster, replica] = topology.servers;
+  await using a = await startSentinelNode(topology, "node-a");
+  await using b = await startSentinelNode(topology, "node-b");
+  const nodes = [a, b];
+
+  // Tokens minted and revoked while the replica is there: each waited for it.
+  const token = await a.mintToken();
+  const revoked = await b.mintToken();
+  assert.equal(await status(a.api(`/token/${revoked}/`, { method: "DELETE" })), 204);
+
+  await using onA = await TestClient.connect(a.wsUrl);
+  await using onB = await TestClient.connect(b.wsUrl);
+  await joinWith(onA, token, ["busy"]);
+  await joinWith(onB, token, ["busy"]);
+  const received = [recordSeqs(onA, "busy"), recordSeqs(onB, "busy")];
+  let closes = 0;
+  for (const client of [onA, onB]) client.closed.then(() => closes++);
+  for (const node of nodes) {
+    await until(
+      async () => (await broadcastThrough(node, "busy", 0, true)).body.recipients === 2,
+      "both subscribers counted",
+    );
+  }
+  // /nodes/ names the master each node uses.
+  // Each node's id and Redis endpoint, as /nodes/ lists them; none while it answers 503.
+  const endpoints = async (node: TestServer) => {
+    const response = await node.api("/nodes/");
+    if (response.status !== 200) return [await response.text()];
+    const { nodes } = await response.json() as { nodes: Array<{ id: string; redis?: string }> };
+    return nodes.map(({ id, redis }) => `${id}=${redis}`).sort();
+  };
+  await until(
+    async () =>
+      JSON.stringify(await endpoints(a)) ===
+        JSON.stringify([`node-a=${oldMaster.address}`, `node-b=${oldMaster.address}`]),
+    "both nodes to report the first master",
+  );
+
+  const publisher = startPublisher(nodes, "busy");
+  await until(() => publisher.sent.length >= 100, "100 broadcasts before the kill");
+  const killSentAt = performance.now();
+  await oldMaster.kill();
+  const killedAt = performance.now();
+
+  // No master: every node degraded, until the sentinels promote the replica.
+  const degraded = new Set<string>();
+  let lastSeenReplicaAt = killedAt;
+  let promotedAt = 0;
+  await until(
+    async () => {
+      for (const node of nodes) {
+        if ((await status(node.api("/health"))) === 503) degraded.add(node.cluster.nodeId);
+      }
+      const askedAt = performance.now();
+      if ((await roleOf(replica)) === "master") {
+        promotedAt = performance.now();
+        return true;
+      }
+      lastSeenReplicaAt = askedAt;
+      return false;
+    },
+    "the replica to be promoted",
+    15_000,
+  );
+  assert.deepEqual([...degraded].sort(), ["node-a", "node-b"], "/health 503 on every node");
+
+  // Within 10 s of the promotion, every node is healthy again, without a restart.
+  await until(
+    async () =>
+      (await Promise.all(nodes.map((node) => status(node.api("/health"))))).every((s) => s === 200),
+    "every node healthy again",
+    RECOVERY_MS - (performance.now() - promotedAt),
+  );
+  const recoveredAt = performance.now();
+  const sentBeforeRecovery = publisher.sent.length;
+  await until(() => publisher.sent.length >= sentBeforeRecovery + 100, "100 broadcasts after");
+  const sent = await publisher.stop();
+
+  // What was answered 200 is delivered: everywhere before the kill and once the nodes are
+  // healthy again; in between, at least to the subscriber of the node that answered (a node
+  // whose own subscription is not back answers 503).
+  const ok = sent.filter(({ status }) => status === 200);
+  const last = Math.max(...ok.map(({ seq }) => seq));
+  await until(() => received.every((seqs) => seqs.includes(last)), "the last broadcast");
+  const everywhere = ok.filter(({ endedAt, startedAt }) =>
+    endedAt < killSentAt || startedAt > recoveredAt
+  );
+  for (const { seq, node } of ok) {
+    assert.ok(received[node]!.includes(seq), `broadcast ${seq} reached its own node's subscriber`);
+  }
+  for (const { seq } of everywhere) {
+    assert.ok(received.every((seqs) => seqs.includes(seq)), `broadcast ${seq} reached both`);
+  }
+  for (const seqs of received) assert.equal(new Set(seqs).size, seqs.length, "none twice");
+  const after = sent.filter(({ startedAt }) => startedAt > recoveredAt);
+  assert.ok(after.length >= 100);
+  for (const { seq, status, recipients } of after) {
+    assert.deepEqual({ seq, status, recipients }, { seq, status: 200, recipients: 2 });
+  }
+  // Without a master, nothing is answered 200.
+  const outage = sent.filter(({ startedAt, endedAt }) =>
+    startedAt > killedAt && endedAt < lastSeenReplicaAt
+  );
+  assert.ok(outage.length > 0, "broadcasts were sent while there was no master");
+  for (const { seq, status } of outage) assert.deepEqual({ seq, status }, { seq, status: 503 });
+  assert.ok(sent.every(({ status }) => status === 200 || status === 503));
+  assert.equal(closes, 0, "the WebSockets stayed open");
+
+  // Tokens: the one minted before the kill authenticates; the revoked one stays revoked.
+  await using late = await TestClient.connect(b.wsUrl);
+  assert.deepEqual(await late.request({ access_token: revoked }), {
+    ref: 1,
+    error: "access_token: unknown token",
+  });
+  assert.deepEqual(await late.request({ access_token: token }), { ref: 1, ok: true });
+  // The new master has no replica yet: a mint cannot be kept through the next failover.
+  assert.equal(await mint(a), 503);
+
+  // The old master comes back; the sentinels make it a replica; no node goes to it.
+  await oldMaster.start();
+  await until(
+    async () =>
+      (await oldMaster.cli("ROLE")).join(" ").startsWith(
+        `slave 127.0.0.1 ${replica.port} connected`,
+      ),
+    "the old master to replicate the new one",
+  );
+  assert.equal(await mint(b), 200);
+  for (const node of nodes) {
+    assert.deepEqual((await broadcastThrough(node, "busy", { seq: -1 })).body, { recipients: 2 });
+  }
+  await until(() => received.every((seqs) => seqs.at(-1) === -1), "the last broadcasts");
+  assert.deepEqual(await endpoints(b), [`node-a=${replica.address}`, `node-b=${replica.address}`]);
+  const clients = async (server: typeof replica) =>
+    (await server.cli("CLIENT", "LIST")).filter((line) => /name=boreas:/.test(line)).length;
+  assert.equal(await clients(oldMaster), 0, "no node connected to the old master");
+  assert.equal(await clients(replica), 4, "each node's two connections on the new master");
+
+  // A failover asked of the sentinels, the master alive: the nodes leave it as it is demoted.
+  // (Asked again while the sentinels do not yet count the old master as a good replica.)
+  await until(
+    async () => (await topology.sentinels[0]!.cli("SENTINEL", "FAILOVER", MASTER_NAME))[0] === "OK",
+    "the sentinels to accept a failover",
+  );
+  await until(
+    async () =>
+      JSON.stringify(await endpoints(a)) ===
+        JSON.stringify([`node-a=${oldMaster.address}`, `node-b=${oldMaster.address}`]),
+    "both nodes to follow the master back",
+    // Not the promise under test (that is the kill's, above): a requested failover's timing is
+    // the sentinels', which a loaded machine slows down.
+    2 * RECOVERY_MS,
+  );
+  await until(async () => (await roleOf(replica)) === "slave", "the master to be demoted");
+  assert.equal(await clients(replica), 0, "no node connected to the demoted master");
+  assert.equal(await mint(a), 200);
+  for (const node of nodes) {
+    assert.deepEqual((await broadcastThrough(node, "busy", { seq: -2 })).body, { recipients: 2 });
+  }
+  await until(() => received.every((seqs) => seqs.at(-1) === -2), "the broadcasts after");
+  assert.equal(closes, 0, "the WebSockets stayed open");
+});
+
+Deno.test("with --redis-url, a Redis that turns into a replica is left, and used again once it is a master", async () => {
+  await using redis = await startRedis();
+  await using other = await startRedis();
+  const key = "operator-key";
+  const authorization = { authorization: `Bearer ${key}` };
+  const lines: string[] = [];
+  const logger = createLogger({ stdout: () => {}, stderr: (line) => lines.push(line) });
+  await using node = await startTestServer(
+    { redisUrl: redis.url, nodeId: "a", apiKey: [key] },
+    { logger },
+  );
+  await untilHealthy(node);
+  await redis.cli("REPLICAOF", "127.0.0.1", String(other.port));
+  // Its next write (a heartbeat, at most a second away) is refused READONLY: the node leaves,
+  // and each time it connects again, it finds a replica (ROLE) and leaves it.
+  await until(async () => (await status(node.api("/health"))) === 503, "the node to leave it");
+  const minted = node.api("/token/", { method: "POST", headers: authorization });
+  assert.equal(await status(minted), 503);
+  await until(
+    async () =>
+      /"redis: (127\.0\.0\.1:\d+ is a replica, not the master|READONLY .*)"/.test(
+        await (await node.api("/health", { headers: authorization })).text(),
+      ),
+    "the node to refuse the replica",
+  );
+  await until(
+    () => lines.some((line) => /is a replica, not the master/.test(line)),
+    "the node to find a replica where it reconnected (ROLE), and say so",
+  );
+  assert.equal(await redis.cli("REPLICAOF", "NO", "ONE"), "OK");
+  await untilHealthy(node);
+  assert.equal(await status(node.api("/token/", { method: "POST", headers: authorization })), 200);
+});
