@@ -54,6 +54,10 @@ export async function checkAccessToken(
     if (grant.user !== null && await isBlocked(grant.user, { blocks, isJwt, logger })) {
       return { ok: false, error: "access_token: user blocked" };
     }
+    // A revocation heard while the block was read found no connection to close: refuse here.
+    if (!isJwt && tokens.wasRevoked(token)) {
+      return { ok: false, error: "access_token: unknown token" };
+    }
   } catch (error) {
     logger.warn("token not checked", { error: errorMessage(error) });
     return {

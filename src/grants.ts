@@ -32,6 +32,12 @@ export const OPEN_GRANT: TokenGrant = Object.freeze({
 /** The longest `user`. */
 export const MAX_USER_LENGTH = 128;
 
+/** Whether `user` can name a user: a string of at most 128 characters with no lone surrogate
+ * (which has no UTF-8 form, so Redis would store it as U+FFFD and merge distinct users). */
+export function isUserName(user: unknown): user is string {
+  return typeof user === "string" && user.length <= MAX_USER_LENGTH && user.isWellFormed();
+}
+
 /** Whether `patterns` let a connection join `channel`. */
 export function grantsChannel(patterns: readonly string[] | null, channel: string): boolean {
   if (patterns === null) return true;
@@ -86,8 +92,12 @@ export function parseGrantRequest(body: unknown): GrantRequest {
   if (ttl !== null && !(typeof ttl === "number" && Number.isSafeInteger(ttl) && ttl > 0)) {
     return { ok: false, error: "ttl: expected a whole number of seconds above 0" };
   }
-  if (user !== null && !(typeof user === "string" && user.length <= MAX_USER_LENGTH)) {
-    return { ok: false, error: `user: expected a string of at most ${MAX_USER_LENGTH} characters` };
+  if (user !== null && !isUserName(user)) {
+    return {
+      ok: false,
+      error:
+        `user: expected a string of at most ${MAX_USER_LENGTH} characters, without lone surrogates`,
+    };
   }
   return {
     ok: true,

@@ -17,7 +17,7 @@ import {
 } from "jose";
 import { ConfigError } from "./config.ts";
 import type { Config } from "./config.ts";
-import { MAX_USER_LENGTH, patternsProblem, type TokenGrant } from "./grants.ts";
+import { isUserName, MAX_USER_LENGTH, patternsProblem, type TokenGrant } from "./grants.ts";
 import { errorMessage } from "./text.ts";
 
 /** Checks JWTs and turns their claims into grants. */
@@ -134,8 +134,10 @@ function grantOf(payload: JWTPayload): { grant: TokenGrant } | { problem: string
   };
   const problem = patternsProblem(channels, "channels") ?? patternsProblem(publish, "publish");
   if (problem !== null) return { problem: `claim ${problem}` };
-  if (typeof sub === "string" && sub.length > MAX_USER_LENGTH) {
-    return { problem: `claim sub: expected at most ${MAX_USER_LENGTH} characters` };
+  if (typeof sub === "string" && !isUserName(sub)) {
+    return {
+      problem: `claim sub: expected at most ${MAX_USER_LENGTH} characters, without lone surrogates`,
+    };
   }
   return {
     grant: {

@@ -67,6 +67,9 @@ export interface TokenRegistry {
   userTokens(user: string): Promise<string[]>;
   /** Calls `listener` for every revocation from now on. */
   onRevoke(listener: RevocationListener): void;
+  /** Whether `token`, which a `lookup` found valid, has been revoked since, as far as this node
+   * has heard: a check still in flight when a revocation came must not let it in. */
+  wasRevoked(token: string): boolean;
   /** Forgets the tokens that have expired (they are refused either way). */
   sweepExpired(): Promise<void>;
 }
@@ -155,6 +158,10 @@ export class TokenStore implements TokenRegistry {
 
   onRevoke(listener: RevocationListener): void {
     this.#listeners.push(listener);
+  }
+
+  wasRevoked(token: string): boolean {
+    return !this.#tokens.has(token);
   }
 
   /** How many tokens may authenticate. */

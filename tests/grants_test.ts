@@ -53,8 +53,15 @@ Deno.test("parseGrantRequest() names the field that is wrong", () => {
     [{ ttl: 0 }, "ttl: expected a whole number of seconds above 0"],
     [{ ttl: 1.5 }, "ttl: expected a whole number of seconds above 0"],
     [{ ttl: "60" }, "ttl: expected a whole number of seconds above 0"],
-    [{ user: 7 }, "user: expected a string of at most 128 characters"],
-    [{ user: "x".repeat(129) }, "user: expected a string of at most 128 characters"],
+    [{ user: 7 }, "user: expected a string of at most 128 characters, without lone surrogates"],
+    [
+      { user: "x".repeat(129) },
+      "user: expected a string of at most 128 characters, without lone surrogates",
+    ],
+    [
+      { user: "a\ud800" },
+      "user: expected a string of at most 128 characters, without lone surrogates",
+    ],
   ];
   for (const [body, error] of cases) {
     assert.deepEqual(parseGrantRequest(body), { ok: false, error });

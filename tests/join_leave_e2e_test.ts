@@ -109,3 +109,34 @@ Deno.test("a SIGKILLed node's users leave once, on the survivors, after --node-t
   await alice.closed;
   await ann.closed;
 });
+
+Deno.test("a node restarted under the same --node-id before it is reaped: its old users leave", async () => {
+  await using redis = await startRedis();
+  await using dir = await tempDir();
+  const args = [
+    "--redis-url",
+    redis.url,
+    "--node-timeout",
+    "30",
+    "--join-leave",
+    "room",
+    "--leave-delay",
+    "0.2",
+  ];
+  await using a = await spawnNode(dir.path, [...args, "--node-id", "a"]);
+  const first = await spawnNode(dir.path, [...args, "--node-id", "b"]);
+  const [bob] = await arrive(a, "bob");
+  await using _bob = bob;
+  const [alice] = await arrive(first, "alice");
+  await using _alice = alice;
+  assert.deepEqual(await bob.next("alice's joined"), event("joined", "alice"));
+  first.process.kill("SIGKILL");
+  await first.process.exited();
+  await alice.closed;
+  // Long before --node-timeout: only the new process can say that alice is gone.
+  await using _second = await spawnNode(dir.path, [...args, "--node-id", "b"]);
+  assert.deepEqual(await bob.next("alice's left", 5_000), event("left", "alice"));
+  const [carol, reply] = await arrive(a, "carol");
+  await using _carol = carol;
+  assert.deepEqual((reply as { members: string[] }).members.toSorted(), ["bob", "carol"]);
+});

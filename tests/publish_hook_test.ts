@@ -331,3 +331,50 @@ Deno.test("the publish hook's log lines never show the credentials of its URL", 
     assert.ok(!line.includes("hook-user") && !line.includes("hook-pass"), line);
   }
 });
+
+hookModes("a publisher blocked while the backend decides: its publication goes nowhere", async (
+  setup,
+  backend,
+) => {
+  await using chat = await room(setup);
+  let decide = () => {};
+  const decided = new Promise<void>((resolve) => decide = resolve);
+  backend.answer = async () => {
+    await decided;
+    return Response.json({});
+  };
+  chat.alice.send({ publish: { channel: "room", payload: "after the block" }, ref: 1 });
+  await backend.untilRequests(1);
+  const blocked = await setup.minter.api("/users/alice/block", { method: "PUT" });
+  assert.equal(blocked.status, 200);
+  await blocked.body?.cancel();
+  assert.equal((await withTimeout(chat.alice.closed, "alice to be closed")).code, 4005);
+  decide();
+  // The backend said yes, but to a publisher that is gone: the readers get nothing.
+  await assertNothingReceived(chat.reader);
+  await assertNothingReceived(chat.farReader);
+});
+
+Deno.test("a redirect from the hook is not followed: it refuses, and nothing is delivered", async () => {
+  const asked: string[] = [];
+  await using backend = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (request) => {
+      await request.body?.cancel();
+      const { pathname } = new URL(request.url);
+      asked.push(`${request.method} ${pathname}`);
+      return pathname === "/publish"
+        ? new Response(null, { status: 307, headers: { location: "/elsewhere" } })
+        : Response.json({});
+    },
+  );
+  const publishHookUrl = `http://127.0.0.1:${backend.addr.port}/publish`;
+  await using server = await startTestServer({ publishHookUrl, webhookSecret: SECRET });
+  await using chat = await room({ minter: server, server });
+  assert.deepEqual(await publish(chat.alice, "unchecked", 1), {
+    ref: 1,
+    error: "publish: backend unavailable",
+  });
+  assert.deepEqual(asked, ["POST /publish"]);
+  await assertNothingReceived(chat.reader);
+});

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer, withTimeout } from "./helpers.ts";
 import { readErrors, readJson } from "./integration_helpers.ts";
+import { OPEN_GRANT } from "../src/grants.ts";
 
 /** One event as EventSource would see it. */
 interface SseEvent {
@@ -281,4 +282,38 @@ Deno.test("GET /events counts against --max-connections", async () => {
     "too many connections (at most 1)",
   ]);
   assert.ok(first);
+});
+
+Deno.test("a stream closed while it opens leaves no keep-alive behind", async () => {
+  await using server = await startTestServer();
+  const token = await server.tokens.mint({ ...OPEN_GRANT, user: "alice" });
+  // The join's sync (the stream's second) is held, as a slow Redis round trip would hold it.
+  const membership = server.cluster.membership;
+  const synced = membership.synced.bind(membership);
+  let syncs = 0;
+  let release = () => {};
+  const released = new Promise<void>((resolve) => release = resolve);
+  let joining = () => {};
+  const isJoining = new Promise<void>((resolve) => joining = resolve);
+  membership.synced = async () => {
+    if (++syncs === 2) {
+      joining();
+      await released;
+    }
+    return await synced();
+  };
+  try {
+    const url = `${server.wsUrl.replace(/^ws/, "http")}events?channel=room&access_token=${token}`;
+    const streaming = fetch(url);
+    await isJoining;
+    const closed = await server.api("/users/alice/", { method: "DELETE" });
+    await closed.body?.cancel();
+    release();
+    const response = await streaming;
+    await response.body?.cancel();
+    assert.equal(server.hub.connectionCount, 0);
+  } finally {
+    membership.synced = synced;
+  }
+  // The test sanitizer fails the test on an interval left running.
 });

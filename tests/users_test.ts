@@ -344,7 +344,7 @@ Deno.test("the /users/ routes answer 400 naming what is wrong", async () => {
     'revoke: expected true or false, got "no"',
   ]);
   assert.deepEqual(await bad("GET", `/users/${"u".repeat(129)}/`), [
-    "user: expected at most 128 characters",
+    "user: expected at most 128 characters, without lone surrogates",
   ]);
   // Nothing was blocked by the bad requests.
   assert.deepEqual(await call(server, "GET", "/users/alice/"), {
@@ -471,4 +471,38 @@ Deno.test("PUT /users/{user}/block takes an empty body, whatever its headers, as
     closed: 0,
     block: { "expires_at": null },
   });
+});
+
+Deno.test("cluster: a token revoked while its user's block is read does not authenticate", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a");
+  await using b = await startNode(redis.url, "b");
+  const { token } = await readJson(
+    await a.api("/token/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "alice" }),
+    }),
+    200,
+  ).then(({ value }) => value as { token: string });
+  let heard = () => {};
+  const isHeard = new Promise<void>((resolve) => heard = resolve);
+  b.cluster.tokens.onRevoke((revoked) => revoked === token && heard());
+  // The block's read answers only after the revocation was announced and heard on b: the
+  // order two Redis round trips on different connections may take.
+  const users = b.cluster.users;
+  const blockOf = users.blockOf.bind(users);
+  users.blockOf = async (user: string) => {
+    const answer = await blockOf(user);
+    const revoked = await a.api(`/token/${token}/`, { method: "DELETE" });
+    await revoked.body?.cancel();
+    await isHeard;
+    return answer;
+  };
+  await using alice = await TestClient.connect(b.wsUrl);
+  assert.deepEqual(await alice.request({ access_token: token }, "auth"), {
+    ref: "auth",
+    error: "access_token: unknown token",
+  });
+  assert.deepEqual(b.hub.activeUsers(), []);
 });

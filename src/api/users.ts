@@ -6,7 +6,7 @@
  */
 
 import { parseBlockRequest } from "../blocks.ts";
-import { MAX_USER_LENGTH } from "../grants.ts";
+import { isUserName, MAX_USER_LENGTH } from "../grants.ts";
 import { readJsonBody } from "./body.ts";
 import type { ApiContext } from "./context.ts";
 import { HttpError, jsonResponse } from "./response.ts";
@@ -84,8 +84,11 @@ export function userRoutes(
 /** The `user` path parameter; 400 when it is longer than a grant's `user` may be. */
 function userParam({ params }: RouteContext): string {
   const user = params.user ?? "";
-  if (user.length > MAX_USER_LENGTH) {
-    throw new HttpError(400, `user: expected at most ${MAX_USER_LENGTH} characters`);
+  if (!isUserName(user)) {
+    throw new HttpError(
+      400,
+      `user: expected at most ${MAX_USER_LENGTH} characters, without lone surrogates`,
+    );
   }
   return user;
 }

@@ -32,7 +32,8 @@ export interface Broker {
    * frame once (or not at all when nobody can receive it). `recipients` counts the connections
    * that took it (standalone), or that were subscribed across the cluster at the moment of the
    * publish (cluster mode). Rejects with `ClusterUnavailableError` when it cannot reach the
-   * other nodes, and then nothing was sent. */
+   * other nodes: then nothing was sent, unless Redis took the command and stopped answering
+   * (a command timeout), when it may have gone out anyway. */
   publish(channel: string, payload: string, options?: PublishOptions): Promise<PublishResult>;
   /** Sends `payload` (JSON text) to each of `channels` as `publish` does to one, a name
    * given twice once: a subscriber of several gets one frame per channel, in the order of

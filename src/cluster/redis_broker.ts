@@ -46,7 +46,9 @@ return redis.call('HGETALL', KEYS[1])
 export class RedisBroker implements Broker {
   // Publications whose sender is on this node, by the id their message carries back:
   // `!<id> ` before the message, where the id is this broker's tag and a counter.
-  readonly #senders = new Map<string, { subscriber: Subscriber; at: number }>();
+  // Held weakly: a mark whose message never comes back (a join that published nothing, say)
+  // must not keep a closed session alive until the next mark sweeps it.
+  readonly #senders = new Map<string, { subscriber: WeakRef<Subscriber>; at: number }>();
   readonly #tag = crypto.randomUUID().slice(0, 8);
   #sent = 0;
   readonly #link: RedisLink;
@@ -221,7 +223,7 @@ export class RedisBroker implements Broker {
       this.#senders.delete(id);
     }
     const id = `${this.#tag}.${++this.#sent}`;
-    this.#senders.set(id, { subscriber: except, at: now });
+    this.#senders.set(id, { subscriber: new WeakRef(except), at: now });
     return `!${id} `;
   }
 
@@ -232,7 +234,7 @@ export class RedisBroker implements Broker {
     const id = marked.slice(1, space);
     const sender = this.#senders.get(id);
     this.#senders.delete(id);
-    return { message: marked.slice(space + 1), except: sender?.subscriber };
+    return { message: marked.slice(space + 1), except: sender?.subscriber.deref() };
   }
 
   async #publishKept(

@@ -166,8 +166,13 @@ export class RedisMembers implements Members {
     });
     // Redis lost this node's mirror (it restarted, or reaped the node): its members too.
     membership.onRewritten(() => this.#rewrite());
-    // Back after Redis was unreachable: what changed meanwhile is written.
-    link.onReady(() => this.#schedule());
+    // Back after Redis was unreachable: what changed meanwhile is written, and what Redis holds
+    // for this node id but its tally does not (an earlier process with the same
+    // --node-id, killed before it was reaped) leaves.
+    link.onReady(() => {
+      this.#schedule();
+      this.#leaveStrangers().catch(() => {});
+    });
     this.#sweepTimer = setInterval(
       () => this.#sweep(),
       Math.max(100, Math.min(1000, options.leaveDelayMs / 4)),
@@ -207,6 +212,27 @@ export class RedisMembers implements Members {
       if (!this.#pending.get(channel)?.has(user)) this.#note(channel, user);
     }
     this.#schedule();
+  }
+
+  /** Notes as gone the users Redis lists for this node in a channel that the tally does not
+   * hold: they were an earlier process's. */
+  async #leaveStrangers(): Promise<void> {
+    const { nodeId } = this.#options;
+    const keys = this.#keys;
+    const held = await this.#link.run(async (redis) => {
+      const channels = await redis.sMembers(keys.memberChannels(nodeId));
+      const users = await Promise.all(
+        channels.map((channel) => redis.hKeys(keys.nodeMembers(channel, nodeId))),
+      );
+      return channels.map((channel, i) => [channel, users[i]!] as const);
+    });
+    for (const [channel, users] of held) {
+      for (const user of users) {
+        if (!this.#tally.has(channel, user) && !this.#pending.get(channel)?.has(user)) {
+          this.#note(channel, user);
+        }
+      }
+    }
   }
 
   /** Resolves once the changes made so far are written, or could not be. */

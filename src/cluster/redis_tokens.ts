@@ -126,6 +126,10 @@ export class RedisTokenRegistry implements TokenRegistry {
     return grant === null || isExpired(grant) ? null : grant;
   }
 
+  wasRevoked(token: string): boolean {
+    return this.#recentlyRevoked.has(token);
+  }
+
   async isValid(token: string): Promise<boolean> {
     return await this.lookup(token) !== null;
   }

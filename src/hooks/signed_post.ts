@@ -12,7 +12,9 @@ import { SIGNATURE_HEADER, signBody } from "./signature.ts";
 const USERINFO = /\/\/[^/\s@]+@/g;
 
 /** POSTs the JSON `body` to `url`, signed with `secret` at the time now; credentials in `url`
- * go as Basic auth. The caller reads or cancels the response's body. */
+ * go as Basic auth. A redirect is not followed: its 3xx is the answer (a followed one would
+ * let another URL decide, or receive the signed body). The caller reads or cancels the
+ * response's body. */
 export function postSigned(
   url: string,
   body: string,
@@ -26,6 +28,7 @@ export function postSigned(
     },
     body,
     signal,
+    redirect: "manual",
   });
 }
 

@@ -208,15 +208,10 @@ export class Session implements Subscriber {
    * if any, accepts it (maybe with another payload). Resolves once the message is delivered on
    * this node (and, in cluster mode, published to the others). */
   async publish(channel: string, payload: unknown): Promise<PublishOutcome> {
-    const { hub, broker, metrics, limits, requireAuth, clientPublish, publishHook } = this.#context;
-    const view = hub.sessionOf(this);
-    if (view === undefined || view.token === null) return { error: "publish: authenticate first" };
-    if (!view.channels.has(channel)) return { error: "publish: join the channel first" };
-    const isAllowed = grantsChannel(this.#grant.publish, channel) ||
-      (!requireAuth && grantsChannel(clientPublish, channel));
-    if (!isAllowed) {
-      return { error: "publish: not permitted by this token" };
-    }
+    const { broker, metrics, limits, publishHook } = this.#context;
+    const refusal = this.#publishRefusal(channel);
+    if (refusal !== null) return { error: refusal };
+    const token = this.#context.hub.sessionOf(this)!.token!;
     let text = JSON.stringify(payload);
     const bytes = utf8LengthOver(text, limits.maxPublishBytes);
     if (bytes !== null) {
@@ -227,10 +222,16 @@ export class Session implements Subscriber {
         channel,
         text,
         user: this.user,
-        tokenFingerprint: tokenFingerprint(view.token),
+        tokenFingerprint: tokenFingerprint(token),
       });
       if ("error" in verdict) return { error: `publish: ${verdict.error}` };
       text = verdict.text;
+      // The backend took its time: the session may have been closed, blocked, moved out of
+      // the channel or re-authenticated meanwhile, and then nothing goes out.
+      const lateRefusal = this.#isClosed
+        ? "publish: connection closed"
+        : this.#publishRefusal(channel);
+      if (lateRefusal !== null) return { error: lateRefusal };
     }
     let position: Position | undefined;
     try {
@@ -241,6 +242,17 @@ export class Session implements Subscriber {
     }
     metrics.clientPublications++;
     return position === undefined ? {} : { offset: position.offset };
+  }
+
+  /** Why this session may not publish to `channel` now, or null when it may. */
+  #publishRefusal(channel: string): string | null {
+    const { hub, requireAuth, clientPublish } = this.#context;
+    const view = hub.sessionOf(this);
+    if (view === undefined || view.token === null) return "publish: authenticate first";
+    if (!view.channels.has(channel)) return "publish: join the channel first";
+    const isAllowed = grantsChannel(this.#grant.publish, channel) ||
+      (!requireAuth && grantsChannel(clientPublish, channel));
+    return isAllowed ? null : "publish: not permitted by this token";
   }
 
   /** Applies a join to the hub; resolves to why it was refused, or undefined, once the cluster

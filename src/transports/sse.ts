@@ -114,6 +114,8 @@ export class SseTransport implements Wire {
       failure = this.#answer(outcome, since);
     });
     if (failure !== null) return failure;
+    // Closed while the join was answered (a block, a revocation): nothing to keep alive.
+    if (this.#isClosed) return "channel: the stream was closed while it opened";
     this.#keepAlive = setInterval(
       () => this.#write(": keepalive\n\n"),
       this.#context.keepAliveMs ?? KEEPALIVE_MS,
