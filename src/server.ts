@@ -113,17 +113,15 @@ export async function startServer(
     corsOrigins: config.corsOrigin,
     isShuttingDown: () => isShuttingDown,
   });
-  const pusherApps = config.pusherApps.length === 0
-    ? undefined
-    : new PusherApps(config.pusherApps, metrics, {
-      // Presence members are kept per node: a cluster would need them in Redis.
-      presence: config.redisUrl === null ? new PusherPresence() : null,
-    });
+  const pusherApps = config.pusherApps.length === 0 ? undefined : pusherAppsOf(config, {
+    cluster,
+    metrics,
+  });
   const pusherApi = pusherApps === undefined ? undefined : createPusherApi({
     apps: pusherApps,
     broker: cluster.broker,
     membership,
-    presence: pusherApps.presence,
+    members: pusherApps.members,
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -225,6 +223,21 @@ export async function startServer(
       await shutdown();
     },
   };
+}
+
+/** The Pusher apps of `config`, their presence channels' members followed by the cluster
+ * with no leave delay: Pusher sends `member_removed` as a user's last connection goes. */
+function pusherAppsOf(
+  config: Config,
+  { cluster, metrics }: { cluster: Cluster; metrics: Metrics },
+): PusherApps {
+  const presence = new PusherPresence();
+  const members = cluster.addMembers(":pusher", {
+    format: presence,
+    leaveDelayMs: 0,
+    maxMembersListed: config.maxMembersListed,
+  });
+  return new PusherApps(config.pusherApps, metrics, { presence, members });
 }
 
 /** The per-connection limits of `config`, in the units `Connection` takes. */

@@ -204,6 +204,8 @@ export interface PresenceRoster {
   readonly members: ReadonlyArray<
     { readonly userId: string | number; readonly userInfo?: unknown }
   >;
+  /** How many members the channel has, when more than are listed. Default: those listed. */
+  readonly count?: number;
 }
 
 /** `pusher_internal:subscription_succeeded`; on a presence channel its data is the JSON string
@@ -214,7 +216,8 @@ export function renderSubscriptionSucceeded(channel: string, roster?: PresenceRo
     const hash: Record<string, unknown> = {};
     for (const { userId, userInfo } of roster.members) hash[String(userId)] = userInfo ?? null;
     const ids = roster.members.map(({ userId }) => userId);
-    data = JSON.stringify({ presence: { ids, hash, count: ids.length } });
+    const count = Math.max(roster.count ?? 0, ids.length);
+    data = JSON.stringify({ presence: { ids, hash, count } });
   }
   return `{"event":"pusher_internal:subscription_succeeded","channel":${
     JSON.stringify(channel)

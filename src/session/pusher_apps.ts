@@ -11,6 +11,7 @@ import type { PusherApp } from "../config_pusher_apps.ts";
 import type { Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
 import { PUSHER_CODES, PUSHER_PROTOCOLS } from "../protocol/pusher.ts";
+import type { Members } from "../members.ts";
 import type { PusherPresence } from "./pusher_presence.ts";
 
 /** Whether a connection may open: yes, for `app` (call `bind` with its socket id once it has
@@ -20,8 +21,10 @@ export type Admission =
   | {
     readonly ok: true;
     readonly app: PusherApp;
-    /** The presence channels' members; null where presence is not supported (a cluster). */
-    readonly presence: PusherPresence | null;
+    /** Who each connection is in each presence channel. */
+    readonly presence: PusherPresence;
+    /** The presence channels' members, across the cluster. */
+    readonly members: Members;
     readonly bind: (socketId: string, subscriber: Subscriber) => void;
     readonly release: () => void;
   }
@@ -42,15 +45,18 @@ export class PusherApps {
   readonly #metrics: Metrics;
   /** This node's open connections by socket id, for a REST trigger's `socket_id`. */
   readonly #sockets = new Map<string, Subscriber>();
-  /** The presence channels' members; null where presence is not supported (a cluster). */
-  readonly presence: PusherPresence | null;
+  /** Who each connection is in each presence channel. */
+  readonly presence: PusherPresence;
+  /** The presence channels' members, across the cluster. */
+  readonly members: Members;
 
   constructor(
     apps: readonly PusherApp[],
     metrics: Metrics,
-    { presence = null }: { presence?: PusherPresence | null } = {},
+    { presence, members }: { presence: PusherPresence; members: Members },
   ) {
     this.presence = presence;
+    this.members = members;
     this.#byKey = new Map(apps.map((app) => [app.key, app]));
     this.#byId = new Map(apps.map((app) => [app.id, app]));
     this.#metrics = metrics;
@@ -114,6 +120,6 @@ export class PusherApps {
       counts.set(app.id, (counts.get(app.id) ?? 1) - 1);
       if (bound !== undefined) this.#sockets.delete(bound);
     };
-    return { ok: true, app, presence: this.presence, bind, release };
+    return { ok: true, app, presence: this.presence, members: this.members, bind, release };
   }
 }

@@ -17,8 +17,6 @@ import {
   PUSHER_PONG,
   type PusherClientMessage,
   renderConnectionEstablished,
-  renderMemberAdded,
-  renderMemberRemoved,
   renderPusherError,
   renderPusherEvent,
   renderSigninSuccess,
@@ -29,7 +27,8 @@ import { NO_EVENTS } from "../webhooks/events.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import type { SessionContext } from "./context.ts";
 import { pusherHubChannel } from "./pusher_apps.ts";
-import type { PresenceMember, PusherPresence } from "./pusher_presence.ts";
+import type { MemberRoster, Members } from "../members.ts";
+import { type PresenceMember, presenceMembers, type PusherPresence } from "./pusher_presence.ts";
 import { Session, type Wire } from "./session.ts";
 
 /** Client events one connection may send per second, as Pusher allows. */
@@ -46,7 +45,7 @@ export class PusherSession {
   readonly #channels = new Set<string>();
   /** Who it is in each presence channel it has subscribed to, by Pusher name. */
   readonly #members = new Map<string, PresenceMember>();
-  readonly #presence: PusherPresence | null;
+  readonly #presence: PusherPresence;
   #userId: string | null = null;
   // A token bucket of client events: up to CLIENT_EVENTS_PER_SECOND, refilled at that rate.
   #allowance = CLIENT_EVENTS_PER_SECOND;
@@ -54,11 +53,12 @@ export class PusherSession {
 
   /** `context` is the endpoint's; the session gets a copy fit for Pusher connections: they
    * are authenticated as they open (an app's signatures decide what they may do), keep no
-   * history, and are not connections of the native webhooks. */
+   * history, are not connections of the native webhooks, and their members are those of the
+   * presence channels (`members`, following `presence`), across the cluster. */
   constructor(
     wire: Wire,
     context: SessionContext,
-    { app, presence }: { app: PusherApp; presence: PusherPresence | null },
+    { app, presence, members }: { app: PusherApp; presence: PusherPresence; members: Members },
   ) {
     this.app = app;
     this.#presence = presence;
@@ -66,6 +66,7 @@ export class PusherSession {
       ...context,
       requireAuth: false,
       history: null,
+      members,
       events: NO_EVENTS,
       clientPublish: [],
     });
@@ -113,9 +114,6 @@ export class PusherSession {
       }
     } else if (isAuthorizedChannel(channel)) {
       const isPresence = isPresenceChannel(channel);
-      if (isPresence && this.#presence === null) {
-        return refuse("Presence channels are not supported in cluster mode yet");
-      }
       const signed = isPresence ? channelData ?? "" : undefined;
       const check = { channel, auth: auth ?? "", channelData: signed };
       if (auth === undefined || !isValidChannelAuth(this.app, this.socketId, check)) {
@@ -129,68 +127,67 @@ export class PusherSession {
         }
       }
     }
-    if (this.#channels.has(channel)) return this.#succeeded(channel);
     const hubChannel = pusherHubChannel(this.app, channel);
-    let isJoined = false;
+    if (this.#channels.has(channel)) {
+      if (!this.#members.has(channel)) return this.#succeeded(channel);
+      return this.#succeeded(channel, await this.#roster(hubChannel));
+    }
+    if (member !== undefined) {
+      // Who it is there, before the hub's change makes it count.
+      this.#members.set(channel, member);
+      this.#presence.enter(this.session, hubChannel, member);
+    }
     await this.session.join({ join: [hubChannel], leave: [] }, (outcome) => {
       if ("error" in outcome) {
+        this.#forget(channel);
+        const isLimit = !outcome.error.startsWith("channels.join: cannot be joined now");
         this.session.write(
-          renderSubscriptionError(channel, outcome.error, { type: "LimitReached", status: 429 }),
+          renderSubscriptionError(
+            channel,
+            outcome.error,
+            isLimit ? { type: "LimitReached", status: 429 } : { type: "Unavailable", status: 503 },
+          ),
         );
         return;
       }
-      isJoined = true;
       this.#channels.add(channel);
+      this.#succeeded(channel, outcome.members.get(hubChannel));
     });
-    if (!isJoined) return;
-    if (member === undefined || this.#presence === null) return this.#succeeded(channel);
-    this.#members.set(channel, member);
-    const isNew = this.#presence.join(hubChannel, member, this.session);
-    this.#succeeded(channel);
-    if (isNew) {
-      await this.#tell(channel, renderMemberAdded(channel, member.userId, member.userInfo));
-    }
   }
 
   /** Writes `subscription_succeeded`, with the members on a presence channel. */
-  #succeeded(channel: string): void {
-    const isPresence = this.#members.has(channel) && this.#presence !== null;
-    const roster = isPresence
-      ? { members: this.#presence!.members(pusherHubChannel(this.app, channel)) }
+  #succeeded(channel: string, roster?: MemberRoster): void {
+    const members = this.#members.has(channel)
+      ? { members: presenceMembers(roster), count: roster?.count ?? 0 }
       : undefined;
-    this.session.write(renderSubscriptionSucceeded(channel, roster));
+    this.session.write(renderSubscriptionSucceeded(channel, members));
   }
 
-  /** Sends `frame` to `channel`'s other subscribers. */
-  async #tell(channel: string, frame: string): Promise<void> {
-    const { broker, logger } = this.session.context;
+  /** The members of a presence channel the connection is already in. */
+  async #roster(hubChannel: string): Promise<MemberRoster | undefined> {
+    const { members, logger } = this.session.context;
     try {
-      await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });
+      return (await members?.list([hubChannel]))?.get(hubChannel);
     } catch (error) {
-      logger.warn("presence event not sent", { error: errorMessage(error) });
+      logger.warn("presence members not listed", { error: errorMessage(error) });
+      return undefined;
     }
   }
 
-  /** Called once the connection has closed: it leaves its presence channels. */
+  /** Called once the connection has closed: it is nobody in any presence channel any more. */
   closed(): void {
-    for (const channel of this.#members.keys()) void this.#leavePresence(channel);
+    this.#presence.exit(this.session);
   }
 
-  async #leavePresence(channel: string): Promise<void> {
-    const member = this.#members.get(channel);
-    if (member === undefined || this.#presence === null) return;
-    this.#members.delete(channel);
-    const hubChannel = pusherHubChannel(this.app, channel);
-    const removed = this.#presence.leave(hubChannel, member.userId, this.session);
-    if (removed !== undefined) {
-      await this.#tell(channel, renderMemberRemoved(channel, removed.userId));
-    }
+  #forget(channel: string): void {
+    if (!this.#members.delete(channel)) return;
+    this.#presence.exit(this.session, pusherHubChannel(this.app, channel));
   }
 
   async #unsubscribe(channel: string): Promise<void> {
     if (!this.#channels.delete(channel)) return;
     await this.session.join({ join: [], leave: [pusherHubChannel(this.app, channel)] }, () => {});
-    await this.#leavePresence(channel);
+    this.#forget(channel);
   }
 
   #signin({ auth, userData }: Extract<PusherClientMessage, { type: "signin" }>): void {

@@ -10,7 +10,7 @@ import type { Membership } from "../../cluster/membership.ts";
 import type { Logger } from "../../log.ts";
 import type { Metrics } from "../../metrics.ts";
 import type { PusherApps } from "../../session/pusher_apps.ts";
-import type { PusherPresence } from "../../session/pusher_presence.ts";
+import type { Members } from "../../members.ts";
 import { createRouter, type RequestHandler } from "../router.ts";
 import { channelRoutes } from "./channels.ts";
 import { eventRoutes } from "./events.ts";
@@ -20,8 +20,8 @@ export interface PusherApiContext {
   readonly apps: PusherApps;
   readonly broker: Broker;
   readonly membership: Membership;
-  /** The presence channels' members; null where presence is not supported (a cluster). */
-  readonly presence: PusherPresence | null;
+  /** The presence channels' members, across the cluster. */
+  readonly members: Members;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
