@@ -122,6 +122,7 @@ export async function startServer(
     broker: cluster.broker,
     membership,
     members: pusherApps.members,
+    users: cluster.users,
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,

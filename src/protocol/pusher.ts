@@ -29,6 +29,8 @@ export const PUSHER_CODES = {
   reconnect: 4200,
   /** No `pusher:pong` came after the server's ping. */
   pongTimeout: 4201,
+  /** Unauthorized: a bad sign-in, or the user's connections terminated by the backend. */
+  unauthorized: 4009,
   /** A client event refused: over the rate limit, not enabled, not subscribed, too large. */
   clientEventRejected: 4301,
 } as const;

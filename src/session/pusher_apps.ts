@@ -38,6 +38,13 @@ export function pusherHubChannel(app: PusherApp, channel: string): string {
   return `${ADAPTER_CHANNEL_MARK}pusher:${app.id}:${channel}`;
 }
 
+/** The hub's name of `app`'s signed-in user `userId` (as `pusher:signin` named them), apart
+ * from native users and other apps' as its channels are: so that the native user control's
+ * disconnect closes a Pusher user's connections across the cluster. */
+export function pusherHubUser(app: PusherApp, userId: string): string {
+  return `${ADAPTER_CHANNEL_MARK}pusher:${app.id}:${userId}`;
+}
+
 /** The apps, by key and by id, with their open connections on this node. */
 export class PusherApps {
   readonly #byKey: ReadonlyMap<string, PusherApp>;

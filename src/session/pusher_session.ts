@@ -26,7 +26,7 @@ import {
 import { NO_EVENTS } from "../webhooks/events.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import type { SessionContext } from "./context.ts";
-import { pusherHubChannel } from "./pusher_apps.ts";
+import { pusherHubChannel, pusherHubUser } from "./pusher_apps.ts";
 import type { MemberRoster, Members } from "../members.ts";
 import { type PresenceMember, presenceMembers, type PusherPresence } from "./pusher_presence.ts";
 import { Session, type Wire } from "./session.ts";
@@ -192,7 +192,7 @@ export class PusherSession {
 
   #signin({ auth, userData }: Extract<PusherClientMessage, { type: "signin" }>): void {
     if (!isValidUserAuth(this.app, this.socketId, { userData, auth })) {
-      return this.error(4009, "pusher:signin: invalid signature");
+      return this.error(PUSHER_CODES.unauthorized, "pusher:signin: invalid signature");
     }
     let id: unknown;
     try {
@@ -201,9 +201,18 @@ export class PusherSession {
       // Answered below.
     }
     if (typeof id !== "string" && typeof id !== "number") {
-      return this.error(4009, "pusher:signin: user_data: expected a JSON object with an id");
+      return this.error(
+        PUSHER_CODES.unauthorized,
+        "pusher:signin: user_data: expected a JSON object with an id",
+      );
     }
     this.#userId = String(id);
+    // Named in the hub, so that terminate_connections finds it on whichever node it is.
+    const { hub } = this.session.context;
+    const token = hub.sessionOf(this.session)?.token;
+    if (token !== null && token !== undefined) {
+      hub.authenticate(this.session, token, pusherHubUser(this.app, this.#userId));
+    }
     this.session.write(renderSigninSuccess(userData));
   }
 

@@ -79,13 +79,18 @@ export class PusherTransport implements Wire, EventListenerObject {
     return "sent";
   }
 
-  /** Starts the close handshake; the server's shutdown becomes Pusher's 4200, after a
-   * `pusher:error` saying so. */
+  /** Starts the close handshake; the server's shutdown becomes Pusher's 4200, and a user's
+   * disconnection (`terminate_connections`) Pusher's 4009, each after a `pusher:error` saying
+   * so. */
   close(code: number, reason: string): void {
     if (this.#socket.readyState !== WebSocket.OPEN) return;
     if (code === CLOSE.shuttingDown.code) {
       code = PUSHER_CODES.reconnect;
       this.write(renderPusherError(code, "Server is shutting down: reconnect"));
+    } else if (code === CLOSE.disconnected.code) {
+      code = PUSHER_CODES.unauthorized;
+      reason = "Connections of this user terminated";
+      this.write(renderPusherError(code, reason));
     }
     this.#socket.close(code, reason);
   }

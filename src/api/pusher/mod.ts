@@ -14,6 +14,8 @@ import type { Members } from "../../members.ts";
 import { createRouter, type RequestHandler } from "../router.ts";
 import { channelRoutes } from "./channels.ts";
 import { eventRoutes } from "./events.ts";
+import { userRoutes } from "./users.ts";
+import type { UserControl } from "../../users.ts";
 
 /** What Pusher's REST API needs. */
 export interface PusherApiContext {
@@ -22,6 +24,8 @@ export interface PusherApiContext {
   readonly membership: Membership;
   /** The presence channels' members, across the cluster. */
   readonly members: Members;
+  /** Closing users' connections on every node, for `terminate_connections`. */
+  readonly users: UserControl;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
@@ -38,7 +42,9 @@ export function isPusherApiPath(pathname: string): boolean {
 /** Builds the REST API's request handler. */
 export function createPusherApi(context: PusherApiContext): RequestHandler {
   const full = { now: Date.now, ...context };
-  return createRouter([...eventRoutes(full), ...channelRoutes(full)], { logger: context.logger });
+  return createRouter([...eventRoutes(full), ...channelRoutes(full), ...userRoutes(full)], {
+    logger: context.logger,
+  });
 }
 
 /** `handler`, with Pusher's REST API answering its paths when `pusherApi` is given. */
