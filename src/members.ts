@@ -264,7 +264,10 @@ export class MemoryMembers implements Members {
   #last(channel: string, member: MemberIdentity): void {
     const present = this.#rooms.get(channel)?.get(member.user);
     if (present === undefined) return;
-    present.timer = setTimeout(() => this.#leave(channel, present), this.#options.leaveDelayMs);
+    const delayMs = this.#options.leaveDelayMs;
+    // No delay (Pusher's): gone now, before anything else hears of the channel emptying.
+    if (delayMs === 0) return this.#leave(channel, present);
+    present.timer = setTimeout(() => this.#leave(channel, present), delayMs);
   }
 
   #leave(channel: string, { member }: Room): void {

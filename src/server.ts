@@ -22,6 +22,7 @@ import { settlesWithin } from "./timing.ts";
 import { createWsEndpoint } from "./transports/endpoint.ts";
 import { createJwtVerifier } from "./jwt.ts";
 import { createWebhooks } from "./webhooks/mod.ts";
+import { createPusherWebhooks, type PusherWebhooks } from "./webhooks/pusher.ts";
 import { createPublishHook } from "./hooks/publish_hook.ts";
 import { PusherApps } from "./session/pusher_apps.ts";
 import { PusherPresence } from "./session/pusher_presence.ts";
@@ -84,7 +85,16 @@ export async function startServer(
   const jwt = await createJwtVerifier(config);
   const hub = new Hub();
   const metrics = new Metrics();
-  const webhooks = createWebhooks(config, { logger, metrics });
+  const pusherWebhooks = createPusherWebhooks(config.pusherApps, {
+    queueSize: config.webhookQueueSize,
+    logger,
+    metrics,
+  });
+  const webhooks = createWebhooks(config, {
+    logger,
+    metrics,
+    ...(pusherWebhooks.isOn ? { adapter: pusherWebhooks } : {}),
+  });
   const cluster = createCluster(config, {
     events: webhooks.isOn ? webhooks : undefined,
     hub,
@@ -116,6 +126,7 @@ export async function startServer(
   const pusherApps = config.pusherApps.length === 0 ? undefined : pusherAppsOf(config, {
     cluster,
     metrics,
+    webhooks: pusherWebhooks,
   });
   const pusherApi = pusherApps === undefined ? undefined : createPusherApi({
     apps: pusherApps,
@@ -182,6 +193,7 @@ export async function startServer(
     await publishHook?.[Symbol.asyncDispose]();
     await cluster.close();
     await webhooks[Symbol.asyncDispose]();
+    await pusherWebhooks[Symbol.asyncDispose]();
     throw error;
   }
 
@@ -207,6 +219,7 @@ export async function startServer(
     await cluster.close();
     // After the connections closed: their events get one last try.
     await webhooks[Symbol.asyncDispose]();
+    await pusherWebhooks[Symbol.asyncDispose]();
     await journal?.[Symbol.asyncDispose]();
     return isClean;
   });
@@ -230,15 +243,16 @@ export async function startServer(
  * with no leave delay: Pusher sends `member_removed` as a user's last connection goes. */
 function pusherAppsOf(
   config: Config,
-  { cluster, metrics }: { cluster: Cluster; metrics: Metrics },
+  { cluster, metrics, webhooks }: { cluster: Cluster; metrics: Metrics; webhooks: PusherWebhooks },
 ): PusherApps {
   const presence = new PusherPresence();
   const members = cluster.addMembers(":pusher", {
     format: presence,
     leaveDelayMs: 0,
     maxMembersListed: config.maxMembersListed,
+    events: webhooks.isOn ? webhooks : undefined,
   });
-  return new PusherApps(config.pusherApps, metrics, { presence, members });
+  return new PusherApps(config.pusherApps, metrics, { presence, members, webhooks });
 }
 
 /** The per-connection limits of `config`, in the units `Connection` takes. */

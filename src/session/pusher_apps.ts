@@ -13,6 +13,7 @@ import type { Metrics } from "../metrics.ts";
 import { PUSHER_CODES, PUSHER_PROTOCOLS } from "../protocol/pusher.ts";
 import type { Members } from "../members.ts";
 import type { PusherPresence } from "./pusher_presence.ts";
+import type { PusherWebhooks } from "../webhooks/pusher.ts";
 
 /** Whether a connection may open: yes, for `app` (call `bind` with its socket id once it has
  * one, and `release` once it has closed), or no, with the Pusher code and message to close it
@@ -25,6 +26,8 @@ export type Admission =
     readonly presence: PusherPresence;
     /** The presence channels' members, across the cluster. */
     readonly members: Members;
+    /** The apps' webhooks, for client events. */
+    readonly webhooks: PusherWebhooks;
     readonly bind: (socketId: string, subscriber: Subscriber) => void;
     readonly release: () => void;
   }
@@ -56,14 +59,21 @@ export class PusherApps {
   readonly presence: PusherPresence;
   /** The presence channels' members, across the cluster. */
   readonly members: Members;
+  /** The apps' webhooks. */
+  readonly webhooks: PusherWebhooks;
 
   constructor(
     apps: readonly PusherApp[],
     metrics: Metrics,
-    { presence, members }: { presence: PusherPresence; members: Members },
+    { presence, members, webhooks }: {
+      presence: PusherPresence;
+      members: Members;
+      webhooks: PusherWebhooks;
+    },
   ) {
     this.presence = presence;
     this.members = members;
+    this.webhooks = webhooks;
     this.#byKey = new Map(apps.map((app) => [app.key, app]));
     this.#byId = new Map(apps.map((app) => [app.id, app]));
     this.#metrics = metrics;
@@ -127,6 +137,7 @@ export class PusherApps {
       counts.set(app.id, (counts.get(app.id) ?? 1) - 1);
       if (bound !== undefined) this.#sockets.delete(bound);
     };
-    return { ok: true, app, presence: this.presence, members: this.members, bind, release };
+    const { presence, members, webhooks } = this;
+    return { ok: true, app, presence, members, webhooks, bind, release };
   }
 }

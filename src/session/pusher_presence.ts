@@ -26,6 +26,16 @@ export function pusherChannelName(hubChannel: string): string {
   return hubChannel.slice(hubChannel.indexOf(":", PUSHER_MARK.length) + 1);
 }
 
+/** The app id and Pusher name of a hub channel, or null when it is no Pusher app's. */
+export function pusherChannelParts(
+  hubChannel: string,
+): { readonly appId: string; readonly channel: string } | null {
+  if (!hubChannel.startsWith(PUSHER_MARK)) return null;
+  const colon = hubChannel.indexOf(":", PUSHER_MARK.length);
+  if (colon === -1) return null;
+  return { appId: hubChannel.slice(PUSHER_MARK.length, colon), channel: hubChannel.slice(colon + 1) };
+}
+
 /** Who each Pusher connection is in each presence channel, as a format of members. */
 export class PusherPresence implements MemberFormat {
   readonly hasInfo = true;

@@ -24,6 +24,7 @@ import {
   renderSubscriptionSucceeded,
 } from "../protocol/pusher.ts";
 import { NO_EVENTS } from "../webhooks/events.ts";
+import type { PusherWebhooks } from "../webhooks/pusher.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import type { SessionContext } from "./context.ts";
 import { pusherHubChannel, pusherHubUser } from "./pusher_apps.ts";
@@ -46,6 +47,7 @@ export class PusherSession {
   /** Who it is in each presence channel it has subscribed to, by Pusher name. */
   readonly #members = new Map<string, PresenceMember>();
   readonly #presence: PusherPresence;
+  readonly #webhooks: PusherWebhooks;
   #userId: string | null = null;
   // A token bucket of client events: up to CLIENT_EVENTS_PER_SECOND, refilled at that rate.
   #allowance = CLIENT_EVENTS_PER_SECOND;
@@ -58,10 +60,16 @@ export class PusherSession {
   constructor(
     wire: Wire,
     context: SessionContext,
-    { app, presence, members }: { app: PusherApp; presence: PusherPresence; members: Members },
+    { app, presence, members, webhooks }: {
+      app: PusherApp;
+      presence: PusherPresence;
+      members: Members;
+      webhooks: PusherWebhooks;
+    },
   ) {
     this.app = app;
     this.#presence = presence;
+    this.#webhooks = webhooks;
     this.session = new Session(wire, {
       ...context,
       requireAuth: false,
@@ -236,7 +244,8 @@ export class PusherSession {
       return refuse(`${event}: more than ${CLIENT_EVENTS_PER_SECOND} client events a second`);
     }
     const { broker, metrics, logger } = this.session.context;
-    const frame = renderPusherEvent(event, channel, data, this.#members.get(channel)?.userId);
+    const userId = this.#members.get(channel)?.userId;
+    const frame = renderPusherEvent(event, channel, data, userId);
     try {
       await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });
     } catch (error) {
@@ -244,6 +253,15 @@ export class PusherSession {
       return this.error(null, `${event}: cannot be sent now (${clientReason(error)})`);
     }
     metrics.clientPublications++;
+    this.#webhooks.send(this.app.id, {
+      name: "client_event",
+      channel,
+      event,
+      // Pusher's webhooks give the data as a string: a string as it is, else its JSON.
+      data: data.startsWith('"') ? JSON.parse(data) : data,
+      "socket_id": this.socketId,
+      ...(userId === undefined ? {} : { "user_id": String(userId) }),
+    });
   }
 
   #withinClientEventRate(): boolean {
