@@ -131,6 +131,7 @@ export async function startServer(
   const pusherApi = pusherApps === undefined ? undefined : createPusherApi({
     apps: pusherApps,
     broker: cluster.broker,
+    cache: cluster.cache,
     membership,
     members: pusherApps.members,
     users: cluster.users,
@@ -252,7 +253,12 @@ function pusherAppsOf(
     maxMembersListed: config.maxMembersListed,
     events: webhooks.isOn ? webhooks : undefined,
   });
-  return new PusherApps(config.pusherApps, metrics, { presence, members, webhooks });
+  return new PusherApps(config.pusherApps, metrics, {
+    presence,
+    members,
+    webhooks,
+    cache: cluster.cache,
+  });
 }
 
 /** The per-connection limits of `config`, in the units `Connection` takes. */

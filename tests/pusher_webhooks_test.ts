@@ -200,3 +200,15 @@ Deno.test("cluster: each webhook once, whichever node decided it", async () => {
     "member_removed presence-room 2",
   ]);
 });
+
+Deno.test("webhooks: cache_miss when a cache channel has no event to give", async () => {
+  await using receiver = startPusherReceiver();
+  await using server = await startPusherServer([appWithHooks(receiver)]);
+  await using client = await connectPusherJs(server, APP);
+  await nextEvent(client.subscribe("cache-prices"), "pusher:cache_miss");
+  await receiver.until((event) => event.name === "cache_miss", "cache_miss");
+  assert.deepEqual(linesOf(receiver.events, "/all"), [
+    "channel_occupied cache-prices",
+    "cache_miss cache-prices",
+  ]);
+});

@@ -123,6 +123,11 @@ export class RedisKeys {
     return `${this.#prefix}:members${kind}:leaving`;
   }
 
+  /** String: the last frame sent on `channel` (a Pusher `cache-` channel), expiring with it. */
+  lastFrame(channel: string): string {
+    return `${this.#prefix}:{${channel}}:last`;
+  }
+
   /** Hash of `channel`'s history: its `epoch` and `top` (last offset given out). */
   historyMeta(channel: string): string {
     return `${this.#prefix}:{${channel}}:meta`;

@@ -34,6 +34,8 @@ import {
   nativeMemberFormat,
 } from "../members.ts";
 import { RedisMembers } from "./redis_members.ts";
+import { type EventCache, MemoryEventCache } from "./event_cache.ts";
+import { RedisEventCache } from "./redis_event_cache.ts";
 
 export { clientReason, ClusterUnavailableError, UNAVAILABLE_REASON } from "./errors.ts";
 
@@ -52,6 +54,8 @@ export interface Cluster {
    * channels), kept apart from the others under `kind` (see `RedisKeys.memberChannels`);
    * closed with the cluster. */
   addMembers(kind: string, options: MembersOptions): Members;
+  /** The last frame of the channels that keep one (a Pusher app's `cache-` channels). */
+  readonly cache: EventCache;
   /** This node's id: `--node-id`, or generated per process; standalone too. */
   readonly nodeId: string;
   /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
@@ -155,6 +159,7 @@ export function createCluster(
         added.push(more);
         return more;
       },
+      cache: new MemoryEventCache(),
       nodeId,
       problems: () => [],
       startLeaving: () => {},
@@ -238,6 +243,7 @@ export function createCluster(
       added.push(more);
       return more;
     },
+    cache: new RedisEventCache(link, keys),
     nodeId,
     problems: () => {
       const membershipProblem = membership.problem();

@@ -81,6 +81,15 @@ export function isAuthorizedChannel(channel: string): boolean {
   return channel.startsWith("private-") || channel.startsWith("presence-");
 }
 
+/** How long a `cache-` channel keeps its last event, in milliseconds: 30 minutes, as Pusher. */
+export const CACHE_TTL_MS = 30 * 60_000;
+
+/** Whether `channel` is a cache channel: `cache-`, `private-cache-`,
+ * `private-encrypted-cache-` or `presence-cache-`, whose last event a subscriber gets. */
+export function isCacheChannel(channel: string): boolean {
+  return /^(?:private-(?:encrypted-)?|presence-)?cache-/.test(channel);
+}
+
 /** Whether `channel` is a presence channel. */
 export function isPresenceChannel(channel: string): boolean {
   return channel.startsWith("presence-");
@@ -257,6 +266,11 @@ export function renderMemberRemoved(channel: string, userId: string | number): s
   return `{"event":"pusher_internal:member_removed","channel":${JSON.stringify(channel)},"data":${
     JSON.stringify(data)
   }}`;
+}
+
+/** `pusher:cache_miss`: a `cache-` channel has no last event to give. */
+export function renderCacheMiss(channel: string): string {
+  return `{"event":"pusher:cache_miss","channel":${JSON.stringify(channel)}}`;
 }
 
 /** `pusher:signin_success`, its data the JSON string of `{"user_data": <the signed string>}`. */

@@ -11,6 +11,7 @@ import type { PusherApp } from "../config_pusher_apps.ts";
 import type { Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
 import { PUSHER_CODES, PUSHER_PROTOCOLS } from "../protocol/pusher.ts";
+import type { EventCache } from "../cluster/event_cache.ts";
 import type { Members } from "../members.ts";
 import type { PusherPresence } from "./pusher_presence.ts";
 import type { PusherWebhooks } from "../webhooks/pusher.ts";
@@ -28,6 +29,8 @@ export type Admission =
     readonly members: Members;
     /** The apps' webhooks, for client events. */
     readonly webhooks: PusherWebhooks;
+    /** The last event of `cache-` channels. */
+    readonly cache: EventCache;
     readonly bind: (socketId: string, subscriber: Subscriber) => void;
     readonly release: () => void;
   }
@@ -61,19 +64,23 @@ export class PusherApps {
   readonly members: Members;
   /** The apps' webhooks. */
   readonly webhooks: PusherWebhooks;
+  /** The last event of `cache-` channels, across the cluster. */
+  readonly cache: EventCache;
 
   constructor(
     apps: readonly PusherApp[],
     metrics: Metrics,
-    { presence, members, webhooks }: {
+    { presence, members, webhooks, cache }: {
       presence: PusherPresence;
       members: Members;
       webhooks: PusherWebhooks;
+      cache: EventCache;
     },
   ) {
     this.presence = presence;
     this.members = members;
     this.webhooks = webhooks;
+    this.cache = cache;
     this.#byKey = new Map(apps.map((app) => [app.key, app]));
     this.#byId = new Map(apps.map((app) => [app.id, app]));
     this.#metrics = metrics;
@@ -137,7 +144,7 @@ export class PusherApps {
       counts.set(app.id, (counts.get(app.id) ?? 1) - 1);
       if (bound !== undefined) this.#sockets.delete(bound);
     };
-    const { presence, members, webhooks } = this;
-    return { ok: true, app, presence, members, webhooks, bind, release };
+    const { presence, members, webhooks, cache } = this;
+    return { ok: true, app, presence, members, webhooks, cache, bind, release };
   }
 }

@@ -33,7 +33,10 @@ export function pusherChannelParts(
   if (!hubChannel.startsWith(PUSHER_MARK)) return null;
   const colon = hubChannel.indexOf(":", PUSHER_MARK.length);
   if (colon === -1) return null;
-  return { appId: hubChannel.slice(PUSHER_MARK.length, colon), channel: hubChannel.slice(colon + 1) };
+  return {
+    appId: hubChannel.slice(PUSHER_MARK.length, colon),
+    channel: hubChannel.slice(colon + 1),
+  };
 }
 
 /** Who each Pusher connection is in each presence channel, as a format of members. */

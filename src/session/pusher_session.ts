@@ -10,12 +10,15 @@ import { isValidChannelAuth, isValidUserAuth } from "../auth/pusher_signatures.t
 import { clientReason } from "../cluster/errors.ts";
 import type { PusherApp } from "../config_pusher_apps.ts";
 import {
+  CACHE_TTL_MS,
   isAuthorizedChannel,
+  isCacheChannel,
   isPresenceChannel,
   newSocketId,
   PUSHER_CODES,
   PUSHER_PONG,
   type PusherClientMessage,
+  renderCacheMiss,
   renderConnectionEstablished,
   renderPusherError,
   renderPusherEvent,
@@ -28,6 +31,7 @@ import type { PusherWebhooks } from "../webhooks/pusher.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import type { SessionContext } from "./context.ts";
 import { pusherHubChannel, pusherHubUser } from "./pusher_apps.ts";
+import type { EventCache } from "../cluster/event_cache.ts";
 import type { MemberRoster, Members } from "../members.ts";
 import { type PresenceMember, presenceMembers, type PusherPresence } from "./pusher_presence.ts";
 import { Session, type Wire } from "./session.ts";
@@ -48,6 +52,7 @@ export class PusherSession {
   readonly #members = new Map<string, PresenceMember>();
   readonly #presence: PusherPresence;
   readonly #webhooks: PusherWebhooks;
+  readonly #cache: EventCache;
   #userId: string | null = null;
   // A token bucket of client events: up to CLIENT_EVENTS_PER_SECOND, refilled at that rate.
   #allowance = CLIENT_EVENTS_PER_SECOND;
@@ -60,16 +65,18 @@ export class PusherSession {
   constructor(
     wire: Wire,
     context: SessionContext,
-    { app, presence, members, webhooks }: {
+    { app, presence, members, webhooks, cache }: {
       app: PusherApp;
       presence: PusherPresence;
       members: Members;
       webhooks: PusherWebhooks;
+      cache: EventCache;
     },
   ) {
     this.app = app;
     this.#presence = presence;
     this.#webhooks = webhooks;
+    this.#cache = cache;
     this.session = new Session(wire, {
       ...context,
       requireAuth: false,
@@ -145,6 +152,7 @@ export class PusherSession {
       this.#members.set(channel, member);
       this.#presence.enter(this.session, hubChannel, member);
     }
+    let isJoined = false;
     await this.session.join({ join: [hubChannel], leave: [] }, (outcome) => {
       if ("error" in outcome) {
         this.#forget(channel);
@@ -158,9 +166,26 @@ export class PusherSession {
         );
         return;
       }
+      isJoined = true;
       this.#channels.add(channel);
       this.#succeeded(channel, outcome.members.get(hubChannel));
     });
+    if (isJoined && isCacheChannel(channel)) await this.#replayCached(channel, hubChannel);
+  }
+
+  /** Sends a new subscriber of a `cache-` channel its last event, or `pusher:cache_miss` (and
+   * the `cache_miss` webhook). */
+  async #replayCached(channel: string, hubChannel: string): Promise<void> {
+    let frame: string | null;
+    try {
+      frame = await this.#cache.get(hubChannel);
+    } catch (error) {
+      this.session.context.logger.warn("cached event not read", { error: errorMessage(error) });
+      return;
+    }
+    if (frame !== null) return void this.session.write(frame);
+    this.session.write(renderCacheMiss(channel));
+    this.#webhooks.send(this.app.id, { name: "cache_miss", channel });
   }
 
   /** Writes `subscription_succeeded`, with the members on a presence channel. */
@@ -253,6 +278,11 @@ export class PusherSession {
       return this.error(null, `${event}: cannot be sent now (${clientReason(error)})`);
     }
     metrics.clientPublications++;
+    if (isCacheChannel(channel)) {
+      await this.#cache.set(pusherHubChannel(this.app, channel), frame, CACHE_TTL_MS).catch(
+        (error: unknown) => logger.warn("client event not cached", { error: errorMessage(error) }),
+      );
+    }
     this.#webhooks.send(this.app.id, {
       name: "client_event",
       channel,

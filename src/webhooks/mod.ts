@@ -26,7 +26,8 @@ export function createWebhooks(
 ): Webhooks {
   const secret = config.webhookSecret;
   const senders = config.webhookUrl.length === 0 || secret === null ? [] : config.webhookUrl.map(
-    (url) => new WebhookSender({ url, secret, queueSize: config.webhookQueueSize, logger, metrics }),
+    (url) =>
+      new WebhookSender({ url, secret, queueSize: config.webhookQueueSize, logger, metrics }),
   );
   if (senders.length === 0 && adapter === undefined) {
     return { ...NO_EVENTS, isOn: false, [Symbol.asyncDispose]: () => Promise.resolve() };

@@ -6,6 +6,7 @@
  */
 
 import type { Broker } from "../../cluster/broker.ts";
+import type { EventCache } from "../../cluster/event_cache.ts";
 import type { Membership } from "../../cluster/membership.ts";
 import type { Logger } from "../../log.ts";
 import type { Metrics } from "../../metrics.ts";
@@ -21,6 +22,8 @@ import type { UserControl } from "../../users.ts";
 export interface PusherApiContext {
   readonly apps: PusherApps;
   readonly broker: Broker;
+  /** Where a `cache-` channel's last event is kept. */
+  readonly cache: EventCache;
   readonly membership: Membership;
   /** The presence channels' members, across the cluster. */
   readonly members: Members;
