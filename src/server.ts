@@ -258,6 +258,7 @@ function pusherAppsOf(
     members,
     webhooks,
     cache: cluster.cache,
+    broker: cluster.broker,
   });
 }
 

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { pusherHubChannel } from "../src/session/pusher_apps.ts";
-import { startNode, until, untilNodesSee } from "./cluster_helpers.ts";
+import { getJson, startNode, until, untilNodesSee } from "./cluster_helpers.ts";
 import { startRedis } from "./redis_server.ts";
 import type { TestServer } from "./helpers.ts";
 import { APP, connectPusherJs, nextEvent, serverSdk } from "./pusher_helpers.ts";
@@ -32,6 +32,57 @@ Deno.test("cluster: a trigger on one node reaches pusher-js on the other; counts
   assert.equal(response.status, 200);
   await response.text();
   assert.deepEqual(await placed, { total: "12.50" });
+});
+
+Deno.test("cluster: /stats counts each app's connections on every node", async () => {
+  await using redis = await startRedis();
+  const other = { ...APP, id: "1002", key: "other-key" };
+  await using a = await startNode(redis.url, "a", { pusherApps: [APP, other] });
+  await using b = await startNode(redis.url, "b", { pusherApps: [APP, other] });
+  await untilNodesSee([a, b]);
+  await using _onA = await connectPusherJs(a, APP);
+  await using _onB = await connectPusherJs(b, APP);
+  await using _otherOnB = await connectPusherJs(b, other);
+  // Another node's figures are as of its last heartbeat.
+  await until(async () => {
+    const stats = await getJson(a, "/stats") as { pusher: unknown };
+    return JSON.stringify(stats.pusher) === '{"1001":{"connections":2},"1002":{"connections":1}}';
+  }, "node a to count node b's Pusher connections");
+});
+
+Deno.test("cluster: a trigger's socket_id leaves that connection out on whichever node it is", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a", { pusherApps: [APP] });
+  await using b = await startNode(redis.url, "b", { pusherApps: [APP] });
+  await untilNodesSee([a, b]);
+  await using onA = await connectPusherJs(a, APP);
+  await using onB = await connectPusherJs(b, APP);
+  const channelA = onA.subscribe("orders");
+  const channelB = onB.subscribe("orders");
+  await Promise.all([
+    nextEvent(channelA, "pusher:subscription_succeeded"),
+    nextEvent(channelB, "pusher:subscription_succeeded"),
+  ]);
+  await until(
+    async () => await a.cluster.membership.recipients(pusherHubChannel(APP, "orders")) === 2,
+    "both subscribers to be counted",
+  );
+  const gotOnB: unknown[] = [];
+  channelB.bind("placed", (data: unknown) => gotOnB.push(data));
+  const sdk = serverSdk(APP, a);
+  for (const through of [a, b]) {
+    const onAGot = nextEvent(channelA, "placed");
+    const response = await serverSdk(APP, through).trigger("orders", "placed", "skip b", {
+      "socket_id": onB.connection.socket_id,
+    });
+    await response.text();
+    assert.equal(await onAGot, "skip b");
+  }
+  // The next event reaches b: the first b ever got.
+  const last = nextEvent(channelB, "placed");
+  await (await sdk.trigger("orders", "placed", "all")).text();
+  assert.equal(await last, "all");
+  assert.deepEqual(gotOnB, ["all"]);
 });
 
 Deno.test("cluster: client events cross nodes, never back to the sender", async () => {

@@ -47,6 +47,9 @@ export class RedisBroker implements Broker {
   // Publications whose sender is on this node, by the id their message carries back:
   // `!<id> ` before the message, where the id is this broker's tag and a counter.
   readonly #senders = new Map<string, { subscriber: Subscriber; at: number }>();
+  // Subscribers of this node named by `name`: `!=<name> ` before a message leaves one out
+  // on whichever node has it.
+  readonly #named = new Map<string, Subscriber>();
   readonly #tag = crypto.randomUUID().slice(0, 8);
   #sent = 0;
   readonly #link: RedisLink;
@@ -129,7 +132,8 @@ export class RedisBroker implements Broker {
         .hGetAll(keys.channelNodes(channel))
         .publish(
           keys.broadcastChannel(channel),
-          this.#mark(options.except) + renderFrame(channel, payload, undefined, options.user),
+          this.#mark(options.except, options.exceptName) +
+            renderFrame(channel, payload, undefined, options.user),
         )
         .exec();
       return nodes as unknown as Record<string, string>;
@@ -212,9 +216,18 @@ export class RedisBroker implements Broker {
     return this.#mark(except);
   }
 
-  /** The mark that makes this node leave `except` out when the message comes back. */
-  #mark(except: Subscriber | undefined): string {
-    if (except === undefined) return "";
+  name(name: string, subscriber: Subscriber): void {
+    this.#named.set(name, subscriber);
+  }
+
+  unname(name: string): void {
+    this.#named.delete(name);
+  }
+
+  /** The mark that makes this node leave `except` out when the message comes back, or else
+   * the node that has the subscriber named `exceptName` leave that one out. */
+  #mark(except: Subscriber | undefined, exceptName?: string): string {
+    if (except === undefined) return exceptName === undefined ? "" : `!=${exceptName} `;
     const now = Date.now();
     for (const [id, { at }] of this.#senders) {
       if (now - at < EXCEPT_MS) break;
@@ -230,6 +243,9 @@ export class RedisBroker implements Broker {
     if (!marked.startsWith("!")) return { message: marked };
     const space = marked.indexOf(" ");
     const id = marked.slice(1, space);
+    if (id.startsWith("=")) {
+      return { message: marked.slice(space + 1), except: this.#named.get(id.slice(1)) };
+    }
     const sender = this.#senders.get(id);
     this.#senders.delete(id);
     return { message: marked.slice(space + 1), except: sender?.subscriber };

@@ -11,6 +11,7 @@ import type { PusherApp } from "../config_pusher_apps.ts";
 import type { Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
 import { PUSHER_CODES, PUSHER_PROTOCOLS } from "../protocol/pusher.ts";
+import type { Broker } from "../cluster/broker.ts";
 import type { EventCache } from "../cluster/event_cache.ts";
 import type { Members } from "../members.ts";
 import type { PusherPresence } from "./pusher_presence.ts";
@@ -56,8 +57,9 @@ export class PusherApps {
   readonly #byKey: ReadonlyMap<string, PusherApp>;
   readonly #byId: ReadonlyMap<string, PusherApp>;
   readonly #metrics: Metrics;
-  /** This node's open connections by socket id, for a REST trigger's `socket_id`. */
-  readonly #sockets = new Map<string, Subscriber>();
+  /** Names each connection by its socket id, so that a REST trigger's `socket_id` leaves it
+   * out on whichever node it is. */
+  readonly #broker: Broker;
   /** Who each connection is in each presence channel. */
   readonly presence: PusherPresence;
   /** The presence channels' members, across the cluster. */
@@ -70,13 +72,15 @@ export class PusherApps {
   constructor(
     apps: readonly PusherApp[],
     metrics: Metrics,
-    { presence, members, webhooks, cache }: {
+    { presence, members, webhooks, cache, broker }: {
       presence: PusherPresence;
       members: Members;
       webhooks: PusherWebhooks;
       cache: EventCache;
+      broker: Broker;
     },
   ) {
+    this.#broker = broker;
     this.presence = presence;
     this.members = members;
     this.webhooks = webhooks;
@@ -90,11 +94,6 @@ export class PusherApps {
   /** The app whose id is `id`. */
   byId(id: string): PusherApp | undefined {
     return this.#byId.get(id);
-  }
-
-  /** The connection of `socketId` on this node, if it is open here. */
-  socket(socketId: string): Subscriber | undefined {
-    return this.#sockets.get(socketId);
   }
 
   /** Whether `pathname` is a Pusher WebSocket path, `/app/{key}`, known key or not. */
@@ -136,13 +135,13 @@ export class PusherApps {
     let bound: string | undefined;
     const bind = (socketId: string, subscriber: Subscriber) => {
       bound = socketId;
-      this.#sockets.set(socketId, subscriber);
+      this.#broker.name(socketId, subscriber);
     };
     const release = () => {
       if (isReleased) return;
       isReleased = true;
       counts.set(app.id, (counts.get(app.id) ?? 1) - 1);
-      if (bound !== undefined) this.#sockets.delete(bound);
+      if (bound !== undefined) this.#broker.unname(bound);
     };
     const { presence, members, webhooks, cache } = this;
     return { ok: true, app, presence, members, webhooks, cache, bind, release };

@@ -83,12 +83,13 @@ export function eventRoutes(context: EventsContext): Route[] {
 }
 
 async function send(context: EventsContext, app: PusherApp, event: PusherEvent): Promise<void> {
-  const except = event.socketId === null ? undefined : context.apps.socket(event.socketId);
+  // Left out on whichever node it is open.
+  const except = event.socketId === null ? {} : { exceptName: event.socketId };
   const data = JSON.stringify(event.data);
   for (const channel of event.channels) {
     const frame = renderPusherEvent(event.name, channel, data);
     const hubChannel = pusherHubChannel(app, channel);
-    await context.broker.publish(hubChannel, frame, except === undefined ? {} : { except });
+    await context.broker.publish(hubChannel, frame, except);
     if (isCacheChannel(channel)) await context.cache.set(hubChannel, frame, CACHE_TTL_MS);
   }
   context.metrics.messagesPublished++;
