@@ -14,6 +14,8 @@ import { PUSHER_CODES, PUSHER_PROTOCOLS } from "../protocol/pusher.ts";
 import type { Broker } from "../cluster/broker.ts";
 import type { EventCache } from "../cluster/event_cache.ts";
 import type { Members } from "../members.ts";
+import { NO_EVENTS } from "../webhooks/events.ts";
+import type { SessionContext } from "./context.ts";
 import type { PusherPresence } from "./pusher_presence.ts";
 import type { PusherWebhooks } from "../webhooks/pusher.ts";
 
@@ -24,6 +26,8 @@ export type Admission =
   | {
     readonly ok: true;
     readonly app: PusherApp;
+    /** The context of the app's sessions (built once per endpoint context). */
+    readonly context: SessionContext;
     /** Who each connection is in each presence channel. */
     readonly presence: PusherPresence;
     /** The presence channels' members, across the cluster. */
@@ -68,6 +72,8 @@ export class PusherApps {
   readonly webhooks: PusherWebhooks;
   /** The last event of `cache-` channels, across the cluster. */
   readonly cache: EventCache;
+  /** Each endpoint context's Pusher sessions' context, shared by all of them. */
+  readonly #contexts = new WeakMap<SessionContext, SessionContext>();
 
   constructor(
     apps: readonly PusherApp[],
@@ -103,7 +109,7 @@ export class PusherApps {
 
   /** Admits a connection to `url` (`/app/{key}?protocol=7`), counting it, or says why not: an
    * unknown key (4001), a protocol other than 5, 6 or 7 (4007), the app full (4100). */
-  admit(url: URL): Admission {
+  admit(url: URL, context: SessionContext): Admission {
     const key = APP_PATH.exec(url.pathname)?.[1] ?? "";
     const app = this.#byKey.get(key);
     if (app === undefined) {
@@ -144,6 +150,22 @@ export class PusherApps {
       if (bound !== undefined) this.#broker.unname(bound);
     };
     const { presence, members, webhooks, cache } = this;
-    return { ok: true, app, presence, members, webhooks, cache, bind, release };
+    let shared = this.#contexts.get(context);
+    if (shared === undefined) this.#contexts.set(context, shared = this.#sessionContext(context));
+    return { ok: true, app, context: shared, presence, members, webhooks, cache, bind, release };
+  }
+
+  /** `context`, fit for Pusher sessions: they are authenticated as they open (an app's
+   * signatures decide what they may do), keep no history, are not connections of the native
+   * webhooks, and their members are those of the presence channels, across the cluster. */
+  #sessionContext(context: SessionContext): SessionContext {
+    return {
+      ...context,
+      requireAuth: false,
+      history: null,
+      members: this.members,
+      events: NO_EVENTS,
+      clientPublish: [],
+    };
   }
 }

@@ -26,13 +26,12 @@ import {
   renderSubscriptionError,
   renderSubscriptionSucceeded,
 } from "../protocol/pusher.ts";
-import { NO_EVENTS } from "../webhooks/events.ts";
 import type { PusherWebhooks } from "../webhooks/pusher.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import type { SessionContext } from "./context.ts";
 import { pusherHubChannel, pusherHubUser } from "./pusher_apps.ts";
 import type { EventCache } from "../cluster/event_cache.ts";
-import type { MemberRoster, Members } from "../members.ts";
+import type { MemberRoster } from "../members.ts";
 import { type PresenceMember, presenceMembers, type PusherPresence } from "./pusher_presence.ts";
 import { Session, type Wire } from "./session.ts";
 
@@ -49,7 +48,8 @@ export class PusherSession {
   /** The Pusher names of the channels it has subscribed to. */
   readonly #channels = new Set<string>();
   /** Who it is in each presence channel it has subscribed to, by Pusher name. */
-  readonly #members = new Map<string, PresenceMember>();
+  // Made at the first presence subscription: most connections never make one.
+  #members: Map<string, PresenceMember> | undefined;
   readonly #presence: PusherPresence;
   readonly #webhooks: PusherWebhooks;
   readonly #cache: EventCache;
@@ -58,17 +58,13 @@ export class PusherSession {
   #allowance = CLIENT_EVENTS_PER_SECOND;
   #allowanceAt = Date.now();
 
-  /** `context` is the endpoint's; the session gets a copy fit for Pusher connections: they
-   * are authenticated as they open (an app's signatures decide what they may do), keep no
-   * history, are not connections of the native webhooks, and their members are those of the
-   * presence channels (`members`, following `presence`), across the cluster. */
+  /** `context` is the app's sessions' (see `PusherApps.admit`). */
   constructor(
     wire: Wire,
-    context: SessionContext,
-    { app, presence, members, webhooks, cache }: {
+    { app, context, presence, webhooks, cache }: {
       app: PusherApp;
+      context: SessionContext;
       presence: PusherPresence;
-      members: Members;
       webhooks: PusherWebhooks;
       cache: EventCache;
     },
@@ -77,14 +73,7 @@ export class PusherSession {
     this.#presence = presence;
     this.#webhooks = webhooks;
     this.#cache = cache;
-    this.session = new Session(wire, {
-      ...context,
-      requireAuth: false,
-      history: null,
-      members,
-      events: NO_EVENTS,
-      clientPublish: [],
-    });
+    this.session = new Session(wire, context);
   }
 
   /** Opens the session and tells the client its socket id; false during a shutdown. */
@@ -144,12 +133,12 @@ export class PusherSession {
     }
     const hubChannel = pusherHubChannel(this.app, channel);
     if (this.#channels.has(channel)) {
-      if (!this.#members.has(channel)) return this.#succeeded(channel);
+      if (this.#members?.has(channel) !== true) return this.#succeeded(channel);
       return this.#succeeded(channel, await this.#roster(hubChannel));
     }
     if (member !== undefined) {
       // Who it is there, before the hub's change makes it count.
-      this.#members.set(channel, member);
+      (this.#members ??= new Map()).set(channel, member);
       this.#presence.enter(this.session, hubChannel, member);
     }
     let isJoined = false;
@@ -190,7 +179,7 @@ export class PusherSession {
 
   /** Writes `subscription_succeeded`, with the members on a presence channel. */
   #succeeded(channel: string, roster?: MemberRoster): void {
-    const members = this.#members.has(channel)
+    const members = this.#members?.has(channel) === true
       ? { members: presenceMembers(roster), count: roster?.count ?? 0 }
       : undefined;
     this.session.write(renderSubscriptionSucceeded(channel, members));
@@ -213,7 +202,7 @@ export class PusherSession {
   }
 
   #forget(channel: string): void {
-    if (!this.#members.delete(channel)) return;
+    if (this.#members?.delete(channel) !== true) return;
     this.#presence.exit(this.session, pusherHubChannel(this.app, channel));
   }
 
@@ -269,7 +258,7 @@ export class PusherSession {
       return refuse(`${event}: more than ${CLIENT_EVENTS_PER_SECOND} client events a second`);
     }
     const { broker, metrics, logger } = this.session.context;
-    const userId = this.#members.get(channel)?.userId;
+    const userId = this.#members?.get(channel)?.userId;
     const frame = renderPusherEvent(event, channel, data, userId);
     try {
       await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });

@@ -158,7 +158,7 @@ export function createWsEndpoint(
     }
     if (isPusher) {
       // Admitted or not, the socket opens: Pusher tells a refusal with its own close codes.
-      const admission = options.pusherApps!.admit(new URL(request.url));
+      const admission = options.pusherApps!.admit(new URL(request.url), context);
       const { session } = new PusherTransport(upgraded.socket, context, admission);
       if (session !== null) connections.add(session);
       return upgraded.response;

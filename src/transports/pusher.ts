@@ -50,7 +50,7 @@ export class PusherTransport implements Wire, EventListenerObject {
     this.#context = context;
     this.#admission = admission;
     if (admission.ok) {
-      this.#pusher = new PusherSession(this, context, admission);
+      this.#pusher = new PusherSession(this, admission);
       this.session = this.#pusher.session;
     } else {
       this.#pusher = null;
