@@ -111,30 +111,32 @@ export async function fanout(pool: SubscriberPool, command: FanoutCommand): Prom
 export async function publishWindow<Snapshot>(
   pool: SubscriberPool,
   command: FanoutCommand,
-  { deliveriesOf, snapshot }: {
+  { deliveriesOf, snapshot, request = broadcastRequest }: {
     deliveriesOf: (answer: BroadcastAnswer | undefined) => number;
     snapshot: () => Promise<Snapshot>;
+    /** The POST that publishes `payload` (JSON text) to `channel`; default: the native
+     * `POST /broadcast/`. */
+    request?: (apiUrl: string, channel: string, payload: string) => PublishRequest;
   },
 ): Promise<{ before: Snapshot; after: Snapshot }> {
   if (pool.size === 0) throw new RangeError("fanout: no subscribers");
   // Named `subscribers` for the one-channel case: the frames one broadcast brings.
   const subscribers = command.recipients ?? pool.size;
-  const urls = (command.channels ?? [command.channel]).map((channel) =>
-    `${command.apiUrl}/broadcast/${encodeURIComponent(channel)}/`
-  );
+  const channels = command.channels ?? [command.channel];
   let published = 0;
   let expected = pool.received;
   let requestsInFlight = 0;
   let isStopped = false;
 
   const publish = async () => {
-    const body = `{"dryrun": false, "payload": {"t":${performance.now().toFixed(3)},"p":"${PAD}"}}`;
-    const url = urls[published++ % urls.length]!;
+    const payload = `{"t":${performance.now().toFixed(3)},"p":"${PAD}"}`;
+    const channel = channels[published++ % channels.length]!;
     expected += subscribers;
     requestsInFlight++;
     let answer: BroadcastAnswer | undefined;
     try {
-      const response = await fetch(url, { method: "POST", headers: JSON_HEADERS, body });
+      const [url, init] = request(command.apiUrl, channel, payload);
+      const response = await fetch(url, init);
       const text = await response.text();
       if (response.status === 200) answer = JSON.parse(text);
     } catch {
@@ -185,7 +187,31 @@ export async function publishWindow<Snapshot>(
   return { before, after };
 }
 
-async function snapshot(pool: SubscriberPool, serverPids: readonly number[]) {
+/** A publishing POST: its URL and `fetch` options. */
+export type PublishRequest = readonly [url: string, init: RequestInit];
+
+/** `POST /broadcast/{channel}/` of `payload`. */
+function broadcastRequest(apiUrl: string, channel: string, payload: string): PublishRequest {
+  return [`${apiUrl}/broadcast/${encodeURIComponent(channel)}/`, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: `{"dryrun": false, "payload": ${payload}}`,
+  }];
+}
+
+/** What `snapshot()` reads: deliveries, when (ms), and CPU seconds of the servers and the load. */
+export interface LoadSnapshot {
+  readonly received: number;
+  readonly at: number;
+  readonly serverCpu: number[];
+  readonly loadCpu: number;
+}
+
+/** The deliveries so far, the time, and the CPU seconds of `serverPids` and of this process. */
+export async function snapshot(
+  pool: SubscriberPool,
+  serverPids: readonly number[],
+): Promise<LoadSnapshot> {
   const times = await cpuSeconds([...serverPids, Deno.pid]);
   const loadCpu = times.pop() ?? NaN;
   return { received: pool.received, at: performance.now(), serverCpu: times, loadCpu };

@@ -14,7 +14,8 @@
  * `--history-size 100` against Boreas with history off, standalone (`history.ts`) and as two
  * cluster nodes on Redis (`history_cluster.ts`); `--auth-only` measures
  * only a reconnect storm with opaque tokens against JWTs, and the fan-out with grants and webhooks
- * on against off (`auth.ts`). `--help` lists the options.
+ * on against off (`auth.ts`); `--pusher-only` measures only Pusher subscribers against native
+ * ones (`pusher.ts`). `--help` lists the options.
  */
 
 import { parseArgs } from "node:util";
@@ -23,6 +24,7 @@ import { measureAuth } from "./auth.ts";
 import { measureCluster } from "./cluster_measure.ts";
 import { measureHistory } from "./history.ts";
 import { measureHistoryCluster } from "./history_cluster.ts";
+import { measurePusher } from "./pusher.ts";
 import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts";
 import { hasCommand, type Placement } from "./processes.ts";
 import { cpuModel } from "./proc.ts";
@@ -56,7 +58,7 @@ const HELP = `Usage: deno task bench [options]
   --inflight N             broadcasts outstanding at saturation (default 4)
   --http-seconds N         length of the POST /broadcast/ load (default 5, quick 2; 0 skips)
   --only LIST              measure only some of fanout, http, idle, cluster, history,
-                           history-cluster, auth (comma-separated)
+                           history-cluster, auth, pusher (comma-separated)
   --cluster-only           the same as --only cluster: two nodes on the benchmark's own
                            redis-server against standalone Boreas
   --history-only           the same as --only history,history-cluster: --history-size 100
@@ -67,6 +69,10 @@ const HELP = `Usage: deno task bench [options]
   --auth-only              the same as --only auth: a reconnect storm of 2,000 connections
                            with opaque tokens, JWT HS256 and JWT ES256, then the fan-out at
                            1,000 subscribers with grants and webhooks on against off
+  --pusher-only            the same as --only pusher: Pusher subscribers (a public channel,
+                           signed POST /apps/{id}/events) against native ones, each on its
+                           own Boreas: fan-out at each --subscribers count, and RSS per
+                           idle subscriber (--idle-connections, --idle-runs)
   --no-pin                 do not pin processes to cores with taskset
   --cpu-prof DIR           instead of measuring, profile Boreas twice: under the saturated
                            fan-out with the most subscribers, and under the POST /broadcast/
@@ -83,6 +89,7 @@ const SCENARIOS = [
   "history",
   "history-cluster",
   "auth",
+  "pusher",
 ] as const;
 const PROFILED = {
   fanout: "Boreas under the saturated fan-out",
@@ -99,6 +106,11 @@ interface Settings {
   readonly hasHistory: boolean;
   readonly hasHistoryCluster: boolean;
   readonly hasAuth: boolean;
+  readonly hasPusher: boolean;
+  /** `--subscribers` and `--idle-connections`, whether or not `fanout` and `idle` are
+   * measured: the Pusher part's. */
+  readonly pusherSubscribers: readonly number[];
+  readonly pusherIdleConnections: number;
   /** `--http-seconds`, whether or not `http` is measured: the history part's HTTP load. */
   readonly httpSeconds: number;
   readonly options: Omit<BenchOptions, "serverPlacement" | "loadPlacement">;
@@ -114,6 +126,7 @@ function parseSettings(args: string[]): Settings | "help" {
       "cluster-only": { type: "boolean" },
       "history-only": { type: "boolean" },
       "auth-only": { type: "boolean" },
+      "pusher-only": { type: "boolean" },
       "cpu-prof": { type: "string" },
     },
   });
@@ -130,6 +143,8 @@ function parseSettings(args: string[]): Settings | "help" {
     ? "history,history-cluster"
     : values["auth-only"]
     ? "auth"
+    : values["pusher-only"]
+    ? "pusher"
     : values.only ?? SCENARIOS.join(",");
   const only = new Set(onlyList.split(","));
   const unknown = [...only].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
@@ -146,7 +161,10 @@ function parseSettings(args: string[]): Settings | "help" {
     hasHistory: only.has("history"),
     hasHistoryCluster: only.has("history-cluster"),
     hasAuth: only.has("auth"),
+    hasPusher: only.has("pusher"),
     httpSeconds: number("http-seconds", 2, 5),
+    pusherSubscribers: [...new Set(subscribers)].sort((a, b) => a - b),
+    pusherIdleConnections: number("idle-connections", 10_000, 10_000),
     options: {
       subscribers: only.has("fanout") ? [...new Set(subscribers)].sort((a, b) => a - b) : [],
       rate: number("rate", 20_000, 20_000),
@@ -315,6 +333,14 @@ async function measure(
   }
   if (settings.hasAuth) {
     console.log(`\n${(await measureAuth(options, { runs: settings.runs, log })).join("\n")}`);
+  }
+  if (settings.hasPusher) {
+    const pusher = await measurePusher({
+      ...options,
+      subscribers: settings.pusherSubscribers,
+      idleConnections: settings.pusherIdleConnections,
+    }, { runs: settings.runs, idleRuns: settings.idleRuns, log });
+    console.log(`\n${pusher.join("\n")}`);
   }
   console.log(`\nTook ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 }

@@ -17,6 +17,9 @@ export class SubscriberPool implements EventListenerObject {
   readonly #sockets: WebSocket[] = [];
   /** Latencies of the deliveries received while `isMeasuring`. */
   readonly latency: LatencyHistogram = new LatencyHistogram();
+  /** What comes before a frame's publish time: `"t":`, or its escaped form where the payload
+   * travels as a JSON string (Pusher's `data`). */
+  protected readonly latencyKey: string = LATENCY_KEY;
   /** Whether deliveries are recorded in `latency`. */
   isMeasuring = false;
   #received = 0;
@@ -101,11 +104,12 @@ export class SubscriberPool implements EventListenerObject {
     const now = performance.now();
     const data = (event as MessageEvent).data;
     if (typeof data !== "string") return;
-    const at = data.indexOf(LATENCY_KEY);
+    const key = this.latencyKey;
+    const at = data.indexOf(key);
     if (at === -1) return;
     this.#received++;
     if (this.isMeasuring) {
-      const ms = now - parseFloat(data.slice(at + LATENCY_KEY.length));
+      const ms = now - parseFloat(data.slice(at + key.length));
       this.recordLatency(ms, event as MessageEvent<string>);
     }
     if (this.#received >= this.#waitTarget) this.#wake?.();

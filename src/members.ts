@@ -2,12 +2,15 @@
  * @module
  * Who is in the channels with join and leave events (`--join-leave`): users, not connections.
  * A user joins a channel with their first connection in it and leaves once their last one has
- * been gone for `--leave-delay`, so a second tab or a page reload sends nothing. `MemberTally`
- * follows this node's hub; `MemoryMembers` is the whole story on a standalone server, and
+ * been gone for `--leave-delay`, so a second tab or a page reload sends nothing. A
+ * `MemberFormat` says which channels have members and who a connection is there: the native
+ * one (`--join-leave`) and each Pusher app's presence channels (with a delay of 0) use the
+ * same machinery. `MemberTally` follows this node's hub; `MemoryMembers` is the whole story on a standalone server, and
  * `RedisMembers` (cluster/redis_members.ts) tells the cluster. Knows nothing of the wire beyond
  * the rendered events.
  */
 
+import { isAdapterChannel } from "./channel.ts";
 import { deliver } from "./cluster/broker.ts";
 import { grantsChannel } from "./grants.ts";
 import type { Hub, HubChange, Subscriber } from "./hub.ts";
@@ -23,46 +26,103 @@ export interface Members {
   /** The members of each of `channels`, once every hub change made before the call counts:
    * the caller's own user among them. Rejects with `ClusterUnavailableError` when they
    * cannot be read. */
-  list(channels: readonly string[]): Promise<Map<string, MemberList>>;
+  list(channels: readonly string[]): Promise<Map<string, MemberRoster>>;
   /** Stops following the hub, after writing what it owes the cluster. */
   close(): Promise<void>;
 }
 
-/** Told when a user's count of connections on this node in a tracked channel crosses 0. */
-export interface TallyListener {
-  /** `joiner` is the first of `user`'s connections on this node to be in `channel`. */
-  first(channel: string, user: string, joiner: Subscriber): void;
-  /** The last of `user`'s connections on this node left `channel`. */
-  last(channel: string, user: string): void;
+/** A channel's members as `Members.list` gives them: at most `--max-members-listed` users,
+ * their infos (when the format keeps them), and how many there are in all. */
+export interface MemberRoster extends MemberList {
+  /** How many members the channel has, listed or not. */
+  readonly count: number;
+  /** Each listed user's info, in the order of `users`; empty when the format keeps none. */
+  readonly infos: readonly string[];
 }
 
-/** What one connection is counted in: its user and its tracked channels. */
-interface Counted {
+/** Who a connection is in a tracked channel: the user's key, and what lists show of them. */
+export interface MemberIdentity {
   readonly user: string;
-  readonly channels: Set<string>;
+  /** Text the channel's lists keep for the user (a Pusher member's JSON); "" for none. */
+  readonly info: string;
+}
+
+/** What one kind of channel with members (native, a Pusher app's presence channels) says:
+ * which channels have members, who a connection is in one, and the frames of a user's coming
+ * and going. `channel` is always the hub's name. */
+export interface MemberFormat {
+  /** Whether `channel` has members of this kind. */
+  tracks(channel: string): boolean;
+  /** Who `subscriber`, in the hub's `channel`, is there; null: nobody, it does not count. */
+  identify(subscriber: Subscriber, channel: string): MemberIdentity | null;
+  /** The frame telling `channel`'s subscribers that `member` came. */
+  joined(channel: string, member: MemberIdentity): string;
+  /** The frame telling `channel`'s subscribers that `member` is gone. */
+  left(channel: string, member: MemberIdentity): string;
+  /** Whether lists carry each member's info. */
+  readonly hasInfo: boolean;
+}
+
+/** Told once per user and channel across the cluster (by the node that decided it) when a
+ * member comes or goes, as the frames are sent: for webhooks. */
+export interface MemberEvents {
+  joined(channel: string, user: string): void;
+  left(channel: string, user: string): void;
+}
+
+/** The native format: the users of `--join-leave` channels, named by their token's grant,
+ * with `joined` and `left` frames of the native protocol. An adapter's channels are none of
+ * its, whatever the patterns. */
+export function nativeMemberFormat(hub: Hub, patterns: readonly string[]): MemberFormat {
+  return {
+    tracks: (channel) => !isAdapterChannel(channel) && grantsChannel(patterns, channel),
+    identify: (subscriber) => {
+      const user = hub.sessionOf(subscriber)?.user ?? null;
+      return user === null ? null : { user, info: "" };
+    },
+    joined: (channel, { user }) => renderMemberEvent(channel, "joined", user),
+    left: (channel, { user }) => renderMemberEvent(channel, "left", user),
+    hasInfo: false,
+  };
+}
+
+/** Told when a user's count of connections on this node in a tracked channel crosses 0. */
+export interface TallyListener {
+  /** `joiner` is the first of `member`'s connections on this node to be in `channel`. */
+  first(channel: string, member: MemberIdentity, joiner: Subscriber): void;
+  /** The last of `member`'s connections on this node left `channel`. */
+  last(channel: string, member: MemberIdentity): void;
+}
+
+/** One user's connections on this node in one channel, and who their first one said they
+ * are. */
+interface Tally {
+  count: number;
+  readonly member: MemberIdentity;
 }
 
 /** This node's connections per tracked channel and user, followed from the hub: a connection
- * counts when its token names a user and it has joined a channel matching `patterns`. */
+ * counts in a channel it has joined when the format identifies it there. */
 export class MemberTally implements Disposable {
   readonly #hub: Hub;
-  readonly #patterns: readonly string[];
+  readonly #format: MemberFormat;
   readonly #listener: TallyListener;
-  readonly #counted = new Map<Subscriber, Counted>();
+  /** Each counted connection's identity in each channel it counts in. */
+  readonly #counted = new Map<Subscriber, Map<string, MemberIdentity>>();
   /** Channel → user → this node's connections of that user in that channel. */
-  readonly #counts = new Map<string, Map<string, number>>();
+  readonly #counts = new Map<string, Map<string, Tally>>();
   readonly #stop: () => void;
 
-  constructor(hub: Hub, patterns: readonly string[], listener: TallyListener) {
+  constructor(hub: Hub, format: MemberFormat, listener: TallyListener) {
     this.#hub = hub;
-    this.#patterns = patterns;
+    this.#format = format;
     this.#listener = listener;
     this.#stop = hub.onChange((change) => this.#changed(change));
   }
 
-  /** Whether `channel` matches the patterns. */
+  /** Whether `channel` has members of the tally's format. */
   tracks(channel: string): boolean {
-    return grantsChannel(this.#patterns, channel);
+    return this.#format.tracks(channel);
   }
 
   /** Whether `user` has a connection on this node in `channel`. */
@@ -70,58 +130,62 @@ export class MemberTally implements Disposable {
     return this.#counts.get(channel)?.has(user) ?? false;
   }
 
-  /** Every channel and user with a connection on this node. */
-  *pairs(): Generator<[channel: string, user: string]> {
+  /** Who `user` is in `channel` on this node, if they are there. */
+  member(channel: string, user: string): MemberIdentity | undefined {
+    return this.#counts.get(channel)?.get(user)?.member;
+  }
+
+  /** Every channel and member with a connection on this node. */
+  *pairs(): Generator<[channel: string, member: MemberIdentity]> {
     for (const [channel, users] of this.#counts) {
-      for (const user of users.keys()) yield [channel, user];
+      for (const { member } of users.values()) yield [channel, member];
     }
   }
 
   #changed({ subscriber, channels }: HubChange): void {
     const view = this.#hub.sessionOf(subscriber);
-    const user = view?.user ?? null;
     let counted = this.#counted.get(subscriber);
-    // An authentication (no channels changed) may name a user for channels already joined.
-    let changed: Iterable<string> = channels.length === 0 ? view?.channels ?? [] : channels;
-    if (counted !== undefined && counted.user !== user) {
-      // Closed, or authenticated again as someone else: out of everything, then in again.
-      for (const channel of counted.channels) this.#remove(channel, counted.user);
-      this.#counted.delete(subscriber);
-      counted = undefined;
-      changed = view?.channels ?? [];
-    }
-    if (view === undefined || user === null) return;
-    counted ??= { user, channels: new Set() };
+    // An authentication (no channels changed) may change who it is in every channel.
+    const changed: Iterable<string> = channels.length > 0
+      ? channels
+      : new Set([...view?.channels ?? [], ...counted?.keys() ?? []]);
     for (const channel of changed) {
       if (!this.tracks(channel)) continue;
-      const isIn = view.channels.has(channel);
-      if (isIn && !counted.channels.has(channel)) {
-        counted.channels.add(channel);
-        this.#add(channel, user, subscriber);
-      } else if (!isIn && counted.channels.delete(channel)) {
-        this.#remove(channel, user);
+      const before = counted?.get(channel);
+      const now = view?.channels.has(channel) === true
+        ? this.#format.identify(subscriber, channel)
+        : null;
+      if (before !== undefined && before.user === now?.user) continue;
+      if (before !== undefined) {
+        counted!.delete(channel);
+        this.#remove(channel, before);
+      }
+      if (now !== null) {
+        if (counted === undefined) this.#counted.set(subscriber, counted = new Map());
+        counted.set(channel, now);
+        this.#add(channel, now, subscriber);
       }
     }
-    if (counted.channels.size > 0) this.#counted.set(subscriber, counted);
-    else this.#counted.delete(subscriber);
+    if (counted !== undefined && counted.size === 0) this.#counted.delete(subscriber);
   }
 
-  #add(channel: string, user: string, joiner: Subscriber): void {
+  #add(channel: string, member: MemberIdentity, joiner: Subscriber): void {
     let users = this.#counts.get(channel);
     if (users === undefined) this.#counts.set(channel, users = new Map());
-    const count = (users.get(user) ?? 0) + 1;
-    users.set(user, count);
-    if (count === 1) this.#listener.first(channel, user, joiner);
+    const tally = users.get(member.user);
+    if (tally !== undefined) return void tally.count++;
+    users.set(member.user, { count: 1, member });
+    this.#listener.first(channel, member, joiner);
   }
 
-  #remove(channel: string, user: string): void {
+  #remove(channel: string, { user }: MemberIdentity): void {
     const users = this.#counts.get(channel);
-    const count = (users?.get(user) ?? 0) - 1;
-    if (users === undefined || count < 0) return;
-    if (count > 0) return void users.set(user, count);
+    const tally = users?.get(user);
+    if (users === undefined || tally === undefined) return;
+    if (--tally.count > 0) return;
     users.delete(user);
     if (users.size === 0) this.#counts.delete(channel);
-    this.#listener.last(channel, user);
+    this.#listener.last(channel, tally.member);
   }
 
   /** Stops following the hub. */
@@ -132,12 +196,14 @@ export class MemberTally implements Disposable {
 
 /** Options of the members of a server. */
 export interface MembersOptions {
-  /** `--join-leave`: the channels with join and leave events. */
-  readonly patterns: readonly string[];
-  /** `--leave-delay`, in milliseconds. */
+  /** Which channels have members, who they are, and the frames of their coming and going. */
+  readonly format: MemberFormat;
+  /** `--leave-delay`, in milliseconds (0 for Pusher's presence channels). */
   readonly leaveDelayMs: number;
   /** `--max-members-listed`. */
   readonly maxMembersListed: number;
+  /** Told of each member's coming and going, once across the cluster. Default: nobody. */
+  readonly events?: MemberEvents | undefined;
 }
 
 /** The members of a standalone server: this node is the cluster. */
@@ -146,16 +212,16 @@ export class MemoryMembers implements Members {
   readonly #metrics: Metrics;
   readonly #options: MembersOptions;
   readonly #tally: MemberTally;
-  /** Channel → its members, each with the timer of their pending `left`, if any. */
-  readonly #rooms = new Map<string, Map<string, ReturnType<typeof setTimeout> | undefined>>();
+  /** Channel → user → who they are, and the timer of their pending `left`, if any. */
+  readonly #rooms = new Map<string, Map<string, Room>>();
 
   constructor(hub: Hub, { metrics, options }: { metrics: Metrics; options: MembersOptions }) {
     this.#hub = hub;
     this.#metrics = metrics;
     this.#options = options;
-    this.#tally = new MemberTally(hub, options.patterns, {
-      first: (channel, user, joiner) => this.#first(channel, user, joiner),
-      last: (channel, user) => this.#last(channel, user),
+    this.#tally = new MemberTally(hub, options.format, {
+      first: (channel, member, joiner) => this.#first(channel, member, joiner),
+      last: (channel, member) => this.#last(channel, member),
     });
   }
 
@@ -163,41 +229,54 @@ export class MemoryMembers implements Members {
     return this.#tally.tracks(channel);
   }
 
-  list(channels: readonly string[]): Promise<Map<string, MemberList>> {
+  list(channels: readonly string[]): Promise<Map<string, MemberRoster>> {
     const max = this.#options.maxMembersListed;
-    const lists = new Map<string, MemberList>();
+    const hasInfo = this.#options.format.hasInfo;
+    const lists = new Map<string, MemberRoster>();
     for (const channel of channels) {
-      const users = [...this.#rooms.get(channel)?.keys() ?? []];
-      lists.set(channel, { users: users.slice(0, max), isTruncated: users.length > max });
+      const room = [...this.#rooms.get(channel)?.values() ?? []].slice(0, max);
+      const count = this.#rooms.get(channel)?.size ?? 0;
+      lists.set(channel, {
+        users: room.map(({ member }) => member.user),
+        infos: hasInfo ? room.map(({ member }) => member.info) : [],
+        count,
+        isTruncated: count > max,
+      });
     }
     return Promise.resolve(lists);
   }
 
-  #first(channel: string, user: string, joiner: Subscriber): void {
+  #first(channel: string, member: MemberIdentity, joiner: Subscriber): void {
     let room = this.#rooms.get(channel);
     if (room === undefined) this.#rooms.set(channel, room = new Map());
-    if (room.has(user)) {
+    const present = room.get(member.user);
+    if (present !== undefined) {
       // Back within the delay: nobody was told that they left.
-      clearTimeout(room.get(user));
-      room.set(user, undefined);
+      clearTimeout(present.timer);
+      present.timer = undefined;
       return;
     }
-    room.set(user, undefined);
-    this.#send(channel, renderMemberEvent(channel, "joined", user), joiner);
+    room.set(member.user, { member, timer: undefined });
+    this.#send(channel, this.#options.format.joined(channel, member), joiner);
+    this.#options.events?.joined(channel, member.user);
   }
 
-  #last(channel: string, user: string): void {
-    const room = this.#rooms.get(channel);
-    if (room === undefined) return;
-    room.set(user, setTimeout(() => this.#leave(channel, user), this.#options.leaveDelayMs));
+  #last(channel: string, member: MemberIdentity): void {
+    const present = this.#rooms.get(channel)?.get(member.user);
+    if (present === undefined) return;
+    const delayMs = this.#options.leaveDelayMs;
+    // No delay (Pusher's): gone now, before anything else hears of the channel emptying.
+    if (delayMs === 0) return this.#leave(channel, present);
+    present.timer = setTimeout(() => this.#leave(channel, present), delayMs);
   }
 
-  #leave(channel: string, user: string): void {
+  #leave(channel: string, { member }: Room): void {
     const room = this.#rooms.get(channel);
-    if (room === undefined || this.#tally.has(channel, user)) return;
-    room.delete(user);
+    if (room === undefined || this.#tally.has(channel, member.user)) return;
+    room.delete(member.user);
     if (room.size === 0) this.#rooms.delete(channel);
-    this.#send(channel, renderMemberEvent(channel, "left", user));
+    this.#send(channel, this.#options.format.left(channel, member));
+    this.#options.events?.left(channel, member.user);
   }
 
   #send(channel: string, frame: string, except?: Subscriber): void {
@@ -208,9 +287,15 @@ export class MemoryMembers implements Members {
   close(): Promise<void> {
     this.#tally[Symbol.dispose]();
     for (const room of this.#rooms.values()) {
-      for (const timer of room.values()) clearTimeout(timer);
+      for (const { timer } of room.values()) clearTimeout(timer);
     }
     this.#rooms.clear();
     return Promise.resolve();
   }
+}
+
+/** A member of a standalone server's channel, with the timer of their pending `left`. */
+interface Room {
+  readonly member: MemberIdentity;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }

@@ -22,6 +22,7 @@ import { settlesWithin } from "./timing.ts";
 import { createWsEndpoint } from "./transports/endpoint.ts";
 import { createJwtVerifier } from "./jwt.ts";
 import { createWebhooks } from "./webhooks/mod.ts";
+import { createPusherWebhooks, type PusherWebhooks } from "./webhooks/pusher.ts";
 import { createPublishHook } from "./hooks/publish_hook.ts";
 import { PusherApps } from "./session/pusher_apps.ts";
 import { PusherPresence } from "./session/pusher_presence.ts";
@@ -84,7 +85,16 @@ export async function startServer(
   const jwt = await createJwtVerifier(config);
   const hub = new Hub();
   const metrics = new Metrics();
-  const webhooks = createWebhooks(config, { logger, metrics });
+  const pusherWebhooks = createPusherWebhooks(config.pusherApps, {
+    queueSize: config.webhookQueueSize,
+    logger,
+    metrics,
+  });
+  const webhooks = createWebhooks(config, {
+    logger,
+    metrics,
+    ...(pusherWebhooks.isOn ? { adapter: pusherWebhooks } : {}),
+  });
   const cluster = createCluster(config, {
     events: webhooks.isOn ? webhooks : undefined,
     hub,
@@ -113,19 +123,18 @@ export async function startServer(
     corsOrigins: config.corsOrigin,
     isShuttingDown: () => isShuttingDown,
   });
-  const pusherApps = config.pusherApps.length === 0
-    ? undefined
-    : new PusherApps(config.pusherApps, metrics, {
-      // Presence members are kept per node: a cluster would need them in Redis.
-      presence: config.redisUrl === null && config.redisSentinel.length === 0
-        ? new PusherPresence()
-        : null,
-    });
+  const pusherApps = config.pusherApps.length === 0 ? undefined : pusherAppsOf(config, {
+    cluster,
+    metrics,
+    webhooks: pusherWebhooks,
+  });
   const pusherApi = pusherApps === undefined ? undefined : createPusherApi({
     apps: pusherApps,
     broker: cluster.broker,
+    cache: cluster.cache,
     membership,
-    presence: pusherApps.presence,
+    members: pusherApps.members,
+    users: cluster.users,
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -185,6 +194,7 @@ export async function startServer(
     await publishHook?.[Symbol.asyncDispose]();
     await cluster.close();
     await webhooks[Symbol.asyncDispose]();
+    await pusherWebhooks[Symbol.asyncDispose]();
     throw error;
   }
 
@@ -210,6 +220,7 @@ export async function startServer(
     await cluster.close();
     // After the connections closed: their events get one last try.
     await webhooks[Symbol.asyncDispose]();
+    await pusherWebhooks[Symbol.asyncDispose]();
     await journal?.[Symbol.asyncDispose]();
     return isClean;
   });
@@ -227,6 +238,28 @@ export async function startServer(
       await shutdown();
     },
   };
+}
+
+/** The Pusher apps of `config`, their presence channels' members followed by the cluster
+ * with no leave delay: Pusher sends `member_removed` as a user's last connection goes. */
+function pusherAppsOf(
+  config: Config,
+  { cluster, metrics, webhooks }: { cluster: Cluster; metrics: Metrics; webhooks: PusherWebhooks },
+): PusherApps {
+  const presence = new PusherPresence();
+  const members = cluster.addMembers(":pusher", {
+    format: presence,
+    leaveDelayMs: 0,
+    maxMembersListed: config.maxMembersListed,
+    events: webhooks.isOn ? webhooks : undefined,
+  });
+  return new PusherApps(config.pusherApps, metrics, {
+    presence,
+    members,
+    webhooks,
+    cache: cluster.cache,
+    broker: cluster.broker,
+  });
 }
 
 /** The per-connection limits of `config`, in the units `Connection` takes. */

@@ -13,6 +13,7 @@ import {
   withTimeout,
 } from "./helpers.ts";
 import { startRedis } from "./redis_server.ts";
+import { APP, connectPusherJs } from "./pusher_helpers.ts";
 
 const KEY = "dashboard-key";
 /** How long the page may take to show a change: it polls every second. */
@@ -248,6 +249,22 @@ Deno.test("the dashboard's forms publish to a real subscriber, mint and revoke",
   await untilText(page, "#revoke-result", `Revoked ${token}`);
   assert.equal((await closed).code, 4001);
   assert.deepEqual(browser.pageErrors, []);
+});
+
+Deno.test("the dashboard shows each Pusher app's connections, and no such table without apps", async () => {
+  await using server = await startTestServer({ apiKey: [KEY], pusherApps: [APP] });
+  await using browser = await launchBrowser();
+  const page = await openWithKey(browser, server);
+  await untilText(page, "#pusher-apps tbody tr:first-child td:first-child", "1001");
+  await untilText(page, "#pusher-apps tbody tr:first-child td:nth-child(2)", "0");
+  await using client = await connectPusherJs(server, APP);
+  await untilText(page, "#pusher-apps tbody tr:first-child td:nth-child(2)", "1");
+  await using plain = await startTestServer({ apiKey: [KEY] });
+  const plainPage = await openWithKey(browser, plain);
+  await untilText(plainPage, "#connections-anonymous", "0");
+  assert.equal(await plainPage.isHidden("#pusher-section"), true);
+  assert.deepEqual(browser.pageErrors, []);
+  await client[Symbol.asyncDispose]();
 });
 
 Deno.test("in cluster mode the dashboard shows one row per node", async () => {

@@ -207,6 +207,18 @@ export async function connectPusherJs(
   });
 }
 
+/** Resolves once the server has closed `client`'s connection and pusher-js has given up on
+ * it ("disconnected", as for Pusher's 4000-4099). pusher-js then closes its already closed
+ * WebSocket again, which starts a 30 s timer nothing ends: cleared here, so that the test
+ * leaks nothing. */
+export async function untilRefused(client: PusherJs): Promise<void> {
+  const socket = (client.connection as unknown as {
+    connection?: { transport?: { socket?: { _closeTimer?: ReturnType<typeof setTimeout> } } };
+  }).connection?.transport?.socket;
+  await untilState(client, "disconnected");
+  clearTimeout(socket?._closeTimer);
+}
+
 /** Resolves once `client`'s connection is in `state`. */
 export function untilState(client: PusherJs, state: string): Promise<void> {
   if (client.connection.state === state) return Promise.resolve();

@@ -306,6 +306,7 @@ Deno.test("Pusher connections count in /stats and /metrics, per app", async () =
   await using _client = client;
   const stats = await (await server.api("/stats")).json();
   assert.equal(stats.connections.authenticated, 1);
+  assert.deepEqual(stats.pusher, { "1001": { connections: 1 } });
   const metrics = await (await server.api("/metrics")).text();
   assert.match(metrics, /^boreas_pusher_connections\{app="1001"\} 1$/m);
   assert.match(metrics, /^boreas_connections\{state="authenticated"\} 1$/m);

@@ -9,6 +9,7 @@
 import type { HubSnapshot } from "../hub.ts";
 import { type Gauges, renderPrometheus } from "../metrics.ts";
 import { UNAVAILABLE_REASON } from "../cluster/mod.ts";
+import { type NodeReport, sumPusherConnections } from "../cluster/membership.ts";
 import { ApiKeyCheck } from "./api_key.ts";
 import type { ApiContext } from "./context.ts";
 import { jsonResponse } from "./response.ts";
@@ -62,6 +63,7 @@ export function operationsRoutes(context: ApiContext): Route[] {
           memory: { rss_bytes: gauges.residentMemoryBytes, heap_used_bytes: heapUsed() },
           node: census.nodes[0],
           nodes: census.nodes.map(({ id }) => id),
+          ...pusherStats(census.nodes),
         });
       },
     },
@@ -104,4 +106,10 @@ function readGauges({ hub, cluster, metrics }: ApiContext, tokens: number | null
 
 function heapUsed(): number {
   return Deno.memoryUsage().heapUsed;
+}
+
+/** `{"pusher": {app id: {"connections": N}}}` when any node serves Pusher apps, else nothing. */
+function pusherStats(nodes: readonly NodeReport[]): { pusher?: Record<string, unknown> } {
+  const apps = sumPusherConnections(nodes);
+  return apps === null ? {} : { pusher: apps };
 }

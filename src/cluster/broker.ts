@@ -24,6 +24,9 @@ export interface PublishOptions {
   readonly user?: string | null;
   /** A subscriber of this node that does not receive it: the publishing connection. */
   readonly except?: Subscriber;
+  /** A subscriber named with `Broker.name` (a Pusher socket id), on whichever node it is,
+   * that does not receive it. */
+  readonly exceptName?: string;
 }
 
 /** Where `POST /broadcast/` and clients' publications hand a message. */
@@ -44,6 +47,11 @@ export interface Broker {
     channels: readonly string[],
     payload: string,
   ): Promise<ReadonlyMap<string, PublishResult>>;
+  /** Names `subscriber` of this node, so that a publish through any node can leave it out
+   * (`exceptName`), until `unname`. A name holds no space. */
+  name(name: string, subscriber: Subscriber): void;
+  /** Forgets a name given by `name`. */
+  unname(name: string): void;
 }
 
 /** The standalone broker: this process's hub is the whole server. */
@@ -51,6 +59,7 @@ export class LocalBroker implements Broker {
   readonly #hub: Hub;
   readonly #metrics: Metrics;
   readonly #history: MemoryHistory | null;
+  readonly #named = new Map<string, Subscriber>();
 
   constructor(hub: Hub, metrics: Metrics, history: MemoryHistory | null = null) {
     this.#hub = hub;
@@ -73,6 +82,14 @@ export class LocalBroker implements Broker {
     return Promise.resolve(results);
   }
 
+  name(name: string, subscriber: Subscriber): void {
+    this.#named.set(name, subscriber);
+  }
+
+  unname(name: string): void {
+    this.#named.delete(name);
+  }
+
   #publishNow(channel: string, payload: string, options: PublishOptions): PublishResult {
     // An adapter's channels (a Pusher app's) have no history to resume from.
     const position = isAdapterChannel(channel)
@@ -83,10 +100,9 @@ export class LocalBroker implements Broker {
     if (this.#hub.memberCount(channel) === 0) return { recipients: 0, ...kept };
     const offset = position?.offset;
     const frame = renderFrame(channel, payload, offset, options.user);
-    const recipients = deliver(this.#hub, this.#metrics, channel, frame, {
-      offset,
-      except: options.except,
-    });
+    const except = options.except ??
+      (options.exceptName === undefined ? undefined : this.#named.get(options.exceptName));
+    const recipients = deliver(this.#hub, this.#metrics, channel, frame, { offset, except });
     return { recipients, ...kept };
   }
 }

@@ -88,30 +88,44 @@ export class RedisKeys {
   }
 
   /** Hash of user → on how many nodes the user has a connection in `channel` (one with join
-   * and leave events), `0` while their `left` is pending: the channel's members. */
+   * and leave events, or a Pusher presence channel), `0` while their `left` is pending: the
+   * channel's members. */
   members(channel: string): string {
     return `${this.#prefix}:{${channel}}:members`;
   }
 
-  /** Hash of user → their rendered `left` frame, for the members of `channel` with a
+  /** Hash of user → their info (a Pusher member's JSON), for the members of `channel` whose
+   * format keeps one. */
+  memberInfos(channel: string): string {
+    return `${this.#prefix}:{${channel}}:infos`;
+  }
+
+  /** Hash of user → their pending `left` (see `leaving`), for the members of `channel` with a
    * connection on `node`. */
   nodeMembers(channel: string, node: string): string {
     return `${this.#prefix}:{${channel}}:users:${node}`;
   }
 
-  /** Set of the channels in which `node` has members. */
-  memberChannels(node: string): string {
-    return `${this.#prefix}:node:{${node}}:members`;
+  /** Set of the channels in which `node` has members of `kind` (`""`: `--join-leave`'s,
+   * `":pusher"`: Pusher presence channels'). */
+  memberChannels(node: string, kind = ""): string {
+    return `${this.#prefix}:node:{${node}}:members${kind}`;
   }
 
-  /** Set of the nodes that may have members somewhere, for reaping those that died. */
-  get memberNodes(): string {
-    return `${this.#prefix}:members:nodes`;
+  /** Set of the nodes that may have members of `kind` somewhere, for reaping those that died. */
+  memberNodes(kind = ""): string {
+    return `${this.#prefix}:members${kind}:nodes`;
   }
 
-  /** Sorted set of the pending `left` frames, scored by when they are due (Redis time, ms). */
-  get leaving(): string {
-    return `${this.#prefix}:members:leaving`;
+  /** Sorted set of the pending `left`s of members of `kind`, each the JSON of `{"channel",
+   * "user", "frame"}`, scored by when they are due (Redis time, ms). */
+  leaving(kind = ""): string {
+    return `${this.#prefix}:members${kind}:leaving`;
+  }
+
+  /** String: the last frame sent on `channel` (a Pusher `cache-` channel), expiring with it. */
+  lastFrame(channel: string): string {
+    return `${this.#prefix}:{${channel}}:last`;
   }
 
   /** Hash of `channel`'s history: its `epoch` and `top` (last offset given out). */

@@ -30,6 +30,9 @@ export interface NodeReport extends NodeCounters {
   /** `host:port` of the Redis server the node sends its commands to (with Sentinel, the
    * master it follows); absent standalone. */
   readonly redis?: string;
+  /** Its open connections of each Pusher app, by app id (as of `reported_at`); absent
+   * without apps. */
+  readonly pusher?: Readonly<Record<string, number>>;
 }
 
 /** One reading of the cluster: the nodes it counted and what they add up to. Every figure
@@ -95,7 +98,25 @@ export function nodeReportOf(
     channels: hub.channelCount,
     ...countersOf(metrics),
     ...(redis === null ? {} : { redis }),
+    ...(metrics.pusherConnections.size === 0
+      ? {}
+      : { pusher: Object.fromEntries(metrics.pusherConnections) }),
   };
+}
+
+/** Each Pusher app's open connections on `reports`' nodes, summed, as `/stats` gives them;
+ * null when no node serves an app. */
+export function sumPusherConnections(
+  reports: readonly NodeReport[],
+): Record<string, { connections: number }> | null {
+  let apps: Record<string, { connections: number }> | null = null;
+  for (const { pusher } of reports) {
+    for (const [id, connections] of Object.entries(pusher ?? {})) {
+      apps ??= {};
+      apps[id] = { connections: (apps[id]?.connections ?? 0) + connections };
+    }
+  }
+  return apps;
 }
 
 /** The counters of `reports`, summed. */

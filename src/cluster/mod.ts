@@ -28,8 +28,15 @@ import { RedisOccupancy } from "./redis_occupancy.ts";
 import { RedisUsers } from "./redis_users.ts";
 import type { EventSink } from "../webhooks/events.ts";
 import { LocalOccupancy } from "../webhooks/occupancy.ts";
-import { type Members, MemoryMembers } from "../members.ts";
+import {
+  type Members,
+  type MembersOptions,
+  MemoryMembers,
+  nativeMemberFormat,
+} from "../members.ts";
 import { RedisMembers } from "./redis_members.ts";
+import { type EventCache, MemoryEventCache } from "./event_cache.ts";
+import { RedisEventCache } from "./redis_event_cache.ts";
 
 export { clientReason, ClusterUnavailableError, UNAVAILABLE_REASON } from "./errors.ts";
 
@@ -44,6 +51,12 @@ export interface Cluster {
   readonly history: History | null;
   /** Who is in the channels with join and leave events, or null when none has them. */
   readonly members: Members | null;
+  /** Starts following the members of another format's channels (a Pusher app's presence
+   * channels), kept apart from the others under `kind` (see `RedisKeys.memberChannels`);
+   * closed with the cluster. */
+  addMembers(kind: string, options: MembersOptions): Members;
+  /** The last frame of the channels that keep one (a Pusher app's `cache-` channels). */
+  readonly cache: EventCache;
   /** This node's id: `--node-id`, or generated per process; standalone too. */
   readonly nodeId: string;
   /** What is wrong with the shared state, one `redis: ...` message each; empty when healthy
@@ -147,7 +160,7 @@ export function createCluster(
   const nodeId = config.nodeId ?? generateNodeId();
   const isJoinLeaveOn = config.joinLeave.length > 0;
   const membersOptions = {
-    patterns: config.joinLeave,
+    format: nativeMemberFormat(hub, config.joinLeave),
     leaveDelayMs: config.leaveDelay * 1000,
     maxMembersListed: config.maxMembersListed,
   };
@@ -171,6 +184,7 @@ export function createCluster(
     const members = isJoinLeaveOn
       ? new MemoryMembers(hub, { metrics, options: membersOptions })
       : null;
+    const added: Members[] = [];
     return {
       tokens,
       users: new LocalUsers(hub, { journal: deps.journal, initial: deps.blocks }),
@@ -178,6 +192,12 @@ export function createCluster(
       membership: new LocalMembership(hub, { metrics, nodeId }),
       history,
       members,
+      addMembers: (_kind, options) => {
+        const more = new MemoryMembers(hub, { metrics, options });
+        added.push(more);
+        return more;
+      },
+      cache: new MemoryEventCache(),
       nodeId,
       problems: () => [],
       startLeaving: () => {},
@@ -186,6 +206,7 @@ export function createCluster(
         history?.[Symbol.dispose]();
         occupancy?.[Symbol.dispose]();
         await members?.close();
+        for (const more of added) await more.close();
       },
     };
   }
@@ -225,14 +246,15 @@ export function createCluster(
     history: history === null ? null : { history, size: config.historySize, ttlMs },
   });
   follow = (positions) => broker.follow(positions);
-  const members = isJoinLeaveOn
-    ? new RedisMembers(link, keys, {
+  const redisMembers = (kind: string, options: MembersOptions) =>
+    new RedisMembers(link, keys, {
       hub,
       membership,
       mark: (except) => broker.exceptMark(except),
-      options: { ...membersOptions, nodeId, prefix: config.redisPrefix, logger },
-    })
-    : null;
+      options: { ...options, kind, nodeId, prefix: config.redisPrefix, logger },
+    });
+  const members = isJoinLeaveOn ? redisMembers("", membersOptions) : null;
+  const added: Members[] = [];
   const occupancy = deps.events === undefined ? undefined : new RedisOccupancy(link, keys, {
     hub,
     membership,
@@ -259,6 +281,12 @@ export function createCluster(
     membership,
     history,
     members,
+    addMembers: (kind, options) => {
+      const more = redisMembers(kind, options);
+      added.push(more);
+      return more;
+    },
+    cache: new RedisEventCache(link, keys),
     nodeId,
     problems: () => {
       const membershipProblem = membership.problem();
@@ -271,6 +299,7 @@ export function createCluster(
       occupancy?.[Symbol.dispose]();
       // Before the node leaves: what its users' connections did until now still counts.
       await members?.close();
+      for (const more of added) await more.close();
       const left = await membership.leave();
       // Its counts reached Redis only as it left: now the channels it alone served are vacated.
       if (left.size > 0) await occupancy?.check([...left]);

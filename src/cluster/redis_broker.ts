@@ -49,6 +49,9 @@ export class RedisBroker implements Broker {
   // Held weakly: a mark whose message never comes back (a join that published nothing, say)
   // must not keep a closed session alive until the next mark sweeps it.
   readonly #senders = new Map<string, { subscriber: WeakRef<Subscriber>; at: number }>();
+  // Subscribers of this node named by `name`: `!=<name> ` before a message leaves one out
+  // on whichever node has it.
+  readonly #named = new Map<string, Subscriber>();
   readonly #tag = crypto.randomUUID().slice(0, 8);
   #sent = 0;
   readonly #link: RedisLink;
@@ -131,7 +134,8 @@ export class RedisBroker implements Broker {
         .hGetAll(keys.channelNodes(channel))
         .publish(
           keys.broadcastChannel(channel),
-          this.#mark(options.except) + renderFrame(channel, payload, undefined, options.user),
+          this.#mark(options.except, options.exceptName) +
+            renderFrame(channel, payload, undefined, options.user),
         )
         .exec();
       return nodes as unknown as Record<string, string>;
@@ -214,9 +218,18 @@ export class RedisBroker implements Broker {
     return this.#mark(except);
   }
 
-  /** The mark that makes this node leave `except` out when the message comes back. */
-  #mark(except: Subscriber | undefined): string {
-    if (except === undefined) return "";
+  name(name: string, subscriber: Subscriber): void {
+    this.#named.set(name, subscriber);
+  }
+
+  unname(name: string): void {
+    this.#named.delete(name);
+  }
+
+  /** The mark that makes this node leave `except` out when the message comes back, or else
+   * the node that has the subscriber named `exceptName` leave that one out. */
+  #mark(except: Subscriber | undefined, exceptName?: string): string {
+    if (except === undefined) return exceptName === undefined ? "" : `!=${exceptName} `;
     const now = Date.now();
     for (const [id, { at }] of this.#senders) {
       if (now - at < EXCEPT_MS) break;
@@ -232,6 +245,9 @@ export class RedisBroker implements Broker {
     if (!marked.startsWith("!")) return { message: marked };
     const space = marked.indexOf(" ");
     const id = marked.slice(1, space);
+    if (id.startsWith("=")) {
+      return { message: marked.slice(space + 1), except: this.#named.get(id.slice(1)) };
+    }
     const sender = this.#senders.get(id);
     this.#senders.delete(id);
     return { message: marked.slice(space + 1), except: sender?.subscriber.deref() };

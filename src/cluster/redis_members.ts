@@ -8,13 +8,19 @@
  * set, due after `--leave-delay`). Every node sweeps that set: the script hands each due `left`
  * to one node, which publishes it there unless the user came back. The same sweep reaps the
  * members of the nodes gone from the live nodes, so a dead node's users leave once, after the
- * delay. Events are rendered by protocol.ts; the scripts only move them.
+ * delay. The members' format renders the events; the scripts only move them. A Pusher
+ * presence channel's members keep their info beside them, for its rosters.
  */
 
 import type { Hub, Subscriber } from "../hub.ts";
 import type { Logger } from "../log.ts";
-import { type Members, type MembersOptions, MemberTally } from "../members.ts";
-import { type MemberList, renderMemberEvent } from "../protocol.ts";
+import {
+  type MemberIdentity,
+  type MemberRoster,
+  type Members,
+  type MembersOptions,
+  MemberTally,
+} from "../members.ts";
 import { errorMessage } from "../text.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisClient, RedisLink } from "./redis_link.ts";
@@ -22,24 +28,32 @@ import type { RedisMembership } from "./redis_membership.ts";
 import { RedisScript } from "./redis_script.ts";
 
 // KEYS: the channel's members, this node's members of it, the pending lefts, this node's
-// channels with members, the nodes with members, the live nodes. ARGV: node id, channel, its
-// pub/sub channel, leave delay (ms), then for each user: '+' (in) or '-' (out), the user, their
-// joined frame (with the joiner's mark), their left frame. Returns -1, writing nothing, when
-// this node is not live (it was reaped, or Redis lost its data): it writes all again once it is.
+// channels with members, the nodes with members, the live nodes, the channel's infos. ARGV:
+// node id, channel, its pub/sub channel, leave delay (ms), then for each user: '+' (in) or '-'
+// (out), the user, their joined frame (with the joiner's mark), their pending left (see the
+// sweep), their info ('' for none). Returns the users who joined the cluster, or -1, writing
+// nothing, when this node is not live (it was reaped, or Redis lost its data): it writes all
+// again once it is.
 const SYNC_SCRIPT = new RedisScript(`
 if not redis.call('ZSCORE', KEYS[6], ARGV[1]) then return -1 end
 local clock = redis.call('TIME')
 local due = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + tonumber(ARGV[4])
-for i = 5, #ARGV, 4 do
-  local user, left = ARGV[i + 1], ARGV[i + 3]
+local joined = {}
+for i = 5, #ARGV, 5 do
+  local user, left, info = ARGV[i + 1], ARGV[i + 3], ARGV[i + 4]
   if ARGV[i] == '+' then
     if redis.call('HSET', KEYS[2], user, left) == 1 then
       local nodes = redis.call('HGET', KEYS[1], user)
       redis.call('HINCRBY', KEYS[1], user, 1)
       if not nodes then
         redis.call('PUBLISH', ARGV[3], ARGV[i + 2])
+        joined[#joined + 1] = user
       elseif nodes == '0' then
         redis.call('ZREM', KEYS[3], left)
+      end
+      if info ~= '' then
+        if not nodes then redis.call('HSET', KEYS[7], user, info)
+        else redis.call('HSETNX', KEYS[7], user, info) end
       end
     end
   elseif redis.call('HDEL', KEYS[2], user) == 1 then
@@ -55,21 +69,28 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 else
   redis.call('SREM', KEYS[4], ARGV[2])
 end
-return 0
+return joined
 `);
 
-// KEYS: the channel's members. ARGV: the most to list. Returns [how many, users listed...].
+// KEYS: the channel's members, its infos. ARGV: the most to list, '1' to read their infos.
+// Returns [how many, users listed..., their infos...].
 const LIST_SCRIPT = new RedisScript(`
 local users = redis.call('HKEYS', KEYS[1])
 local listed = {#users}
-for i = 1, math.min(#users, tonumber(ARGV[1])) do listed[i + 1] = users[i] end
+local n = math.min(#users, tonumber(ARGV[1]))
+for i = 1, n do listed[i + 1] = users[i] end
+if ARGV[2] == '1' and n > 0 then
+  local infos = redis.call('HMGET', KEYS[2], unpack(listed, 2, n + 1))
+  for i = 1, n do listed[n + 1 + i] = infos[i] or '' end
+end
 return listed
 `);
 
 // KEYS: the pending lefts, the nodes with members, the live nodes. ARGV: the key prefix, leave
-// delay (ms), the most lefts to send. Reaps the members of every node gone from the live nodes
+// delay (ms), the most lefts to send, the members' kind (see RedisKeys.memberChannels). Reaps the members of every node gone from the live nodes
 // (they are going, as if their connections had closed now), then publishes the due lefts of
-// the users still gone. Returns the nodes reaped.
+// the users still gone. A pending left is the JSON of {"channel", "user", "frame"}: the hub's
+// channel, the user, and the frame to publish. Returns the nodes reaped and the lefts sent.
 const SWEEP_SCRIPT = new RedisScript(`
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -77,7 +98,7 @@ local prefix = ARGV[1]
 local reaped = {}
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   if not redis.call('ZSCORE', KEYS[3], node) then
-    local channels = prefix .. ':node:{' .. node .. '}:members'
+    local channels = prefix .. ':node:{' .. node .. '}:members' .. ARGV[4]
     for _, channel in ipairs(redis.call('SMEMBERS', channels)) do
       local members = prefix .. ':{' .. channel .. '}:members'
       local users = prefix .. ':{' .. channel .. '}:users:' .. node
@@ -95,17 +116,20 @@ for _, node in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     reaped[#reaped + 1] = node
   end
 end
+local sent = {}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, left in ipairs(due) do
   redis.call('ZREM', KEYS[1], left)
-  local event = cjson.decode(left)
-  local members = prefix .. ':{' .. event.channel .. '}:members'
-  if redis.call('HGET', members, event.left.user) == '0' then
-    redis.call('HDEL', members, event.left.user)
-    redis.call('PUBLISH', prefix .. ':' .. event.channel, left)
+  local pending = cjson.decode(left)
+  local members = prefix .. ':{' .. pending.channel .. '}:members'
+  if redis.call('HGET', members, pending.user) == '0' then
+    redis.call('HDEL', members, pending.user)
+    redis.call('HDEL', prefix .. ':{' .. pending.channel .. '}:infos', pending.user)
+    redis.call('PUBLISH', prefix .. ':' .. pending.channel, pending.frame)
+    sent[#sent + 1] = left
   end
 end
-return reaped
+return {reaped, sent}
 `);
 
 /** The most `left` events one sweep sends; the rest wait for the next. */
@@ -119,12 +143,20 @@ export interface RedisMembersOptions extends MembersOptions {
   readonly nodeId: string;
   /** `--redis-prefix`, for the keys the sweep builds. */
   readonly prefix: string;
+  /** Keeps these members' node lists and pending lefts apart from another format's, so that
+   * each is swept (and told of) by its own: `""` for `--join-leave`, `":pusher"`. */
+  readonly kind: string;
   readonly logger: Logger;
 }
 
-/** Channel → user → the connection that brought the user to this node, for the changes not
- * yet written. */
-type Pending = Map<string, Map<string, Subscriber | undefined>>;
+/** A change not yet written: who, and the connection that brought them to this node. */
+interface Change {
+  readonly member: MemberIdentity;
+  readonly joiner: Subscriber | undefined;
+}
+
+/** Channel → user → their change not yet written. */
+type Pending = Map<string, Map<string, Change>>;
 
 /** Members shared through Redis. */
 export class RedisMembers implements Members {
@@ -160,9 +192,9 @@ export class RedisMembers implements Members {
     this.#keys = keys;
     this.#options = options;
     this.#mark = mark;
-    this.#tally = new MemberTally(hub, options.patterns, {
-      first: (channel, user, joiner) => this.#note(channel, user, joiner),
-      last: (channel, user) => this.#note(channel, user),
+    this.#tally = new MemberTally(hub, options.format, {
+      first: (channel, member, joiner) => this.#note(channel, member, joiner),
+      last: (channel, member) => this.#note(channel, member),
     });
     // Redis lost this node's mirror (it restarted, or reaped the node): its members too.
     membership.onRewritten(() => this.#rewrite());
@@ -183,33 +215,43 @@ export class RedisMembers implements Members {
     return this.#tally.tracks(channel);
   }
 
-  async list(channels: readonly string[]): Promise<Map<string, MemberList>> {
+  async list(channels: readonly string[]): Promise<Map<string, MemberRoster>> {
     if (channels.length === 0) return new Map();
     await this.#synced();
     const max = this.#options.maxMembersListed;
+    const withInfo = this.#options.format.hasInfo ? "1" : "0";
+    const keys = this.#keys;
     const answers = await this.#link.run((redis) =>
       Promise.all(
-        channels.map((channel) => LIST_SCRIPT.run(redis, [this.#keys.members(channel)], [max])),
+        channels.map((channel) =>
+          LIST_SCRIPT.run(redis, [keys.members(channel), keys.memberInfos(channel)], [
+            max,
+            withInfo,
+          ])
+        ),
       )
     ) as Array<[number, ...string[]]>;
     return new Map(channels.map((channel, i) => {
-      const [count, ...users] = answers[i]!;
-      return [channel, { users, isTruncated: count > users.length }];
+      const [count, ...listed] = answers[i]!;
+      const n = Math.min(count, max);
+      const users = listed.slice(0, n);
+      const infos = withInfo === "1" ? listed.slice(n) : [];
+      return [channel, { users, infos, count, isTruncated: count > n }];
     }));
   }
 
-  #note(channel: string, user: string, joiner?: Subscriber): void {
+  #note(channel: string, member: MemberIdentity, joiner?: Subscriber): void {
     let users = this.#pending.get(channel);
     if (users === undefined) this.#pending.set(channel, users = new Map());
-    users.set(user, joiner);
+    users.set(member.user, { member, joiner });
     this.#changes++;
     this.#schedule();
   }
 
   #rewrite(): void {
     this.#isForgotten = false;
-    for (const [channel, user] of this.#tally.pairs()) {
-      if (!this.#pending.get(channel)?.has(user)) this.#note(channel, user);
+    for (const [channel, member] of this.#tally.pairs()) {
+      if (!this.#pending.get(channel)?.has(member.user)) this.#note(channel, member);
     }
     this.#schedule();
   }
@@ -217,10 +259,10 @@ export class RedisMembers implements Members {
   /** Notes as gone the users Redis lists for this node in a channel that the tally does not
    * hold: they were an earlier process's. */
   async #leaveStrangers(): Promise<void> {
-    const { nodeId } = this.#options;
+    const { nodeId, kind } = this.#options;
     const keys = this.#keys;
     const held = await this.#link.run(async (redis) => {
-      const channels = await redis.sMembers(keys.memberChannels(nodeId));
+      const channels = await redis.sMembers(keys.memberChannels(nodeId, kind));
       const users = await Promise.all(
         channels.map((channel) => redis.hKeys(keys.nodeMembers(channel, nodeId))),
       );
@@ -229,7 +271,8 @@ export class RedisMembers implements Members {
     for (const [channel, users] of held) {
       for (const user of users) {
         if (!this.#tally.has(channel, user) && !this.#pending.get(channel)?.has(user)) {
-          this.#note(channel, user);
+          // Who they were is gone with that process: their leaving needs only their name.
+          this.#note(channel, { user, info: "" });
         }
       }
     }
@@ -269,6 +312,13 @@ export class RedisMembers implements Members {
         Promise.all(channels.map(([channel, users]) => this.#write(redis, channel, users)))
       );
       const unwritten = channels.filter((_, i) => answers[i] === -1);
+      const events = this.#options.events;
+      channels.forEach(([channel], i) => {
+        const joined = answers[i];
+        if (events !== undefined && Array.isArray(joined)) {
+          for (const user of joined) events.joined(channel, String(user));
+        }
+      });
       if (unwritten.length > 0) {
         this.#isForgotten = true;
         this.#keep(unwritten);
@@ -291,38 +341,42 @@ export class RedisMembers implements Members {
   #write(
     redis: RedisClient,
     channel: string,
-    users: ReadonlyMap<string, Subscriber | undefined>,
+    users: ReadonlyMap<string, Change>,
   ): Promise<unknown> {
     const keys = this.#keys;
-    const { nodeId, leaveDelayMs } = this.#options;
+    const { nodeId, leaveDelayMs, format, kind } = this.#options;
     const args: Array<string | number> = [
       nodeId,
       channel,
       keys.broadcastChannel(channel),
       leaveDelayMs,
     ];
-    for (const [user, joiner] of users) {
-      const isIn = this.#tally.has(channel, user);
-      const joined = isIn ? renderMemberEvent(channel, "joined", user) : "";
-      const mark = isIn && joiner !== undefined ? this.#mark(joiner) : "";
-      args.push(isIn ? "+" : "-", user, mark + joined, renderMemberEvent(channel, "left", user));
+    for (const [user, { member: noted, joiner }] of users) {
+      // Who they are here now; they may have left (and come back as someone else) since.
+      const here = this.#tally.member(channel, user);
+      const member = here ?? noted;
+      const joined = here === undefined ? "" : format.joined(channel, member);
+      const mark = here !== undefined && joiner !== undefined ? this.#mark(joiner) : "";
+      const left = JSON.stringify({ channel, user, frame: format.left(channel, member) });
+      args.push(here === undefined ? "-" : "+", user, mark + joined, left, member.info);
     }
     return SYNC_SCRIPT.run(redis, [
       keys.members(channel),
       keys.nodeMembers(channel, nodeId),
-      keys.leaving,
-      keys.memberChannels(nodeId),
-      keys.memberNodes,
+      keys.leaving(kind),
+      keys.memberChannels(nodeId, kind),
+      keys.memberNodes(kind),
       keys.nodes,
+      keys.memberInfos(channel),
     ], args);
   }
 
   /** Puts back changes that were not written, behind any newer ones. */
-  #keep(channels: ReadonlyArray<[string, ReadonlyMap<string, Subscriber | undefined>]>): void {
+  #keep(channels: ReadonlyArray<[string, ReadonlyMap<string, Change>]>): void {
     for (const [channel, users] of channels) {
       let newer = this.#pending.get(channel);
       if (newer === undefined) this.#pending.set(channel, newer = new Map());
-      for (const [user, joiner] of users) if (!newer.has(user)) newer.set(user, joiner);
+      for (const [user, change] of users) if (!newer.has(user)) newer.set(user, change);
     }
   }
 
@@ -335,17 +389,22 @@ export class RedisMembers implements Members {
   async #sweep(): Promise<void> {
     if (!this.#link.isReady) return;
     const keys = this.#keys;
-    const { prefix, leaveDelayMs, logger } = this.#options;
+    const { prefix, leaveDelayMs, logger, kind, events } = this.#options;
     try {
-      const reaped = await this.#link.run((redis) =>
-        SWEEP_SCRIPT.run(redis, [keys.leaving, keys.memberNodes, keys.nodes], [
+      const [reaped, sent] = await this.#link.run((redis) =>
+        SWEEP_SCRIPT.run(redis, [keys.leaving(kind), keys.memberNodes(kind), keys.nodes], [
           prefix,
           leaveDelayMs,
           MAX_LEFT_PER_SWEEP,
+          kind,
         ])
-      ) as string[];
+      ) as [string[], string[]];
       for (const node of reaped) {
         logger.debug("members of a node that stopped are leaving", { node });
+      }
+      for (const left of sent) {
+        const { channel, user } = JSON.parse(left) as { channel: string; user: string };
+        events?.left(channel, user);
       }
     } catch {
       // Swept again at the next tick.

@@ -155,6 +155,13 @@ async function refresh() {
   }
 }
 
+/** Each Pusher app's connections across the cluster; the section stays hidden without apps. */
+function renderPusherApps(apps) {
+  byId("pusher-section").hidden = apps === undefined;
+  const rows = Object.entries(apps ?? {}).map(([id, { connections }]) => [id, connections]);
+  fillTable("pusher-apps", rows, "No app");
+}
+
 function renderCounts(stats, nodes) {
   const now = Date.now() / 1000;
   byId("connections-anonymous").textContent = stats.connections.anonymous;
@@ -163,6 +170,7 @@ function renderCounts(stats, nodes) {
   byId("tokens").textContent = stats.tokens;
   byId("slow-consumers").textContent = stats.slow_consumers_dropped;
   byId("connections-refused").textContent = stats.connections_refused;
+  renderPusherApps(stats.pusher);
   // In a cluster, each node's own totals, as of its own report: a node that joins, leaves or
   // restarts changes the cluster's sum, not the rate, and a report that is a heartbeat older
   // than the others does not make a sawtooth.

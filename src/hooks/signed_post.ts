@@ -20,12 +20,25 @@ export function postSigned(
   body: string,
   { secret, signal }: { secret: string; signal: AbortSignal },
 ): Promise<Response> {
+  return postJson(url, body, { headers: signedHeaders(secret, body), signal });
+}
+
+/** The headers Boreas signs `body` with: `Boreas-Signature` at the time now. */
+export function signedHeaders(secret: string, body: string): Record<string, string> {
+  return { [SIGNATURE_HEADER]: signBody(secret, body, Date.now() / 1000) };
+}
+
+/** POSTs the JSON `body` to `url` with `Content-Type: application/json` and `headers` (a
+ * signature); credentials in `url` go as Basic auth. The caller reads or cancels the
+ * response's body. */
+export function postJson(
+  url: string,
+  body: string,
+  { headers, signal }: { headers: Readonly<Record<string, string>>; signal: AbortSignal },
+): Promise<Response> {
   return fetch(url, {
     method: "POST",
-    headers: {
-      "content-type": "application/json",
-      [SIGNATURE_HEADER]: signBody(secret, body, Date.now() / 1000),
-    },
+    headers: { "content-type": "application/json", ...headers },
     body,
     signal,
     redirect: "manual",

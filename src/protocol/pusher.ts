@@ -29,6 +29,8 @@ export const PUSHER_CODES = {
   reconnect: 4200,
   /** No `pusher:pong` came after the server's ping. */
   pongTimeout: 4201,
+  /** Unauthorized: a bad sign-in, or the user's connections terminated by the backend. */
+  unauthorized: 4009,
   /** A client event refused: over the rate limit, not enabled, not subscribed, too large. */
   clientEventRejected: 4301,
 } as const;
@@ -77,6 +79,15 @@ export function pusherChannelProblem(channel: string): string | null {
 /** Whether subscribing to `channel` needs an authorization (private, encrypted, presence). */
 export function isAuthorizedChannel(channel: string): boolean {
   return channel.startsWith("private-") || channel.startsWith("presence-");
+}
+
+/** How long a `cache-` channel keeps its last event, in milliseconds: 30 minutes, as Pusher. */
+export const CACHE_TTL_MS = 30 * 60_000;
+
+/** Whether `channel` is a cache channel: `cache-`, `private-cache-`,
+ * `private-encrypted-cache-` or `presence-cache-`, whose last event a subscriber gets. */
+export function isCacheChannel(channel: string): boolean {
+  return /^(?:private-(?:encrypted-)?|presence-)?cache-/.test(channel);
 }
 
 /** Whether `channel` is a presence channel. */
@@ -204,6 +215,8 @@ export interface PresenceRoster {
   readonly members: ReadonlyArray<
     { readonly userId: string | number; readonly userInfo?: unknown }
   >;
+  /** How many members the channel has, when more than are listed. Default: those listed. */
+  readonly count?: number;
 }
 
 /** `pusher_internal:subscription_succeeded`; on a presence channel its data is the JSON string
@@ -214,7 +227,8 @@ export function renderSubscriptionSucceeded(channel: string, roster?: PresenceRo
     const hash: Record<string, unknown> = {};
     for (const { userId, userInfo } of roster.members) hash[String(userId)] = userInfo ?? null;
     const ids = roster.members.map(({ userId }) => userId);
-    data = JSON.stringify({ presence: { ids, hash, count: ids.length } });
+    const count = Math.max(roster.count ?? 0, ids.length);
+    data = JSON.stringify({ presence: { ids, hash, count } });
   }
   return `{"event":"pusher_internal:subscription_succeeded","channel":${
     JSON.stringify(channel)
@@ -252,6 +266,11 @@ export function renderMemberRemoved(channel: string, userId: string | number): s
   return `{"event":"pusher_internal:member_removed","channel":${JSON.stringify(channel)},"data":${
     JSON.stringify(data)
   }}`;
+}
+
+/** `pusher:cache_miss`: a `cache-` channel has no last event to give. */
+export function renderCacheMiss(channel: string): string {
+  return `{"event":"pusher:cache_miss","channel":${JSON.stringify(channel)}}`;
 }
 
 /** `pusher:signin_success`, its data the JSON string of `{"user_data": <the signed string>}`. */

@@ -11,7 +11,13 @@ import type { PusherApp } from "../config_pusher_apps.ts";
 import type { Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
 import { PUSHER_CODES, PUSHER_PROTOCOLS } from "../protocol/pusher.ts";
+import type { Broker } from "../cluster/broker.ts";
+import type { EventCache } from "../cluster/event_cache.ts";
+import type { Members } from "../members.ts";
+import { NO_EVENTS } from "../webhooks/events.ts";
+import type { SessionContext } from "./context.ts";
 import type { PusherPresence } from "./pusher_presence.ts";
+import type { PusherWebhooks } from "../webhooks/pusher.ts";
 
 /** Whether a connection may open: yes, for `app` (call `bind` with its socket id once it has
  * one, and `release` once it has closed), or no, with the Pusher code and message to close it
@@ -20,8 +26,16 @@ export type Admission =
   | {
     readonly ok: true;
     readonly app: PusherApp;
-    /** The presence channels' members; null where presence is not supported (a cluster). */
-    readonly presence: PusherPresence | null;
+    /** The context of the app's sessions (built once per endpoint context). */
+    readonly context: SessionContext;
+    /** Who each connection is in each presence channel. */
+    readonly presence: PusherPresence;
+    /** The presence channels' members, across the cluster. */
+    readonly members: Members;
+    /** The apps' webhooks, for client events. */
+    readonly webhooks: PusherWebhooks;
+    /** The last event of `cache-` channels. */
+    readonly cache: EventCache;
     readonly bind: (socketId: string, subscriber: Subscriber) => void;
     readonly release: () => void;
   }
@@ -35,22 +49,48 @@ export function pusherHubChannel(app: PusherApp, channel: string): string {
   return `${ADAPTER_CHANNEL_MARK}pusher:${app.id}:${channel}`;
 }
 
+/** The hub's name of `app`'s signed-in user `userId` (as `pusher:signin` named them), apart
+ * from native users and other apps' as its channels are: so that the native user control's
+ * disconnect closes a Pusher user's connections across the cluster. */
+export function pusherHubUser(app: PusherApp, userId: string): string {
+  return `${ADAPTER_CHANNEL_MARK}pusher:${app.id}:${userId}`;
+}
+
 /** The apps, by key and by id, with their open connections on this node. */
 export class PusherApps {
   readonly #byKey: ReadonlyMap<string, PusherApp>;
   readonly #byId: ReadonlyMap<string, PusherApp>;
   readonly #metrics: Metrics;
-  /** This node's open connections by socket id, for a REST trigger's `socket_id`. */
-  readonly #sockets = new Map<string, Subscriber>();
-  /** The presence channels' members; null where presence is not supported (a cluster). */
-  readonly presence: PusherPresence | null;
+  /** Names each connection by its socket id, so that a REST trigger's `socket_id` leaves it
+   * out on whichever node it is. */
+  readonly #broker: Broker;
+  /** Who each connection is in each presence channel. */
+  readonly presence: PusherPresence;
+  /** The presence channels' members, across the cluster. */
+  readonly members: Members;
+  /** The apps' webhooks. */
+  readonly webhooks: PusherWebhooks;
+  /** The last event of `cache-` channels, across the cluster. */
+  readonly cache: EventCache;
+  /** Each endpoint context's Pusher sessions' context, shared by all of them. */
+  readonly #contexts = new WeakMap<SessionContext, SessionContext>();
 
   constructor(
     apps: readonly PusherApp[],
     metrics: Metrics,
-    { presence = null }: { presence?: PusherPresence | null } = {},
+    { presence, members, webhooks, cache, broker }: {
+      presence: PusherPresence;
+      members: Members;
+      webhooks: PusherWebhooks;
+      cache: EventCache;
+      broker: Broker;
+    },
   ) {
+    this.#broker = broker;
     this.presence = presence;
+    this.members = members;
+    this.webhooks = webhooks;
+    this.cache = cache;
     this.#byKey = new Map(apps.map((app) => [app.key, app]));
     this.#byId = new Map(apps.map((app) => [app.id, app]));
     this.#metrics = metrics;
@@ -62,11 +102,6 @@ export class PusherApps {
     return this.#byId.get(id);
   }
 
-  /** The connection of `socketId` on this node, if it is open here. */
-  socket(socketId: string): Subscriber | undefined {
-    return this.#sockets.get(socketId);
-  }
-
   /** Whether `pathname` is a Pusher WebSocket path, `/app/{key}`, known key or not. */
   isAppPath(pathname: string): boolean {
     return APP_PATH.test(pathname);
@@ -74,7 +109,7 @@ export class PusherApps {
 
   /** Admits a connection to `url` (`/app/{key}?protocol=7`), counting it, or says why not: an
    * unknown key (4001), a protocol other than 5, 6 or 7 (4007), the app full (4100). */
-  admit(url: URL): Admission {
+  admit(url: URL, context: SessionContext): Admission {
     const key = APP_PATH.exec(url.pathname)?.[1] ?? "";
     const app = this.#byKey.get(key);
     if (app === undefined) {
@@ -106,14 +141,31 @@ export class PusherApps {
     let bound: string | undefined;
     const bind = (socketId: string, subscriber: Subscriber) => {
       bound = socketId;
-      this.#sockets.set(socketId, subscriber);
+      this.#broker.name(socketId, subscriber);
     };
     const release = () => {
       if (isReleased) return;
       isReleased = true;
       counts.set(app.id, (counts.get(app.id) ?? 1) - 1);
-      if (bound !== undefined) this.#sockets.delete(bound);
+      if (bound !== undefined) this.#broker.unname(bound);
     };
-    return { ok: true, app, presence: this.presence, bind, release };
+    const { presence, members, webhooks, cache } = this;
+    let shared = this.#contexts.get(context);
+    if (shared === undefined) this.#contexts.set(context, shared = this.#sessionContext(context));
+    return { ok: true, app, context: shared, presence, members, webhooks, cache, bind, release };
+  }
+
+  /** `context`, fit for Pusher sessions: they are authenticated as they open (an app's
+   * signatures decide what they may do), keep no history, are not connections of the native
+   * webhooks, and their members are those of the presence channels, across the cluster. */
+  #sessionContext(context: SessionContext): SessionContext {
+    return {
+      ...context,
+      requireAuth: false,
+      history: null,
+      members: this.members,
+      events: NO_EVENTS,
+      clientPublish: [],
+    };
   }
 }

@@ -10,26 +10,29 @@ import { isValidChannelAuth, isValidUserAuth } from "../auth/pusher_signatures.t
 import { clientReason } from "../cluster/errors.ts";
 import type { PusherApp } from "../config_pusher_apps.ts";
 import {
+  CACHE_TTL_MS,
   isAuthorizedChannel,
+  isCacheChannel,
   isPresenceChannel,
   newSocketId,
   PUSHER_CODES,
   PUSHER_PONG,
   type PusherClientMessage,
+  renderCacheMiss,
   renderConnectionEstablished,
-  renderMemberAdded,
-  renderMemberRemoved,
   renderPusherError,
   renderPusherEvent,
   renderSigninSuccess,
   renderSubscriptionError,
   renderSubscriptionSucceeded,
 } from "../protocol/pusher.ts";
-import { NO_EVENTS } from "../webhooks/events.ts";
+import type { PusherWebhooks } from "../webhooks/pusher.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import type { SessionContext } from "./context.ts";
-import { pusherHubChannel } from "./pusher_apps.ts";
-import type { PresenceMember, PusherPresence } from "./pusher_presence.ts";
+import { pusherHubChannel, pusherHubUser } from "./pusher_apps.ts";
+import type { EventCache } from "../cluster/event_cache.ts";
+import type { MemberRoster } from "../members.ts";
+import { type PresenceMember, presenceMembers, type PusherPresence } from "./pusher_presence.ts";
 import { Session, type Wire } from "./session.ts";
 
 /** Client events one connection may send per second, as Pusher allows. */
@@ -45,30 +48,32 @@ export class PusherSession {
   /** The Pusher names of the channels it has subscribed to. */
   readonly #channels = new Set<string>();
   /** Who it is in each presence channel it has subscribed to, by Pusher name. */
-  readonly #members = new Map<string, PresenceMember>();
-  readonly #presence: PusherPresence | null;
+  // Made at the first presence subscription: most connections never make one.
+  #members: Map<string, PresenceMember> | undefined;
+  readonly #presence: PusherPresence;
+  readonly #webhooks: PusherWebhooks;
+  readonly #cache: EventCache;
   #userId: string | null = null;
   // A token bucket of client events: up to CLIENT_EVENTS_PER_SECOND, refilled at that rate.
   #allowance = CLIENT_EVENTS_PER_SECOND;
   #allowanceAt = Date.now();
 
-  /** `context` is the endpoint's; the session gets a copy fit for Pusher connections: they
-   * are authenticated as they open (an app's signatures decide what they may do), keep no
-   * history, and are not connections of the native webhooks. */
+  /** `context` is the app's sessions' (see `PusherApps.admit`). */
   constructor(
     wire: Wire,
-    context: SessionContext,
-    { app, presence }: { app: PusherApp; presence: PusherPresence | null },
+    { app, context, presence, webhooks, cache }: {
+      app: PusherApp;
+      context: SessionContext;
+      presence: PusherPresence;
+      webhooks: PusherWebhooks;
+      cache: EventCache;
+    },
   ) {
     this.app = app;
     this.#presence = presence;
-    this.session = new Session(wire, {
-      ...context,
-      requireAuth: false,
-      history: null,
-      events: NO_EVENTS,
-      clientPublish: [],
-    });
+    this.#webhooks = webhooks;
+    this.#cache = cache;
+    this.session = new Session(wire, context);
   }
 
   /** Opens the session and tells the client its socket id; false during a shutdown. */
@@ -113,9 +118,6 @@ export class PusherSession {
       }
     } else if (isAuthorizedChannel(channel)) {
       const isPresence = isPresenceChannel(channel);
-      if (isPresence && this.#presence === null) {
-        return refuse("Presence channels are not supported in cluster mode yet");
-      }
       const signed = isPresence ? channelData ?? "" : undefined;
       const check = { channel, auth: auth ?? "", channelData: signed };
       if (auth === undefined || !isValidChannelAuth(this.app, this.socketId, check)) {
@@ -129,73 +131,90 @@ export class PusherSession {
         }
       }
     }
-    if (this.#channels.has(channel)) return this.#succeeded(channel);
     const hubChannel = pusherHubChannel(this.app, channel);
+    if (this.#channels.has(channel)) {
+      if (this.#members?.has(channel) !== true) return this.#succeeded(channel);
+      return this.#succeeded(channel, await this.#roster(hubChannel));
+    }
+    if (member !== undefined) {
+      // Who it is there, before the hub's change makes it count.
+      (this.#members ??= new Map()).set(channel, member);
+      this.#presence.enter(this.session, hubChannel, member);
+    }
     let isJoined = false;
     await this.session.join({ join: [hubChannel], leave: [] }, (outcome) => {
       if ("error" in outcome) {
+        this.#forget(channel);
+        const isLimit = !outcome.error.startsWith("channels.join: cannot be joined now");
         this.session.write(
-          renderSubscriptionError(channel, outcome.error, { type: "LimitReached", status: 429 }),
+          renderSubscriptionError(
+            channel,
+            outcome.error,
+            isLimit ? { type: "LimitReached", status: 429 } : { type: "Unavailable", status: 503 },
+          ),
         );
         return;
       }
       isJoined = true;
       this.#channels.add(channel);
+      this.#succeeded(channel, outcome.members.get(hubChannel));
     });
-    if (!isJoined) return;
-    if (member === undefined || this.#presence === null) return this.#succeeded(channel);
-    this.#members.set(channel, member);
-    const isNew = this.#presence.join(hubChannel, member, this.session);
-    this.#succeeded(channel);
-    if (isNew) {
-      await this.#tell(channel, renderMemberAdded(channel, member.userId, member.userInfo));
+    if (isJoined && isCacheChannel(channel)) await this.#replayCached(channel, hubChannel);
+  }
+
+  /** Sends a new subscriber of a `cache-` channel its last event, or `pusher:cache_miss` (and
+   * the `cache_miss` webhook). */
+  async #replayCached(channel: string, hubChannel: string): Promise<void> {
+    let frame: string | null;
+    try {
+      frame = await this.#cache.get(hubChannel);
+    } catch (error) {
+      this.session.context.logger.warn("cached event not read", { error: errorMessage(error) });
+      return;
     }
+    if (frame !== null) return void this.session.write(frame);
+    this.session.write(renderCacheMiss(channel));
+    this.#webhooks.send(this.app.id, { name: "cache_miss", channel });
   }
 
   /** Writes `subscription_succeeded`, with the members on a presence channel. */
-  #succeeded(channel: string): void {
-    const isPresence = this.#members.has(channel) && this.#presence !== null;
-    const roster = isPresence
-      ? { members: this.#presence!.members(pusherHubChannel(this.app, channel)) }
+  #succeeded(channel: string, roster?: MemberRoster): void {
+    const members = this.#members?.has(channel) === true
+      ? { members: presenceMembers(roster), count: roster?.count ?? 0 }
       : undefined;
-    this.session.write(renderSubscriptionSucceeded(channel, roster));
+    this.session.write(renderSubscriptionSucceeded(channel, members));
   }
 
-  /** Sends `frame` to `channel`'s other subscribers. */
-  async #tell(channel: string, frame: string): Promise<void> {
-    const { broker, logger } = this.session.context;
+  /** The members of a presence channel the connection is already in. */
+  async #roster(hubChannel: string): Promise<MemberRoster | undefined> {
+    const { members, logger } = this.session.context;
     try {
-      await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });
+      return (await members?.list([hubChannel]))?.get(hubChannel);
     } catch (error) {
-      logger.warn("presence event not sent", { error: errorMessage(error) });
+      logger.warn("presence members not listed", { error: errorMessage(error) });
+      return undefined;
     }
   }
 
-  /** Called once the connection has closed: it leaves its presence channels. */
+  /** Called once the connection has closed: it is nobody in any presence channel any more. */
   closed(): void {
-    for (const channel of this.#members.keys()) void this.#leavePresence(channel);
+    this.#presence.exit(this.session);
   }
 
-  async #leavePresence(channel: string): Promise<void> {
-    const member = this.#members.get(channel);
-    if (member === undefined || this.#presence === null) return;
-    this.#members.delete(channel);
-    const hubChannel = pusherHubChannel(this.app, channel);
-    const removed = this.#presence.leave(hubChannel, member.userId, this.session);
-    if (removed !== undefined) {
-      await this.#tell(channel, renderMemberRemoved(channel, removed.userId));
-    }
+  #forget(channel: string): void {
+    if (this.#members?.delete(channel) !== true) return;
+    this.#presence.exit(this.session, pusherHubChannel(this.app, channel));
   }
 
   async #unsubscribe(channel: string): Promise<void> {
     if (!this.#channels.delete(channel)) return;
     await this.session.join({ join: [], leave: [pusherHubChannel(this.app, channel)] }, () => {});
-    await this.#leavePresence(channel);
+    this.#forget(channel);
   }
 
   #signin({ auth, userData }: Extract<PusherClientMessage, { type: "signin" }>): void {
     if (!isValidUserAuth(this.app, this.socketId, { userData, auth })) {
-      return this.error(4009, "pusher:signin: invalid signature");
+      return this.error(PUSHER_CODES.unauthorized, "pusher:signin: invalid signature");
     }
     let id: unknown;
     try {
@@ -204,9 +223,18 @@ export class PusherSession {
       // Answered below.
     }
     if (typeof id !== "string" && typeof id !== "number") {
-      return this.error(4009, "pusher:signin: user_data: expected a JSON object with an id");
+      return this.error(
+        PUSHER_CODES.unauthorized,
+        "pusher:signin: user_data: expected a JSON object with an id",
+      );
     }
     this.#userId = String(id);
+    // Named in the hub, so that terminate_connections finds it on whichever node it is.
+    const { hub } = this.session.context;
+    const token = hub.sessionOf(this.session)?.token;
+    if (token !== null && token !== undefined) {
+      hub.authenticate(this.session, token, pusherHubUser(this.app, this.#userId));
+    }
     this.session.write(renderSigninSuccess(userData));
   }
 
@@ -230,7 +258,8 @@ export class PusherSession {
       return refuse(`${event}: more than ${CLIENT_EVENTS_PER_SECOND} client events a second`);
     }
     const { broker, metrics, logger } = this.session.context;
-    const frame = renderPusherEvent(event, channel, data, this.#members.get(channel)?.userId);
+    const userId = this.#members?.get(channel)?.userId;
+    const frame = renderPusherEvent(event, channel, data, userId);
     try {
       await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });
     } catch (error) {
@@ -238,6 +267,20 @@ export class PusherSession {
       return this.error(null, `${event}: cannot be sent now (${clientReason(error)})`);
     }
     metrics.clientPublications++;
+    if (isCacheChannel(channel)) {
+      await this.#cache.set(pusherHubChannel(this.app, channel), frame, CACHE_TTL_MS).catch(
+        (error: unknown) => logger.warn("client event not cached", { error: errorMessage(error) }),
+      );
+    }
+    this.#webhooks.send(this.app.id, {
+      name: "client_event",
+      channel,
+      event,
+      // Pusher's webhooks give the data as a string: a string as it is, else its JSON.
+      data: data.startsWith('"') ? JSON.parse(data) : data,
+      "socket_id": this.socketId,
+      ...(userId === undefined ? {} : { "user_id": String(userId) }),
+    });
   }
 
   #withinClientEventRate(): boolean {

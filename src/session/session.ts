@@ -13,7 +13,8 @@ import { grantsChannel, type TokenGrant } from "../grants.ts";
 import type { Position, Resume } from "../history.ts";
 import type { Subscriber } from "../hub.ts";
 import type { LogFields } from "../log.ts";
-import { CLOSE, type CloseSpec, type MemberList } from "../protocol.ts";
+import type { MemberRoster } from "../members.ts";
+import { CLOSE, type CloseSpec } from "../protocol.ts";
 import { JoinGate } from "../resume.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import { mintToken, tokenFingerprint } from "../tokens.ts";
@@ -45,9 +46,9 @@ export interface JoinRequest {
  * events. */
 export type JoinOutcome =
   | { readonly error: string }
-  | { readonly resume: Resume; readonly members: ReadonlyMap<string, MemberList> };
+  | { readonly resume: Resume; readonly members: ReadonlyMap<string, MemberRoster> };
 
-const NO_MEMBERS: ReadonlyMap<string, MemberList> = new Map();
+const NO_MEMBERS: ReadonlyMap<string, MemberRoster> = new Map();
 const NO_RESUME: Resume = Object.freeze({ states: new Map(), replay: [] });
 
 /** How a publication ended: refused with `error`, or delivered, at `offset` with history on. */

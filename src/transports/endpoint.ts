@@ -18,7 +18,7 @@ import { settlesWithin } from "../timing.ts";
 import type { PusherApps } from "../session/pusher_apps.ts";
 import { isPusherApiPath } from "../api/pusher/mod.ts";
 import type { RequestHandler } from "../api/router.ts";
-import { PusherTransport } from "./pusher.ts";
+import { PusherActivity, PusherTransport } from "./pusher.ts";
 import { openSse } from "./sse.ts";
 import { WebSocketTransport } from "./websocket.ts";
 
@@ -68,6 +68,7 @@ export function createWsEndpoint(
   // Not yet authenticated, closing ones too: Deno reassembles each message whole before the
   // server sees it, and goes on doing so after the server's close.
   const anonymous = new Set<{ close(code: number, reason: string): void }>();
+  const activity = new PusherActivity();
   let closing: CloseSpec | undefined;
   let allClosed: (() => void) | undefined;
   const context: SessionContext & { readonly keepAliveMs?: number } = {
@@ -158,8 +159,8 @@ export function createWsEndpoint(
     }
     if (isPusher) {
       // Admitted or not, the socket opens: Pusher tells a refusal with its own close codes.
-      const admission = options.pusherApps!.admit(new URL(request.url));
-      const { session } = new PusherTransport(upgraded.socket, context, admission);
+      const admission = options.pusherApps!.admit(new URL(request.url), context);
+      const { session } = new PusherTransport(upgraded.socket, context, { admission, activity });
       if (session !== null) connections.add(session);
       return upgraded.response;
     }

@@ -3,7 +3,8 @@
  * The Pusher transport: one WebSocket upgraded at `/app/{key}` as a Pusher session's wire. It
  * reads frames, holds the per-socket limits (frame size, frame rate), parses each frame with
  * the Pusher parser and hands it to the Pusher session, one after the other; it pings a silent
- * client after the app's `activity_timeout` and closes it when no answer comes. A connection
+ * client after the app's `activity_timeout` and closes it when no answer comes (checked by a
+ * `PusherActivity` shared by the endpoint's connections). A connection
  * refused at admission is told why with `pusher:error` and the same close code. Shutdown's
  * close becomes Pusher's 4200, "reconnect".
  */
@@ -42,15 +43,22 @@ export class PusherTransport implements Wire, EventListenerObject {
   #applying: Promise<void> = Promise.resolve();
   #bufferedBound = 0;
   #lastHeardAt = Date.now();
-  #isPinged = false;
-  #activityTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the server's `pusher:ping` went out unanswered; 0: none is. */
+  #pingedAt = 0;
+  readonly #activity: PusherActivity;
+  #isWatched = false;
 
-  constructor(socket: WebSocket, context: SessionContext, admission: Admission) {
+  constructor(
+    socket: WebSocket,
+    context: SessionContext,
+    { admission, activity }: { admission: Admission; activity: PusherActivity },
+  ) {
     this.#socket = socket;
     this.#context = context;
     this.#admission = admission;
+    this.#activity = activity;
     if (admission.ok) {
-      this.#pusher = new PusherSession(this, context, admission);
+      this.#pusher = new PusherSession(this, admission);
       this.session = this.#pusher.session;
     } else {
       this.#pusher = null;
@@ -79,13 +87,18 @@ export class PusherTransport implements Wire, EventListenerObject {
     return "sent";
   }
 
-  /** Starts the close handshake; the server's shutdown becomes Pusher's 4200, after a
-   * `pusher:error` saying so. */
+  /** Starts the close handshake; the server's shutdown becomes Pusher's 4200, and a user's
+   * disconnection (`terminate_connections`) Pusher's 4009, each after a `pusher:error` saying
+   * so. */
   close(code: number, reason: string): void {
     if (this.#socket.readyState !== WebSocket.OPEN) return;
     if (code === CLOSE.shuttingDown.code) {
       code = PUSHER_CODES.reconnect;
       this.write(renderPusherError(code, "Server is shutting down: reconnect"));
+    } else if (code === CLOSE.disconnected.code) {
+      code = PUSHER_CODES.unauthorized;
+      reason = "Connections of this user terminated";
+      this.write(renderPusherError(code, reason));
     }
     this.#socket.close(code, reason);
   }
@@ -95,7 +108,7 @@ export class PusherTransport implements Wire, EventListenerObject {
     if (event.type === "message") this.#onMessage(event as MessageEvent);
     else if (event.type === "open") this.#onOpen();
     else if (event.type === "close") {
-      clearTimeout(this.#activityTimer);
+      if (this.#isWatched) this.#activity.unwatch(this, this.#timeoutMs);
       if (this.#admission.ok) this.#admission.release();
       this.#pusher?.closed();
       const { code, reason } = event as CloseEvent;
@@ -113,14 +126,20 @@ export class PusherTransport implements Wire, EventListenerObject {
     const pusher = this.#pusher!;
     if (!pusher.open()) return;
     admission.bind(pusher.socketId, pusher.session);
-    this.#armActivityTimer(admission.app.activityTimeout * 1000);
+    this.#isWatched = true;
+    this.#activity.watch(this, this.#timeoutMs);
+  }
+
+  /** The app's activity timeout, in milliseconds. */
+  get #timeoutMs(): number {
+    return this.#admission.ok ? this.#admission.app.activityTimeout * 1000 : 0;
   }
 
   #onMessage(event: MessageEvent): void {
     const pusher = this.#pusher;
     if (pusher === null) return;
     this.#lastHeardAt = Date.now();
-    this.#isPinged = false;
+    this.#pingedAt = 0;
     const { limits } = this.#context;
     const session = pusher.session;
     if (!this.#withinRate()) {
@@ -147,26 +166,25 @@ export class PusherTransport implements Wire, EventListenerObject {
     return pusher.handle(result.message);
   }
 
-  /** After `delayMs`: a client silent for its activity timeout is pinged; one still silent
-   * `PONG_WAIT_SECONDS` (at most the timeout) after the ping is closed with 4201. */
-  #armActivityTimer(delayMs: number): void {
-    const pusher = this.#pusher!;
-    this.#activityTimer = setTimeout(() => {
-      const timeoutMs = pusher.app.activityTimeout * 1000;
-      const silentMs = Date.now() - this.#lastHeardAt;
-      if (this.#isPinged) {
-        pusher.session.closeFor(
-          { code: PUSHER_CODES.pongTimeout, reason: "Pong reply not received" },
-          "closing silent Pusher connection",
-          { level: "info" },
-        );
-        return;
-      }
-      if (silentMs < timeoutMs) return this.#armActivityTimer(timeoutMs - silentMs);
-      this.#isPinged = true;
-      pusher.session.write(PUSHER_PING);
-      this.#armActivityTimer(Math.min(PONG_WAIT_SECONDS * 1000, timeoutMs));
-    }, delayMs);
+  /** Called by the activity watch, `now` in ms: a client silent for its activity timeout is
+   * pinged; one still silent `PONG_WAIT_SECONDS` (at most the timeout) after the ping is closed
+   * with 4201. */
+  checkActivity(now: number): void {
+    const pusher = this.#pusher;
+    if (pusher === null) return;
+    const timeoutMs = this.#timeoutMs;
+    if (this.#pingedAt !== 0) {
+      if (now - this.#pingedAt < Math.min(PONG_WAIT_SECONDS * 1000, timeoutMs)) return;
+      pusher.session.closeFor(
+        { code: PUSHER_CODES.pongTimeout, reason: "Pong reply not received" },
+        "closing silent Pusher connection",
+        { level: "info" },
+      );
+      return;
+    }
+    if (now - this.#lastHeardAt < timeoutMs) return;
+    this.#pingedAt = now;
+    pusher.session.write(PUSHER_PING);
   }
 
   #withinRate(): boolean {
@@ -177,5 +195,51 @@ export class PusherTransport implements Wire, EventListenerObject {
     if (this.#allowance < 1) return false;
     this.#allowance--;
     return true;
+  }
+}
+
+/** How many checks an activity timeout is split into: a silent client is pinged at most a
+ * quarter of its timeout late. */
+const CHECKS_PER_TIMEOUT = 4;
+
+/** The longest and shortest time between two checks, in milliseconds. */
+const MAX_CHECK_MS = 5_000;
+const MIN_CHECK_MS = 20;
+
+/** Watches the activity of an endpoint's Pusher connections: one interval per activity timeout
+ * in use, running while a connection has it, instead of one timer per connection (which cost
+ * about 0.7 KiB each). */
+export class PusherActivity {
+  /** Activity timeout (ms) → the connections that have it, and their interval. */
+  readonly #watches = new Map<
+    number,
+    { transports: Set<PusherTransport>; timer: ReturnType<typeof setInterval> }
+  >();
+
+  /** Checks `transport`, whose app's activity timeout is `timeoutMs`, until `unwatch`. */
+  watch(transport: PusherTransport, timeoutMs: number): void {
+    let watch = this.#watches.get(timeoutMs);
+    if (watch === undefined) {
+      const transports = new Set<PusherTransport>();
+      const periodMs = Math.min(
+        MAX_CHECK_MS,
+        Math.max(MIN_CHECK_MS, timeoutMs / CHECKS_PER_TIMEOUT),
+      );
+      const timer = setInterval(() => {
+        const now = Date.now();
+        for (const each of transports) each.checkActivity(now);
+      }, periodMs);
+      this.#watches.set(timeoutMs, watch = { transports, timer });
+    }
+    watch.transports.add(transport);
+  }
+
+  /** Stops checking `transport`; the interval goes with its last connection. */
+  unwatch(transport: PusherTransport, timeoutMs: number): void {
+    const watch = this.#watches.get(timeoutMs);
+    if (watch === undefined || !watch.transports.delete(transport)) return;
+    if (watch.transports.size > 0) return;
+    clearInterval(watch.timer);
+    this.#watches.delete(timeoutMs);
   }
 }

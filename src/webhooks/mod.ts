@@ -17,23 +17,26 @@ export interface Webhooks extends EventSink, AsyncDisposable {
   readonly isOn: boolean;
 }
 
-/** The webhooks `config` asks for; with no URL, a sink that drops everything. */
+/** The webhooks `config` asks for; with no URL, and no `adapter`, a sink that drops
+ * everything. An adapter's channels (a Pusher app's) have webhooks of their own: their events
+ * go to `adapter`, when given, and never to `--webhook-url`. */
 export function createWebhooks(
   config: Pick<Config, "webhookUrl" | "webhookSecret" | "webhookQueueSize">,
-  { logger, metrics }: { logger: Logger; metrics: Metrics },
+  { logger, metrics, adapter }: { logger: Logger; metrics: Metrics; adapter?: EventSink },
 ): Webhooks {
   const secret = config.webhookSecret;
-  if (config.webhookUrl.length === 0 || secret === null) {
+  const senders = config.webhookUrl.length === 0 || secret === null ? [] : config.webhookUrl.map(
+    (url) =>
+      new WebhookSender({ url, secret, queueSize: config.webhookQueueSize, logger, metrics }),
+  );
+  if (senders.length === 0 && adapter === undefined) {
     return { ...NO_EVENTS, isOn: false, [Symbol.asyncDispose]: () => Promise.resolve() };
   }
-  const senders = config.webhookUrl.map((url) =>
-    new WebhookSender({ url, secret, queueSize: config.webhookQueueSize, logger, metrics })
-  );
   return {
     isOn: true,
     emit(body: EventBody) {
-      // An adapter's channels have webhooks of their own (a Pusher app's).
-      if ("channel" in body && isAdapterChannel(body.channel)) return;
+      if ("channel" in body && isAdapterChannel(body.channel)) return adapter?.emit(body);
+      if (senders.length === 0) return;
       const event = stamp(body);
       for (const sender of senders) sender.push(event);
     },

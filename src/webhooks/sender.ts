@@ -10,13 +10,32 @@
 import { withoutCredentials } from "../address.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { failureOf, postSigned } from "../hooks/signed_post.ts";
+import { failureOf, postJson, signedHeaders } from "../hooks/signed_post.ts";
 import type { WebhookEvent } from "./events.ts";
 
+/** A queued event: its `id` tells it apart while it waits. */
+export interface QueuedEvent {
+  readonly id: string;
+}
+
+/** The request of one attempt at a batch: its body and the headers signing it. */
+export interface BatchRequest {
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** How batches are sent: Boreas's own format, `{"events": [...]}` signed with `secret`, or
+ * another's (`request`, made anew for each attempt). */
+export type BatchFormat<E extends QueuedEvent> =
+  | { readonly secret: string; readonly request?: undefined }
+  | { readonly request: (batch: readonly E[]) => BatchRequest; readonly secret?: undefined };
+
 /** Delivery limits; the defaults are the documented ones. */
-export interface SenderOptions {
+export type SenderOptions<E extends QueuedEvent = WebhookEvent> = BatchFormat<E> & SenderLimits;
+
+/** Where a sender delivers and its limits. */
+export interface SenderLimits {
   readonly url: string;
-  readonly secret: string;
   /** Events waiting at most; past it the oldest are dropped. */
   readonly queueSize: number;
   readonly logger: Logger;
@@ -31,11 +50,12 @@ export interface SenderOptions {
 }
 
 /** One URL's queue and delivery loop. */
-export class WebhookSender implements AsyncDisposable {
-  readonly #options: Required<SenderOptions>;
+export class WebhookSender<E extends QueuedEvent = WebhookEvent> implements AsyncDisposable {
+  readonly #options: Required<SenderLimits>;
+  readonly #request: (batch: readonly E[]) => BatchRequest;
   /** The URL as logs show it: credentials in it are sent (as Basic auth), never logged. */
   readonly #shownUrl: string;
-  #queue: WebhookEvent[] = [];
+  #queue: E[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sending: Promise<void> | undefined;
   #inFlight: AbortController | undefined;
@@ -44,7 +64,7 @@ export class WebhookSender implements AsyncDisposable {
   /** Once closing: when the last tries must end (ms). */
   #drainUntil = Infinity;
 
-  constructor(options: SenderOptions) {
+  constructor({ secret, request, ...options }: SenderOptions<E>) {
     this.#options = {
       maxBatch: 100,
       maxWaitMs: 200,
@@ -53,11 +73,15 @@ export class WebhookSender implements AsyncDisposable {
       firstRetryMs: 1_000,
       ...options,
     };
+    this.#request = request ?? ((batch) => {
+      const body = JSON.stringify({ events: batch });
+      return { body, headers: signedHeaders(secret!, body) };
+    });
     this.#shownUrl = withoutCredentials(options.url);
   }
 
   /** Queues `event`; a full batch goes out at once, a partial one within 200 ms. */
-  push(event: WebhookEvent): void {
+  push(event: E): void {
     if (this.#isClosed) return;
     this.#queue.push(event);
     if (this.#queue.length > this.#options.queueSize) this.#drop(1);
@@ -115,12 +139,11 @@ export class WebhookSender implements AsyncDisposable {
   }
 
   /** Sends `batch` until a 2xx, retrying with back-off; false once it is given up. */
-  async #deliver(batch: readonly WebhookEvent[]): Promise<boolean> {
+  async #deliver(batch: readonly E[]): Promise<boolean> {
     const { giveUpMs, firstRetryMs, logger } = this.#options;
-    const body = JSON.stringify({ events: batch });
     const started = Date.now();
     for (let attempt = 0;; attempt++) {
-      const problem = await this.#post(body);
+      const problem = await this.#post(batch);
       if (problem === null) return true;
       logger.debug("webhook batch not delivered", { url: this.#shownUrl, attempt, problem });
       // Closing: one try per batch, no back-off.
@@ -128,17 +151,18 @@ export class WebhookSender implements AsyncDisposable {
       const delay = Math.min(firstRetryMs * 2 ** attempt, 60_000);
       if (Date.now() + delay - started > giveUpMs) return false;
       await this.#sleep(delay);
-      if (this.#isClosed) return await this.#post(body) === null;
+      if (this.#isClosed) return await this.#post(batch) === null;
     }
   }
 
   /** One POST; null on a 2xx, else what went wrong. */
-  async #post(body: string): Promise<string | null> {
-    const { url, secret, timeoutMs } = this.#options;
+  async #post(batch: readonly E[]): Promise<string | null> {
+    const { url, timeoutMs } = this.#options;
     const controller = this.#inFlight = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error("no answer within 5 s")), timeoutMs);
     try {
-      const response = await postSigned(url, body, { secret, signal: controller.signal });
+      const { body, headers } = this.#request(batch);
+      const response = await postJson(url, body, { headers, signal: controller.signal });
       await response.body?.cancel();
       return response.ok ? null : `answered ${response.status}`;
     } catch (error) {

@@ -6,6 +6,7 @@
 
 import { isPresenceChannel, pusherChannelProblem } from "../../protocol/pusher.ts";
 import { pusherHubChannel } from "../../session/pusher_apps.ts";
+import { presenceMembers } from "../../session/pusher_presence.ts";
 import { HttpError, jsonResponse } from "../response.ts";
 import type { Route } from "../router.ts";
 import { channelInfo, type InfoReader, parseInfo } from "./info.ts";
@@ -60,8 +61,9 @@ export function channelRoutes(context: SigningContext & InfoReader): Route[] {
       if (!isPresenceChannel(channel) || pusherChannelProblem(channel) !== null) {
         throw new HttpError(400, "channel: expected a presence- channel");
       }
-      const members = context.presence?.members(pusherHubChannel(app, channel)) ?? [];
-      return jsonResponse({ users: members.map(({ userId }) => ({ id: userId })) });
+      const hubChannel = pusherHubChannel(app, channel);
+      const roster = (await context.members.list([hubChannel])).get(hubChannel);
+      return jsonResponse({ users: presenceMembers(roster).map(({ userId }) => ({ id: userId })) });
     },
   }];
 }

@@ -7,9 +7,12 @@
  */
 
 import type { Broker } from "../../cluster/broker.ts";
+import type { EventCache } from "../../cluster/event_cache.ts";
 import type { PusherApp } from "../../config_pusher_apps.ts";
 import type { Metrics } from "../../metrics.ts";
 import {
+  CACHE_TTL_MS,
+  isCacheChannel,
   isPresenceChannel,
   MAX_PUSHER_EVENT_LENGTH,
   pusherChannelProblem,
@@ -40,6 +43,8 @@ interface PusherEvent {
 /** What the event routes need. */
 export interface EventsContext extends SigningContext, InfoReader {
   readonly broker: Broker;
+  /** Where a `cache-` channel's last event is kept. */
+  readonly cache: EventCache;
   readonly metrics: Metrics;
 }
 
@@ -78,15 +83,14 @@ export function eventRoutes(context: EventsContext): Route[] {
 }
 
 async function send(context: EventsContext, app: PusherApp, event: PusherEvent): Promise<void> {
-  const except = event.socketId === null ? undefined : context.apps.socket(event.socketId);
+  // Left out on whichever node it is open.
+  const except = event.socketId === null ? {} : { exceptName: event.socketId };
   const data = JSON.stringify(event.data);
   for (const channel of event.channels) {
     const frame = renderPusherEvent(event.name, channel, data);
-    await context.broker.publish(
-      pusherHubChannel(app, channel),
-      frame,
-      except === undefined ? {} : { except },
-    );
+    const hubChannel = pusherHubChannel(app, channel);
+    await context.broker.publish(hubChannel, frame, except);
+    if (isCacheChannel(channel)) await context.cache.set(hubChannel, frame, CACHE_TTL_MS);
   }
   context.metrics.messagesPublished++;
 }

@@ -7,7 +7,7 @@
 import type { Membership } from "../../cluster/membership.ts";
 import type { PusherApp } from "../../config_pusher_apps.ts";
 import { pusherHubChannel } from "../../session/pusher_apps.ts";
-import type { PusherPresence } from "../../session/pusher_presence.ts";
+import type { Members } from "../../members.ts";
 import { HttpError } from "../response.ts";
 
 /** The attributes `info` may ask for. */
@@ -16,8 +16,8 @@ const ATTRIBUTES = new Set(["subscription_count", "user_count"]);
 /** Where the counts come from. */
 export interface InfoReader {
   readonly membership: Membership;
-  /** The presence channels' members; null where presence is not supported (a cluster). */
-  readonly presence: PusherPresence | null;
+  /** The presence channels' members, across the cluster. */
+  readonly members: Members;
 }
 
 /** The attributes of an `info` parameter (`"subscription_count,user_count"`); `user_count`
@@ -41,7 +41,7 @@ export function parseInfo(info: unknown, field: string, isPresence: boolean): st
 
 /** The asked `attributes` of `app`'s `channel`. */
 export async function channelInfo(
-  { membership, presence }: InfoReader,
+  { membership, members }: InfoReader,
   app: PusherApp,
   channel: string,
   attributes: readonly string[],
@@ -51,7 +51,8 @@ export async function channelInfo(
     answer["subscription_count"] = await membership.recipients(pusherHubChannel(app, channel));
   }
   if (attributes.includes("user_count")) {
-    answer["user_count"] = presence?.userCount(pusherHubChannel(app, channel)) ?? 0;
+    const hubChannel = pusherHubChannel(app, channel);
+    answer["user_count"] = (await members.list([hubChannel])).get(hubChannel)?.count ?? 0;
   }
   return answer;
 }

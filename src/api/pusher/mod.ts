@@ -6,22 +6,29 @@
  */
 
 import type { Broker } from "../../cluster/broker.ts";
+import type { EventCache } from "../../cluster/event_cache.ts";
 import type { Membership } from "../../cluster/membership.ts";
 import type { Logger } from "../../log.ts";
 import type { Metrics } from "../../metrics.ts";
 import type { PusherApps } from "../../session/pusher_apps.ts";
-import type { PusherPresence } from "../../session/pusher_presence.ts";
+import type { Members } from "../../members.ts";
 import { createRouter, type RequestHandler } from "../router.ts";
 import { channelRoutes } from "./channels.ts";
 import { eventRoutes } from "./events.ts";
+import { userRoutes } from "./users.ts";
+import type { UserControl } from "../../users.ts";
 
 /** What Pusher's REST API needs. */
 export interface PusherApiContext {
   readonly apps: PusherApps;
   readonly broker: Broker;
+  /** Where a `cache-` channel's last event is kept. */
+  readonly cache: EventCache;
   readonly membership: Membership;
-  /** The presence channels' members; null where presence is not supported (a cluster). */
-  readonly presence: PusherPresence | null;
+  /** The presence channels' members, across the cluster. */
+  readonly members: Members;
+  /** Closing users' connections on every node, for `terminate_connections`. */
+  readonly users: UserControl;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
@@ -38,7 +45,9 @@ export function isPusherApiPath(pathname: string): boolean {
 /** Builds the REST API's request handler. */
 export function createPusherApi(context: PusherApiContext): RequestHandler {
   const full = { now: Date.now, ...context };
-  return createRouter([...eventRoutes(full), ...channelRoutes(full)], { logger: context.logger });
+  return createRouter([...eventRoutes(full), ...channelRoutes(full), ...userRoutes(full)], {
+    logger: context.logger,
+  });
 }
 
 /** `handler`, with Pusher's REST API answering its paths when `pusherApi` is given. */
