@@ -56,10 +56,11 @@ export type PusherClientMessage =
     readonly data: string;
   };
 
-/** What parsing one frame gives: a message, or why it is not one. */
+/** What parsing one frame gives: a message, or why it is not one (and, when it is a
+ * subscription to a bad channel name, that channel, to be answered `pusher:subscription_error`). */
 export type PusherParseResult =
   | { readonly ok: true; readonly message: PusherClientMessage }
-  | { readonly ok: false; readonly error: string };
+  | { readonly ok: false; readonly error: string; readonly channel?: string };
 
 const CHANNEL_NAME = /^[A-Za-z0-9_\-=@,.;]+$/;
 const USER_CHANNEL = /^#server-to-user-[A-Za-z0-9_\-=@,.;]+$/;
@@ -129,7 +130,7 @@ function parseSubscribe(data: Record<string, unknown> | null): PusherParseResult
     return { ok: false, error: "pusher:subscribe: data.channel: expected a string" };
   }
   const problem = pusherChannelProblem(channel);
-  if (problem !== null) return { ok: false, error: `pusher:subscribe: ${problem}` };
+  if (problem !== null) return { ok: false, error: `pusher:subscribe: ${problem}`, channel };
   if (auth !== undefined && typeof auth !== "string") {
     return { ok: false, error: "pusher:subscribe: data.auth: expected a string" };
   }

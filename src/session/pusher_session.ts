@@ -101,6 +101,16 @@ export class PusherSession {
     }
   }
 
+  /** Answers a frame that is no message: a subscription to a bad channel name with
+   * `pusher:subscription_error` (status 400) for that channel, as Pusher does, so that the
+   * client's channel hears of it; anything else with `pusher:error` without a code. */
+  refuse({ error, channel }: { error: string; channel?: string }): void {
+    if (channel === undefined) return this.error(null, error);
+    this.session.write(
+      renderSubscriptionError(channel, error, { type: "InvalidChannel", status: 400 }),
+    );
+  }
+
   /** Writes `pusher:error` with `code` (null: none) and `message`. */
   error(code: number | null, message: string): void {
     this.session.write(renderPusherError(code, message));

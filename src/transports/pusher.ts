@@ -162,7 +162,7 @@ export class PusherTransport implements Wire, EventListenerObject {
   }
 
   #answer(pusher: PusherSession, result: PusherParseResult): Promise<void> | void {
-    if (!result.ok) return pusher.error(null, result.error);
+    if (!result.ok) return pusher.refuse(result);
     return pusher.handle(result.message);
   }
 
