@@ -69,7 +69,7 @@ Deno.test("presence: members, member_added and member_removed once per user, use
   const info = await sdk.get({ path: "/channels/presence-room", params: { info: "user_count" } });
   assert.deepEqual(await info.json(), { occupied: true, "user_count": 3 });
   const users = await (await sdk.get({ path: "/channels/presence-room/users" })).json();
-  assert.deepEqual(users, { users: [{ id: 1 }, { id: "b" }, { id: "c" }] });
+  assert.deepEqual(users, { users: [{ id: "1" }, { id: "b" }, { id: "c" }] });
 
   // A client event on a presence channel names its sender.
   const whisper = new Promise<unknown>((resolve) =>
@@ -118,4 +118,29 @@ Deno.test("presence: a forged channel_data gets subscription_error", async () =>
   assert.deepEqual(JSON.parse(accepted.data as string), {
     presence: { ids: ["1"], hash: { "1": null }, count: 1 },
   });
+});
+
+Deno.test("presence: a numeric user_id is a string in a client event's user_id", async () => {
+  await using server = await startPusherServer();
+  const join = async (userId: number) => {
+    const { client, socketId } = await RawPusher.established(appUrl(server, APP.key));
+    const signed = serverSdk(APP).authorizeChannel(socketId, "presence-room", {
+      "user_id": userId as unknown as string,
+    });
+    client.send({
+      event: "pusher:subscribe",
+      data: { channel: "presence-room", ...signed },
+    });
+    await client.next("the success", "pusher_internal:subscription_succeeded");
+    return client;
+  };
+  await using seven = await join(7);
+  await using eight = await join(8);
+  await seven.next("eight's arrival", "pusher_internal:member_added");
+  seven.send({ event: "client-hi", channel: "presence-room", data: { a: 1 } });
+  const frame = await eight.next("the client event", "client-hi");
+  assert.equal(
+    frame.text,
+    '{"event":"client-hi","channel":"presence-room","data":{"a":1},"user_id":"7"}',
+  );
 });

@@ -282,12 +282,12 @@ export function renderSigninSuccess(userData: string): string {
 
 /** An event on `channel`, its `data` the JSON text `dataText` as is (a REST trigger's string,
  * quoted; a client event's data, as the client wrote it); a presence client event names its
- * sender's `userId`. */
+ * sender's `userId`, a string as Pusher gives it. */
 export function renderPusherEvent(
   event: string,
   channel: string,
   dataText: string,
-  userId?: string | number,
+  userId?: string,
 ): string {
   const sender = userId === undefined ? "" : `,"user_id":${JSON.stringify(userId)}`;
   return `{"event":${JSON.stringify(event)},"channel":${

@@ -268,7 +268,9 @@ export class PusherSession {
       return refuse(`${event}: more than ${CLIENT_EVENTS_PER_SECOND} client events a second`);
     }
     const { broker, metrics, logger } = this.session.context;
-    const userId = this.#members?.get(channel)?.userId;
+    const memberId = this.#members?.get(channel)?.userId;
+    // Pusher names the sender with a string, whatever its channel_data gave.
+    const userId = memberId === undefined ? undefined : String(memberId);
     const frame = renderPusherEvent(event, channel, data, userId);
     try {
       await broker.publish(pusherHubChannel(this.app, channel), frame, { except: this.session });
@@ -289,7 +291,7 @@ export class PusherSession {
       // Pusher's webhooks give the data as a string: a string as it is, else its JSON.
       data: data.startsWith('"') ? JSON.parse(data) : data,
       "socket_id": this.socketId,
-      ...(userId === undefined ? {} : { "user_id": String(userId) }),
+      ...(userId === undefined ? {} : { "user_id": userId }),
     });
   }
 

@@ -63,7 +63,9 @@ export function channelRoutes(context: SigningContext & InfoReader): Route[] {
       }
       const hubChannel = pusherHubChannel(app, channel);
       const roster = (await context.members.list([hubChannel])).get(hubChannel);
-      return jsonResponse({ users: presenceMembers(roster).map(({ userId }) => ({ id: userId })) });
+      // Ids as strings, as Pusher gives them, whatever the members' channel_data gave.
+      const users = presenceMembers(roster).map(({ userId }) => ({ id: String(userId) }));
+      return jsonResponse({ users });
     },
   }];
 }
