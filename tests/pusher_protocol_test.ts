@@ -189,7 +189,7 @@ Deno.test("an event's data goes out exactly as it came in", () => {
     renderPusherEvent("placed", "orders", JSON.stringify("12.50")),
     '{"event":"placed","channel":"orders","data":"12.50"}',
   );
-  assert.deepEqual(JSON.parse(renderPusherEvent("client-x", "presence-a", "1", 7)).user_id, 7);
+  assert.deepEqual(JSON.parse(renderPusherEvent("client-x", "presence-a", "1", "7")).user_id, "7");
 });
 
 Deno.test("socket ids are N.N", () => {
