@@ -48,12 +48,16 @@ export function appUrl(server: TestServer, key: string, query = "protocol=7&clie
   return `ws://127.0.0.1:${server.wsAddr.port}/app/${key}${query === "" ? "" : `?${query}`}`;
 }
 
+/** A 32-byte master key for `private-encrypted-` channels, base64, as the SDK takes it. */
+export const ENCRYPTION_MASTER_KEY = btoa("0123456789abcdef0123456789abcdef");
+
 /** The real server SDK for `app`, to sign as a Laravel or Node backend would; it calls the
- * API listener of `server` (or its WebSocket listener, `on: "ws"`). */
+ * API listener of `server` (or its WebSocket listener, `on: "ws"`). With `encrypted`, it
+ * holds `ENCRYPTION_MASTER_KEY` for `private-encrypted-` channels. */
 export function serverSdk(
   app: PusherApp,
   server?: TestServer,
-  { on = "api" }: { on?: "api" | "ws" } = {},
+  { on = "api", encrypted = false }: { on?: "api" | "ws"; encrypted?: boolean } = {},
 ): Pusher {
   const port = server === undefined ? 1 : (on === "api" ? server.apiAddr : server.wsAddr).port;
   return new Pusher({
@@ -62,6 +66,7 @@ export function serverSdk(
     secret: app.secret,
     host: "127.0.0.1",
     port: String(port),
+    ...(encrypted ? { encryptionMasterKeyBase64: ENCRYPTION_MASTER_KEY } : {}),
   });
 }
 

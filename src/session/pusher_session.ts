@@ -258,6 +258,10 @@ export class PusherSession {
     if (!isAuthorizedChannel(channel)) {
       return refuse(`${event}: client events go on private and presence channels only`);
     }
+    if (channel.startsWith("private-encrypted-")) {
+      // Their plaintext would enter a channel whose events are encrypted end to end.
+      return refuse(`${event}: client events are not allowed on private-encrypted- channels`);
+    }
     if (!this.#channels.has(channel)) {
       return refuse(`${event}: subscribe to ${channel} before sending client events to it`);
     }
