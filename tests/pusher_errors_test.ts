@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import {
   APP,
   appUrl,
   connectPusherJs,
   nextEvent,
   RawPusher,
+  serverSdk,
   startPusherServer,
 } from "./pusher_helpers.ts";
 
@@ -35,4 +37,31 @@ Deno.test("a subscription to a too long channel name names the channel in its er
     error: "pusher:subscribe: channel: expected at most 164 characters",
     status: 400,
   });
+});
+
+Deno.test("a bad pusher:signin gets pusher:error 4009 and the connection stays open", async () => {
+  await using server = await startPusherServer();
+  const { client, socketId } = await RawPusher.established(appUrl(server, APP.key));
+  await using _client = client;
+  const { auth, user_data: userData } = serverSdk(APP).authenticateUser(socketId, { id: "u1" });
+  client.send({ event: "pusher:signin", data: { auth: `${auth}0`, "user_data": userData } });
+  assert.deepEqual((await client.next("the refusal")).data, {
+    code: 4009,
+    message: "pusher:signin: invalid signature",
+  });
+  // Signed right, but naming no id: the SDK would not sign it, so signed here as it signs.
+  const noIdData = '{"name":"x"}';
+  const noIdAuth = createHmac("sha256", APP.secret).update(`${socketId}::user::${noIdData}`)
+    .digest("hex");
+  const noId = { auth: `${APP.key}:${noIdAuth}`, "user_data": noIdData };
+  client.send({ event: "pusher:signin", data: noId });
+  assert.deepEqual((await client.next("the second refusal")).data, {
+    code: 4009,
+    message: "pusher:signin: user_data: expected a JSON object with an id",
+  });
+  // Still open, and not signed in: its own user channel is refused.
+  const refused = await client.subscribe("#server-to-user-u1");
+  assert.equal(refused.event, "pusher:subscription_error");
+  client.send({ event: "pusher:signin", data: { auth, "user_data": userData } });
+  assert.equal((await client.next("the success")).event, "pusher:signin_success");
 });
