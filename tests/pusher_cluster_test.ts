@@ -214,3 +214,46 @@ Deno.test("cluster: presence members, member_added and member_removed once per u
   const info = await sdk.get({ path: "/channels/presence-room", params: { info: "user_count" } });
   assert.deepEqual(await info.json(), { occupied: true, "user_count": 1 });
 });
+
+Deno.test("cluster: triggerBatch and sendToUser through node b reach pusher-js on node a; a bad signature gets 401 there", async () => {
+  await using redis = await startRedis();
+  await using a = await startNode(redis.url, "a", { pusherApps: [APP] });
+  await using b = await startNode(redis.url, "b", { pusherApps: [APP] });
+  await untilNodesSee([a, b]);
+  await using client = await connectPusherJs(a, APP, undefined, { user: { id: "u1" } });
+  client.signin();
+  const first = client.subscribe("first");
+  const second = client.subscribe("second");
+  await Promise.all([
+    nextEvent(first, "pusher:subscription_succeeded"),
+    nextEvent(second, "pusher:subscription_succeeded"),
+  ]);
+  await until(async () => {
+    const counts = await Promise.all(
+      ["first", "second", "#server-to-user-u1"].map((channel) =>
+        b.cluster.membership.recipients(pusherHubChannel(APP, channel))
+      ),
+    );
+    return counts.every((count) => count === 1);
+  }, "node b to count node a's subscriptions and signed-in user");
+  const sdk = serverSdk(APP, b);
+  const one = nextEvent(first, "one");
+  const two = nextEvent(second, "two");
+  const batch = await sdk.triggerBatch([
+    { channel: "first", name: "one", data: "1" },
+    { channel: "second", name: "two", data: { n: 2 } },
+  ]);
+  assert.deepEqual([batch.status, await batch.json()], [200, {}]);
+  assert.deepEqual([await one, await two], [1, { n: 2 }]);
+  const notice = nextEvent(client.user, "notice");
+  const sent = await sdk.sendToUser("u1", "notice", { n: 3 });
+  assert.deepEqual([sent.status, await sent.json()], [200, {}]);
+  assert.deepEqual(await notice, { n: 3 });
+  const wrong = serverSdk({ ...APP, secret: "not-the-secret" }, b);
+  const refused = await wrong.trigger("first", "one", "x").then(
+    () => assert.fail("expected a 401"),
+    (error: { status: number; body: string }) => error,
+  );
+  assert.equal(refused.status, 401);
+  assert.deepEqual(Object.keys(JSON.parse(refused.body)), ["errors"]);
+});
