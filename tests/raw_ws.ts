@@ -39,7 +39,7 @@ export class RawWebSocket implements AsyncDisposable {
    * unless the server answers 101 with the right `Sec-WebSocket-Accept`. `host` is the `Host`
    * header to send instead of the URL's. */
   static async connect(url: string, options: { host?: string } = {}): Promise<RawWebSocket> {
-    const { hostname, port, pathname, host: urlHost } = new URL(url);
+    const { hostname, port, pathname, search, host: urlHost } = new URL(url);
     const { host = urlHost } = options;
     const conn = await withTimeout(
       Deno.connect({ hostname: hostname.replace(/^\[|\]$/g, ""), port: Number(port) }),
@@ -49,7 +49,7 @@ export class RawWebSocket implements AsyncDisposable {
     try {
       const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
       await socket.write(UTF8.encode(
-        `GET ${pathname} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\n` +
+        `GET ${pathname}${search} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\n` +
           `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
       ));
       const head = new TextDecoder().decode(
