@@ -164,3 +164,76 @@ Deno.test("bad signatures, keys, apps, sizes and bodies get 401, 404, 413 and 40
   assert.equal(stats.status, 401);
   await stats.body?.cancel();
 });
+
+/** The status and errors of the SDK's failed request. */
+async function errorsOf(request: Promise<unknown>): Promise<[number, string[]]> {
+  try {
+    await request;
+  } catch (error) {
+    const { status, body } = error as { status: number; body: string };
+    return [status, JSON.parse(body).errors];
+  }
+  assert.fail("expected the request to fail");
+}
+
+Deno.test("events answer info, in a batch too; 100 channels and 10,240 bytes are the limits", async () => {
+  await using server = await startPusherServer();
+  const { client } = await RawPusher.established(appUrl(server, APP.key));
+  await using _client = client;
+  await client.subscribe("orders");
+  const sdk = serverSdk(APP, server);
+  const post = (path: string, body: unknown) => sdk.post({ path, body: jsonBody(body) });
+  const counted = await sdk.trigger(["orders", "presence-room"], "e", "d", {
+    info: "subscription_count",
+  });
+  assert.deepEqual(await counted.json(), {
+    channels: { orders: { "subscription_count": 1 }, "presence-room": { "subscription_count": 0 } },
+  });
+  const users = await sdk.trigger("presence-room", "e", "d", { info: "user_count" });
+  assert.deepEqual(await users.json(), { channels: { "presence-room": { "user_count": 0 } } });
+  assert.deepEqual(
+    await errorsOf(sdk.trigger("orders", "e", "d", { info: "user_count" })),
+    [400, ["info: user_count is only for presence channels"]],
+  );
+  const batch = await post("/batch_events", {
+    batch: [
+      { name: "e", channel: "orders", data: "1", info: "subscription_count" },
+      { name: "e", channel: "news", data: "2" },
+    ],
+  });
+  assert.deepEqual(await batch.json(), { batch: [{ "subscription_count": 1 }, {}] });
+  const many = Array.from({ length: 101 }, (_, i) => `c${i}`);
+  assert.deepEqual(
+    await errorsOf(post("/events", { name: "e", channels: many, data: "d" })),
+    [400, ["channels: expected 1-100 channel names, or a channel"]],
+  );
+  const hundred = await post("/events", { name: "e", channels: many.slice(1), data: "d" });
+  assert.equal(hundred.status, 200);
+  await hundred.text();
+  const exact = await sdk.trigger("orders", "big", "x".repeat(10_240));
+  assert.equal(exact.status, 200);
+  await exact.text();
+  assert.equal((await client.next("the 10,240 bytes", "big")).data, "x".repeat(10_240));
+  assert.deepEqual(
+    await errorsOf(sdk.trigger("orders", "big", "x".repeat(10_241))),
+    [413, ["data: 10241 bytes, more than the app's 10240"]],
+  );
+  const bad: Array<[unknown, string]> = [
+    [{ channel: "a", data: "d" }, "name: expected 1-200 characters"],
+    [{ name: "e", channel: "a", data: 1 }, "data: expected a string"],
+    [{ name: "e", data: "d" }, "channels: expected 1-100 channel names, or a channel"],
+    [{ name: "e", channels: ["a", 1], data: "d" }, "channels: expected strings"],
+    [
+      { name: "e", channel: "a b", data: "d" },
+      "channel: expected characters of A-Z a-z 0-9 _ - = @ , . ;",
+    ],
+    [{ name: "e", channel: "a", data: "d", socket_id: "x" }, "socket_id: expected N.N"],
+  ];
+  for (const [body, error] of bad) {
+    assert.deepEqual(await errorsOf(post("/events", body)), [400, [error]], JSON.stringify(body));
+  }
+  assert.deepEqual(
+    await errorsOf(post("/batch_events", { batch: [{ name: "e", data: "d" }] })),
+    [400, ["batch[0].channel: expected a string"]],
+  );
+});

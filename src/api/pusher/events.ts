@@ -152,7 +152,10 @@ function parseEvent(app: PusherApp, value: unknown, where: string, isBatch = fal
     );
   }
   for (const name of names) {
-    const problem = typeof name === "string" ? pusherChannelProblem(name) : "expected a string";
+    const expected = isBatch || channel !== undefined
+      ? "channel: expected a string"
+      : "channels: expected strings";
+    const problem = typeof name === "string" ? pusherChannelProblem(name) : expected;
     if (problem !== null) throw new HttpError(400, `${where}${problem}`);
   }
   if (socketId !== undefined && (typeof socketId !== "string" || !/^\d+\.\d+$/.test(socketId))) {
