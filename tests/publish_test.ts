@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { SignJWT } from "jose";
 import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import { assertNothingReceived, readJson } from "./integration_helpers.ts";
 import { authenticated, bothModes, mint } from "./modes.ts";
@@ -181,3 +182,29 @@ bothModes(
   },
   { historySize: 10 },
 );
+
+bothModes("a JWT's publish claim lets it publish, under its sub", async (setup) => {
+  const secret = new TextEncoder().encode("jwt-publish-secret");
+  const token = await new SignJWT({ channels: ["room:*"], publish: ["room:*"] })
+    .setProtectedHeader({ alg: "HS256" }).setSubject("dora").setExpirationTime("1h").sign(secret);
+  await using dora = await authenticated(setup.server, token);
+  assert.deepEqual(await dora.request({ channels: { join: ["room:1"], leave: [] } }, "join"), {
+    ref: "join",
+    ok: true,
+  });
+  await using reader = await member(setup, {}, ["room:1"]);
+  assert.deepEqual(await publish(dora, "room:1", "from a JWT", 1), { ref: 1, ok: true });
+  assert.deepEqual(await reader.next(), {
+    message: "from a JWT",
+    channel: "room:1",
+    user: "dora",
+  });
+}, { jwtSecret: "jwt-publish-secret" });
+
+Deno.test("publications count against --max-client-messages-per-second like every frame", async () => {
+  await using server = await startTestServer({ maxClientMessagesPerSecond: 2 });
+  // Authenticating and joining take the whole bucket; a refill needs 500 ms.
+  await using alice = await member({ minter: server, server }, { publish: ["room"] }, ["room"]);
+  for (const i of [1, 2]) alice.send({ publish: { channel: "room", payload: i } });
+  assert.deepEqual(await alice.closed, { code: 1008, reason: "too many messages" });
+});
