@@ -59,8 +59,9 @@ export class Session implements Subscriber {
   readonly #wire: Wire;
   readonly #context: SessionContext;
   readonly #grant = new GrantKeeper();
-  // Live frames held back while a join with history is answered and replayed.
-  readonly #joins = new JoinGate();
+  // Live frames held back while a join with history is answered and replayed; none without
+  // history, so that a delivery does not look at it.
+  readonly #joins: JoinGate | null;
   readonly #events: ConnectionEvents;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   #isClosed = false;
@@ -68,6 +69,7 @@ export class Session implements Subscriber {
   constructor(wire: Wire, context: SessionContext) {
     this.#wire = wire;
     this.#context = context;
+    this.#joins = context.history === null ? null : new JoinGate();
     this.#events = new ConnectionEvents(context.events, context.nodeId);
   }
 
@@ -116,7 +118,7 @@ export class Session implements Subscriber {
   /** Hands a broadcast to the wire, unless a join in progress holds it or the client already
    * has it. */
   send(frame: string, channel?: string, offset?: number): boolean {
-    if (this.#joins.intercept(frame, channel, offset)) return true;
+    if (this.#joins?.intercept(frame, channel, offset)) return true;
     return this.write(frame, channel, offset);
   }
 
@@ -176,7 +178,7 @@ export class Session implements Subscriber {
       return answer(error === undefined ? { resume: NO_RESUME, members: NO_MEMBERS } : { error });
     }
     const { hub, membership, logger } = this.#context;
-    this.#joins.hold();
+    this.#joins!.hold();
     const before = new Set(hub.sessionOf(this)?.channels ?? []);
     let resume: Resume = NO_RESUME;
     try {
@@ -199,7 +201,7 @@ export class Session implements Subscriber {
       }
       answer({ resume, members: lists });
     } finally {
-      this.#joins.release(resume, (frame, channel, offset) => this.send(frame, channel, offset));
+      this.#joins!.release(resume, (frame, channel, offset) => this.send(frame, channel, offset));
     }
   }
 

@@ -28,10 +28,12 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so
   // `write` reads it only when this bound says the queue could be over the limit.
   #bufferedBound = 0;
+  readonly #maxBufferedBytes: number;
 
   constructor(socket: WebSocket, context: SessionContext) {
     this.#socket = socket;
     this.#context = context;
+    this.#maxBufferedBytes = context.limits.maxBufferedBytes;
     this.session = new Session(this, context);
     this.#allowance = context.limits.maxClientMessagesPerSecond;
     socket.binaryType = "arraybuffer";
@@ -42,7 +44,7 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   write(frame: string): WriteResult {
     const socket = this.#socket;
     if (socket.readyState !== WebSocket.OPEN) return "closed";
-    const max = this.#context.limits.maxBufferedBytes;
+    const max = this.#maxBufferedBytes;
     if (this.#bufferedBound > max) {
       const buffered = socket.bufferedAmount;
       this.#bufferedBound = buffered;
