@@ -30,7 +30,8 @@ export async function readJsonBody(
   options: ReadJsonBodyOptions = {},
 ): Promise<unknown> {
   const type = request.headers.get("content-type") ?? "";
-  const isJson = type.split(";", 1)[0]!.trim().toLowerCase() === "application/json";
+  const isJson = type === "application/json" ||
+    type.split(";", 1)[0]!.trim().toLowerCase() === "application/json";
   const declared = request.headers.get("content-length");
   // `request.body` is looked at only without a declared length: reading it turns a body the
   // server already holds whole into a stream, which costs more to read than the rest of a
