@@ -59,8 +59,8 @@ export class Session implements Subscriber {
   readonly #wire: Wire;
   readonly #context: SessionContext;
   readonly #grant = new GrantKeeper();
-  // Live frames held back while a join with history is answered and replayed; none without
-  // history, so that a delivery does not look at it.
+  // Live frames held back while a join with history or members is answered and replayed;
+  // none without either, so that a delivery does not look at it.
   readonly #joins: JoinGate | null;
   readonly #events: ConnectionEvents;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
@@ -69,7 +69,7 @@ export class Session implements Subscriber {
   constructor(wire: Wire, context: SessionContext) {
     this.#wire = wire;
     this.#context = context;
-    this.#joins = context.history === null ? null : new JoinGate();
+    this.#joins = context.history === null && context.members === null ? null : new JoinGate();
     this.#events = new ConnectionEvents(context.events, context.nodeId);
   }
 
