@@ -10,8 +10,6 @@
 export class HostCheck {
   readonly #names: ReadonlySet<string>;
   readonly #isAnyHost: boolean;
-  #lastHost: string | undefined;
-  #lastRefusal: string | undefined;
 
   /** `allowedHosts` as `--allowed-hosts` takes them: names or IP addresses without a port
    * (IPv6 with or without brackets), or `*` for any host. */
@@ -27,15 +25,9 @@ export class HostCheck {
   refusal(request: Request): string | undefined {
     const host = request.headers.get("host");
     if (host === null || host === "" || this.#isAnyHost) return undefined;
-    // Clients send the same Host again and again, and judging one parses it as a URL.
-    if (host === this.#lastHost) return this.#lastRefusal;
     const name = hostNameOf(host);
-    const refusal = name !== null && (isLoopbackName(name) || this.#names.has(name))
-      ? undefined
-      : `host: ${JSON.stringify(host)} is not allowed (see --allowed-hosts)`;
-    this.#lastHost = host;
-    this.#lastRefusal = refusal;
-    return refusal;
+    if (name !== null && (isLoopbackName(name) || this.#names.has(name))) return undefined;
+    return `host: ${JSON.stringify(host)} is not allowed (see --allowed-hosts)`;
   }
 }
 

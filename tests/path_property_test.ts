@@ -1,13 +1,12 @@
 /**
  * @module
- * Differential tests of what the router uses on the hot path against the web platform it
- * replaces: `compilePath` against `URLPattern` with an optional trailing slash, and
- * `PathResolver` against `new URL(url).pathname`.
+ * A differential test of the router's compiled route templates against the web platform they
+ * replace on the hot path: `compilePath` against `URLPattern` with an optional trailing slash.
  */
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { compilePath, PathResolver } from "../src/api/path.ts";
+import { compilePath } from "../src/api/path.ts";
 import { pathSegment as segment } from "./path_arbitraries.ts";
 
 const NUM_RUNS = 2_000;
@@ -94,64 +93,5 @@ Deno.test("compilePath() refuses templates outside the syntax it implements", ()
   refused.push("/ü", "/a?", "/a+", "/(a)", "/{a}", "/:a/:a", "/./x", "/a/..", "/a%20b");
   for (const template of refused) {
     assert.throws(() => compilePath(template), /^Error: route /, template);
-  }
-});
-
-/** An origin as a request URL may spell it: usual, odd, and ones the URL parser refuses. */
-const origin = fc.constantFrom(
-  "http://127.0.0.1:8080",
-  "http://api.test",
-  "HTTPS://API.test:443",
-  "http://user:pw@h",
-  "http://[::1]:9",
-  "http://h:99999",
-  "http://999.1.1.1",
-  "http://a b",
-  "http://h\tx",
-  "http:",
-  "http:/",
-  "http://",
-  "http:\\\\h",
-  " http://h",
-  "ftp://h",
-);
-
-function outcome(resolve: () => string): string {
-  try {
-    return resolve();
-  } catch (error) {
-    return `throws ${(error as Error).name}`;
-  }
-}
-
-Deno.test("PathResolver resolves a path as new URL(url).pathname does, or throws where it throws", () => {
-  fc.assert(
-    fc.property(
-      fc.array(fc.tuple(origin, fc.oneof(templatedPath, rawPath, fc.string())), { maxLength: 8 }),
-      (urls) => {
-        // One resolver for all: each URL twice, so that its origin has been seen the second time.
-        const resolver = new PathResolver();
-        for (const [base, path] of [...urls, ...urls]) {
-          const url = `${base}${path}`;
-          const expected = outcome(() => new URL(url).pathname);
-          assert.equal(outcome(() => resolver.pathname(url)), expected, JSON.stringify(url));
-        }
-      },
-    ),
-    { numRuns: NUM_RUNS },
-  );
-});
-
-Deno.test("PathResolver takes a plain path as it is once the parser accepted its origin", () => {
-  const resolver = new PathResolver();
-  const urls = [
-    "http://h:1/broadcast/room%3A1/",
-    "http://h:1/a//b?x=/..",
-    "http://h:1/.well-known",
-  ];
-  for (const url of [...urls, ...urls]) assert.equal(resolver.pathname(url), new URL(url).pathname);
-  for (const url of ["http:///h/x", "http://h/a/./b", "http://h/%2e%2E/b", "http://h/a\\b"]) {
-    assert.equal(resolver.pathname(url), new URL(url).pathname, url);
-    assert.equal(resolver.pathname(url), new URL(url).pathname, url);
   }
 });
