@@ -21,7 +21,8 @@ import type { SessionContext } from "../session/context.ts";
 import type { Admission } from "../session/pusher_apps.ts";
 import { CLIENT_EVENTS_PER_SECOND, PusherSession } from "../session/pusher_session.ts";
 import type { Session, Wire, WriteResult } from "../session/session.ts";
-import { errorMessage, maxUtf8Length, utf8LengthOver } from "../text.ts";
+import { errorMessage, utf8LengthOver } from "../text.ts";
+import { SocketSender } from "./socket_sender.ts";
 
 /** The longest wait for a `pusher:pong` after the server's ping, in seconds. */
 const PONG_WAIT_SECONDS = 30;
@@ -41,7 +42,7 @@ export class PusherTransport implements Wire, EventListenerObject {
   #allowance: number;
   #allowanceAt = Date.now();
   #applying: Promise<void> = Promise.resolve();
-  #bufferedBound = 0;
+  readonly #sender: SocketSender;
   #lastHeardAt = Date.now();
   /** When the server's `pusher:ping` went out unanswered; 0: none is. */
   #pingedAt = 0;
@@ -55,6 +56,7 @@ export class PusherTransport implements Wire, EventListenerObject {
   ) {
     this.#socket = socket;
     this.#context = context;
+    this.#sender = new SocketSender(socket, context.limits.maxBufferedBytes);
     this.#admission = admission;
     this.#activity = activity;
     if (admission.ok) {
@@ -74,17 +76,7 @@ export class PusherTransport implements Wire, EventListenerObject {
 
   /** Sends unless the client has more than `maxBufferedBytes` waiting. */
   write(frame: string): WriteResult {
-    const socket = this.#socket;
-    if (socket.readyState !== WebSocket.OPEN) return "closed";
-    const max = this.#context.limits.maxBufferedBytes;
-    if (this.#bufferedBound > max) {
-      const buffered = socket.bufferedAmount;
-      this.#bufferedBound = buffered;
-      if (buffered > max) return { overflowBytes: buffered };
-    }
-    this.#bufferedBound += maxUtf8Length(frame);
-    socket.send(frame);
-    return "sent";
+    return this.#sender.send(frame);
   }
 
   /** Starts the close handshake; the server's shutdown becomes Pusher's 4200, and a user's

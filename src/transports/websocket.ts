@@ -11,7 +11,8 @@ import { CLOSE } from "../protocol.ts";
 import type { SessionContext } from "../session/context.ts";
 import { handleMessage, reply } from "../session/handlers.ts";
 import { Session, type Wire, type WriteResult } from "../session/session.ts";
-import { errorMessage, maxUtf8Length, utf8LengthOver } from "../text.ts";
+import { errorMessage, utf8LengthOver } from "../text.ts";
+import { SocketSender } from "./socket_sender.ts";
 
 /** One WebSocket and its session. It listens to its own socket as an event listener object,
  * so it needs no closures of its own. */
@@ -24,16 +25,12 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   #allowanceAt = Date.now();
   // Client messages are applied one after the other: checking a token may take a round trip.
   #applying: Promise<void> = Promise.resolve();
-  // An upper bound on the bytes the socket has queued: its last read `bufferedAmount` plus
-  // the most that was sent since. Reading `bufferedAmount` is a call into the runtime, so
-  // `write` reads it only when this bound says the queue could be over the limit.
-  #bufferedBound = 0;
-  readonly #maxBufferedBytes: number;
+  readonly #sender: SocketSender;
 
   constructor(socket: WebSocket, context: SessionContext) {
     this.#socket = socket;
     this.#context = context;
-    this.#maxBufferedBytes = context.limits.maxBufferedBytes;
+    this.#sender = new SocketSender(socket, context.limits.maxBufferedBytes);
     this.session = new Session(this, context);
     this.#allowance = context.limits.maxClientMessagesPerSecond;
     socket.binaryType = "arraybuffer";
@@ -42,17 +39,7 @@ export class WebSocketTransport implements Wire, EventListenerObject {
 
   /** Sends unless the client has more than `maxBufferedBytes` waiting. */
   write(frame: string): WriteResult {
-    const socket = this.#socket;
-    if (socket.readyState !== WebSocket.OPEN) return "closed";
-    const max = this.#maxBufferedBytes;
-    if (this.#bufferedBound > max) {
-      const buffered = socket.bufferedAmount;
-      this.#bufferedBound = buffered;
-      if (buffered > max) return { overflowBytes: buffered };
-    }
-    this.#bufferedBound += maxUtf8Length(frame);
-    socket.send(frame);
-    return "sent";
+    return this.#sender.send(frame);
   }
 
   /** Starts the close handshake, if the socket is open. */
