@@ -47,18 +47,7 @@ export async function readJsonBody(
     await request.body?.cancel();
     throw wrongType(type);
   }
-  if (Number(declared ?? "0") > maxBytes) {
-    await request.body?.cancel();
-    throw tooLarge(maxBytes);
-  }
-  // With a declared length within the limit, the HTTP layer reads no further than it, so one
-  // read is safe, and much cheaper than streaming; chunked bodies are counted as they come.
-  const reading = declared === null
-    ? readLimited(request, maxBytes)
-    : readDeclared(request, maxBytes);
-  const bytes = options.timeoutMs === undefined
-    ? await reading
-    : await withinTime(reading, options.timeoutMs);
+  const bytes = await readBytes(request, maxBytes, options.timeoutMs);
   if (options.isOptional && bytes.length === 0) return undefined;
   if (!isJson) throw wrongType(type);
   let text: string;
@@ -82,22 +71,31 @@ export async function readTextBody(
   maxBytes: number,
   options: Pick<ReadJsonBodyOptions, "timeoutMs"> = {},
 ): Promise<string> {
-  const declared = request.headers.get("content-length");
-  if (Number(declared ?? "0") > maxBytes) {
-    await request.body?.cancel();
-    throw tooLarge(maxBytes);
-  }
-  const reading = declared === null
-    ? readLimited(request, maxBytes)
-    : readDeclared(request, maxBytes);
-  const bytes = options.timeoutMs === undefined
-    ? await reading
-    : await withinTime(reading, options.timeoutMs);
+  const bytes = await readBytes(request, maxBytes, options.timeoutMs);
   try {
     return UTF8.decode(bytes);
   } catch {
     throw new HttpError(400, "body: expected UTF-8 text");
   }
+}
+
+/** The whole body, at most `maxBytes` of it (413 past them) within `timeoutMs` (408 after). */
+async function readBytes(
+  request: Request,
+  maxBytes: number,
+  timeoutMs: number | undefined,
+): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (Number(declared ?? "0") > maxBytes) {
+    await request.body?.cancel();
+    throw tooLarge(maxBytes);
+  }
+  // With a declared length within the limit, the HTTP layer reads no further than it, so one
+  // read is safe, and much cheaper than streaming; chunked bodies are counted as they come.
+  const reading = declared === null
+    ? readLimited(request, maxBytes)
+    : readDeclared(request, maxBytes);
+  return timeoutMs === undefined ? await reading : await withinTime(reading, timeoutMs);
 }
 
 async function readDeclared(request: Request, maxBytes: number): Promise<Uint8Array> {
