@@ -7,7 +7,12 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { channelNameProblem, MAX_CHANNEL_NAME_BYTES } from "../src/channel.ts";
+import {
+  ADAPTER_CHANNEL_MARK,
+  channelNameProblem,
+  isAdapterChannel,
+  MAX_CHANNEL_NAME_BYTES,
+} from "../src/channel.ts";
 import {
   type ClientMessage,
   MAX_REF_LENGTH,
@@ -15,6 +20,7 @@ import {
   type ParseResult,
   type Ref,
   renderBroadcastFrame,
+  renderFrame,
 } from "../src/protocol.ts";
 
 const UTF8 = new TextEncoder();
@@ -363,10 +369,23 @@ Deno.test("parseClientMessage() round-trips every valid message", () => {
 
 Deno.test("renderBroadcastFrame() renders JSON equal to {message, channel}", () => {
   fc.assert(
-    fc.property(anyJson, anyChannelName, (payload, channel) => {
+    // A name opening with the adapter mark is an adapter's channel, whose payload is its frame.
+    fc.property(anyJson, anyChannelName.filter((name) => !isAdapterChannel(name)), (
+      payload,
+      channel,
+    ) => {
       const frame = JSON.parse(renderBroadcastFrame(channel, payload));
       assert.deepEqual(Object.keys(frame), ["message", "channel"]);
       assert.deepEqual(frame, { message: JSON.parse(JSON.stringify(payload)), channel });
+    }),
+    { numRuns: NUM_RUNS },
+  );
+});
+
+Deno.test("renderFrame() sends an adapter channel's payload as the frame it already is", () => {
+  fc.assert(
+    fc.property(fc.string(), fc.string(), (name, frame) => {
+      assert.equal(renderFrame(ADAPTER_CHANNEL_MARK + name, frame, 3, "alice"), frame);
     }),
     { numRuns: NUM_RUNS },
   );
