@@ -17,7 +17,8 @@ import {
   requestedInfo,
 } from "./src/config.ts";
 import { CommandError, commandsHelp, isCommand, runCommand } from "./src/commands.ts";
-import { clusterBanner, generateNodeId } from "./src/cluster/mod.ts";
+import { clusterBanner } from "./src/backend/redis_target.ts";
+import { generateNodeId } from "./src/backend/compose.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { hostPort } from "./src/address.ts";
 import { ListenError, startServer } from "./src/server.ts";

@@ -6,7 +6,7 @@
  * `deno run --v8-flags=--expose-gc bench/history_memory.ts`.
  */
 
-import { MemoryHistory } from "../src/history.ts";
+import { MemoryHistory } from "../src/backend/memory_history.ts";
 
 const CHANNELS = 1_000;
 const SIZE = 100;

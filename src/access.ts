@@ -8,10 +8,10 @@
 import type { TokenGrant } from "./grants.ts";
 import { type JwtVerifier, looksLikeJwt } from "./jwt.ts";
 import type { Logger } from "./log.ts";
-import { clientReason } from "./cluster/errors.ts";
+import { clientReason } from "./backend/errors.ts";
 import { errorMessage } from "./text.ts";
-import type { TokenRegistry } from "./tokens.ts";
-import type { BlockCheck } from "./users.ts";
+import type { TokenRegistry } from "./backend/tokens.ts";
+import type { BlockCheck } from "./backend/users.ts";
 
 /** What checking a token gave: its grant, or the error a client is told (`access_token: ...`),
  * and whether the token could not be checked at all (the backend is unavailable). */

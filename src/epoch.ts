@@ -35,7 +35,7 @@ export function epochStart(epoch: string): number | null {
  * none: then `now`) began after it and less than `ttlMs` later, so that no message published
  * in between has yet expired. The caller still checks that the current epoch keeps every offset
  * from 1, and that nothing was evicted since `since` began. (The Lua twin is in
- * `cluster/redis_history.ts`.) */
+ * `backend/redis_history.ts`.) */
 export function followsWithin(
   since: string,
   current: string | null,

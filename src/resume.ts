@@ -5,7 +5,7 @@
  * connection sends what it is given.
  */
 
-import type { Position, Resume } from "./history.ts";
+import type { Position, Resume } from "./backend/history.ts";
 import { renderFrame } from "./protocol.ts";
 
 /** A frame as `Subscriber.send` got it. */

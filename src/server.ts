@@ -5,7 +5,8 @@
  */
 
 import { createApi } from "./api/mod.ts";
-import { type Cluster, createCluster } from "./cluster/mod.ts";
+import { type Backend } from "./backend/backend.ts";
+import { composeBackend } from "./backend/compose.ts";
 import { errorResponse, HttpError } from "./api/response.ts";
 import type { Config } from "./config.ts";
 import type { ConnectionLimits } from "./session/context.ts";
@@ -14,7 +15,7 @@ import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { CLOSE } from "./protocol.ts";
 import type { BlockJournal, TokenJournal } from "./token_journal.ts";
-import type { TokenRegistry } from "./tokens.ts";
+import type { TokenRegistry } from "./backend/tokens.ts";
 import type { TokenGrant } from "./grants.ts";
 import type { Block } from "./blocks.ts";
 import { errorMessage } from "./text.ts";
@@ -57,7 +58,7 @@ export interface RunningServer extends AsyncDisposable {
   readonly hub: Hub;
   readonly tokens: TokenRegistry;
   /** What this node shares with the others (itself alone, standalone). */
-  readonly cluster: Cluster;
+  readonly cluster: Backend;
   readonly metrics: Metrics;
   /** Shuts down gracefully: `/health` answers 503 and new upgrades are refused, every
    * WebSocket is closed with 1001 `server shutting down`, then both listeners stop, the
@@ -95,7 +96,7 @@ export async function startServer(
     metrics,
     ...(pusherWebhooks.isOn ? { adapter: pusherWebhooks } : {}),
   });
-  const cluster = createCluster(config, {
+  const cluster = composeBackend(config, {
     events: webhooks.isOn ? webhooks : undefined,
     hub,
     metrics,
@@ -244,7 +245,7 @@ export async function startServer(
  * with no leave delay: Pusher sends `member_removed` as a user's last connection goes. */
 function pusherAppsOf(
   config: Config,
-  { cluster, metrics, webhooks }: { cluster: Cluster; metrics: Metrics; webhooks: PusherWebhooks },
+  { cluster, metrics, webhooks }: { cluster: Backend; metrics: Metrics; webhooks: PusherWebhooks },
 ): PusherApps {
   const presence = new PusherPresence();
   const members = cluster.addMembers(":pusher", {

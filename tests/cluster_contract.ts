@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Cluster } from "../src/cluster/mod.ts";
+import type { Backend } from "../src/backend/backend.ts";
 import { Hub, type Subscriber } from "../src/hub.ts";
 import { Metrics } from "../src/metrics.ts";
 import { withTimeout } from "./helpers.ts";
@@ -15,7 +15,7 @@ import { withTimeout } from "./helpers.ts";
 export type ClusterFactory = (
   hub: Hub,
   metrics: Metrics,
-) => Promise<{ cluster: Cluster } & AsyncDisposable>;
+) => Promise<{ cluster: Backend } & AsyncDisposable>;
 
 /** A subscriber that keeps its frames and can wait for the next one. */
 class FrameSink implements Subscriber {
@@ -40,7 +40,7 @@ class FrameSink implements Subscriber {
 
 /** Registers the contract's tests under `name`. */
 export function clusterContract(name: string, create: ClusterFactory): void {
-  const test = (title: string, body: (cluster: Cluster, hub: Hub) => Promise<void>) =>
+  const test = (title: string, body: (cluster: Backend, hub: Hub) => Promise<void>) =>
     Deno.test(`${name}: ${title}`, async () => {
       const hub = new Hub();
       await using built = await create(hub, new Metrics());

@@ -4,14 +4,14 @@
  */
 
 import { DEFAULT_CONFIG } from "../src/config.ts";
-import { createCluster } from "../src/cluster/mod.ts";
+import { composeBackend } from "../src/backend/compose.ts";
 import { silentLogger } from "../src/log.ts";
 import { until } from "./cluster_helpers.ts";
 import { clusterContract } from "./cluster_contract.ts";
 import { startRedis } from "./redis_server.ts";
 
 clusterContract("standalone", (hub, metrics) => {
-  const cluster = createCluster(DEFAULT_CONFIG, {
+  const cluster = composeBackend(DEFAULT_CONFIG, {
     hub,
     metrics,
     logger: silentLogger(),
@@ -23,7 +23,7 @@ clusterContract("standalone", (hub, metrics) => {
 clusterContract("redis", async (hub, metrics) => {
   const redis = await startRedis();
   const config = { ...DEFAULT_CONFIG, redisUrl: redis.url, nodeId: "contract" };
-  const cluster = createCluster(config, { hub, metrics, logger: silentLogger(), tokens: [] });
+  const cluster = composeBackend(config, { hub, metrics, logger: silentLogger(), tokens: [] });
   const dispose = async () => {
     await cluster.close();
     await redis[Symbol.asyncDispose]();

@@ -8,7 +8,7 @@ import { type Config, DEFAULT_CONFIG } from "../src/config.ts";
 import type { ApiContext } from "../src/api/context.ts";
 import { Hub } from "../src/hub.ts";
 import { Metrics } from "../src/metrics.ts";
-import { createCluster } from "../src/cluster/mod.ts";
+import { composeBackend } from "../src/backend/compose.ts";
 import { type Logger, silentLogger } from "../src/log.ts";
 import { type RunningServer, startServer } from "../src/server.ts";
 
@@ -94,7 +94,7 @@ export function apiContext(
   const logger = silentLogger();
   return {
     hub,
-    cluster: createCluster(DEFAULT_CONFIG, { hub, metrics, logger, tokens }),
+    cluster: composeBackend(DEFAULT_CONFIG, { hub, metrics, logger, tokens }),
     metrics,
     logger,
     maxBodyBytes: DEFAULT_CONFIG.maxBodyBytes,

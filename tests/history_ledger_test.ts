@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { KEPT_MESSAGE_OVERHEAD_BYTES, KeptQueue, type Queued } from "../src/kept_queue.ts";
-import { HistoryLedger } from "../src/cluster/history_ledger.ts";
+import { HistoryLedger } from "../src/backend/history_ledger.ts";
 
 /** A payload whose kept message costs 1,000 bytes. */
 const PAYLOAD = "x".repeat(1000 - KEPT_MESSAGE_OVERHEAD_BYTES);

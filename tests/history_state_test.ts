@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { Config } from "../src/config.ts";
-import { MemoryHistory } from "../src/history.ts";
+import { MemoryHistory } from "../src/backend/memory_history.ts";
 import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import { readJson } from "./integration_helpers.ts";
 import { startNode, until, untilHealthy } from "./cluster_helpers.ts";

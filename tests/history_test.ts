@@ -1,7 +1,7 @@
 /** Unit tests of the in-memory channel history, on a clock the test moves. */
 
 import assert from "node:assert/strict";
-import { type HistoryOptions, MemoryHistory } from "../src/history.ts";
+import { type HistoryOptions, MemoryHistory } from "../src/backend/memory_history.ts";
 import { KEPT_MESSAGE_OVERHEAD_BYTES } from "../src/kept_queue.ts";
 
 function history(size = 3, ttlMs = 1000, options: Partial<HistoryOptions> = {}) {

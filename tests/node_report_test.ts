@@ -2,7 +2,7 @@
  * is missing, unreadable or of another shape is left out instead of failing the request. */
 
 import assert from "node:assert/strict";
-import { readReport } from "../src/cluster/redis_census.ts";
+import { readReport } from "../src/backend/redis_census.ts";
 
 const REPORT = {
   id: "b",

@@ -1,7 +1,7 @@
 /** Unit tests of the join-resume bookkeeping and of the frames and replies it renders. */
 
 import assert from "node:assert/strict";
-import { MemoryHistory } from "../src/history.ts";
+import { MemoryHistory } from "../src/backend/memory_history.ts";
 import { parseClientMessage, renderFrame, renderJoinReply } from "../src/protocol.ts";
 import { HeldFrames, JoinGate, ReplayFloors } from "../src/resume.ts";
 

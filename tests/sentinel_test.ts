@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { type Config, DEFAULT_CONFIG } from "../src/config.ts";
-import { clusterBanner } from "../src/cluster/mod.ts";
+import { clusterBanner } from "../src/backend/redis_target.ts";
 import { createLogger, type Logger } from "../src/log.ts";
 import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import { broadcastThrough, joinWith, until, untilHealthy } from "./cluster_helpers.ts";

@@ -6,7 +6,7 @@ import {
   type TokenJournal,
 } from "../src/token_journal.ts";
 import { loadStartupTokens } from "../src/token_sources.ts";
-import { TokenStore } from "../src/tokens.ts";
+import { MemoryTokens } from "../src/backend/memory_tokens.ts";
 import { ConfigError, DEFAULT_CONFIG } from "../src/config.ts";
 import { tempDir } from "./process_helpers.ts";
 
@@ -142,7 +142,7 @@ Deno.test("openTokenJournal() reopens what an earlier journal wrote", async () =
   {
     const { journal } = await openTokenJournal(path);
     await using _journal = journal;
-    const store = new TokenStore([], journal);
+    const store = new MemoryTokens([], journal);
     const kept = await store.mint();
     const revoked = await store.mint();
     assert.equal(await store.revoke(revoked), true);
@@ -175,9 +175,9 @@ function heldJournal() {
   return { journal, appended, release: () => releases.shift()?.() };
 }
 
-Deno.test("TokenStore.mint() with a journal resolves and accepts the token only once durable", async () => {
+Deno.test("MemoryTokens.mint() with a journal resolves and accepts the token only once durable", async () => {
   const { journal, appended, release } = heldJournal();
-  const store = new TokenStore([], journal);
+  const store = new MemoryTokens([], journal);
   let minted: string | undefined;
   const minting = store.mint().then((token) => minted = token);
   await settle();
@@ -191,9 +191,9 @@ Deno.test("TokenStore.mint() with a journal resolves and accepts the token only 
   assert.equal(store.has(token), true);
 });
 
-Deno.test("TokenStore.revoke() with a journal removes the token once the change is durable", async () => {
+Deno.test("MemoryTokens.revoke() with a journal removes the token once the change is durable", async () => {
   const { journal, appended, release } = heldJournal();
-  const store = new TokenStore(["t1"], journal);
+  const store = new MemoryTokens(["t1"], journal);
   let isRevoked = false;
   const revoking = store.revoke("t1").then(() => isRevoked = true);
   await settle();
@@ -203,12 +203,12 @@ Deno.test("TokenStore.revoke() with a journal removes the token once the change 
   assert.equal(store.has("t1"), false);
 });
 
-Deno.test("TokenStore.revoke() changes nothing when the journal cannot be written", async () => {
+Deno.test("MemoryTokens.revoke() changes nothing when the journal cannot be written", async () => {
   const journal: TokenJournal = {
     append: () => Promise.reject(new Error("disk full")),
     [Symbol.asyncDispose]: () => Promise.resolve(),
   };
-  const store = new TokenStore(["t1"], journal);
+  const store = new MemoryTokens(["t1"], journal);
   await assert.rejects(store.revoke("t1"), /disk full/);
   assert.equal(store.has("t1"), true);
 });

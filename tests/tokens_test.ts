@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mintToken, TOKEN_RANDOM_LENGTH, TokenStore } from "../src/tokens.ts";
+import { mintToken, TOKEN_RANDOM_LENGTH } from "../src/tokens.ts";
+import { MemoryTokens } from "../src/backend/memory_tokens.ts";
 
 const TOKEN_FORMAT = /^[A-Za-z0-9]{128}-\d+$/;
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -48,8 +49,8 @@ Deno.test("mintToken() draws every alphabet character with roughly equal frequen
   }
 });
 
-Deno.test("TokenStore.mint() adds a well-formed token the store then has", async () => {
-  const store = new TokenStore();
+Deno.test("MemoryTokens.mint() adds a well-formed token the store then has", async () => {
+  const store = new MemoryTokens();
   const token = await store.mint();
   assert.match(token, TOKEN_FORMAT);
   assert.equal(store.has(token), true);
@@ -60,8 +61,8 @@ Deno.test("TokenStore.mint() adds a well-formed token the store then has", async
   assert.equal(store.size, 2);
 });
 
-Deno.test("TokenStore.has() matches exact tokens only", () => {
-  const store = new TokenStore(["abc-1"]);
+Deno.test("MemoryTokens.has() matches exact tokens only", () => {
+  const store = new MemoryTokens(["abc-1"]);
   assert.equal(store.has("abc-1"), true);
   assert.equal(store.has("abc-"), false);
   assert.equal(store.has("abc-10"), false);
@@ -69,8 +70,8 @@ Deno.test("TokenStore.has() matches exact tokens only", () => {
   assert.equal(store.has(""), false);
 });
 
-Deno.test("TokenStore.revoke() removes a token and says whether it was there", async () => {
-  const store = new TokenStore(["a", "b"]);
+Deno.test("MemoryTokens.revoke() removes a token and says whether it was there", async () => {
+  const store = new MemoryTokens(["a", "b"]);
   assert.equal(await store.revoke("a"), true);
   assert.equal(store.has("a"), false);
   assert.equal(await store.revoke("a"), false);
@@ -79,25 +80,25 @@ Deno.test("TokenStore.revoke() removes a token and says whether it was there", a
   assert.deepEqual(store.list(), ["b"]);
 });
 
-Deno.test("TokenStore starts with the initial tokens, deduplicated, in order", () => {
-  const store = new TokenStore(["x", "y", "x", "z"]);
+Deno.test("MemoryTokens starts with the initial tokens, deduplicated, in order", () => {
+  const store = new MemoryTokens(["x", "y", "x", "z"]);
   assert.equal(store.size, 3);
   assert.deepEqual(store.list(), ["x", "y", "z"]);
   for (const token of ["x", "y", "z"]) assert.equal(store.has(token), true);
-  assert.equal(new TokenStore().size, 0);
-  assert.deepEqual(new TokenStore().list(), []);
+  assert.equal(new MemoryTokens().size, 0);
+  assert.deepEqual(new MemoryTokens().list(), []);
 });
 
-Deno.test("TokenStore.list() lists tokens oldest first, minted after initial ones", async () => {
-  const store = new TokenStore(new Set(["first"]));
+Deno.test("MemoryTokens.list() lists tokens oldest first, minted after initial ones", async () => {
+  const store = new MemoryTokens(new Set(["first"]));
   const minted = await store.mint();
   await store.revoke("first");
   const again = await store.mint();
   assert.deepEqual(store.list(), [minted, again]);
 });
 
-Deno.test("TokenStore.list() returns a copy", () => {
-  const store = new TokenStore(["a"]);
+Deno.test("MemoryTokens.list() returns a copy", () => {
+  const store = new MemoryTokens(["a"]);
   store.list().push("b");
   assert.equal(store.has("b"), false);
   assert.deepEqual(store.list(), ["a"]);

@@ -5,7 +5,7 @@
  */
 
 import { channelNameProblem } from "../channel.ts";
-import type { PublishResult } from "../cluster/broker.ts";
+import type { PublishResult } from "../backend/broker.ts";
 import { readJsonBody } from "./body.ts";
 import { channelParam } from "./channel_param.ts";
 import type { ApiContext } from "./context.ts";

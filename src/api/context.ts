@@ -4,7 +4,7 @@
  * obeys. Types only.
  */
 
-import type { Cluster } from "../cluster/mod.ts";
+import type { Backend } from "../backend/backend.ts";
 import type { Hub } from "../hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -14,7 +14,7 @@ export interface ApiContext {
   /** This node's own connections. */
   readonly hub: Hub;
   /** The tokens, fan-out and counts every node shares (just this one, standalone). */
-  readonly cluster: Cluster;
+  readonly cluster: Backend;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Largest request body accepted, in bytes. */

@@ -4,7 +4,7 @@
  * the API key, or without one the `Host` check (DNS rebinding).
  */
 
-import { ClusterUnavailableError, UNAVAILABLE_REASON } from "../cluster/mod.ts";
+import { BackendUnavailableError } from "../backend/errors.ts";
 import { dashboardRoutes } from "../dashboard/mod.ts";
 import { ApiKeyCheck } from "./api_key.ts";
 import { broadcastRoutes } from "./broadcast.ts";
@@ -66,8 +66,8 @@ function answeringRedisFailures(
       try {
         return await handler(context);
       } catch (error) {
-        if (error instanceof ClusterUnavailableError) {
-          const shown = isDetailShown && !route.isPublic ? error.message : UNAVAILABLE_REASON;
+        if (error instanceof BackendUnavailableError) {
+          const shown = isDetailShown && !route.isPublic ? error.message : error.reason;
           throw new HttpError(503, shown);
         }
         throw error;

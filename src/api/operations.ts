@@ -8,8 +8,7 @@
 
 import type { HubSnapshot } from "../hub.ts";
 import { type Gauges, renderPrometheus } from "../metrics.ts";
-import { UNAVAILABLE_REASON } from "../cluster/mod.ts";
-import { type NodeReport, sumPusherConnections } from "../cluster/membership.ts";
+import { type NodeReport, sumPusherConnections } from "../backend/membership.ts";
 import { ApiKeyCheck } from "./api_key.ts";
 import type { ApiContext } from "./context.ts";
 import { jsonResponse } from "./response.ts";
@@ -40,7 +39,7 @@ export function operationsRoutes(context: ApiContext): Route[] {
         // Public: the detail (Redis's address and words) only for holders of the API key.
         const isDetailShown = context.apiKeys.length > 0 && hasApiKey(keys, request);
         return jsonResponse(
-          { status: "degraded", errors: isDetailShown ? errors : [UNAVAILABLE_REASON] },
+          { status: "degraded", errors: isDetailShown ? errors : [cluster.unavailableReason] },
           503,
         );
       },

@@ -4,18 +4,18 @@
  * subscriber's session, whatever its transport. Types only.
  */
 
-import type { Broker } from "../cluster/broker.ts";
-import type { Membership } from "../cluster/membership.ts";
-import type { History } from "../history.ts";
+import type { Broker } from "../backend/broker.ts";
+import type { Membership } from "../backend/membership.ts";
+import type { History } from "../backend/history.ts";
 import type { PublishHook } from "../hooks/publish_hook.ts";
 import type { Hub } from "../hub.ts";
 import type { JwtVerifier } from "../jwt.ts";
 import type { Logger } from "../log.ts";
-import type { Members } from "../members.ts";
+import type { Members } from "../backend/members.ts";
 import type { Metrics } from "../metrics.ts";
 import type { CloseSpec } from "../protocol.ts";
-import type { TokenRegistry } from "../tokens.ts";
-import type { BlockCheck } from "../users.ts";
+import type { TokenRegistry } from "../backend/tokens.ts";
+import type { BlockCheck } from "../backend/users.ts";
 import type { EventSink } from "../webhooks/events.ts";
 
 /** Limits on what one connection may do. */

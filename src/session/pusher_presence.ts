@@ -1,7 +1,7 @@
 /**
  * @module
  * Pusher presence channels as a `MemberFormat`, so that the members machinery of join and
- * leave events (members.ts, cluster/redis_members.ts) keeps their users across the cluster: a
+ * leave events (backend/members.ts, backend/redis_members.ts) keeps their users across the cluster: a
  * member is a `user_id` (its string form is the key, so `5` and `"5"` are one user, as
  * pusher-js has it), and its info is the JSON `{"user_id", "user_info"}` of the first
  * connection that brought the user, which is also `member_added`'s data. Each Pusher session
@@ -10,7 +10,7 @@
 
 import { ADAPTER_CHANNEL_MARK } from "../channel.ts";
 import type { Subscriber } from "../hub.ts";
-import type { MemberFormat, MemberIdentity, MemberRoster } from "../members.ts";
+import type { MemberFormat, MemberIdentity, MemberRoster } from "../backend/members.ts";
 import { renderMemberAdded, renderMemberRemoved } from "../protocol/pusher.ts";
 
 /** A presence member: a Pusher `user_id` (a number or a string) and its info. */

@@ -7,7 +7,7 @@
  */
 
 import { isValidChannelAuth, isValidUserAuth } from "../auth/pusher_signatures.ts";
-import { clientReason } from "../cluster/errors.ts";
+import { clientReason } from "../backend/errors.ts";
 import type { PusherApp } from "../config_pusher_apps.ts";
 import {
   CACHE_TTL_MS,
@@ -30,8 +30,8 @@ import type { PusherWebhooks } from "../webhooks/pusher.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import type { SessionContext } from "./context.ts";
 import { pusherHubChannel, pusherHubUser } from "./pusher_apps.ts";
-import type { EventCache } from "../cluster/event_cache.ts";
-import type { MemberRoster } from "../members.ts";
+import type { EventCache } from "../backend/event_cache.ts";
+import type { MemberRoster } from "../backend/members.ts";
 import { type PresenceMember, presenceMembers, type PusherPresence } from "./pusher_presence.ts";
 import { Session, type Wire } from "./session.ts";
 

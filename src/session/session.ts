@@ -7,13 +7,13 @@
  */
 
 import { checkAccessToken } from "../access.ts";
-import { clientReason } from "../cluster/errors.ts";
+import { clientReason } from "../backend/errors.ts";
 import { GrantKeeper } from "../grant_keeper.ts";
 import { grantsChannel, type TokenGrant } from "../grants.ts";
-import type { Position, Resume } from "../history.ts";
+import type { Position, Resume } from "../backend/history.ts";
 import type { Subscriber } from "../hub.ts";
 import type { LogFields } from "../log.ts";
-import type { MemberRoster } from "../members.ts";
+import type { MemberRoster } from "../backend/members.ts";
 import { CLOSE, type CloseSpec } from "../protocol.ts";
 import { JoinGate } from "../resume.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";

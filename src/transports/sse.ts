@@ -13,7 +13,7 @@ import { checkAccessToken } from "../access.ts";
 import { channelNameProblem } from "../channel.ts";
 import { errorResponse, HttpError } from "../api/response.ts";
 import { grantsChannel, type TokenGrant } from "../grants.ts";
-import type { Position, Resume } from "../history.ts";
+import type { Position, Resume } from "../backend/history.ts";
 import { renderMembers } from "../protocol.ts";
 import type { SessionContext } from "../session/context.ts";
 import { type JoinOutcome, Session, type Wire, type WriteResult } from "../session/session.ts";

@@ -12,7 +12,7 @@
 import { createHmac } from "node:crypto";
 import type { PusherApp, PusherWebhookEvent } from "../config_pusher_apps.ts";
 import type { Logger } from "../log.ts";
-import type { MemberEvents } from "../members.ts";
+import type { MemberEvents } from "../backend/members.ts";
 import type { Metrics } from "../metrics.ts";
 import { pusherChannelParts } from "../session/pusher_presence.ts";
 import type { EventBody, EventSink } from "./events.ts";

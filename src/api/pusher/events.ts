@@ -6,8 +6,8 @@
  * out as it came in.
  */
 
-import type { Broker } from "../../cluster/broker.ts";
-import type { EventCache } from "../../cluster/event_cache.ts";
+import type { Broker } from "../../backend/broker.ts";
+import type { EventCache } from "../../backend/event_cache.ts";
 import type { PusherApp } from "../../config_pusher_apps.ts";
 import type { Metrics } from "../../metrics.ts";
 import {

@@ -4,10 +4,10 @@
  * `user_count`, counted across the cluster from the hub's names of an app's channels.
  */
 
-import type { Membership } from "../../cluster/membership.ts";
+import type { Membership } from "../../backend/membership.ts";
 import type { PusherApp } from "../../config_pusher_apps.ts";
 import { pusherHubChannel } from "../../session/pusher_apps.ts";
-import type { Members } from "../../members.ts";
+import type { Members } from "../../backend/members.ts";
 import { HttpError } from "../response.ts";
 
 /** The attributes `info` may ask for. */

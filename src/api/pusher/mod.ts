@@ -5,18 +5,18 @@
  * the `Host` check applies to them.
  */
 
-import type { Broker } from "../../cluster/broker.ts";
-import type { EventCache } from "../../cluster/event_cache.ts";
-import type { Membership } from "../../cluster/membership.ts";
+import type { Broker } from "../../backend/broker.ts";
+import type { EventCache } from "../../backend/event_cache.ts";
+import type { Membership } from "../../backend/membership.ts";
 import type { Logger } from "../../log.ts";
 import type { Metrics } from "../../metrics.ts";
 import type { PusherApps } from "../../session/pusher_apps.ts";
-import type { Members } from "../../members.ts";
+import type { Members } from "../../backend/members.ts";
 import { createRouter, type RequestHandler } from "../router.ts";
 import { channelRoutes } from "./channels.ts";
 import { eventRoutes } from "./events.ts";
 import { userRoutes } from "./users.ts";
-import type { UserControl } from "../../users.ts";
+import type { UserControl } from "../../backend/users.ts";
 
 /** What Pusher's REST API needs. */
 export interface PusherApiContext {

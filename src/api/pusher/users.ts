@@ -6,7 +6,7 @@
  * app's user (see `pusherHubUser`).
  */
 
-import type { UserControl } from "../../users.ts";
+import type { UserControl } from "../../backend/users.ts";
 import { pusherHubUser } from "../../session/pusher_apps.ts";
 import { HttpError, jsonResponse } from "../response.ts";
 import type { Route } from "../router.ts";

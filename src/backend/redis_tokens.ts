@@ -8,7 +8,8 @@
 
 import type { Logger } from "../log.ts";
 import { decodeGrant, encodeGrant, isExpired, OPEN_GRANT, type TokenGrant } from "../grants.ts";
-import { mintToken, type RevocationListener, type TokenRegistry } from "../tokens.ts";
+import { mintToken } from "../tokens.ts";
+import { type RevocationListener, type TokenRegistry } from "./tokens.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisScript } from "./redis_script.ts";

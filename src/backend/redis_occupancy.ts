@@ -14,6 +14,7 @@ import type { Logger } from "../log.ts";
 import { errorMessage } from "../text.ts";
 import type { EventSink } from "../webhooks/events.ts";
 import type { RedisKeys } from "./keys.ts";
+import type { Occupancy } from "./occupancy.ts";
 import type { RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
 import { RedisScript } from "./redis_script.ts";
@@ -54,7 +55,7 @@ export interface RedisOccupancyOptions {
 }
 
 /** Cluster-wide occupied and vacated events. */
-export class RedisOccupancy implements Disposable {
+export class RedisOccupancy implements Occupancy {
   readonly #link: RedisLink;
   readonly #keys: RedisKeys;
   readonly #sink: EventSink;

@@ -1,8 +1,8 @@
 /**
  * @module
  * Who is connected where: the cluster-wide counts the API answers with (recipients, the token
- * lists, the recipient dump, `/stats`, `/nodes/`) and the live nodes. The local one reads this
- * process's hub, which is the whole server when there is no cluster: a cluster of one node.
+ * lists, the recipient dump, `/stats`, `/nodes/`) and the live nodes. The interface every
+ * backend implements (memory_membership.ts, redis_membership.ts) and the node reports.
  */
 
 import type { Hub, HubSnapshot, Presence } from "../hub.ts";
@@ -47,7 +47,7 @@ export interface Census {
   readonly counters: NodeCounters;
 }
 
-/** Cluster-wide membership. Every query rejects with `ClusterUnavailableError` when the
+/** Cluster-wide membership. Every query rejects with `BackendUnavailableError` when the
  * shared state cannot be read. */
 export interface Membership {
   /** How many connections have joined `channel`, on every live node. */
@@ -125,50 +125,4 @@ export function sumCounters(reports: readonly NodeCounters[]): NodeCounters {
   const names = Object.keys(sum) as Array<keyof NodeCounters>;
   for (const report of reports) for (const name of names) sum[name] += report[name];
   return sum;
-}
-
-/** Membership of a standalone server: its own hub, a cluster of one node. */
-export class LocalMembership implements Membership {
-  readonly #hub: Hub;
-  readonly #metrics: Metrics;
-  readonly #nodeId: string;
-
-  constructor(hub: Hub, { metrics, nodeId }: { metrics: Metrics; nodeId: string }) {
-    this.#hub = hub;
-    this.#metrics = metrics;
-    this.#nodeId = nodeId;
-  }
-
-  recipients(channel: string): Promise<number> {
-    return Promise.resolve(this.#hub.memberCount(channel));
-  }
-
-  snapshot(): Promise<HubSnapshot> {
-    return Promise.resolve(this.#hub.snapshot());
-  }
-
-  channelTokens(channel: string): Promise<string[]> {
-    return Promise.resolve(this.#hub.channelTokens(channel));
-  }
-
-  presence(channel: string): Promise<Presence> {
-    return Promise.resolve(this.#hub.presence(channel));
-  }
-
-  census(): Promise<Census> {
-    const report = nodeReportOf(this.#nodeId, { hub: this.#hub, metrics: this.#metrics });
-    return Promise.resolve({
-      nodes: [report],
-      hub: this.#hub.snapshot(),
-      counters: countersOf(this.#metrics),
-    });
-  }
-
-  userConnections(user: string): Promise<number> {
-    return Promise.resolve(this.#hub.userConnections(user));
-  }
-
-  synced(): Promise<void> {
-    return Promise.resolve();
-  }
 }

@@ -6,7 +6,7 @@
  * writes. Pure bookkeeping: `RedisHistory` trims the streams.
  */
 
-import type { Position } from "../history.ts";
+import type { Position } from "./history.ts";
 import { keptCost, KeptQueue, type Queued } from "../kept_queue.ts";
 
 interface Record extends Queued, Position {

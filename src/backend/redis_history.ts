@@ -15,7 +15,7 @@ import {
   type KeptMessage,
   type Position,
   type Resume,
-} from "../history.ts";
+} from "./history.ts";
 import { randomEpochDigits } from "../epoch.ts";
 import { HistoryLedger } from "./history_ledger.ts";
 import type { RedisKeys } from "./keys.ts";

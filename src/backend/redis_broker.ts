@@ -14,12 +14,12 @@ import { isAdapterChannel } from "../channel.ts";
 import { CLOSE, renderFrame } from "../protocol.ts";
 import { type Broker, deliver, type PublishOptions, type PublishResult } from "./broker.ts";
 import { CatchUp } from "./catch_up.ts";
-import { ClusterUnavailableError } from "./errors.ts";
+import { BackendUnavailableError } from "./errors.ts";
 import type { RedisKeys } from "./keys.ts";
 import { PUBLISH_SCRIPT, type RedisHistory } from "./redis_history.ts";
 import type { RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
-import type { Position } from "../history.ts";
+import type { Position } from "./history.ts";
 import { randomEpochDigits } from "../epoch.ts";
 import { RedisScript, type ScriptCall } from "./redis_script.ts";
 
@@ -123,7 +123,7 @@ export class RedisBroker implements Broker {
   ): Promise<PublishResult> {
     // A node that cannot hear Redis would count its own subscribers and then miss the frame.
     const problem = this.#link.problems()[0];
-    if (problem !== undefined) throw new ClusterUnavailableError(problem);
+    if (problem !== undefined) throw new BackendUnavailableError("redis", problem);
     // An adapter's channels (a Pusher app's) have no history to resume from.
     if (this.#history !== null && !isAdapterChannel(channel)) {
       return await this.#publishKept(channel, payload, { ...this.#history, ...options });
@@ -148,7 +148,7 @@ export class RedisBroker implements Broker {
     payload: string,
   ): Promise<ReadonlyMap<string, PublishResult>> {
     const problem = this.#link.problems()[0];
-    if (problem !== undefined) throw new ClusterUnavailableError(problem);
+    if (problem !== undefined) throw new BackendUnavailableError("redis", problem);
     const distinct = [...new Set(channels)];
     // One script call per channel, all sent in one pipeline: one round trip. Not one script
     // or one MULTI over every channel: a channel's keys share a Redis Cluster slot (`{name}`),

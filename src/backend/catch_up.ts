@@ -7,7 +7,7 @@
  * `recovered: false`, rather than go on with a silent gap.
  */
 
-import type { KeptMessage, Position } from "../history.ts";
+import type { KeptMessage, Position } from "./history.ts";
 import type { Subscriber } from "../hub.ts";
 
 /** A message as Redis delivered it: its place, its frame, and the subscriber of this node that

@@ -1,15 +1,13 @@
 /**
  * @module
- * The broker carries each broadcast to every node that has subscribers of its channel. The
- * local one is today's single process: it keeps the message in the history (when it is on) and
- * hands the frame straight to the hub.
+ * The broker carries each broadcast to every node that has subscribers of its channel: the
+ * interface every backend implements (memory_broker.ts, redis_broker.ts), and the hand-over
+ * of a frame to this node's subscribers that every broker ends with.
  */
 
-import { isAdapterChannel } from "../channel.ts";
-import type { MemoryHistory, Position } from "../history.ts";
+import type { Position } from "./history.ts";
 import type { Hub, Subscriber } from "../hub.ts";
 import type { Metrics } from "../metrics.ts";
-import { renderFrame } from "../protocol.ts";
 
 /** What a publish did: who it reached, and where the message stands in the channel's history
  * (absent with history off). */
@@ -34,14 +32,14 @@ export interface Broker {
   /** Sends `payload` (JSON text) to every subscriber of `channel` on every node, rendering its
    * frame once (or not at all when nobody can receive it). `recipients` counts the connections
    * that took it (standalone), or that were subscribed across the cluster at the moment of the
-   * publish (cluster mode). Rejects with `ClusterUnavailableError` when it cannot reach the
+   * publish (cluster mode). Rejects with `BackendUnavailableError` when it cannot reach the
    * other nodes: then nothing was sent, unless Redis took the command and stopped answering
    * (a command timeout), when it may have gone out anyway. */
   publish(channel: string, payload: string, options?: PublishOptions): Promise<PublishResult>;
   /** Sends `payload` (JSON text) to each of `channels` as `publish` does to one, a name
    * given twice once: a subscriber of several gets one frame per channel, in the order of
    * `channels`. Resolves to each channel's result, in that order. In cluster mode every
-   * channel goes to Redis in one round trip; rejects with `ClusterUnavailableError` when it
+   * channel goes to Redis in one round trip; rejects with `BackendUnavailableError` when it
    * cannot reach the other nodes, and then nothing was sent. */
   publishMany(
     channels: readonly string[],
@@ -52,59 +50,6 @@ export interface Broker {
   name(name: string, subscriber: Subscriber): void;
   /** Forgets a name given by `name`. */
   unname(name: string): void;
-}
-
-/** The standalone broker: this process's hub is the whole server. */
-export class LocalBroker implements Broker {
-  readonly #hub: Hub;
-  readonly #metrics: Metrics;
-  readonly #history: MemoryHistory | null;
-  readonly #named = new Map<string, Subscriber>();
-
-  constructor(hub: Hub, metrics: Metrics, history: MemoryHistory | null = null) {
-    this.#hub = hub;
-    this.#metrics = metrics;
-    this.#history = history;
-  }
-
-  publish(channel: string, payload: string, options: PublishOptions = {}): Promise<PublishResult> {
-    return Promise.resolve(this.#publishNow(channel, payload, options));
-  }
-
-  publishMany(
-    channels: readonly string[],
-    payload: string,
-  ): Promise<ReadonlyMap<string, PublishResult>> {
-    const results = new Map<string, PublishResult>();
-    for (const channel of channels) {
-      if (!results.has(channel)) results.set(channel, this.#publishNow(channel, payload, {}));
-    }
-    return Promise.resolve(results);
-  }
-
-  name(name: string, subscriber: Subscriber): void {
-    this.#named.set(name, subscriber);
-  }
-
-  unname(name: string): void {
-    this.#named.delete(name);
-  }
-
-  #publishNow(channel: string, payload: string, options: PublishOptions): PublishResult {
-    // An adapter's channels (a Pusher app's) have no history to resume from.
-    const position = isAdapterChannel(channel)
-      ? undefined
-      : this.#history?.append(channel, payload, options.user ?? null);
-    const kept = position === undefined ? {} : { position };
-    // Nobody to send to: skip rendering the frame (up to --max-body-bytes of JSON).
-    if (this.#hub.memberCount(channel) === 0) return { recipients: 0, ...kept };
-    const offset = position?.offset;
-    const frame = renderFrame(channel, payload, offset, options.user);
-    const except = options.except ??
-      (options.exceptName === undefined ? undefined : this.#named.get(options.exceptName));
-    const recipients = deliver(this.#hub, this.#metrics, channel, frame, { offset, except });
-    return { recipients, ...kept };
-  }
 }
 
 /** Hands `frame` (the message at `offset`, with history on) to this node's subscribers of

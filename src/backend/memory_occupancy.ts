@@ -6,10 +6,11 @@
  */
 
 import type { Hub } from "../hub.ts";
-import type { EventSink } from "./events.ts";
+import type { EventSink } from "../webhooks/events.ts";
+import type { Occupancy } from "./occupancy.ts";
 
 /** Follows the hub's channels and tells `sink` when they become occupied or vacated. */
-export class LocalOccupancy implements Disposable {
+export class MemoryOccupancy implements Occupancy {
   readonly #hub: Hub;
   readonly #sink: EventSink;
   readonly #delayMs: number;

@@ -20,7 +20,7 @@ import {
   type Members,
   type MembersOptions,
   MemberTally,
-} from "../members.ts";
+} from "./members.ts";
 import { errorMessage } from "../text.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisClient, RedisLink } from "./redis_link.ts";

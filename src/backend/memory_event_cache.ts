@@ -1,19 +1,9 @@
 /**
  * @module
- * The last frame sent on each of some channels (a Pusher app's `cache-` channels), kept for a
- * while so that a new subscriber gets it: the interface, and a standalone server's in memory.
- * `RedisEventCache` (redis_event_cache.ts) keeps it for the cluster. Knows nothing of the wire.
+ * A standalone server's event cache, in memory.
  */
 
-/** The last frame of channels, across the cluster. */
-export interface EventCache {
-  /** Keeps `frame` as `channel`'s last, for `ttlMs`. Rejects with `ClusterUnavailableError`
-   * when it cannot be written. */
-  set(channel: string, frame: string, ttlMs: number): Promise<void>;
-  /** `channel`'s last frame, or null when it has none (any more). Rejects with
-   * `ClusterUnavailableError` when it cannot be read. */
-  get(channel: string): Promise<string | null>;
-}
+import type { EventCache } from "./event_cache.ts";
 
 /** How many writes between two sweeps of the expired frames. */
 const SWEEP_EVERY = 1000;

@@ -9,7 +9,7 @@
 import { type Block, decodeBlock, encodeBlock, isBlockOver } from "../blocks.ts";
 import type { Hub } from "../hub.ts";
 import { CLOSE } from "../protocol.ts";
-import type { UserControl } from "../users.ts";
+import type { UserControl } from "./users.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { Membership } from "./membership.ts";
 import type { RedisLink } from "./redis_link.ts";

@@ -22,7 +22,7 @@
 
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../text.ts";
-import { ClusterUnavailableError } from "./errors.ts";
+import { BackendUnavailableError } from "./errors.ts";
 import {
   type RedisClient,
   RedisConnection,
@@ -152,13 +152,13 @@ export class RedisLink implements AsyncDisposable {
   }
 
   /** Runs `command` on the command connection; any failure becomes a
-   * `ClusterUnavailableError`. */
+   * `BackendUnavailableError`. */
   async run<T>(
     command: (redis: RedisClient) => Promise<T>,
     { replicated = false }: RunOptions = {},
   ): Promise<T> {
     const client = this.#commands.client;
-    if (client === null) throw new ClusterUnavailableError(this.#lastError);
+    if (client === null) throw new BackendUnavailableError("redis", this.#lastError);
     // The client's own timeout ends once a command is written: a Redis that stopped
     // answering (paused, or cut off without a reset) would keep the caller waiting.
     const { commandTimeoutMs } = this.#options;
@@ -177,7 +177,7 @@ export class RedisLink implements AsyncDisposable {
       const message = this.#redact(errorMessage(error));
       if (error instanceof CommandTimeout) this.#onStuck(message);
       if (NOT_MASTER.test(errorMessage(error))) this.#onNotMaster(client, error);
-      throw new ClusterUnavailableError(message, { cause: error });
+      throw new BackendUnavailableError("redis", message, { cause: error });
     } finally {
       clearTimeout(timer);
     }
@@ -317,7 +317,10 @@ export class RedisLink implements AsyncDisposable {
   async #untilReplicated(client: RedisClient): Promise<void> {
     const waitMs = Math.floor(this.#options.commandTimeoutMs / 2);
     if (await client.wait(1, waitMs) < 1) {
-      throw new ClusterUnavailableError(`no replica acknowledged the write within ${waitMs} ms`);
+      throw new BackendUnavailableError(
+        "redis",
+        `no replica acknowledged the write within ${waitMs} ms`,
+      );
     }
   }
 
