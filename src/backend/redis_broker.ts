@@ -22,6 +22,7 @@ import type { RedisMembership } from "./redis_membership.ts";
 import type { Position } from "./history.ts";
 import { randomEpochDigits } from "../epoch.ts";
 import { RedisScript, type ScriptCall } from "./redis_script.ts";
+import BROKER_FANOUT_LUA from "./lua/broker_fanout.lua" with { type: "text" };
 
 /** History options of a broker that keeps messages. */
 export interface BrokerHistory {
@@ -34,13 +35,7 @@ export interface BrokerHistory {
  * from Redis so that it can be left out; a message that never comes back is forgotten then. */
 const EXCEPT_MS = 30_000;
 
-/** KEYS: the channel's node counts. ARGV: pub/sub channel, frame. Returns the counts as a flat
- * list. The MULTI of `publish` as one call, so that calls for many channels can share a
- * pipeline and each still counts at the moment of its publish. */
-const FANOUT_SCRIPT = new RedisScript(`
-redis.call('PUBLISH', ARGV[1], ARGV[2])
-return redis.call('HGETALL', KEYS[1])
-`);
+const FANOUT_SCRIPT = new RedisScript(BROKER_FANOUT_LUA);
 
 /** Publishes through Redis and delivers what Redis sends to this node's hub. */
 export class RedisBroker implements Broker {

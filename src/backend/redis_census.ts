@@ -11,6 +11,7 @@ import type { RedisKeys } from "./keys.ts";
 import { countersOf, type NodeReport } from "./membership.ts";
 import type { RedisClient } from "./redis_link.ts";
 import { RedisScript } from "./redis_script.ts";
+import CENSUS_LUA from "./lua/census.lua" with { type: "text" };
 
 /** What a connection's mirror entry holds: its token (null while anonymous), channels, and
  * user (absent when its token names none). */
@@ -25,21 +26,7 @@ export interface NodeReading {
   readonly entries: readonly MirrorEntry[];
 }
 
-// KEYS: nodes. ARGV: this node's id, then the text before and after a node's id in its
-// connections key and in its counters key. Returns each other node live now by Redis's clock
-// as {id, mirror entries, report or nil}.
-const CENSUS_SCRIPT = new RedisScript(`
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local nodes = {}
-for _, node in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ms, '+inf')) do
-  if node ~= ARGV[1] then
-    local entries = redis.call('HVALS', ARGV[2] .. node .. ARGV[3])
-    nodes[#nodes + 1] = {node, entries, redis.call('GET', ARGV[4] .. node .. ARGV[5])}
-  end
-end
-return nodes
-`);
+const CENSUS_SCRIPT = new RedisScript(CENSUS_LUA);
 
 /** Every live node but `nodeId`, read in one script. A live node without a report this
  * version can read is left out, its connections with it. */

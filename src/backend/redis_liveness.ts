@@ -13,30 +13,12 @@ import type { RedisKeys } from "./keys.ts";
 import type { NodeReport } from "./membership.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisScript } from "./redis_script.ts";
+import LIVENESS_HEARTBEAT_LUA from "./lua/liveness_heartbeat.lua" with { type: "text" };
+import LIVENESS_REAP_LUA from "./lua/liveness_reap.lua" with { type: "text" };
 
-// KEYS: nodes, the node's report. ARGV: node id, ms until it expires, its report, ms until
-// the report expires. The report is in place whenever the node is live. Returns [was it new
-// (1/0), dead ids].
-const HEARTBEAT_SCRIPT = new RedisScript(`
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-local added = redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
-return {added, redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ms)}
-`);
+const HEARTBEAT_SCRIPT = new RedisScript(LIVENESS_HEARTBEAT_LUA);
 
-// KEYS: nodes, the dead node's connections and counters, then its channels' node hashes.
-// ARGV: the dead node's id. Removes it only if it is still expired (it may be back).
-const REAP_SCRIPT = new RedisScript(`
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) >= ms then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3])
-for i = 4, #KEYS do redis.call('HDEL', KEYS[i], ARGV[1]) end
-redis.call('ZREM', KEYS[1], ARGV[1])
-return 1
-`);
+const REAP_SCRIPT = new RedisScript(LIVENESS_REAP_LUA);
 
 /** Options of `NodeLiveness`. */
 export interface LivenessOptions {

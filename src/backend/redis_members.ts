@@ -26,111 +26,15 @@ import type { RedisKeys } from "./keys.ts";
 import type { RedisClient, RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
 import { RedisScript } from "./redis_script.ts";
+import MEMBERS_SYNC_LUA from "./lua/members_sync.lua" with { type: "text" };
+import MEMBERS_LIST_LUA from "./lua/members_list.lua" with { type: "text" };
+import MEMBERS_SWEEP_LUA from "./lua/members_sweep.lua" with { type: "text" };
 
-// KEYS: the channel's members, this node's members of it, the pending lefts, this node's
-// channels with members, the nodes with members, the live nodes, the channel's infos. ARGV:
-// node id, channel, its pub/sub channel, leave delay (ms), then for each user: '+' (in) or '-'
-// (out), the user, their joined frame (with the joiner's mark), their pending left (see the
-// sweep), their info ('' for none). Returns the users who joined the cluster, or -1, writing
-// nothing, when this node is not live (it was reaped, or Redis lost its data): it writes all
-// again once it is.
-const SYNC_SCRIPT = new RedisScript(`
-if not redis.call('ZSCORE', KEYS[6], ARGV[1]) then return -1 end
-local clock = redis.call('TIME')
-local due = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + tonumber(ARGV[4])
-local joined = {}
-for i = 5, #ARGV, 5 do
-  local user, left, info = ARGV[i + 1], ARGV[i + 3], ARGV[i + 4]
-  if ARGV[i] == '+' then
-    if redis.call('HSET', KEYS[2], user, left) == 1 then
-      local nodes = redis.call('HGET', KEYS[1], user)
-      redis.call('HINCRBY', KEYS[1], user, 1)
-      if not nodes then
-        redis.call('PUBLISH', ARGV[3], ARGV[i + 2])
-        joined[#joined + 1] = user
-      elseif nodes == '0' then
-        redis.call('ZREM', KEYS[3], left)
-      end
-      if info ~= '' then
-        if not nodes then redis.call('HSET', KEYS[7], user, info)
-        else redis.call('HSETNX', KEYS[7], user, info) end
-      end
-    end
-  elseif redis.call('HDEL', KEYS[2], user) == 1 then
-    if redis.call('HINCRBY', KEYS[1], user, -1) <= 0 then
-      redis.call('HSET', KEYS[1], user, 0)
-      redis.call('ZADD', KEYS[3], due, left)
-    end
-  end
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('SADD', KEYS[4], ARGV[2])
-  redis.call('SADD', KEYS[5], ARGV[1])
-else
-  redis.call('SREM', KEYS[4], ARGV[2])
-end
-return joined
-`);
+const SYNC_SCRIPT = new RedisScript(MEMBERS_SYNC_LUA);
 
-// KEYS: the channel's members, its infos. ARGV: the most to list, '1' to read their infos.
-// Returns [how many, users listed..., their infos...].
-const LIST_SCRIPT = new RedisScript(`
-local users = redis.call('HKEYS', KEYS[1])
-local listed = {#users}
-local n = math.min(#users, tonumber(ARGV[1]))
-for i = 1, n do listed[i + 1] = users[i] end
-if ARGV[2] == '1' and n > 0 then
-  local infos = redis.call('HMGET', KEYS[2], unpack(listed, 2, n + 1))
-  for i = 1, n do listed[n + 1 + i] = infos[i] or '' end
-end
-return listed
-`);
+const LIST_SCRIPT = new RedisScript(MEMBERS_LIST_LUA);
 
-// KEYS: the pending lefts, the nodes with members, the live nodes. ARGV: the key prefix, leave
-// delay (ms), the most lefts to send, the members' kind (see RedisKeys.memberChannels). Reaps the members of every node gone from the live nodes
-// (they are going, as if their connections had closed now), then publishes the due lefts of
-// the users still gone. A pending left is the JSON of {"channel", "user", "frame"}: the hub's
-// channel, the user, and the frame to publish. Returns the nodes reaped and the lefts sent.
-const SWEEP_SCRIPT = new RedisScript(`
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local prefix = ARGV[1]
-local reaped = {}
-for _, node in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if not redis.call('ZSCORE', KEYS[3], node) then
-    local channels = prefix .. ':node:{' .. node .. '}:members' .. ARGV[4]
-    for _, channel in ipairs(redis.call('SMEMBERS', channels)) do
-      local members = prefix .. ':{' .. channel .. '}:members'
-      local users = prefix .. ':{' .. channel .. '}:users:' .. node
-      local mine = redis.call('HGETALL', users)
-      for i = 1, #mine, 2 do
-        if redis.call('HINCRBY', members, mine[i], -1) <= 0 then
-          redis.call('HSET', members, mine[i], 0)
-          redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), mine[i + 1])
-        end
-      end
-      redis.call('DEL', users)
-    end
-    redis.call('DEL', channels)
-    redis.call('SREM', KEYS[2], node)
-    reaped[#reaped + 1] = node
-  end
-end
-local sent = {}
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
-for _, left in ipairs(due) do
-  redis.call('ZREM', KEYS[1], left)
-  local pending = cjson.decode(left)
-  local members = prefix .. ':{' .. pending.channel .. '}:members'
-  if redis.call('HGET', members, pending.user) == '0' then
-    redis.call('HDEL', members, pending.user)
-    redis.call('HDEL', prefix .. ':{' .. pending.channel .. '}:infos', pending.user)
-    redis.call('PUBLISH', prefix .. ':' .. pending.channel, pending.frame)
-    sent[#sent + 1] = left
-  end
-end
-return {reaped, sent}
-`);
+const SWEEP_SCRIPT = new RedisScript(MEMBERS_SWEEP_LUA);
 
 /** The most `left` events one sweep sends; the rest wait for the next. */
 const MAX_LEFT_PER_SWEEP = 1000;

@@ -18,34 +18,12 @@ import type { Occupancy } from "./occupancy.ts";
 import type { RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
 import { RedisScript } from "./redis_script.ts";
+import OCCUPANCY_CROSSED_LUA from "./lua/occupancy_crossed.lua" with { type: "text" };
+import OCCUPANCY_SWEEP_LUA from "./lua/occupancy_sweep.lua" with { type: "text" };
 
-// KEYS: the channel's node counts, its occupied flag, the pending vacates. ARGV: channel, when
-// a vacate would be due (ms). Returns 1 when this call made the channel occupied.
-const CROSSED_SCRIPT = new RedisScript(`
-local total = 0
-for _, count in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(count) end
-if total > 0 then
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  return redis.call('SETNX', KEYS[2], 1)
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1]) end
-return 0
-`);
+const CROSSED_SCRIPT = new RedisScript(OCCUPANCY_CROSSED_LUA);
 
-// KEYS: the pending vacates. ARGV: now (ms), the key prefix. Returns the channels this call
-// found vacated: due, still empty, and announced occupied.
-const SWEEP_SCRIPT = new RedisScript(`
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local vacated = {}
-for _, channel in ipairs(due) do
-  redis.call('ZREM', KEYS[1], channel)
-  local tag = ARGV[2] .. ':{' .. channel .. '}'
-  if #redis.call('HVALS', tag .. ':nodes') == 0 and redis.call('DEL', tag .. ':occupied') == 1 then
-    vacated[#vacated + 1] = channel
-  end
-end
-return vacated
-`);
+const SWEEP_SCRIPT = new RedisScript(OCCUPANCY_SWEEP_LUA);
 
 /** Options of `RedisOccupancy`. */
 export interface RedisOccupancyOptions {

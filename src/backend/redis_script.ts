@@ -2,7 +2,8 @@
  * @module
  * A Lua script sent to Redis once and then called by its SHA-1 (EVALSHA), falling back to
  * EVAL when Redis does not know it (a restart flushes the script cache). Several calls can go
- * together, in one pipeline.
+ * together, in one pipeline. The scripts' sources are the `.lua` files of `lua/`, imported as
+ * text; the keys they touch are named in keys.ts.
  */
 
 import { createHash } from "node:crypto";
@@ -19,7 +20,9 @@ export class RedisScript {
   readonly #source: string;
   readonly #sha: string;
 
-  constructor(source: string) {
+  /** One script made of `sources` in order: shared functions first, then the body. */
+  constructor(...sources: string[]) {
+    const source = sources.join("\n");
     this.#source = source;
     this.#sha = createHash("sha1").update(source).digest("hex");
   }

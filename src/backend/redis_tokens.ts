@@ -13,64 +13,16 @@ import { type RevocationListener, type TokenRegistry } from "./tokens.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisScript } from "./redis_script.ts";
+import TOKENS_UNINDEX_LUA from "./lua/tokens_unindex.lua" with { type: "text" };
+import TOKENS_REVOKE_LUA from "./lua/tokens_revoke.lua" with { type: "text" };
+import TOKENS_PROVIDE_LUA from "./lua/tokens_provide.lua" with { type: "text" };
+import TOKENS_VALID_LUA from "./lua/tokens_valid.lua" with { type: "text" };
 
-// Removes a token from the set of its user's tokens, given its grant's JSON (or false) and what
-// comes before and after the user in that set's key.
-const UNINDEX = `
-local function unindex(grant, token, before, after)
-  if not grant then return end
-  local ok, decoded = pcall(cjson.decode, grant)
-  if ok and type(decoded) == 'table' and type(decoded.user) == 'string' then
-    redis.call('SREM', before .. decoded.user .. after, token)
-  end
-end
-`;
+const REVOKE_SCRIPT = new RedisScript(TOKENS_UNINDEX_LUA, TOKENS_REVOKE_LUA);
 
-// KEYS: tokens, provided, revoked, grants, expiring. ARGV: token, now (ms), how long a
-// revocation of a minted token is remembered (ms), pub/sub channel of revocations, what comes
-// before and after a user in the key of their tokens.
-const REVOKE_SCRIPT = new RedisScript(`${UNINDEX}
-local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-unindex(redis.call('HGET', KEYS[4], ARGV[1]), ARGV[1], ARGV[5], ARGV[6])
-redis.call('HDEL', KEYS[4], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-local score = ARGV[2]
-if redis.call('SREM', KEYS[2], ARGV[1]) == 1 then score = '+inf' end
-redis.call('ZADD', KEYS[3], score, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[2]) - tonumber(ARGV[3])))
-redis.call('PUBLISH', ARGV[4], ARGV[1])
-return removed
-`);
+const PROVIDE_SCRIPT = new RedisScript(TOKENS_PROVIDE_LUA);
 
-// KEYS: tokens, provided, revoked, grants. ARGV: now (ms), the open grant, then the tokens.
-// Returns how many joined.
-const PROVIDE_SCRIPT = new RedisScript(`
-local added = 0
-for i = 3, #ARGV do
-  if redis.call('ZSCORE', KEYS[3], ARGV[i]) == false then
-    redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[i])
-    redis.call('HSETNX', KEYS[4], ARGV[i], ARGV[2])
-    redis.call('SADD', KEYS[2], ARGV[i])
-    added = added + 1
-  end
-end
-return added
-`);
-
-// KEYS: tokens, grants, expiring. ARGV: now (Unix seconds), 'count' or 'list', what comes
-// before and after a user in the key of their tokens. Drops the expired tokens first, then
-// counts or lists the rest.
-const VALID_SCRIPT = new RedisScript(`${UNINDEX}
-local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])
-for _, token in ipairs(expired) do
-  redis.call('ZREM', KEYS[1], token)
-  unindex(redis.call('HGET', KEYS[2], token), token, ARGV[3], ARGV[4])
-  redis.call('HDEL', KEYS[2], token)
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])
-if ARGV[2] == 'count' then return redis.call('ZCARD', KEYS[1]) end
-return redis.call('ZRANGE', KEYS[1], 0, -1)
-`);
+const VALID_SCRIPT = new RedisScript(TOKENS_UNINDEX_LUA, TOKENS_VALID_LUA);
 
 /** How long a revoked minted token is remembered, so that a node which missed the revocation
  * while cut off from Redis still closes its connections when it is back. */
