@@ -9,6 +9,10 @@
  */
 
 /** A proxy listening on a free loopback port. */
+/** A (P|S)SUBSCRIBE command as RESP writes it: the command's own bulk string, not the word
+ * anywhere (a script's comments may say "subscribers"). */
+const SUBSCRIBE_COMMAND = /\$(9|10)\r\n[ps]?subscribe\r\n/i;
+
 export interface TcpProxy extends AsyncDisposable {
   readonly port: number;
   /** From now on, drops what the server sends to every connection that has subscribed so
@@ -112,7 +116,9 @@ async function pump(
       const read = await from.read(buffer);
       if (read === null) break;
       const chunk = buffer.subarray(0, read);
-      if (direction === "up" && /subscribe/i.test(decoder.decode(chunk))) pair.hasSubscribed = true;
+      if (direction === "up" && SUBSCRIBE_COMMAND.test(decoder.decode(chunk))) {
+        pair.hasSubscribed = true;
+      }
       if (direction === "down" && pair.isWedged) continue;
       if (direction === "down") await replies.held;
       let written = 0;
