@@ -198,7 +198,7 @@ Deno.test("a node that shuts down leaves the counts at once", async () => {
   await b.shutdown();
   assert.equal((await onB.closed).code, 1001);
   assert.deepEqual((await broadcastThrough(a, "news", 1, true)).body, { recipients: 0 });
-  assert.equal(await redis.cli("EXISTS", "boreas:node:{b}:connections"), "0");
+  assert.equal(await redis.cli("EXISTS", "boreas:{nodes}:b:connections"), "0");
   assert.deepEqual((await getJson(a, "/stats") as { nodes: string[] }).nodes, ["a"]);
   assert.deepEqual(
     (await getJson(a, "/nodes/") as { nodes: { id: string }[] }).nodes.map(

@@ -222,10 +222,10 @@ Deno.test("cluster: across a Redis restart that loses its data, the subscriber i
   const release = proxy.hold();
   await redis.kill();
   await redis.start();
-  await redis.cli("ZADD", "boreas:tokens", "1", token);
+  await redis.cli("ZADD", "boreas:{tokens}", "1", token);
   await redis.cli(
     "HSET",
-    "boreas:tokens:grants",
+    "boreas:{tokens}:grants",
     token,
     '{"channels": null, "expires_at": null, "user": null}',
   );

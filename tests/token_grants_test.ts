@@ -182,7 +182,7 @@ Deno.test("cluster: a token whose grant is missing in Redis is refused, not open
   await using redis = await startRedis();
   await using a = await startNode(redis.url, "a");
   const { token } = await mint(a, { channels: ["room"] });
-  await redis.cli("DEL", "boreas:tokens:grants");
+  await redis.cli("DEL", "boreas:{tokens}:grants");
   await using client = await TestClient.connect(a.wsUrl);
   assert.deepEqual(await client.request({ access_token: token }), {
     ref: 1,

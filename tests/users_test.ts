@@ -297,7 +297,7 @@ Deno.test("cluster: a blocked user's JWT let in while Redis is down is closed on
 Deno.test("cluster: the set of a user's tokens in Redis loses those revoked and expired", async () => {
   await using redis = await startRedis();
   await using a = await startNode(redis.url, "a");
-  const index = "boreas:user:{ivan}:tokens";
+  const index = "boreas:{tokens}:user:ivan";
   const kept = await mintFor(a, "ivan");
   const revoked = await mintFor(a, "ivan");
   await call(a, "POST", "/token/", { body: '{"user": "ivan", "ttl": 1}' });

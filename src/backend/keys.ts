@@ -1,8 +1,10 @@
 /**
  * @module
  * The names of every Redis key and pub/sub channel a cluster uses, all starting with its
- * `--redis-prefix`. A Boreas channel's keys carry its name as a hash tag (`{name}`), so that
- * they fall in one Redis Cluster slot. Pure.
+ * `--redis-prefix`: the one place their shapes are defined. Keys that one script or MULTI
+ * touches together share a hash tag, so that they fall in one Redis Cluster slot: a Boreas
+ * channel's keys carry its name (`{name}`), the tokens' keys `{tokens}`, and the live nodes'
+ * records `{nodes}`. Pure.
  */
 
 /** Key and channel names for one cluster prefix. */
@@ -16,33 +18,33 @@ export class RedisKeys {
 
   /** Sorted set of live nodes, scored by the Redis time (ms) each expires at. */
   get nodes(): string {
-    return `${this.#prefix}:nodes`;
+    return `${this.#prefix}:{nodes}`;
   }
 
   /** Sorted set of the tokens that may authenticate, scored by when they were added (ms). */
   get tokens(): string {
-    return `${this.#prefix}:tokens`;
+    return `${this.#prefix}:{tokens}`;
   }
 
   /** Set of the tokens that came from a `--tokens-file` or `--tokens-url`. */
   get providedTokens(): string {
-    return `${this.#prefix}:tokens:provided`;
+    return `${this.#prefix}:{tokens}:provided`;
   }
 
   /** Hash of token → its grant's JSON, for tokens minted with grants. */
   get tokenGrants(): string {
-    return `${this.#prefix}:tokens:grants`;
+    return `${this.#prefix}:{tokens}:grants`;
   }
 
   /** Sorted set of the tokens that expire, scored by when (Unix seconds). */
   get expiringTokens(): string {
-    return `${this.#prefix}:tokens:expiring`;
+    return `${this.#prefix}:{tokens}:expiring`;
   }
 
   /** Sorted set of revoked tokens, scored by revocation time (ms); provider tokens score
    * `+inf` and stay, so that a node restarting with the same file cannot bring them back. */
   get revokedTokens(): string {
-    return `${this.#prefix}:tokens:revoked`;
+    return `${this.#prefix}:{tokens}:revoked`;
   }
 
   /** Hash of node id → how many of that node's connections joined `channel`. */
@@ -68,6 +70,32 @@ export class RedisKeys {
     return `${this.#prefix}:history:began`;
   }
 
+  /** The token keys of Boreas 0.1, before they shared the `{tokens}` slot, each with the key
+   * that replaced it: a node renames those it finds (see redis_key_migration.ts). */
+  get legacyTokenKeys(): ReadonlyArray<readonly [legacy: string, current: string]> {
+    const p = this.#prefix;
+    return [
+      [`${p}:tokens`, this.tokens],
+      [`${p}:tokens:provided`, this.providedTokens],
+      [`${p}:tokens:grants`, this.tokenGrants],
+      [`${p}:tokens:expiring`, this.expiringTokens],
+      [`${p}:tokens:revoked`, this.revokedTokens],
+    ];
+  }
+
+  /** The `SCAN` pattern of Boreas 0.1's sets of a user's tokens, and the user a key of it
+   * names (null for another key). */
+  get legacyUserTokens(): { pattern: string; userOf: (key: string) => string | null } {
+    const [before, after] = [`${this.#prefix}:user:{`, "}:tokens"];
+    return {
+      pattern: `${before}*${after}`,
+      userOf: (key) =>
+        key.startsWith(before) && key.endsWith(after)
+          ? key.slice(before.length, key.length - after.length)
+          : null,
+    };
+  }
+
   /** Set of the tokens whose grant names `user` (some may have expired or been revoked since:
    * they are removed as that is noticed). */
   userTokens(user: string): string {
@@ -76,9 +104,10 @@ export class RedisKeys {
   }
 
   /** What comes before and after the user in `userTokens(user)`, for the scripts that find
-   * the user in a token's grant. */
+   * the user in a token's grant. The user's set shares the tokens' slot, so that it changes in
+   * the same script as the token. */
   get userTokensAround(): readonly [before: string, after: string] {
-    return [`${this.#prefix}:user:{`, "}:tokens"];
+    return [`${this.#prefix}:{tokens}:user:`, ""];
   }
 
   /** String holding `user`'s block (`{"expires_at": N | null}`) while it lasts: it expires with
@@ -141,13 +170,13 @@ export class RedisKeys {
 
   /** Hash of connection id → `[token, [channels]]` for every open connection of `node`. */
   nodeConnections(node: string): string {
-    return `${this.#prefix}:node:{${node}}:connections`;
+    return `${this.#prefix}:{nodes}:${node}:connections`;
   }
 
   /** JSON of `node`'s report (its connections, channels and counters), rewritten at each of
    * its heartbeats. */
   nodeCounters(node: string): string {
-    return `${this.#prefix}:node:{${node}}:counters`;
+    return `${this.#prefix}:{nodes}:${node}:counters`;
   }
 
   /** The pub/sub channel carrying `channel`'s broadcasts, as `PUBSUB CHANNELS` shows it. */

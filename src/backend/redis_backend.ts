@@ -36,7 +36,7 @@ export function redisBackend(
     logger,
   });
   const tokens = new RedisTokenRegistry(link, keys);
-  provideOnConnect(tokens, link, { tokens: [...deps.tokens], logger });
+  provideOnConnect(tokens, link, { keys, tokens: [...deps.tokens], logger });
   const membership = new RedisMembership(link, keys, {
     hub,
     metrics,

@@ -93,14 +93,17 @@ export class NodeLiveness {
     const keys = this.#keys;
     const channels = await this.#options.channelsOf(node);
     const reaped = await this.#link.run((redis) =>
-      REAP_SCRIPT.run(redis, [
-        keys.nodes,
-        keys.nodeConnections(node),
-        keys.nodeCounters(node),
-        ...[...channels].map((channel) => keys.channelNodes(channel)),
-      ], [node])
+      REAP_SCRIPT.run(redis, [keys.nodes, keys.nodeConnections(node), keys.nodeCounters(node)], [
+        node,
+      ])
     );
     if (reaped !== 1) return;
+    // Each channel's counts are in the channel's own slot, so they go after the node, one
+    // command each. A node back within these few milliseconds rewrites its counts anyway: it
+    // finds itself forgotten at its next heartbeat.
+    await this.#link.run((redis) =>
+      Promise.all([...channels].map((channel) => redis.hDel(keys.channelNodes(channel), node)))
+    );
     this.#options.logger.info("forgot a node that stopped", { node });
     this.#options.onReaped?.(channels);
   }

@@ -12,6 +12,7 @@ import { mintToken } from "../tokens.ts";
 import { type RevocationListener, type TokenRegistry } from "./tokens.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisLink } from "./redis_link.ts";
+import { migrateTokenKeys } from "./redis_key_migration.ts";
 import { RedisScript } from "./redis_script.ts";
 import TOKENS_UNINDEX_LUA from "./lua/tokens_unindex.lua" with { type: "text" };
 import TOKENS_REVOKE_LUA from "./lua/tokens_revoke.lua" with { type: "text" };
@@ -205,24 +206,26 @@ export class RedisTokenRegistry implements TokenRegistry {
   }
 }
 
-/** Loads the provider's tokens into the cluster once Redis answers, retrying on each
- * reconnect until it has worked once. */
+/** Each time Redis answers: first renames what Boreas 0.1 left (`migrateTokenKeys`), then loads
+ * the provider's tokens into the cluster, retrying on each reconnect until that has worked
+ * once. */
 export function provideOnConnect(
   registry: RedisTokenRegistry,
   link: RedisLink,
-  { tokens, logger }: { tokens: readonly string[]; logger: Logger },
+  { keys, tokens, logger }: { keys: RedisKeys; tokens: readonly string[]; logger: Logger },
 ): void {
-  if (tokens.length === 0) return;
-  let isDone = false;
-  const provide = async () => {
-    if (isDone) return;
+  let isProvided = tokens.length === 0;
+  const onReady = async () => {
+    const renamed = await link.run((redis) => migrateTokenKeys(redis, keys));
+    if (renamed > 0) logger.info("renamed the token keys of Boreas 0.1", { keys: renamed });
+    if (isProvided) return;
     const added = await registry.provide(tokens);
-    isDone = true;
+    isProvided = true;
     logger.info("provider tokens joined the cluster", {
       tokens: tokens.length,
       refusedAsRevoked: tokens.length - added,
     });
   };
-  link.onReady(provide);
-  if (link.isReady) provide().catch(() => {});
+  link.onReady(onReady);
+  if (link.isReady) onReady().catch(() => {});
 }
