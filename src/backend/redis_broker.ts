@@ -182,7 +182,7 @@ export class RedisBroker implements Broker {
   #keptCall(
     channel: string,
     payload: string,
-    { size, ttlMs, user, except }: BrokerHistory & PublishOptions,
+    { size, ttlMs, user, except, exceptName }: BrokerHistory & PublishOptions,
   ): ScriptCall {
     const keys = this.#keys;
     return {
@@ -195,7 +195,7 @@ export class RedisBroker implements Broker {
         keys.broadcastChannel(channel),
         JSON.stringify(channel),
         user === undefined || user === null ? "" : JSON.stringify(user),
-        this.#mark(except),
+        this.#mark(except, exceptName),
       ],
     };
   }
