@@ -77,7 +77,7 @@ export function redisBackend(
     hub,
     membership,
     sink: deps.events,
-    options: { prefix: config.redisPrefix, delayMs: config.webhookVacateDelay * 1000, logger },
+    options: { delayMs: config.webhookVacateDelay * 1000, logger },
   });
   const users = new RedisUsers(link, keys, { hub, membership });
   const sweeper = sweepTokens(tokens);

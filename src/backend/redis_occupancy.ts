@@ -15,19 +15,21 @@ import { errorMessage } from "../text.ts";
 import type { EventSink } from "../webhooks/events.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { Occupancy } from "./occupancy.ts";
-import type { RedisLink } from "./redis_link.ts";
+import type { RedisClient, RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
 import { RedisScript } from "./redis_script.ts";
 import OCCUPANCY_CROSSED_LUA from "./lua/occupancy_crossed.lua" with { type: "text" };
-import OCCUPANCY_SWEEP_LUA from "./lua/occupancy_sweep.lua" with { type: "text" };
+import OCCUPANCY_UNLIST_LUA from "./lua/occupancy_unlist.lua" with { type: "text" };
+import OCCUPANCY_VACATE_LUA from "./lua/occupancy_vacate.lua" with { type: "text" };
 
 const CROSSED_SCRIPT = new RedisScript(OCCUPANCY_CROSSED_LUA);
 
-const SWEEP_SCRIPT = new RedisScript(OCCUPANCY_SWEEP_LUA);
+const VACATE_SCRIPT = new RedisScript(OCCUPANCY_VACATE_LUA);
+
+const UNLIST_SCRIPT = new RedisScript(OCCUPANCY_UNLIST_LUA);
 
 /** Options of `RedisOccupancy`. */
 export interface RedisOccupancyOptions {
-  readonly prefix: string;
   readonly delayMs: number;
   readonly logger: Logger;
 }
@@ -92,15 +94,20 @@ export class RedisOccupancy implements Occupancy {
     const keys = this.#keys;
     const due = Date.now() + this.#options.delayMs;
     try {
+      // Each channel in its own slot; the pending vacates are listed apart, in theirs.
       const answers = await this.#link.run((redis) =>
-        Promise.all(channels.map((channel) =>
-          CROSSED_SCRIPT.run(redis, [
-            keys.channelNodes(channel),
-            keys.occupied(channel),
-            keys.vacating,
-          ], [channel, due])
-        ))
+        Promise.all(
+          channels.map((channel) =>
+            CROSSED_SCRIPT.run(redis, [keys.channelNodes(channel), keys.occupied(channel)], [due])
+          ),
+        )
       );
+      const pending = channels.filter((_, i) => answers[i] === 2);
+      if (pending.length > 0) {
+        await this.#link.run((redis) =>
+          redis.zAdd(keys.vacating, pending.map((channel) => ({ score: due, value: channel })))
+        );
+      }
       channels.forEach((channel, i) => {
         if (answers[i] === 1) this.#sink.emit({ type: "channel.occupied", channel });
       });
@@ -122,13 +129,38 @@ export class RedisOccupancy implements Occupancy {
   async #sweep(): Promise<void> {
     if (!this.#link.isReady) return;
     try {
-      const vacated = await this.#link.run((redis) =>
-        SWEEP_SCRIPT.run(redis, [this.#keys.vacating], [Date.now(), this.#options.prefix])
-      ) as string[];
+      const vacated = await this.#link.run((redis) => this.#vacateDue(redis));
       for (const channel of vacated) this.#sink.emit({ type: "channel.vacated", channel });
     } catch {
       // Swept again at the next tick.
     }
+  }
+
+  /** Vacates the listed channels whose vacate is due and which are still empty; resolves to
+   * those this node vacated (another node sweeping at once vacates the others). */
+  async #vacateDue(redis: RedisClient): Promise<string[]> {
+    const keys = this.#keys;
+    const now = Date.now();
+    const due = await redis.zRangeByScoreWithScores(keys.vacating, "-inf", now);
+    if (due.length === 0) return [];
+    const answers = await Promise.all(
+      due.map(({ value: channel }) =>
+        VACATE_SCRIPT.run(redis, [keys.channelNodes(channel), keys.occupied(channel)], [now])
+      ),
+    ) as number[];
+    const later = due.flatMap(({ value }, i) =>
+      answers[i]! > 1 ? [{ score: answers[i]!, value }] : []
+    );
+    if (later.length > 0) await redis.zAdd(keys.vacating, later);
+    const done = due.filter((_, i) => answers[i]! <= 1);
+    if (done.length > 0) {
+      await UNLIST_SCRIPT.run(
+        redis,
+        [keys.vacating],
+        done.flatMap(({ value, score }) => [value, String(score)]),
+      );
+    }
+    return due.flatMap(({ value }, i) => answers[i] === 1 ? [value] : []);
   }
 
   /** Stops following the hub and sweeping; `check()` still works, for the node's last
