@@ -12,7 +12,9 @@ if total > 0 then
   redis.call('SET', KEYS[2], '0')
   return 0
 end
-if redis.call('GET', KEYS[2]) == '0' then
+local flag = redis.call('GET', KEYS[2])
+-- '1': the flag as Boreas 0.1 set it, occupied.
+if flag == '0' or flag == '1' then
   redis.call('SET', KEYS[2], ARGV[1])
   return 2
 end
