@@ -285,12 +285,17 @@ export class RedisMembership implements Membership, AsyncDisposable {
           multi.hSet(mirror, id, JSON.stringify(entry));
         }
       }
-      for (const channel of channels) {
-        const count = hub.memberCount(channel);
-        if (count > 0) multi.hSet(keys.channelNodes(channel), nodeId, count);
-        else multi.hDel(keys.channelNodes(channel), nodeId);
-      }
-      await multi.exec();
+      // The mirror is in the nodes' slot, each channel's count in the channel's: one MULTI for
+      // the mirror, one command per channel, all written at once.
+      await Promise.all([
+        multi.exec(),
+        ...[...channels].map((channel) => {
+          const count = hub.memberCount(channel);
+          return count > 0
+            ? redis.hSet(keys.channelNodes(channel), nodeId, count)
+            : redis.hDel(keys.channelNodes(channel), nodeId);
+        }),
+      ]);
     });
     // Only now: a failed write is retried under the same ids.
     for (const subscriber of removed) this.#ids.delete(subscriber);
@@ -353,11 +358,14 @@ export class RedisMembership implements Membership, AsyncDisposable {
     const channels = new Set<string>(this.#dirtyChannels);
     for (const [channel] of this.#hub.snapshot().channels) channels.add(channel);
     const isGone = await this.#link.run(async (redis) => {
+      // The node's records share the nodes' slot; each channel's count is in the channel's.
       const multi = redis.multi();
       multi.del([keys.nodeConnections(nodeId), keys.nodeCounters(nodeId)]);
       multi.zRem(keys.nodes, nodeId);
-      for (const channel of channels) multi.hDel(keys.channelNodes(channel), nodeId);
-      await multi.exec();
+      await Promise.all([
+        multi.exec(),
+        ...[...channels].map((channel) => redis.hDel(keys.channelNodes(channel), nodeId)),
+      ]);
       return true;
     }).catch((error) => {
       this.#options.logger.warn("could not say goodbye to the cluster", {
