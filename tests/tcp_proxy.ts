@@ -97,6 +97,10 @@ export function startProxy(targetPort: number | (() => number)): TcpProxy {
   };
 }
 
+/** A SUBSCRIBE (or PSUBSCRIBE, SSUBSCRIBE) command as RESP sends it: the word as a bulk string of
+ * its own, not inside another argument (a Lua script's comment that says "subscribers"). */
+const SUBSCRIBE = /\$\d+\r\n[ps]?subscribe\r\n/i;
+
 /** Copies one direction of `pair` until either side closes; what goes down waits for
  * `replies.held` first. */
 async function pump(
@@ -112,7 +116,7 @@ async function pump(
       const read = await from.read(buffer);
       if (read === null) break;
       const chunk = buffer.subarray(0, read);
-      if (direction === "up" && /subscribe/i.test(decoder.decode(chunk))) pair.hasSubscribed = true;
+      if (direction === "up" && SUBSCRIBE.test(decoder.decode(chunk))) pair.hasSubscribed = true;
       if (direction === "down" && pair.isWedged) continue;
       if (direction === "down") await replies.held;
       let written = 0;
