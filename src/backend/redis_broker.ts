@@ -75,6 +75,8 @@ export class RedisBroker implements Broker {
       render: (channel, message) =>
         renderFrame(channel, message.payload, message.offset, message.user),
       missed: (channel, since) => history.history.missed(channel, since),
+      renew: (channel, after) => history.history.renew(channel, after),
+      continues: (channel, epoch) => history.history.continues(channel, epoch),
       giveUp: (channel) =>
         hub.disconnectChannel(channel, CLOSE.resumeRequired.code, CLOSE.resumeRequired.reason),
       members: (channel) => hub.memberCount(channel),
@@ -163,6 +165,7 @@ export class RedisBroker implements Broker {
       return [channel, { recipients: this.#sumLive(flat), position: { offset, epoch } }];
     }));
     if (history !== null) {
+      for (const [channel, { position }] of results) this.#catchUp?.published(channel, position!);
       // Sent: a failed trim leaves older messages kept until they expire.
       for (const [channel, { position }] of results) {
         await history.history.kept(channel, position!, payload).catch(() => {});
@@ -196,6 +199,8 @@ export class RedisBroker implements Broker {
         JSON.stringify(channel),
         user === undefined || user === null ? "" : JSON.stringify(user),
         this.#mark(except),
+        // Where this node stands: a top below it means the stream went backwards.
+        ...(this.#catchUp?.seen(channel) ?? []).flatMap(({ epoch, offset }) => [epoch, offset]),
       ],
     };
   }
@@ -257,6 +262,7 @@ export class RedisBroker implements Broker {
     const [offset, epoch, flat] = await this.#link.run((redis) =>
       PUBLISH_SCRIPT.run(redis, keys, args)
     ) as [number, string, string[]];
+    this.#catchUp?.published(channel, { offset, epoch });
     // Sent: a failed trim leaves older messages kept until they expire, and must not say the
     // publish failed.
     await options.history.kept(channel, { offset, epoch }, payload).catch(() => {});
