@@ -64,9 +64,14 @@ export interface ChatResults {
   readonly vias: Results<Via>;
 }
 
-/** `room:0` … `room:${count - 1}`. */
-export function roomNames(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `room:${i}`);
+/** The rooms, `room:0` … `room:${rooms - 1}`, and where their subscribers' tokens are served
+ * (one for each of `rooms × MEMBERS`, until `stack` is disposed). */
+export function chatSetup(
+  stack: AsyncDisposableStack,
+  { rooms }: Pick<ChatOptions, "rooms">,
+): { tokensUrl: string; rooms: string[] } {
+  const tokens = stack.use(TokenServer.start(rooms * MEMBERS));
+  return { tokensUrl: tokens.url, rooms: Array.from({ length: rooms }, (_, i) => `room:${i}`) };
 }
 
 /** Runs the standalone chat windows `runs` times; the results go to `results`. */
@@ -85,11 +90,10 @@ async function chatRun(
   { results, log }: { results: ChatResults; log: Log },
 ): Promise<void> {
   await using stack = new AsyncDisposableStack();
-  const tokens = stack.use(TokenServer.start(options.rooms * MEMBERS));
-  const rooms = roomNames(options.rooms);
+  const { tokensUrl, rooms } = chatSetup(stack, options);
   const sides = new Map<ServerKind, { server: ServerProcess; load: LoadProcess }>();
   for (const kind of runOrder(run)) {
-    sides.set(kind, await startChatSide(stack, kind, { options, tokensUrl: tokens.url, rooms }));
+    sides.set(kind, await startChatSide(stack, kind, { options, tokensUrl, rooms }));
   }
   for (const side of sides.values()) await primeChat(options, { ...side, rooms });
   for (const via of VIAS) {
@@ -264,14 +268,8 @@ export async function profileChat(
   { dir, kind, via, log }: { dir: string; kind: ServerKind; via: Via; log: Log },
 ): Promise<void> {
   await using stack = new AsyncDisposableStack();
-  const tokens = stack.use(TokenServer.start(options.rooms * MEMBERS));
-  const rooms = roomNames(options.rooms);
-  const side = await startChatSide(stack, kind, {
-    options,
-    tokensUrl: tokens.url,
-    rooms,
-    cpuProfDir: dir,
-  });
+  const { tokensUrl, rooms } = chatSetup(stack, options);
+  const side = await startChatSide(stack, kind, { options, tokensUrl, rooms, cpuProfDir: dir });
   const result = await chatWindow(options, { ...side, rooms, via, mode: "saturate" });
   chatFigures(result, { label: `${kind} ${via}`, run: 0, mode: "saturate", log });
   const code = await side.server.stop();

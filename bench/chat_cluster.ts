@@ -16,16 +16,15 @@ import {
   chatFigures,
   type ChatOptions,
   type ChatResults,
+  chatSetup,
   chatWindow,
   MEMBERS,
   primeChat,
-  roomNames,
   VIAS,
 } from "./chat.ts";
 import { startCluster } from "./cluster_setup.ts";
 import { hasCommand } from "./processes.ts";
 import type { Log } from "./scenarios.ts";
-import { TokenServer } from "./tokens.ts";
 
 /** The cluster's processes, in the order their CPU time is recorded (`cluster.*.cpu.0` …). */
 export const CLUSTER_PROCESSES = ["node a", "node b", "redis-server"] as const;
@@ -49,13 +48,8 @@ async function chatClusterRun(
   { results, log }: { results: ChatResults; log: Log },
 ): Promise<void> {
   await using stack = new AsyncDisposableStack();
-  const tokens = stack.use(TokenServer.start(options.rooms * MEMBERS));
-  const rooms = roomNames(options.rooms);
-  const { cluster } = await startCluster(stack, {
-    ...options,
-    tokensUrl: tokens.url,
-    args: CHAT_ARGS,
-  });
+  const { tokensUrl, rooms } = chatSetup(stack, options);
+  const { cluster } = await startCluster(stack, { ...options, tokensUrl, args: CHAT_ARGS });
   for (const [node, server] of cluster.nodes.entries()) {
     const channels = membersOn(node, { rooms, nodes: cluster.nodes.length });
     await cluster.load.send({
