@@ -53,9 +53,9 @@ export const HELP = `Usage: deno task bench [options]
   --no-pin                 do not pin processes to cores with taskset
   --cpu-prof DIR           instead of measuring, profile Boreas twice: under the saturated
                            fan-out with the most subscribers, and under the POST /broadcast/
-                           load (with --chat-only: under saturated chat HTTP broadcasts, and
-                           client publications); write the .cpuprofile files under DIR and
-                           list their top functions
+                           load (with --chat-only: Boreas, then the baseline, under saturated
+                           chat HTTP broadcasts, then client publications); write the
+                           .cpuprofile files under DIR and list their top functions
   -h, --help               show this help`;
 
 /** The parts `--only` may name, in the order they run. */
