@@ -2,11 +2,14 @@
 /**
  * @module
  * The baseline Boreas is measured against: the least a Deno broadcast server can do. One
- * `Deno.serve` upgrades every request to a WebSocket and keeps the open sockets in a `Set`;
- * another answers `POST /broadcast/{channel}/` by sending one string to every socket in a
- * loop. It speaks just enough of Boreas's protocol to be driven the same way: it answers a
- * client message that carries `ref` with `{"ref": N, "ok": true}` (and checks nothing), and
- * prints the same endpoint lines and `Running...`. No tokens, channels, limits or metrics.
+ * `Deno.serve` upgrades every request to a WebSocket and keeps, for each channel, the set of
+ * sockets that joined it; another answers `POST /broadcast/{channel}/` by sending one string
+ * to every socket of that channel in a loop. It speaks just enough of Boreas's protocol to be
+ * driven the same way: `{"channels": {"join": [...], "leave": [...]}}` joins and leaves,
+ * `{"publish": {"channel": C, "payload": P}}` sends P's frame to every other socket of C (the
+ * chat part's client publications), and a message that carries `ref` is answered
+ * `{"ref": N, "ok": true}`; it checks nothing, and prints the same endpoint lines and
+ * `Running...`. No tokens, grants, limits or metrics.
  *
  * Run: `deno run --allow-net bench/baseline_server.ts [--ping-interval SECONDS]`.
  */
@@ -16,19 +19,59 @@ import { parseArgs } from "node:util";
 const HOSTNAME = "127.0.0.1";
 const BROADCAST_PATH = /^\/broadcast\/([^/]+)\/?$/;
 
+/** The sockets of each channel. */
+class Rooms {
+  readonly #members = new Map<string, Set<WebSocket>>();
+
+  /** Adds `socket` to each of `channels`; records them in `joined`. */
+  join(socket: WebSocket, channels: readonly string[], joined: Set<string>): void {
+    for (const channel of channels) {
+      let members = this.#members.get(channel);
+      if (members === undefined) this.#members.set(channel, members = new Set());
+      members.add(socket);
+      joined.add(channel);
+    }
+  }
+
+  /** Takes `socket` out of each of `channels` and out of `joined`. */
+  leave(socket: WebSocket, channels: Iterable<string>, joined: Set<string>): void {
+    for (const channel of channels) {
+      const members = this.#members.get(channel);
+      members?.delete(socket);
+      if (members?.size === 0) this.#members.delete(channel);
+      joined.delete(channel);
+    }
+  }
+
+  /** Sends `frame` to every socket of `channel` but `except`; returns how many it went to. */
+  send(channel: string, frame: string, except?: WebSocket): number {
+    let recipients = 0;
+    for (const socket of this.#members.get(channel) ?? []) {
+      if (socket === except) continue;
+      socket.send(frame);
+      recipients++;
+    }
+    return recipients;
+  }
+}
+
 /** Starts both listeners and prints where they listen. SIGTERM or SIGINT ends the process. */
 function main(args: string[]): void {
   const { values } = parseArgs({ args, options: { "ping-interval": { type: "string" } } });
   const idleTimeout = Number(values["ping-interval"] ?? "30");
-  const sockets = new Set<WebSocket>();
+  const rooms = new Rooms();
 
   const ws = Deno.serve({ hostname: HOSTNAME, port: 0, onListen: () => {} }, (request) => {
     const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout });
-    socket.onopen = () => sockets.add(socket);
-    socket.onclose = () => sockets.delete(socket);
+    const joined = new Set<string>();
+    socket.onclose = () => rooms.leave(socket, [...joined], joined);
     socket.onmessage = (event) => {
-      const ref = messageRef(event.data);
-      if (ref !== undefined) socket.send(`{"ref": ${ref}, "ok": true}`);
+      const message = parseMessage(event.data);
+      if (message === undefined) return;
+      obey(message, { socket, rooms, joined });
+      if (message.ref !== undefined) {
+        socket.send(`{"ref": ${JSON.stringify(message.ref)}, "ok": true}`);
+      }
     };
     return response;
   });
@@ -40,12 +83,7 @@ function main(args: string[]): void {
     }
     const channel = decodeURIComponent(match[1]!);
     const { payload } = await request.json();
-    const frame = `{"message": ${JSON.stringify(payload)}, "channel": ${JSON.stringify(channel)}}`;
-    let recipients = 0;
-    for (const socket of sockets) {
-      socket.send(frame);
-      recipients++;
-    }
+    const recipients = rooms.send(channel, renderFrame(channel, payload));
     return new Response(`{"recipients": ${recipients}}`, {
       headers: { "content-type": "application/json" },
     });
@@ -59,16 +97,44 @@ function main(args: string[]): void {
   }
 }
 
-/** The `ref` a client message carries, as JSON text; undefined when it carries none or is not
- * JSON text. */
-export function messageRef(data: unknown): string | undefined {
+/** Does what a client message asks, trusting its shape: join and leave, or publish. */
+function obey(
+  message: Record<string, unknown>,
+  { socket, rooms, joined }: { socket: WebSocket; rooms: Rooms; joined: Set<string> },
+): void {
+  const { channels, publish } = message as {
+    channels?: { join: string[]; leave: string[] };
+    publish?: { channel: string; payload: unknown };
+  };
+  if (channels !== undefined) {
+    rooms.join(socket, channels.join, joined);
+    rooms.leave(socket, channels.leave, joined);
+  }
+  if (publish !== undefined) {
+    rooms.send(publish.channel, renderFrame(publish.channel, publish.payload), socket);
+  }
+}
+
+function renderFrame(channel: string, payload: unknown): string {
+  return `{"message": ${JSON.stringify(payload)}, "channel": ${JSON.stringify(channel)}}`;
+}
+
+/** A client message's JSON object; undefined when it is not JSON text of an object. */
+function parseMessage(data: unknown): Record<string, unknown> | undefined {
   if (typeof data !== "string") return undefined;
   try {
-    const ref = JSON.parse(data)?.ref;
-    return ref === undefined ? undefined : JSON.stringify(ref);
+    const message = JSON.parse(data);
+    return typeof message === "object" && message !== null ? message : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The `ref` a client message carries, as JSON text; undefined when it carries none or is not
+ * JSON text. */
+export function messageRef(data: unknown): string | undefined {
+  const ref = parseMessage(data)?.ref;
+  return ref === undefined ? undefined : JSON.stringify(ref);
 }
 
 if (import.meta.main) main(Deno.args);

@@ -19,7 +19,12 @@ import {
 import type { FanoutResult } from "./ipc.ts";
 import type { Placement } from "./processes.ts";
 import { formatNumber } from "./report.ts";
-import { CHANNEL, fanoutWindow as deliverWindow, PRIMER_EXTRA_MS } from "./scenarios.ts";
+import {
+  CHANNEL,
+  fanoutWindow as deliverWindow,
+  PRIMER_EXTRA_MS,
+  type WindowRouting,
+} from "./scenarios.ts";
 import { TokenServer } from "./tokens.ts";
 
 /** Subscribers of the one channel, split evenly across the nodes. */
@@ -247,15 +252,13 @@ async function connect(
 
 function fanoutWindow(
   side: Deployment,
-  { options, mode, channels, recipients }: {
+  { options, mode, ...routing }: {
     options: ClusterOptions;
     mode: "rate" | "saturate";
-    channels?: readonly string[];
-    recipients?: number;
-  },
+  } & Pick<WindowRouting, "channels" | "recipients">,
 ): Promise<FanoutResult> {
   const { api: server, load, extraPids } = side;
-  return deliverWindow(options, { server, load, mode, extraPids, channels, recipients });
+  return deliverWindow(options, { server, load, mode, extraPids, ...routing });
 }
 
 function record(

@@ -30,7 +30,7 @@ export interface DisconnectCommand {
 
 /** Publishes ~100-byte payloads to `channel` and measures what the subscribers receive.
  * `rate`: a fixed number of deliveries a second (open loop). `saturate`: as fast as the
- * server delivers, keeping `inflight` broadcasts' deliveries outstanding (closed loop).
+ * server delivers, keeping `inflight` publications' deliveries outstanding (closed loop).
  * Measurement starts after `warmupMs` and lasts `durationMs`. */
 export interface FanoutCommand {
   readonly op: "fanout";
@@ -50,8 +50,16 @@ export interface FanoutCommand {
   readonly extraPids?: readonly number[];
   /** Publish to these channels in turn instead of `channel`. */
   readonly channels?: readonly string[];
-  /** Deliveries one broadcast brings; default: every subscriber (one channel). */
+  /** With `channels`, publish each time to one picked at random instead. */
+  readonly random?: boolean;
+  /** Deliveries one publication brings; default: every subscriber (one channel). */
   readonly recipients?: number;
+  /** How each publication goes out: `http` (default), a POST to `apiUrl`; `client`, a client
+   * publication sent by a subscriber of the channel, picked at random, over its WebSocket. */
+  readonly via?: "http" | "client";
+  /** Whether a client publication carries a `ref`, and waits for the server's reply (default
+   * true); without, nothing answers it and only the deliveries pace the closed loop. */
+  readonly withRef?: boolean;
 }
 
 /** Opens `connections` WebSockets to `wsUrl`, authenticated with the first tokens, each alone

@@ -15,12 +15,15 @@
  * cluster nodes on Redis (`history_cluster.ts`); `--auth-only` measures
  * only a reconnect storm with opaque tokens against JWTs, and the fan-out with grants and webhooks
  * on against off (`auth.ts`); `--pusher-only` measures only Pusher subscribers against native
- * ones (`pusher.ts`). `--help` lists the options.
+ * ones (`pusher.ts`); `--chat-only` measures only chat rooms: HTTP broadcasts against the
+ * baseline, and client publications against HTTP broadcasts, standalone (`chat.ts`) and on two
+ * cluster nodes (`chat_cluster.ts`). `--help` lists the options (`settings.ts`).
  */
 
-import { parseArgs } from "node:util";
-import { numberReader, WINDOW_OPTIONS } from "./args.ts";
 import { measureAuth } from "./auth.ts";
+import { type ChatOptions, chatResults, measureChat, profileChat, VIAS } from "./chat.ts";
+import { measureChatCluster } from "./chat_cluster.ts";
+import { renderChat } from "./chat_report.ts";
 import { measureCluster } from "./cluster_measure.ts";
 import { measureHistory } from "./history.ts";
 import { measureHistoryCluster } from "./history_cluster.ts";
@@ -43,138 +46,20 @@ import {
   profileRun,
   SATURATED_CORE_SHARE,
 } from "./scenarios.ts";
-
-const HELP = `Usage: deno task bench [options]
-
-  --quick                  3 short runs, one idle-RSS run: under two minutes
-  --subscribers LIST       subscriber counts, comma-separated (default 100,1000)
-  --idle-connections N     idle authenticated connections for the RSS figure (default 10000;
-                           0 skips it)
-  --runs N                 fan-out and HTTP runs; medians are reported (default 6, quick 3)
-  --idle-runs N            idle-RSS runs (default 3, quick 1)
-  --duration SECONDS       length of each measured window (default 5, quick 1.5)
-  --warmup SECONDS         publishing before each window (default 1, quick 0.5)
-  --rate N                 deliveries a second in the fixed-rate windows (default 20000)
-  --inflight N             broadcasts outstanding at saturation (default 4)
-  --http-seconds N         length of the POST /broadcast/ load (default 5, quick 2; 0 skips)
-  --only LIST              measure only some of fanout, http, idle, cluster, history,
-                           history-cluster, auth, pusher (comma-separated)
-  --cluster-only           the same as --only cluster: two nodes on the benchmark's own
-                           redis-server against standalone Boreas
-  --history-only           the same as --only history,history-cluster: --history-size 100
-                           against history off (standalone: fan-out at 1,000 subscribers,
-                           POST /broadcast/, memory per kept message, --idle-runs memory
-                           runs; cluster: two nodes on the benchmark's own redis-server,
-                           fan-out at 1,000 subscribers)
-  --auth-only              the same as --only auth: a reconnect storm of 2,000 connections
-                           with opaque tokens, JWT HS256 and JWT ES256, then the fan-out at
-                           1,000 subscribers with grants and webhooks on against off
-  --pusher-only            the same as --only pusher: Pusher subscribers (a public channel,
-                           signed POST /apps/{id}/events) against native ones, each on its
-                           own Boreas: fan-out at each --subscribers count, and RSS per
-                           idle subscriber (--idle-connections, --idle-runs)
-  --no-pin                 do not pin processes to cores with taskset
-  --cpu-prof DIR           instead of measuring, profile Boreas twice: under the saturated
-                           fan-out with the most subscribers, and under the POST /broadcast/
-                           load; write the .cpuprofile files under DIR and list their top
-                           functions
-  -h, --help               show this help`;
+import { HELP, parseSettings, type Settings } from "./settings.ts";
 
 const MAX_OPEN_FILES = 65_536;
-const SCENARIOS = [
-  "fanout",
-  "http",
-  "idle",
-  "cluster",
-  "history",
-  "history-cluster",
-  "auth",
-  "pusher",
-] as const;
 const PROFILED = {
   fanout: "Boreas under the saturated fan-out",
   http: "Boreas under POST /broadcast/ to a channel with no subscribers",
 } as const;
+const VIA_NAMES = { http: "HTTP broadcasts", client: "client publications" } as const;
 
-interface Settings {
-  readonly mode: "quick" | "full";
-  readonly runs: number;
-  readonly idleRuns: number;
-  readonly cpuProfDir: string | undefined;
-  readonly isPinned: boolean;
-  readonly hasCluster: boolean;
-  readonly hasHistory: boolean;
-  readonly hasHistoryCluster: boolean;
-  readonly hasAuth: boolean;
-  readonly hasPusher: boolean;
-  /** `--subscribers` and `--idle-connections`, whether or not `fanout` and `idle` are
-   * measured: the Pusher part's. */
-  readonly pusherSubscribers: readonly number[];
-  readonly pusherIdleConnections: number;
-  /** `--http-seconds`, whether or not `http` is measured: the history part's HTTP load. */
-  readonly httpSeconds: number;
-  readonly options: Omit<BenchOptions, "serverPlacement" | "loadPlacement">;
-}
-
-function parseSettings(args: string[]): Settings | "help" {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...WINDOW_OPTIONS,
-      "http-seconds": { type: "string" },
-      only: { type: "string" },
-      "cluster-only": { type: "boolean" },
-      "history-only": { type: "boolean" },
-      "auth-only": { type: "boolean" },
-      "pusher-only": { type: "boolean" },
-      "cpu-prof": { type: "string" },
-    },
-  });
-  if (values.help) return "help";
-  const isQuick = values.quick === true;
-  const number = numberReader(values);
-  const subscribers = (values.subscribers ?? "100,1000").split(",").map(Number);
-  if (subscribers.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new RangeError(`--subscribers: expected counts ≥ 1, got "${values.subscribers}"`);
-  }
-  const onlyList = values["cluster-only"]
-    ? "cluster"
-    : values["history-only"]
-    ? "history,history-cluster"
-    : values["auth-only"]
-    ? "auth"
-    : values["pusher-only"]
-    ? "pusher"
-    : values.only ?? SCENARIOS.join(",");
-  const only = new Set(onlyList.split(","));
-  const unknown = [...only].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
-  if (unknown.length > 0) {
-    throw new RangeError(`--only: expected some of ${SCENARIOS.join(", ")}, got "${unknown}"`);
-  }
-  return {
-    mode: isQuick ? "quick" : "full",
-    runs: Math.max(1, number("runs", 3, 6)),
-    idleRuns: number("idle-runs", 1, 3),
-    cpuProfDir: values["cpu-prof"],
-    isPinned: values["no-pin"] !== true,
-    hasCluster: only.has("cluster"),
-    hasHistory: only.has("history"),
-    hasHistoryCluster: only.has("history-cluster"),
-    hasAuth: only.has("auth"),
-    hasPusher: only.has("pusher"),
-    httpSeconds: number("http-seconds", 2, 5),
-    pusherSubscribers: [...new Set(subscribers)].sort((a, b) => a - b),
-    pusherIdleConnections: number("idle-connections", 10_000, 10_000),
-    options: {
-      subscribers: only.has("fanout") ? [...new Set(subscribers)].sort((a, b) => a - b) : [],
-      rate: number("rate", 20_000, 20_000),
-      inflight: Math.max(1, number("inflight", 4, 4)),
-      warmupMs: number("warmup", 0.5, 1) * 1000,
-      durationMs: number("duration", 1.5, 5) * 1000,
-      idleConnections: only.has("idle") ? number("idle-connections", 10_000, 10_000) : 0,
-      httpSeconds: only.has("http") ? number("http-seconds", 2, 5) : 0,
-    },
-  };
+/** One profiled load: its directory's name, what it is, and how to run it. */
+interface ProfileJob {
+  readonly name: string;
+  readonly label: string;
+  readonly run: (dir: string) => Promise<void>;
 }
 
 /** The table's rows, with the targets of docs/benchmarks.md. */
@@ -276,24 +161,44 @@ async function main(args: string[]): Promise<number> {
     core: hasTaskset ? core : null,
     maxOpenFiles: MAX_OPEN_FILES,
   });
-  const options: BenchOptions = {
-    ...settings.options,
-    serverPlacement: place(0),
-    loadPlacement: place(1),
-  };
-  if (settings.cpuProfDir !== undefined) await profile(options, settings.cpuProfDir);
-  else await measure(settings, { options, hasTaskset });
+  const placements = { serverPlacement: place(0), loadPlacement: place(1) };
+  const options: BenchOptions = { ...settings.options, ...placements };
+  const chat: ChatOptions = { ...settings.chat, ...placements };
+  if (settings.cpuProfDir !== undefined) {
+    // The chat loads when the chat part is measured and the fan-out is not (--chat-only).
+    const isChat = settings.hasChat && options.subscribers.length === 0;
+    await profile({ options, chat, isChat }, settings.cpuProfDir);
+  } else {
+    await measure(settings, { options, chat, hasTaskset });
+  }
   return 0;
 }
 
-/** Profiles Boreas under each load and prints each profile's top functions. */
-async function profile(options: BenchOptions, cpuProfDir: string): Promise<void> {
-  for (const load of ["fanout", "http"] as const) {
-    const dir = `${cpuProfDir}/${load}`;
-    await profileRun(options, { dir, load, log });
+/** Profiles Boreas under each load (the fan-out's and the HTTP one, or the chat's two) and
+ * prints each profile's top functions. */
+async function profile(
+  { options, chat, isChat }: { options: BenchOptions; chat: ChatOptions; isChat: boolean },
+  cpuProfDir: string,
+): Promise<void> {
+  const jobs: ProfileJob[] = isChat
+    ? VIAS.flatMap((via) =>
+      (["boreas", "baseline"] as const).map((kind) => ({
+        name: `chat-${via}-${kind}`,
+        label: `${kind} under saturated ${VIA_NAMES[via]} to random chat rooms`,
+        run: (dir: string) => profileChat(chat, { dir, kind, via, log }),
+      }))
+    )
+    : (["fanout", "http"] as const).map((load) => ({
+      name: load,
+      label: PROFILED[load],
+      run: (dir: string) => profileRun(options, { dir, load, log }),
+    }));
+  for (const job of jobs) {
+    const dir = `${cpuProfDir}/${job.name}`;
+    await job.run(dir);
     const path = await newestProfile(dir);
     const profile = JSON.parse(await Deno.readTextFile(path)) as CpuProfile;
-    console.log(`\n${PROFILED[load]}: ${path}\n`);
+    console.log(`\n${job.label}: ${path}\n`);
     console.log(renderProfile(summarizeProfile(profile, 20)));
   }
 }
@@ -301,7 +206,7 @@ async function profile(options: BenchOptions, cpuProfDir: string): Promise<void>
 /** Runs every measurement and prints the report. */
 async function measure(
   settings: Settings,
-  { options, hasTaskset }: { options: BenchOptions; hasTaskset: boolean },
+  { options, chat, hasTaskset }: { options: BenchOptions; chat: ChatOptions; hasTaskset: boolean },
 ): Promise<void> {
   const started = performance.now();
   console.log(await header(settings, hasTaskset));
@@ -342,7 +247,28 @@ async function measure(
     }, { runs: settings.runs, idleRuns: settings.idleRuns, log });
     console.log(`\n${pusher.join("\n")}`);
   }
+  if (settings.hasChat || settings.hasChatCluster) await measureChatPart(settings, chat);
   console.log(`\nTook ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+}
+
+/** The chat part: standalone, then on two cluster nodes; prints one report for both. */
+async function measureChatPart(settings: Settings, options: ChatOptions): Promise<void> {
+  const results = chatResults();
+  const context = { runs: settings.runs, results, log };
+  if (settings.hasChat) await measureChat(options, context);
+  const hasCluster = settings.hasChatCluster && await measureChatCluster(options, context);
+  if (settings.hasChatCluster && !hasCluster) {
+    console.log(
+      "\nChat rooms in cluster mode: skipped, `redis-server` and `redis-cli` are not both installed.",
+    );
+  }
+  const lines = renderChat(results, {
+    options,
+    runs: settings.runs,
+    hasStandalone: settings.hasChat,
+    hasCluster,
+  });
+  console.log(`\n${lines.join("\n")}`);
 }
 
 function printTable(results: Results, tableRows: readonly RowSpec[]): void {

@@ -13,7 +13,8 @@
 
 import { createHash, createHmac } from "node:crypto";
 import type { Command, FanoutCommand, FanoutResult } from "./ipc.ts";
-import { type PublishRequest, publishWindow, serveCommands, snapshot } from "./load.ts";
+import { serveCommands, snapshot } from "./load.ts";
+import { httpPublish, type PublishRequest, publishWindow } from "./publishing.ts";
 import { SubscriberPool } from "./subscribers.ts";
 
 /** The app both sides of the benchmark declare (`--pusher-app`). */
@@ -123,7 +124,7 @@ async function pusherFanout(pool: PusherPool, command: FanoutCommand): Promise<F
       return 0;
     },
     snapshot: () => snapshot(pool, [command.serverPid]),
-    request: pusherEventRequest,
+    publish: httpPublish(command.apiUrl, pusherEventRequest),
   });
   return {
     deliveries: after.received - before.received,

@@ -6,7 +6,7 @@
  * prints nothing but the progress lines it hands to `log`.
  */
 
-import type { FanoutResult } from "./ipc.ts";
+import type { FanoutCommand, FanoutResult } from "./ipc.ts";
 import { httpRequestsPerSecond } from "./http_load.ts";
 import { LoadProcess, type Placement, type ServerKind, ServerProcess } from "./processes.ts";
 import { rssBytes } from "./proc.ts";
@@ -208,18 +208,22 @@ async function saturatedWindow(
   });
 }
 
+/** Where a window publishes and how, besides the default (`CHANNEL`, every subscriber, over
+ * HTTP), and whose CPU time is read with the server's: the optional fields of the command. */
+export type WindowRouting = Pick<
+  FanoutCommand,
+  "extraPids" | "channels" | "random" | "recipients" | "via" | "withRef"
+>;
+
 /** One fan-out window of `mode` on `server`, driven by `load` through its subscribers; the
  * CPU time of `extraPids` (other nodes, Redis) is read beside the server's. */
 export function fanoutWindow(
   options: Pick<BenchOptions, "rate" | "inflight" | "warmupMs" | "durationMs">,
-  { server, load, mode, extraPids, channels, recipients }: {
+  { server, load, mode, ...routing }: {
     server: ServerProcess;
     load: LoadProcess;
     mode: "rate" | "saturate";
-    extraPids?: readonly number[];
-    channels?: readonly string[] | undefined;
-    recipients?: number | undefined;
-  },
+  } & WindowRouting,
 ): Promise<FanoutResult> {
   return load.send({
     op: "fanout",
@@ -231,9 +235,7 @@ export function fanoutWindow(
     warmupMs: options.warmupMs,
     durationMs: options.durationMs,
     serverPid: server.pid,
-    ...(extraPids === undefined ? {} : { extraPids }),
-    ...(channels === undefined ? {} : { channels }),
-    ...(recipients === undefined ? {} : { recipients }),
+    ...routing,
   }) as Promise<FanoutResult>;
 }
 
@@ -273,7 +275,8 @@ export function record<Side extends string>(
   );
 }
 
-function runOrder(run: number): ServerKind[] {
+/** Boreas first in even runs, the baseline first in odd ones. */
+export function runOrder(run: number): ServerKind[] {
   return run % 2 === 0 ? ["boreas", "baseline"] : ["baseline", "boreas"];
 }
 

@@ -3,8 +3,9 @@
  * The load generator's subscribers: WebSockets that authenticate, join one channel, then count
  * every broadcast they receive and record its publish-to-receive latency. A payload carries its
  * publish time (`"t":` milliseconds of `performance.now()` in this process), so latency needs
- * one clock only. A subclass may see each join acknowledgement and each recorded latency
- * (`workers_probe.ts` splits latency by the worker that holds a subscriber).
+ * one clock only. A subclass may see each join acknowledgement, each other frame that is not a
+ * delivery, and each recorded latency (`workers_probe.ts` splits latency by the worker that
+ * holds a subscriber; `chat_load.ts` publishes over the subscribers' sockets).
  */
 
 import { LatencyHistogram } from "./histogram.ts";
@@ -61,7 +62,7 @@ export class SubscriberPool implements EventListenerObject {
         const { socket, ack } = await openSubscriber(url, token, channel);
         socket.addEventListener("message", this);
         this.#sockets.push(socket);
-        this.joined(socket, ack);
+        this.joined(socket, { ack, channel });
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
@@ -106,7 +107,7 @@ export class SubscriberPool implements EventListenerObject {
     if (typeof data !== "string") return;
     const key = this.latencyKey;
     const at = data.indexOf(key);
-    if (at === -1) return;
+    if (at === -1) return this.answered(data);
     this.#received++;
     if (this.isMeasuring) {
       const ms = now - parseFloat(data.slice(at + key.length));
@@ -115,8 +116,16 @@ export class SubscriberPool implements EventListenerObject {
     if (this.#received >= this.#waitTarget) this.#wake?.();
   }
 
-  /** Called once `socket` joined, with its parsed acknowledgement; does nothing here. */
-  protected joined(_socket: WebSocket, _ack: Readonly<Record<string, unknown>>): void {}
+  /** Called once `socket` joined `channel`, with its parsed acknowledgement; does nothing
+   * here. */
+  protected joined(
+    _socket: WebSocket,
+    _join: { ack: Readonly<Record<string, unknown>>; channel: string },
+  ): void {}
+
+  /** Called with each frame that is not a delivery (a reply to a client message); does
+   * nothing here. */
+  protected answered(_frame: string): void {}
 
   /** Records the latency `ms` of the broadcast frame `event` brought, while measuring. */
   protected recordLatency(ms: number, _event: MessageEvent<string>): void {

@@ -41,7 +41,8 @@ import type {
   FanoutResult,
 } from "./ipc.ts";
 import { readLines } from "./ipc.ts";
-import { publishWindow, serveCommands } from "./load.ts";
+import { serveCommands } from "./load.ts";
+import { publishWindow } from "./publishing.ts";
 import {
   hasCommand,
   LoadProcess,
@@ -154,7 +155,10 @@ class WorkerSubscriberPool extends SubscriberPool {
     await super.closeAll();
   }
 
-  protected override joined(socket: WebSocket, ack: Readonly<Record<string, unknown>>): void {
+  protected override joined(
+    socket: WebSocket,
+    { ack }: { ack: Readonly<Record<string, unknown>> },
+  ): void {
     this.#workerOf.set(socket, typeof ack.worker === "number" ? ack.worker : 0);
   }
 
