@@ -10,10 +10,14 @@
 /** Key and channel names for one cluster prefix. */
 export class RedisKeys {
   readonly #prefix: string;
+  readonly #isSharded: boolean;
 
-  /** `prefix` holds no `{`, `}` or `:` (the config checks it). */
-  constructor(prefix: string) {
+  /** `prefix` holds no `{`, `}` or `:` (the config checks it). With `isSharded` (Redis
+   * Cluster), every pub/sub channel carries a hash tag too, so that sharded pub/sub sends it
+   * through the slot of the keys it goes with. */
+  constructor(prefix: string, { isSharded = false }: { isSharded?: boolean } = {}) {
     this.#prefix = prefix;
+    this.#isSharded = isSharded;
   }
 
   /** Sorted set of live nodes, scored by the Redis time (ms) each expires at. */
@@ -86,14 +90,7 @@ export class RedisKeys {
   /** The `SCAN` pattern of Boreas 0.1's sets of a user's tokens, and the user a key of it
    * names (null for another key). */
   get legacyUserTokens(): { pattern: string; userOf: (key: string) => string | null } {
-    const [before, after] = [`${this.#prefix}:user:{`, "}:tokens"];
-    return {
-      pattern: `${before}*${after}`,
-      userOf: (key) =>
-        key.startsWith(before) && key.endsWith(after)
-          ? key.slice(before.length, key.length - after.length)
-          : null,
-    };
+    return legacyPattern(`${this.#prefix}:user:{`, "}:tokens");
   }
 
   /** Set of the tokens whose grant names `user` (some may have expired or been revoked since:
@@ -111,9 +108,16 @@ export class RedisKeys {
   }
 
   /** String holding `user`'s block (`{"expires_at": N | null}`) while it lasts: it expires with
-   * the block. */
+   * the block. Every user's block shares the `{users}` slot with `userChanges`, so that a
+   * block and its announcement are one MULTI, and the blocks of many users one read. */
   userBlock(user: string): string {
-    return `${this.#prefix}:user:{${user}}:block`;
+    return `${this.#prefix}:{users}:${user}:block`;
+  }
+
+  /** The `SCAN` pattern of Boreas 0.1's blocks, and the user a key of it names (null for
+   * another key). */
+  get legacyUserBlocks(): { pattern: string; userOf: (key: string) => string | null } {
+    return legacyPattern(`${this.#prefix}:user:{`, "}:block");
   }
 
   /** Hash of user → on how many nodes the user has a connection in `channel` (one with join
@@ -179,31 +183,53 @@ export class RedisKeys {
     return `${this.#prefix}:{nodes}:${node}:counters`;
   }
 
-  /** The pub/sub channel carrying `channel`'s broadcasts, as `PUBSUB CHANNELS` shows it. */
+  /** The pub/sub channel carrying `channel`'s broadcasts, as `PUBSUB CHANNELS` (sharded:
+   * `PUBSUB SHARDCHANNELS`) shows it. */
   broadcastChannel(channel: string): string {
-    return `${this.#prefix}:${channel}`;
+    return this.#isSharded ? `${this.#prefix}:{${channel}}` : `${this.#prefix}:${channel}`;
   }
 
   /** The Boreas channel of a broadcast pub/sub channel, or null for another pub/sub channel. */
   channelOf(pubsubChannel: string): string | null {
-    const start = `${this.#prefix}:`;
-    return pubsubChannel.startsWith(start) ? pubsubChannel.slice(start.length) : null;
+    const start = this.#isSharded ? `${this.#prefix}:{` : `${this.#prefix}:`;
+    if (!pubsubChannel.startsWith(start)) return null;
+    return this.#isSharded
+      ? pubsubChannel.slice(start.length, -1)
+      : pubsubChannel.slice(start.length);
   }
 
   /** The pub/sub channel that tells every node a token was revoked. A `!` instead of `:`, so
-   * that no Boreas channel's name can collide with it. */
+   * that no Boreas channel's name can collide with it; sharded, in the tokens' slot, where
+   * the revocation publishes it. */
   get revocations(): string {
-    return `${this.#prefix}!revoked`;
+    return this.#isSharded ? `${this.#prefix}!revoked{tokens}` : `${this.#prefix}!revoked`;
   }
 
   /** The pub/sub channel that tells every node to close a user's connections, and that a user
-   * was blocked or unblocked. */
+   * was blocked or unblocked; sharded, in the blocks' slot. */
   get userChanges(): string {
-    return `${this.#prefix}!users`;
+    return this.#isSharded ? `${this.#prefix}!users{users}` : `${this.#prefix}!users`;
   }
 
-  /** The pub/sub channel `node` sends its own liveness pings to. */
-  pings(node: string): string {
-    return `${this.#prefix}!ping:${node}`;
+  /** The pub/sub channel `node` sends its own liveness pings to; sharded, each master of the
+   * cluster has its own, tagged with `tag` (a hash tag in that master's slots). */
+  pings(node: string, tag?: string): string {
+    return tag === undefined
+      ? `${this.#prefix}!ping:${node}`
+      : `${this.#prefix}!ping:${node}{${tag}}`;
   }
+}
+
+/** A `SCAN` pattern of keys made of `before`, a user and `after`, and the user of such a key. */
+function legacyPattern(
+  before: string,
+  after: string,
+): { pattern: string; userOf: (key: string) => string | null } {
+  return {
+    pattern: `${before}*${after}`,
+    userOf: (key) =>
+      key.startsWith(before) && key.endsWith(after)
+        ? key.slice(before.length, key.length - after.length)
+        : null,
+  };
 }
