@@ -8,37 +8,16 @@
  */
 
 import assert from "node:assert/strict";
-import { type Config, DEFAULT_CONFIG } from "../src/config.ts";
+import { DEFAULT_CONFIG } from "../src/config.ts";
 import { clusterBanner } from "../src/backend/redis_target.ts";
-import { createLogger, type Logger } from "../src/log.ts";
+import { createLogger } from "../src/log.ts";
 import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import { broadcastThrough, joinWith, until, untilHealthy } from "./cluster_helpers.ts";
 import { startRedis } from "./redis_server.ts";
-import { MASTER_NAME, type SentinelTopology, startSentinelTopology } from "./sentinel_topology.ts";
+import { MASTER_NAME, startSentinelNode, startSentinelTopology } from "./sentinel_topology.ts";
 
 /** How soon after the promotion every node must be healthy and delivering again, in ms. */
 const RECOVERY_MS = 10_000;
-
-/** Starts a node that finds its Redis through the sentinels of `topology`. */
-async function startSentinelNode(
-  topology: SentinelTopology,
-  nodeId: string,
-  { logger, ...overrides }: Partial<Config> & { logger?: Logger } = {},
-): Promise<TestServer> {
-  const server = await startTestServer({
-    redisSentinel: topology.sentinelAddresses,
-    redisSentinelMaster: MASTER_NAME,
-    nodeId,
-    ...overrides,
-  }, logger === undefined ? {} : { logger });
-  try {
-    await untilHealthy(server);
-  } catch (error) {
-    await server.shutdown();
-    throw error;
-  }
-  return server;
-}
 
 Deno.test("the banner names the sentinels and the master, never a password", () => {
   const config = {

@@ -6,8 +6,10 @@
  * rewrote it). Never the machine's Redis.
  */
 
-import { withTimeout } from "./helpers.ts";
-import { until } from "./cluster_helpers.ts";
+import type { Config } from "../src/config.ts";
+import type { Logger } from "../src/log.ts";
+import { startTestServer, type TestServer, withTimeout } from "./helpers.ts";
+import { until, untilHealthy } from "./cluster_helpers.ts";
 import { freePort } from "./redis_server.ts";
 
 /** The name the sentinels monitor the master under. */
@@ -110,6 +112,27 @@ export async function startSentinelTopology(
     await stopAll(started, dir);
     throw error;
   }
+}
+
+/** Starts a node that finds its Redis through the sentinels of `topology`. */
+export async function startSentinelNode(
+  topology: SentinelTopology,
+  nodeId: string,
+  { logger, ...overrides }: Partial<Config> & { logger?: Logger } = {},
+): Promise<TestServer> {
+  const server = await startTestServer({
+    redisSentinel: topology.sentinelAddresses,
+    redisSentinelMaster: MASTER_NAME,
+    nodeId,
+    ...overrides,
+  }, logger === undefined ? {} : { logger });
+  try {
+    await untilHealthy(server);
+  } catch (error) {
+    await server.shutdown();
+    throw error;
+  }
+  return server;
 }
 
 /** The fields of a flat `key value key value ...` reply, as redis-cli prints it. */

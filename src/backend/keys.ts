@@ -161,7 +161,8 @@ export class RedisKeys {
     return `${this.#prefix}:{${channel}}:last`;
   }
 
-  /** Hash of `channel`'s history: its `epoch` and `top` (last offset given out). */
+  /** Hash of `channel`'s history: its `epoch`, `top` (last offset given out), and `prev`
+   * (where the epoch before it stood, when it replaced one that went backwards). */
   historyMeta(channel: string): string {
     return `${this.#prefix}:{${channel}}:meta`;
   }

@@ -52,11 +52,13 @@ export function redisBackend(
   const ttlMs = config.historyTtl * 1000;
   // The broker follows each channel from where the first join on this node found it.
   let follow = (_positions: ReadonlyMap<string, Position>) => {};
+  let seen = (_channel: string): readonly Position[] => [];
   const history = config.historySize === 0 ? null : new RedisHistory(link, keys, {
     size: config.historySize,
     ttlMs,
     maxBytes: config.historyMaxBytes,
     onPositions: (positions) => follow(positions),
+    seen: (channel) => seen(channel),
   });
   if (history !== null) {
     // Channels nobody subscribes to any more keep no epoch unless they keep messages.
@@ -71,6 +73,7 @@ export function redisBackend(
     history: history === null ? null : { history, size: config.historySize, ttlMs },
   });
   follow = (positions) => broker.follow(positions);
+  seen = (channel) => broker.seen(channel);
   const redisMembers = (kind: string, options: MembersOptions) =>
     new RedisMembers(link, keys, {
       hub,

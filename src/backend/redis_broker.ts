@@ -75,6 +75,8 @@ export class RedisBroker implements Broker {
       render: (channel, message) =>
         renderFrame(channel, message.payload, message.offset, message.user),
       missed: (channel, since) => history.history.missed(channel, since),
+      renew: (channel, after) => history.history.renew(channel, after),
+      continues: (channel, epoch) => history.history.continues(channel, epoch),
       giveUp: (channel) =>
         hub.disconnectChannel(channel, CLOSE.resumeRequired.code, CLOSE.resumeRequired.reason),
       members: (channel) => hub.memberCount(channel),
@@ -163,6 +165,7 @@ export class RedisBroker implements Broker {
       return [channel, { recipients: this.#sumLive(flat), position: { offset, epoch } }];
     }));
     if (history !== null) {
+      for (const [channel, { position }] of results) this.#catchUp?.published(channel, position!);
       // Sent: a failed trim leaves older messages kept until they expire.
       for (const [channel, { position }] of results) {
         await history.history.kept(channel, position!, payload).catch(() => {});
@@ -196,6 +199,8 @@ export class RedisBroker implements Broker {
         JSON.stringify(channel),
         user === undefined || user === null ? "" : JSON.stringify(user),
         this.#mark(except, exceptName),
+        // Where this node stands: a top below it means the stream went backwards.
+        ...this.seen(channel).flatMap(({ epoch, offset }) => [epoch, offset]),
       ],
     };
   }
@@ -211,6 +216,12 @@ export class RedisBroker implements Broker {
    * say) so that this node leaves `except` out when it comes back. */
   exceptMark(except: Subscriber): string {
     return this.#mark(except);
+  }
+
+  /** The positions of `channel` this node has seen, delivered or published (none with
+   * history off). */
+  seen(channel: string): Position[] {
+    return this.#catchUp?.seen(channel) ?? [];
   }
 
   name(name: string, subscriber: Subscriber): void {
@@ -257,6 +268,7 @@ export class RedisBroker implements Broker {
     const [offset, epoch, flat] = await this.#link.run((redis) =>
       PUBLISH_SCRIPT.run(redis, keys, args)
     ) as [number, string, string[]];
+    this.#catchUp?.published(channel, { offset, epoch });
     // Sent: a failed trim leaves older messages kept until they expire, and must not say the
     // publish failed.
     await options.history.kept(channel, { offset, epoch }, payload).catch(() => {});

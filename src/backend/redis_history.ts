@@ -6,7 +6,10 @@
  * every node sees the same offsets. A channel without messages has a meta hash only while some
  * node counts subscribers of it: a join creates it, the last leave removes it. A Redis that
  * restarts empty has no meta: the next publish or join starts a new epoch, and old positions
- * answer `recovered: false`.
+ * answer `recovered: false`. A stream that went backwards (a failover promoted a replica that
+ * lacked the last writes) is given a new epoch as soon as a position past its top shows up, in a
+ * resume, a publish or a node's report, so that no offset is given out twice: the meta's `prev`
+ * then says where the old epoch stood.
  */
 
 import {
@@ -18,6 +21,7 @@ import {
 } from "./history.ts";
 import { randomEpochDigits } from "../epoch.ts";
 import { HistoryLedger } from "./history_ledger.ts";
+import type { Missed } from "./catch_up.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisScript } from "./redis_script.ts";
@@ -28,6 +32,7 @@ import HISTORY_READ_LUA from "./lua/history_read.lua" with { type: "text" };
 import HISTORY_BEGAN_LUA from "./lua/history_began.lua" with { type: "text" };
 import HISTORY_TRIM_LUA from "./lua/history_trim.lua" with { type: "text" };
 import HISTORY_FORGET_LUA from "./lua/history_forget.lua" with { type: "text" };
+import HISTORY_RENEW_LUA from "./lua/history_renew.lua" with { type: "text" };
 
 export const PUBLISH_SCRIPT = new RedisScript(HISTORY_PRELUDE_LUA, HISTORY_PUBLISH_LUA);
 
@@ -41,6 +46,12 @@ const TRIM_SCRIPT = new RedisScript(HISTORY_TRIM_LUA);
 
 const FORGET_SCRIPT = new RedisScript(HISTORY_FORGET_LUA);
 
+const RENEW_SCRIPT = new RedisScript(HISTORY_PRELUDE_LUA, HISTORY_RENEW_LUA);
+
+/** A resume script's answer: top, epoch, and with a since, recovered, the payloads after it, and
+ * for a node the message at it. */
+type ResumeAnswer = [number, string, number?, string[]?, string[]?];
+
 /** Options of `RedisHistory`. */
 export interface RedisHistoryOptions {
   /** Messages a channel's stream keeps (`--history-size`). */
@@ -51,6 +62,9 @@ export interface RedisHistoryOptions {
   readonly maxBytes: number;
   /** Told the positions each join reports, before the join is answered. */
   readonly onPositions?: (positions: ReadonlyMap<string, Position>) => void;
+  /** The positions of a channel this node has seen (delivered or published): one past the
+   * top of its epoch shows that the stream went backwards. Default: none. */
+  readonly seen?: (channel: string) => readonly Position[];
 }
 
 /** History kept in the cluster's Redis. */
@@ -59,14 +73,16 @@ export class RedisHistory implements History {
   readonly #keys: RedisKeys;
   readonly #ttlMs: number;
   readonly #onPositions: (positions: ReadonlyMap<string, Position>) => void;
+  readonly #seen: (channel: string) => readonly Position[];
   readonly #ledger: HistoryLedger;
 
   constructor(link: RedisLink, keys: RedisKeys, options: RedisHistoryOptions) {
-    const { size, ttlMs, maxBytes, onPositions = () => {} } = options;
+    const { size, ttlMs, maxBytes, onPositions = () => {}, seen = () => [] } = options;
     this.#link = link;
     this.#keys = keys;
     this.#ttlMs = ttlMs;
     this.#onPositions = onPositions;
+    this.#seen = seen;
     this.#ledger = new HistoryLedger({ size, ttlMs, maxBytes });
     // Before any epoch is given out: a Redis that lost its data gets a new beginning.
     link.onReady(() => this.#began().then(() => {}, () => {}));
@@ -74,21 +90,7 @@ export class RedisHistory implements History {
 
   async resume(join: readonly string[], since?: ReadonlyMap<string, Position>): Promise<Resume> {
     const channels = [...new Set(join)];
-    const isFromNothing = [...since?.values() ?? []].some(({ offset }) => offset === 0);
-    const began = isFromNothing ? await this.#began() : "";
-    const answers = await this.#link.run((redis) =>
-      Promise.all(channels.map((channel) => {
-        const asked = since?.get(channel);
-        const keys = [...this.#streamKeys(channel), this.#keys.channelNodes(channel)];
-        return RESUME_SCRIPT.run(redis, keys, [
-          randomEpochDigits(),
-          this.#ttlMs,
-          asked === undefined ? "" : asked.offset,
-          asked?.epoch ?? "",
-          began,
-        ]) as Promise<[number, string, number?, string[]?]>;
-      }))
-    );
+    const answers = await this.#resumeAnswers(channels, since, false);
     const states = new Map<string, Position & { recovered?: boolean }>();
     const replay: Array<[string, KeptMessage]> = [];
     channels.forEach((channel, i) => {
@@ -98,13 +100,35 @@ export class RedisHistory implements History {
         return;
       }
       states.set(channel, { recovered: recovered === 1, offset, epoch });
-      const first = offset - payloads.length / 2 + 1;
-      for (let k = 0; k < payloads.length; k += 2) {
-        replay.push([channel, keptMessage(first + k / 2, payloads[k]!, payloads[k + 1]!)]);
-      }
+      replay.push(...replayOf(channel, offset, payloads));
     });
     this.#onPositions(states);
     return { states, replay };
+  }
+
+  /** Runs the resume script for each of `channels` (`isNode`: for a node that missed messages). */
+  async #resumeAnswers(
+    channels: readonly string[],
+    since: ReadonlyMap<string, Position> | undefined,
+    isNode: boolean,
+  ): Promise<ResumeAnswer[]> {
+    const isFromNothing = [...since?.values() ?? []].some(({ offset }) => offset === 0);
+    const began = isFromNothing ? await this.#began() : "";
+    return await this.#link.run((redis) =>
+      Promise.all(channels.map((channel) => {
+        const asked = since?.get(channel);
+        const keys = [...this.#streamKeys(channel), this.#keys.channelNodes(channel)];
+        return RESUME_SCRIPT.run(redis, keys, [
+          randomEpochDigits(),
+          this.#ttlMs,
+          asked === undefined ? "" : asked.offset,
+          asked?.epoch ?? "",
+          began,
+          isNode ? "1" : "",
+          ...this.#seen(channel).flatMap(({ epoch, offset }) => [epoch, offset]),
+        ]) as Promise<ResumeAnswer>;
+      }))
+    );
   }
 
   async read(channel: string, since: number, limit: number): Promise<HistoryPage> {
@@ -161,11 +185,35 @@ export class RedisHistory implements History {
     });
   }
 
-  /** The offsets `channel` has after `since` in `epoch`, for a node that missed them: the
-   * payloads, or null when they are not all kept (or the epoch changed). */
-  async missed(channel: string, since: Position): Promise<Resume["replay"] | null> {
-    const { states, replay } = await this.resume([channel], new Map([[channel, since]]));
-    return states.get(channel)?.recovered === true ? replay : null;
+  /** The messages `channel` has after `since`, a position this node delivered, with the one
+   * kept at `since`; null when they are not all kept, or the epoch changed. A `since` past the
+   * top of its epoch (the stream went backwards) starts a new epoch after it. */
+  async missed(channel: string, since: Position): Promise<Missed | null> {
+    const [answer] = await this.#resumeAnswers([channel], new Map([[channel, since]]), true);
+    const [offset, , recovered, payloads = [], at = []] = answer!;
+    if (recovered !== 1) return null;
+    const replay = replayOf(channel, offset, payloads);
+    if (at.length === 0) return { replay };
+    return { at: keptMessage(since.offset, at[0]!, at[1]!), replay };
+  }
+
+  /** Starts a new epoch of `channel` unless it has left `after.epoch` already: this node
+   * delivered `after.offset` of it and then found the stream went backwards. */
+  async renew(channel: string, after: Position): Promise<void> {
+    const args = [randomEpochDigits(), this.#ttlMs, after.epoch, after.offset];
+    await this.#link.run((redis) => RENEW_SCRIPT.run(redis, this.#streamKeys(channel), args));
+  }
+
+  /** Where the epoch before `epoch` stood when `channel` left it because its stream went
+   * backwards (the meta's `prev`); null when `channel` is no longer in `epoch`, or `epoch` began
+   * for another reason (the first, or after the history was lost). */
+  async continues(channel: string, epoch: string): Promise<Position | null> {
+    const [current, prev] = await this.#link.run((redis) =>
+      redis.hmGet(this.#keys.historyMeta(channel), ["epoch", "prev"])
+    );
+    const colon = prev?.lastIndexOf(":") ?? -1;
+    if (current !== epoch || prev === null || prev === undefined || colon < 0) return null;
+    return { epoch: prev.slice(0, colon), offset: Number(prev.slice(colon + 1)) };
   }
 
   /** When this Redis's history began (`historyBegan`), set now if it was not. */
@@ -177,6 +225,21 @@ export class RedisHistory implements History {
   #streamKeys(channel: string): string[] {
     return [this.#keys.historyMeta(channel), this.#keys.historyStream(channel)];
   }
+}
+
+/** The kept messages of `channel` a resume answered as `payloads` (payload, user, ...), the
+ * last at `top`. */
+function replayOf(
+  channel: string,
+  top: number,
+  payloads: readonly string[],
+): Array<[string, KeptMessage]> {
+  const first = top - payloads.length / 2 + 1;
+  const replay: Array<[string, KeptMessage]> = [];
+  for (let k = 0; k < payloads.length; k += 2) {
+    replay.push([channel, keptMessage(first + k / 2, payloads[k]!, payloads[k + 1]!)]);
+  }
+  return replay;
 }
 
 /** A kept message as a script answers it: the user as JSON text, or '' for none. */

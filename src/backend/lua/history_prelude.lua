@@ -21,11 +21,22 @@ end
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'top')
 local epoch = meta[1]
 local top = tonumber(meta[2] or '0')
-local function begin()
-  -- A new epoch starts with an empty history, whatever an earlier one left behind.
+-- A new epoch starts with an empty history, whatever an earlier one left behind. `after`, when
+-- the stream went backwards, is where the epoch it replaces stood ('<epoch>:<offset>'), kept as
+-- the meta's `prev`: a node that delivered that much goes on into the new epoch.
+local function begin(after)
   epoch = epoch_at(now)
   top = 0
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+  redis.call('DEL', KEYS[1], KEYS[2])
+  if after then
+    redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0, 'prev', after)
+  else
+    redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+  end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+-- The offsets of `epoch` went backwards: what was given out past `seen` may have been lost, and
+-- must not be given out again with other messages. Starts the next epoch after `seen`.
+local function went_back(seen)
+  begin(epoch .. ':' .. string.format('%d', seen))
 end

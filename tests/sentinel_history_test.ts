@@ -1,0 +1,157 @@
+/**
+ * Channel history through a Sentinel failover that loses the last writes, with real processes
+ * (tests/sentinel_topology.ts): the replica is cut off from the master (it cannot log in again
+ * after the master drops it), the master takes three more broadcasts that the subscribers
+ * receive, then is killed with SIGKILL, and the replica, promoted, lacks them. No offset the
+ * subscribers saw is given out again, and both are told `recovered: false`.
+ */
+
+import assert from "node:assert/strict";
+import type { RecoveryEvent, SubscriberEvent } from "../client/mod.ts";
+import { apiOf, nextEvent, subscriberOf } from "./client_helpers.ts";
+import { broadcastThrough, until, untilHealthy } from "./cluster_helpers.ts";
+import { type TestServer, withTimeout } from "./helpers.ts";
+import { startSentinelNode, startSentinelTopology } from "./sentinel_topology.ts";
+
+const HISTORY = { historySize: 100, historyTtl: 60 };
+
+/** How long the sentinels may take to promote the replica, and the nodes to follow, in ms. */
+const FAILOVER_MS = 15_000;
+
+/** Runs `commands` one after the other on one `redis-cli` connection to `port`; returns their
+ * replies. */
+async function commandsOnOneConnection(
+  port: number,
+  commands: readonly string[],
+): Promise<string[]> {
+  const child = new Deno.Command("redis-cli", {
+    args: ["-p", String(port)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(commands.join("\n") + "\n"));
+  await writer.close();
+  const { stdout } = await child.output();
+  return new TextDecoder().decode(stdout).trim().split("\n");
+}
+
+async function publish(
+  node: TestServer,
+  payload: number,
+): Promise<{ offset: number; epoch: string }> {
+  const { status, body } = await broadcastThrough(node, "news", payload);
+  assert.equal(status, 200);
+  return body as unknown as { offset: number; epoch: string };
+}
+
+/** A subscriber of `news` on `node`, with its events and recovery reports. */
+async function subscribe(node: TestServer, token: string) {
+  const recoveries: RecoveryEvent[] = [];
+  const subscriber = subscriberOf(node, token, {
+    channels: ["news"],
+    onRecovery: (event) => recoveries.push(event),
+  });
+  const events = subscriber.events()[Symbol.asyncIterator]();
+  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
+  return { subscriber, events, recoveries };
+}
+
+async function expectMessages(
+  events: AsyncIterator<SubscriberEvent, undefined>,
+  offsets: readonly number[],
+): Promise<void> {
+  for (const offset of offsets) {
+    assert.deepEqual(await nextEvent(events, `offset ${offset}`), {
+      type: "message",
+      channel: "news",
+      message: offset,
+      offset,
+    });
+  }
+}
+
+Deno.test("through a Sentinel failover that lost the last writes, no offset is given out twice and subscribers are told recovered: false", async () => {
+  await using topology = await startSentinelTopology();
+  const [master, replica] = topology.servers;
+  await using a = await startSentinelNode(topology, "node-a", HISTORY);
+  await using b = await startSentinelNode(topology, "node-b", HISTORY);
+  const token = await a.mintToken();
+  const onA = await subscribe(a, token);
+  await using _a = onA.subscriber;
+  const onB = await subscribe(b, token);
+  await using _b = onB.subscriber;
+
+  const { epoch } = await publish(a, 1);
+  for (let n = 2; n <= 5; n++) await publish(n % 2 === 0 ? b : a, n);
+  assert.deepEqual(await master.cli("WAIT", "1", "2000"), ["1"], "the replica has 1 to 5");
+  // The master starts asking for a password (of new connections: the nodes' stay open), then
+  // drops the replica, which cannot log in again.
+  assert.deepEqual(
+    await commandsOnOneConnection(master.port, [
+      "CONFIG SET requirepass cut-off",
+      "CLIENT KILL TYPE replica",
+    ]),
+    ["OK", "1"],
+  );
+  for (let n = 6; n <= 8; n++) assert.equal((await publish(n % 2 === 0 ? b : a, n)).offset, n);
+  for (const { events } of [onA, onB]) await expectMessages(events, [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(await replica.cli("HGET", "boreas:{news}:meta", "top"), ["5"]);
+
+  await master.kill();
+  await until(
+    async () => (await replica.cli("ROLE"))[0] === "master",
+    "the promotion",
+    FAILOVER_MS,
+  );
+  for (const node of [a, b]) await untilHealthy(node, FAILOVER_MS);
+
+  // Each node had delivered 8, past the new master's top: both subscribers resume, and are
+  // told that what they have of the old epoch may not all be there.
+  const recovered: RecoveryEvent[] = [];
+  for (const { events, recoveries } of [onA, onB]) {
+    const recovery = await nextEvent(events, "the recovery event") as RecoveryEvent;
+    assert.deepEqual(recoveries, [recovery]);
+    recovered.push(recovery);
+  }
+  const now = recovered[0]!.epoch!;
+  assert.notEqual(now, epoch);
+  for (const recovery of recovered) {
+    assert.deepEqual(recovery, {
+      type: "recovery",
+      channel: "news",
+      recovered: false,
+      offset: 0,
+      epoch: now,
+      since: { offset: 8, epoch },
+    });
+  }
+  // Offsets start again in the new epoch, and reach both.
+  for (let n = 1; n <= 3; n++) {
+    assert.deepEqual(await apiOf(n % 2 === 0 ? b : a).publish("news", n), {
+      recipients: 2,
+      offset: n,
+      epoch: now,
+    });
+  }
+  for (const { events, subscriber } of [onA, onB]) {
+    await expectMessages(events, [1, 2, 3]);
+    assert.deepEqual(subscriber.positions, { news: { offset: 3, epoch: now } });
+  }
+  // A subscriber that was away with 8 of the old epoch: the channel has 8 messages again, but
+  // 6 to 8 are not the ones it had.
+  await using away = subscriberOf(a, token, {
+    channels: ["news"],
+    since: { news: { offset: 8, epoch } },
+  });
+  const told = await nextEvent(away.events()[Symbol.asyncIterator](), "the away one's recovery");
+  assert.deepEqual(told, {
+    type: "recovery",
+    channel: "news",
+    recovered: false,
+    offset: 3,
+    epoch: now,
+    since: { offset: 8, epoch },
+  });
+});
