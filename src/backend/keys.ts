@@ -20,6 +20,11 @@ export class RedisKeys {
     this.#isSharded = isSharded;
   }
 
+  /** Whether the pub/sub channels are sharded ones (Redis Cluster). */
+  get isSharded(): boolean {
+    return this.#isSharded;
+  }
+
   /** Sorted set of live nodes, scored by the Redis time (ms) each expires at. */
   get nodes(): string {
     return `${this.#prefix}:{nodes}`;
