@@ -4,7 +4,7 @@
  * `--redis-prefix`: the one place their shapes are defined. Keys that one script or MULTI
  * touches together share a hash tag, so that they fall in one Redis Cluster slot: a Boreas
  * channel's keys carry its name (`{name}`), the tokens' keys `{tokens}`, and the live nodes'
- * records `{nodes}`. Pure.
+ * records `{nodes}` (the nodes' lists of channels with members among them). Pure.
  */
 
 /** Key and channel names for one cluster prefix. */
@@ -138,27 +138,59 @@ export class RedisKeys {
     return `${this.#prefix}:{${channel}}:infos`;
   }
 
-  /** Hash of user → their pending `left` (see `leaving`), for the members of `channel` with a
-   * connection on `node`. */
+  /** Hash of user → their pending `left` (the JSON of `{"channel", "user", "frame"}`), for the
+   * members of `channel` with a connection on `node`: what to send if the node dies. */
   nodeMembers(channel: string, node: string): string {
     return `${this.#prefix}:{${channel}}:users:${node}`;
   }
 
+  /** Sorted set of the members of `channel` whose `left` is pending, scored by when it is due
+   * (Redis time, ms). */
+  leavingMembers(channel: string): string {
+    return `${this.#prefix}:{${channel}}:leaving`;
+  }
+
+  /** Hash of user → their pending `left` (as in `nodeMembers`), for the members of `channel`
+   * listed in `leavingMembers`. */
+  leftFrames(channel: string): string {
+    return `${this.#prefix}:{${channel}}:lefts`;
+  }
+
   /** Set of the channels in which `node` has members of `kind` (`""`: `--join-leave`'s,
-   * `":pusher"`: Pusher presence channels'). */
+   * `":pusher"`: Pusher presence channels'). In the nodes' slot, so that the reaper reads it
+   * and the live nodes in one script. */
   memberChannels(node: string, kind = ""): string {
-    return `${this.#prefix}:node:{${node}}:members${kind}`;
+    return `${this.#prefix}:{nodes}:${node}:members${kind}`;
   }
 
-  /** Set of the nodes that may have members of `kind` somewhere, for reaping those that died. */
+  /** Set of the nodes that may have members of `kind` somewhere, for reaping those that died.
+   * No node's key ends this way: a node's id holds no `:`. */
   memberNodes(kind = ""): string {
-    return `${this.#prefix}:members${kind}:nodes`;
+    return `${this.#prefix}:{nodes}:members${kind}`;
   }
 
-  /** Sorted set of the pending `left`s of members of `kind`, each the JSON of `{"channel",
-   * "user", "frame"}`, scored by when they are due (Redis time, ms). */
-  leaving(kind = ""): string {
-    return `${this.#prefix}:members${kind}:leaving`;
+  /** Sorted set of the channels with pending `left`s of members of `kind`, scored by when their
+   * first is due (Redis time, ms), or earlier: the index every node sweeps, channel by channel.
+   * In its own slot. */
+  leavingChannels(kind = ""): string {
+    return `${this.#prefix}:members${kind}:due`;
+  }
+
+  /** The members' keys of Boreas 0.1 for `kind`, which spread one script over several slots:
+   * the pending lefts of every channel in one sorted set (of `{"channel", "user", "frame"}`), the
+   * nodes with members, and each node's channels. A node moves what it finds of them into
+   * today's keys (see redis_members_migration.ts). */
+  legacyMemberKeys(kind = ""): {
+    leaving: string;
+    nodes: string;
+    channelsOf: (node: string) => string;
+  } {
+    const p = this.#prefix;
+    return {
+      leaving: `${p}:members${kind}:leaving`,
+      nodes: `${p}:members${kind}:nodes`,
+      channelsOf: (node) => `${p}:node:{${node}}:members${kind}`,
+    };
   }
 
   /** String: the last frame sent on `channel` (a Pusher `cache-` channel), expiring with it. */

@@ -79,7 +79,7 @@ export function redisBackend(
       hub,
       membership,
       mark: (except) => broker.exceptMark(except),
-      options: { ...options, kind, nodeId, prefix: config.redisPrefix, logger },
+      options: { ...options, kind, nodeId, logger },
     });
   const members = isJoinLeaveOn ? redisMembers("", membersOptions) : null;
   const added: Members[] = [];

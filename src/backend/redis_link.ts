@@ -73,6 +73,9 @@ export interface RunOptions {
  * from its master. */
 const NOT_MASTER = /^(READONLY|MASTERDOWN)\b/;
 
+/** Runs `command` on the master of `key`'s slot (with one master, on its connection). */
+export type KeyedRun = <T>(key: string, command: (redis: RedisClient) => Promise<T>) => Promise<T>;
+
 /** Called when a connection is (re)established. */
 export type ReadyListener = () => void | Promise<void>;
 /** Called with each message of a subscribed channel. */
