@@ -112,30 +112,42 @@ export function loadConfig(
 function redisProblems(given: ReadonlySet<keyof Config>, isTls: boolean): string[] {
   const problems: string[] = [];
   const isSentinel = given.has("redisSentinel");
-  if (given.has("redisUrl") && isSentinel) {
-    problems.push("--redis-url and --redis-sentinel: expected one of them, got both");
+  const isCluster = given.has("redisCluster");
+  const ways = (["redisUrl", "redisSentinel", "redisCluster"] as const).filter((key) =>
+    given.has(key)
+  );
+  if (ways.length > 1) {
+    problems.push(
+      `${ways.map((key) => `--${flagName(key)}`).join(" and ")}: expected one of them, got ${
+        ways.length === 2 ? "both" : "all three"
+      }`,
+    );
   }
   if (isSentinel && !given.has("redisSentinelMaster")) {
     problems.push("--redis-sentinel: expected --redis-sentinel-master too, naming the master");
   }
-  if (!isSentinel) {
-    const sentinelOnly = [
-      ["redisSentinelMaster", ""],
-      ["redisSentinelPassword", ""],
+  for (const key of ["redisSentinelMaster", "redisSentinelPassword"] as const) {
+    if (given.has(key) && !isSentinel) {
+      problems.push(`--${flagName(key)}: expected --redis-sentinel too`);
+    }
+  }
+  if (!isSentinel && !isCluster) {
+    const credentials = [
       ["redisUsername", " (with --redis-url, in the URL: redis://USER:PASSWORD@host)"],
       ["redisPassword", " (with --redis-url, in the URL: redis://:PASSWORD@host)"],
       ["redisTls", " (with --redis-url, a rediss:// URL)"],
     ] as const;
-    for (const [key, hint] of sentinelOnly) {
-      // `--no-redis-tls` asks for nothing Sentinel alone could give.
+    for (const [key, hint] of credentials) {
+      // `--no-redis-tls` asks for nothing Sentinel or Cluster alone could give.
       if (!given.has(key) || (key === "redisTls" && !isTls)) continue;
-      problems.push(`--${flagName(key)}: expected --redis-sentinel too${hint}`);
+      problems.push(`--${flagName(key)}: expected --redis-sentinel or --redis-cluster too${hint}`);
     }
   }
-  if (given.has("tokenStore") && (given.has("redisUrl") || isSentinel)) {
-    const redis = isSentinel ? "--redis-sentinel" : "--redis-url";
+  if (given.has("tokenStore") && ways.length > 0) {
     problems.push(
-      `--token-store and ${redis}: expected one of them, got both (in cluster mode Redis holds the tokens)`,
+      `--token-store and --${
+        flagName(ways[0]!)
+      }: expected one of them, got both (in cluster mode Redis holds the tokens)`,
     );
   }
   return problems;

@@ -51,14 +51,17 @@ export interface Config {
   readonly redisUrl: string | null;
   /** Cluster mode through Sentinel: the sentinels to ask for the master, `host:port` each. */
   readonly redisSentinel: readonly string[];
+  /** Cluster mode on a Redis Cluster: some of its servers, `host:port` each. */
+  readonly redisCluster: readonly string[];
   /** The name of the master the sentinels monitor (`sentinel monitor <name> ...`). */
   readonly redisSentinelMaster: string | null;
   /** The password the sentinels require, if any. */
   readonly redisSentinelPassword: string | null;
-  /** With Sentinel: the ACL user and password of the master (a URL carries them otherwise). */
+  /** With Sentinel or Redis Cluster: the ACL user and password of the masters (a URL carries
+   * them otherwise). */
   readonly redisUsername: string | null;
   readonly redisPassword: string | null;
-  /** With Sentinel: TLS to the sentinels and the master (a `rediss://` URL otherwise). */
+  /** With Sentinel or Redis Cluster: TLS to every server (a `rediss://` URL otherwise). */
   readonly redisTls: boolean;
   readonly redisPrefix: string;
   /** This node's name in the cluster; null generates one per process. */
@@ -136,6 +139,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   logOutput: "stderr",
   redisUrl: null,
   redisSentinel: Object.freeze([]),
+  redisCluster: Object.freeze([]),
   redisSentinelMaster: null,
   redisSentinelPassword: null,
   redisUsername: null,
@@ -184,6 +188,7 @@ type Kind =
   | "output"
   | "redis-url"
   | "addresses"
+  | "servers"
   | "name"
   | "timeout"
   | "size"
@@ -204,6 +209,7 @@ export const LIST_KINDS: ReadonlySet<Kind> = new Set<Kind>([
   "patterns",
   "pusher-apps",
   "addresses",
+  "servers",
 ]);
 
 /** One option: its Config key, the kind of value it takes, and its help. */
@@ -248,11 +254,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "logOutput", kind: "output", placeholder: "STREAM", summary: `where log lines go: ${LOG_OUTPUTS.join(", ")} (the banner is always on stdout)` },
   { key: "redisUrl", kind: "redis-url", placeholder: "URL", summary: "run as one node of a cluster sharing this Redis: redis://[[user]:password@]host[:port][/db] or rediss://" },
   { key: "redisSentinel", kind: "addresses", placeholder: "HOST:PORT", summary: "run as one node of a cluster whose Redis master these sentinels name, instead of --redis-url (repeatable)" },
+  { key: "redisCluster", kind: "servers", placeholder: "HOST:PORT", summary: "run as one node of a cluster sharing this Redis Cluster (some of its servers), instead of --redis-url (repeatable)" },
   { key: "redisSentinelMaster", kind: "name", placeholder: "NAME", summary: "with --redis-sentinel: the name the sentinels monitor the master under" },
   { key: "redisSentinelPassword", kind: "secret", placeholder: "SECRET", summary: "with --redis-sentinel: the password the sentinels require" },
-  { key: "redisUsername", kind: "text", placeholder: "USER", summary: "with --redis-sentinel: the master's ACL user (--redis-url carries it in the URL)" },
-  { key: "redisPassword", kind: "secret", placeholder: "SECRET", summary: "with --redis-sentinel: the master's password (--redis-url carries it in the URL)" },
-  { key: "redisTls", kind: "boolean", placeholder: "", summary: "with --redis-sentinel: TLS to the sentinels and the master (--redis-url: rediss://)" },
+  { key: "redisUsername", kind: "text", placeholder: "USER", summary: "with --redis-sentinel or --redis-cluster: the masters' ACL user (--redis-url carries it in the URL)" },
+  { key: "redisPassword", kind: "secret", placeholder: "SECRET", summary: "with --redis-sentinel or --redis-cluster: the masters' password (--redis-url carries it in the URL)" },
+  { key: "redisTls", kind: "boolean", placeholder: "", summary: "with --redis-sentinel or --redis-cluster: TLS to every Redis server (--redis-url: rediss://)" },
   { key: "redisPrefix", kind: "name", placeholder: "PREFIX", summary: "start of every Redis key and pub/sub channel of this cluster" },
   { key: "nodeId", kind: "name", placeholder: "ID", summary: "this node's name in /stats, webhook events and the cluster (default: generated per process)" },
   { key: "nodeTimeout", kind: "timeout", placeholder: "SECONDS", summary: "how soon the cluster forgets a node that stopped without saying goodbye" },
@@ -354,7 +361,9 @@ export function parseValue(kind: Kind, raw: unknown): Parsed {
     case "redis-url":
       return parseRedisUrl(raw);
     case "addresses":
-      return parseAddresses(raw);
+      return parseAddresses(raw, SENTINEL_PORT);
+    case "servers":
+      return parseAddresses(raw, REDIS_PORT);
     case "name":
       return typeof raw === "string" && NAME.test(raw)
         ? raw
@@ -493,15 +502,16 @@ function listItems(raw: unknown): unknown[] {
   );
 }
 
-/** The default port of a sentinel. */
+/** The default ports of a sentinel and of a Redis server. */
 const SENTINEL_PORT = 26379;
+const REDIS_PORT = 6379;
 
-/** `host:port` addresses (port 26379 when left out) from a repeated flag, a comma-separated
- * string, or a JSON array; each comes back as `host:port`. */
-function parseAddresses(raw: unknown): Parsed {
+/** `host:port` addresses (`defaultPort` when left out) from a repeated flag, a
+ * comma-separated string, or a JSON array; each comes back as `host:port`. */
+function parseAddresses(raw: unknown, defaultPort: number): Parsed {
   const addresses: string[] = [];
   for (const part of listItems(raw)) {
-    const parsed = typeof part === "string" ? parseHostPort(part, SENTINEL_PORT) : null;
+    const parsed = typeof part === "string" ? parseHostPort(part, defaultPort) : null;
     if (parsed === null || !isHost(parsed.host)) {
       const shown = JSON.stringify(part) ?? String(part);
       return { problem: `expected HOST:PORT addresses, got ${shown}` };

@@ -231,8 +231,8 @@ Deno.test("loadConfig() rejects --redis-url with --redis-sentinel, and Sentinel 
   assert.deepEqual(
     problemsOf(["--redis-url", "redis://r.test", "--redis-password", "hunter2", "--redis-tls"]),
     [
-      "--redis-password: expected --redis-sentinel too (with --redis-url, in the URL: redis://:PASSWORD@host)",
-      "--redis-tls: expected --redis-sentinel too (with --redis-url, a rediss:// URL)",
+      "--redis-password: expected --redis-sentinel or --redis-cluster too (with --redis-url, in the URL: redis://:PASSWORD@host)",
+      "--redis-tls: expected --redis-sentinel or --redis-cluster too (with --redis-url, a rediss:// URL)",
     ],
   );
   assert.deepEqual(
@@ -244,9 +244,39 @@ Deno.test("loadConfig() rejects --redis-url with --redis-sentinel, and Sentinel 
     [
       "--redis-sentinel-master: expected --redis-sentinel too",
       "--redis-sentinel-password: expected --redis-sentinel too",
-      "--redis-username: expected --redis-sentinel too (with --redis-url, in the URL: redis://USER:PASSWORD@host)",
+      "--redis-username: expected --redis-sentinel or --redis-cluster too (with --redis-url, in the URL: redis://USER:PASSWORD@host)",
     ],
   );
+});
+
+Deno.test("loadConfig() takes --redis-cluster alone, with its credentials, and refuses it with another way to Redis", () => {
+  const cluster = ["--redis-cluster", "r1.test:7000", "--redis-cluster", "[::1]:7001"];
+  const config = loadConfig([...cluster, "--redis-password", "hunter2", "--redis-tls"], {}, {
+    readFile: () => undefined,
+  });
+  assert.deepEqual(
+    [config.redisCluster, config.redisPassword, config.redisTls],
+    [["r1.test:7000", "[::1]:7001"], "hunter2", true],
+  );
+  assert.deepEqual(problemsOf([...cluster, "--redis-url", "redis://r.test"]), [
+    "--redis-url and --redis-cluster: expected one of them, got both",
+  ]);
+  assert.deepEqual(
+    problemsOf([...cluster, "--redis-url", "redis://r.test", "--redis-sentinel", "s.test:1"]),
+    [
+      "--redis-url and --redis-sentinel and --redis-cluster: expected one of them, got all three",
+      "--redis-sentinel: expected --redis-sentinel-master too, naming the master",
+    ],
+  );
+  assert.deepEqual(problemsOf([...cluster, "--redis-sentinel-master", "boreas"]), [
+    "--redis-sentinel-master: expected --redis-sentinel too",
+  ]);
+  assert.deepEqual(problemsOf(["--token-store", "t.log", ...cluster]), [
+    "--token-store and --redis-cluster: expected one of them, got both (in cluster mode Redis holds the tokens)",
+  ]);
+  assert.deepEqual(problemsOf(["--redis-cluster", "r1.test:0"]), [
+    '--redis-cluster: expected HOST:PORT addresses, got "r1.test:0"',
+  ]);
 });
 
 Deno.test("loadConfig() rejects a bad --redis-sentinel address, and never shows a password", () => {

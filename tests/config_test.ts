@@ -56,6 +56,7 @@ Deno.test("loadConfig() returns the original's defaults when nothing overrides t
     logOutput: "stderr",
     redisUrl: null,
     redisSentinel: [],
+    redisCluster: [],
     redisSentinelMaster: null,
     redisSentinelPassword: null,
     redisUsername: null,
@@ -159,6 +160,7 @@ Deno.test("loadConfig() reads every option from its flag, its variable and its f
       "BOREAS_PUBLISH_HOOK_URL",
       "BOREAS_PUSHER_APPS",
       ...SENTINEL_OPTIONS.map(([, , env]) => env),
+      "BOREAS_REDIS_CLUSTER",
       ...EVERY_OPTION.map(([, , env]) => env),
     ].sort(),
   );
@@ -206,6 +208,21 @@ Deno.test("loadConfig() reads every Sentinel option from its flag, its variable 
       assert.deepEqual(load([], {}, { "./boreas.json": file })[key], json, "./boreas.json");
     });
   }
+});
+
+Deno.test("loadConfig() reads --redis-cluster from repeated flags, its variable and its file key", () => {
+  assert.deepEqual(
+    load(["--redis-cluster", "a.test:7000", "--redis-cluster", "[::1]:7001"]).redisCluster,
+    ["a.test:7000", "[::1]:7001"],
+  );
+  assert.deepEqual(load([], { BOREAS_REDIS_CLUSTER: "a.test:7000, b.test" }).redisCluster, [
+    "a.test:7000",
+    "b.test:6379",
+  ]);
+  assert.deepEqual(
+    load([], {}, { "./boreas.json": '{"redisCluster": ["c.test:7002"]}' }).redisCluster,
+    ["c.test:7002"],
+  );
 });
 
 Deno.test("loadConfig() collects sentinels from repeated flags, commas and the file, as host:port", () => {

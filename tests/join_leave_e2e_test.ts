@@ -32,8 +32,12 @@ async function spawnNode(cwd: string, args: readonly string[]): Promise<Node> {
   }
 }
 
-/** A client of `node` authenticated as `user` and in `room`, with its join reply. */
-async function arrive(node: Node, user: string): Promise<[TestClient, unknown]> {
+/** A client of `node` authenticated as `user` and in `channels`, with its join reply. */
+async function arrive(
+  node: Node,
+  user: string,
+  channels: readonly string[] = ["room"],
+): Promise<[TestClient, unknown]> {
   const response = await fetch(`${node.apiUrl}/token/`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -42,11 +46,11 @@ async function arrive(node: Node, user: string): Promise<[TestClient, unknown]> 
   const { token } = (await readJson(response, 200)).value as { token: string };
   const client = await TestClient.connect(node.wsUrl);
   assert.deepEqual(await client.request({ access_token: token }, 1), { ref: 1, ok: true });
-  return [client, await client.request({ channels: { join: ["room"], leave: [] } }, 2)];
+  return [client, await client.request({ channels: { join: channels, leave: [] } }, 2)];
 }
 
-function event(change: "joined" | "left", user: string) {
-  return { channel: "room", [change]: { user } };
+function event(change: "joined" | "left", user: string, channel = "room") {
+  return { channel, [change]: { user } };
 }
 
 Deno.test("a SIGKILLed node's users leave once, on the survivors, after --node-timeout", async () => {
@@ -90,10 +94,10 @@ Deno.test("a SIGKILLed node's users leave once, on the survivors, after --node-t
   }
   // Reaped once: nothing of node b is left to reap again.
   assert.equal(
-    await redis.cli("EXISTS", "boreas:node:{b}:members", "boreas:{room}:users:b"),
+    await redis.cli("EXISTS", "boreas:{nodes}:b:members", "boreas:{room}:users:b"),
     "0",
   );
-  assert.equal(await redis.cli("SISMEMBER", "boreas:members:nodes", "b"), "0");
+  assert.equal(await redis.cli("SISMEMBER", "boreas:{nodes}:members", "b"), "0");
   // Nothing else came, and nothing more comes: one who comes and goes is all they see next.
   const [dave] = await arrive(a, "dave");
   for (const observer of [bob, carol, second]) {
@@ -140,3 +144,91 @@ Deno.test("a node restarted under the same --node-id before it is reaped: its ol
   await using _carol = carol;
   assert.deepEqual((reply as { members: string[] }).members.toSorted(), ["bob", "carol"]);
 });
+
+Deno.test("a SIGKILLed node's users of several channels each leave each once, across the cluster", async () => {
+  await using redis = await startRedis();
+  await using dir = await tempDir();
+  const args = [
+    "--redis-url",
+    redis.url,
+    "--node-timeout",
+    "1.5",
+    "--join-leave",
+    "room:*",
+    "--leave-delay",
+    "0.2",
+  ];
+  const rooms = ["room:1", "room:2", "room:3"];
+  await using a = await spawnNode(dir.path, [...args, "--node-id", "a"]);
+  await using b = await spawnNode(dir.path, [...args, "--node-id", "b"]);
+  await using c = await spawnNode(dir.path, [...args, "--node-id", "c"]);
+  const [bob] = await arrive(a, "bob", rooms);
+  await using _bob = bob;
+  const [carol] = await arrive(c, "carol", rooms);
+  await using _carol = carol;
+  assert.deepEqual(
+    await nextEvents(bob, 3),
+    sortedEvents(rooms.map((room) => event("joined", "carol", room))),
+  );
+  const [alice] = await arrive(b, "alice", rooms);
+  await using _alice = alice;
+  const [ann] = await arrive(b, "ann", ["room:2"]);
+  await using _ann = ann;
+  for (const observer of [bob, carol]) {
+    assert.deepEqual(
+      await nextEvents(observer, 4),
+      sortedEvents([
+        ...rooms.map((room) => event("joined", "alice", room)),
+        event("joined", "ann", "room:2"),
+      ]),
+    );
+  }
+  // Alice stays in room:3, with a second tab on a survivor.
+  const [second] = await arrive(c, "alice", ["room:3"]);
+  await using _second = second;
+
+  b.process.kill("SIGKILL");
+  await b.process.exited();
+  const lefts = [
+    event("left", "alice", "room:1"),
+    event("left", "alice", "room:2"),
+    event("left", "ann", "room:2"),
+  ];
+  for (const observer of [bob, carol]) {
+    assert.deepEqual(await nextEvents(observer, 3, 6_000), sortedEvents(lefts));
+  }
+  assert.equal(await redis.cli("SISMEMBER", "boreas:{nodes}:members", "b"), "0");
+  assert.equal(
+    await redis.cli(
+      "EXISTS",
+      "boreas:{nodes}:b:members",
+      ...rooms.map((room) => `boreas:{${room}}:users:b`),
+    ),
+    "0",
+  );
+  // Nothing else came, and nothing more comes: one who comes and goes is all they see next.
+  const [dave] = await arrive(a, "dave", ["room:2"]);
+  for (const observer of [bob, carol]) {
+    assert.deepEqual(await observer.next(), event("joined", "dave", "room:2"));
+  }
+  await closeClient(dave);
+  for (const observer of [bob, carol]) {
+    assert.deepEqual(await observer.next("dave's left", 3_000), event("left", "dave", "room:2"));
+    await assertNothingReceived(observer);
+  }
+  await assertNothingReceived(second);
+  await alice.closed;
+  await ann.closed;
+});
+
+/** The next `n` events `observer` receives, in a stable order (see `sortedEvents`). */
+async function nextEvents(observer: TestClient, n: number, ms?: number): Promise<string[]> {
+  const seen = [];
+  for (let i = 0; i < n; i++) seen.push(await observer.next(`event ${i + 1} of ${n}`, ms));
+  return sortedEvents(seen);
+}
+
+/** `events` in a stable order: the channels' events may come in any. */
+function sortedEvents(events: readonly unknown[]): string[] {
+  return events.map((one) => JSON.stringify(one)).sort();
+}

@@ -46,6 +46,19 @@ Deno.test("the live nodes' records share one slot, whatever the node's id", () =
   ]);
 });
 
+Deno.test("every user's block shares one slot with the announcements of blocks", () => {
+  const keys = new RedisKeys("boreas", { isSharded: true });
+  oneSlot([keys.userChanges, keys.userBlock("ivan"), keys.userBlock("{weird}:user")]);
+});
+
+Deno.test("sharded, each pub/sub channel is in the slot of the keys it goes with", () => {
+  const keys = new RedisKeys("boreas", { isSharded: true });
+  oneSlot([keys.revocations, keys.tokens]);
+  oneSlot([keys.broadcastChannel("room:1"), keys.channelNodes("room:1")]);
+  assert.equal(keys.channelOf(keys.broadcastChannel("room:1")), "room:1");
+  assert.equal(keys.channelOf(keys.revocations), null);
+});
+
 Deno.test("a channel's keys share its slot, and two channels may not", () => {
   const keys = new RedisKeys("boreas");
   const slotOf = (channel: string) =>
@@ -62,13 +75,14 @@ Deno.test("a channel's keys share its slot, and two channels may not", () => {
   assert.notEqual(slotOf("room:1"), slotOf("room:2"));
 });
 
-Deno.test("a node renames the token keys Boreas 0.1 left, and their tokens still work", async () => {
+Deno.test("a node renames the token and block keys Boreas 0.1 left, and their tokens still work", async () => {
   await using redis = await startRedis();
   const grant = encodeGrant({ ...OPEN_GRANT, user: "ivan" });
   await redis.cli("ZADD", "boreas:tokens", "1", "old-token");
   await redis.cli("HSET", "boreas:tokens:grants", "old-token", grant);
   await redis.cli("SADD", "boreas:user:{ivan}:tokens", "old-token");
   await redis.cli("ZADD", "boreas:tokens:revoked", "+inf", "revoked-token");
+  await redis.cli("SET", "boreas:user:{bob}:block", '{"expires_at": null}');
   await using node = await startNode(redis.url, "a");
   await until(async () => await redis.cli("EXISTS", "boreas:{tokens}") === "1", "the rename");
   assert.equal(
@@ -76,6 +90,7 @@ Deno.test("a node renames the token keys Boreas 0.1 left, and their tokens still
     "0",
   );
   assert.equal(await redis.cli("ZSCORE", "boreas:{tokens}:revoked", "revoked-token"), "inf");
+  assert.equal(await redis.cli("GET", "boreas:{users}:bob:block"), '{"expires_at": null}');
   await using client = await TestClient.connect(node.wsUrl);
   await joinWith(client, "old-token", ["news"]);
   const user = await readJson(await node.api("/users/ivan/"), 200);

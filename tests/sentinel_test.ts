@@ -13,6 +13,7 @@ import { clusterBanner } from "../src/backend/redis_target.ts";
 import { createLogger } from "../src/log.ts";
 import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
 import { broadcastThrough, joinWith, until, untilHealthy } from "./cluster_helpers.ts";
+import { mint, recordSeqs, roleOf, startPublisher, status } from "./failover_helpers.ts";
 import { startRedis } from "./redis_server.ts";
 import { MASTER_NAME, startSentinelNode, startSentinelTopology } from "./sentinel_topology.ts";
 
@@ -74,80 +75,6 @@ Deno.test("with passwords: the node connects, and neither password reaches /heal
   }
   assert.ok(lines.some((line) => /cannot reach redis/.test(line)), "the failure is logged");
 });
-
-/** One broadcast the publisher sent: through which node, when, and what it was answered. */
-interface Sent {
-  readonly seq: number;
-  readonly node: number;
-  readonly startedAt: number;
-  endedAt: number;
-  status: number;
-  recipients: number | undefined;
-}
-
-/** Sends a broadcast `{seq}` to `channel` every 5 ms, through each node in turn, without
- * waiting for the answers, until stopped; then waits for the answers. */
-function startPublisher(nodes: readonly TestServer[], channel: string) {
-  const sent: Sent[] = [];
-  const answers: Promise<void>[] = [];
-  let isStopped = false;
-  const loop = (async () => {
-    for (let seq = 0; !isStopped; seq++) {
-      const node = seq % nodes.length;
-      const entry: Sent = {
-        seq,
-        node,
-        startedAt: performance.now(),
-        endedAt: 0,
-        status: 0,
-        recipients: undefined,
-      };
-      sent.push(entry);
-      answers.push(
-        broadcastThrough(nodes[node]!, channel, { seq }).then(({ status, body }) => {
-          entry.endedAt = performance.now();
-          entry.status = status;
-          entry.recipients = body.recipients;
-        }),
-      );
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
-  return {
-    sent,
-    async stop(): Promise<Sent[]> {
-      isStopped = true;
-      await loop;
-      await Promise.all(answers);
-      return sent;
-    },
-  };
-}
-
-/** A subscriber's received `seq`s, in order. */
-function recordSeqs(client: TestClient, channel: string): number[] {
-  const seqs: number[] = [];
-  client.socket.addEventListener("message", (event) => {
-    const frame = JSON.parse(event.data as string);
-    if (frame.channel === channel) seqs.push(frame.message.seq);
-  });
-  return seqs;
-}
-
-async function status(response: Promise<Response>): Promise<number> {
-  const answered = await response;
-  await answered.body?.cancel();
-  return answered.status;
-}
-
-async function mint(node: TestServer): Promise<number> {
-  return await status(node.api("/token/", { method: "POST" }));
-}
-
-/** The first line of `ROLE` on `server`: master or slave. */
-async function roleOf(server: { cli(...args: string[]): Promise<string[]> }): Promise<string> {
-  return (await server.cli("ROLE"))[0] ?? "";
-}
 
 Deno.test("through a Sentinel failover: 503 without a master, then delivery within 10 s, tokens kept, the old master a replica", async () => {
   await using topology = await startSentinelTopology();

@@ -186,9 +186,9 @@ function sentinelConfig(
   ].join("\n") + "\n";
 }
 
-/** Writes `config` to a file of its own and starts `command` with it; `redis-cli` gives it
- * `password`. */
-async function startServer(
+/** Writes `config` (which names the `port` and the `dir`) to a file of its own in `dir` and
+ * starts `command` with it; `redis-cli` gives it `password`. */
+export async function startServer(
   command: "redis-server" | "redis-sentinel",
   dir: string,
   config: string,
@@ -247,7 +247,7 @@ async function spawnUntilReady(
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new Error(
-        `${command} is not installed; the Sentinel tests need it (apt-get install -y ` +
+        `${command} is not installed; the Sentinel and Cluster tests need it (apt-get install -y ` +
           "redis-server redis-sentinel, which tools/test_prerequisites.sh does for you)",
       );
     }

@@ -38,7 +38,7 @@ export interface Broker {
   publish(channel: string, payload: string, options?: PublishOptions): Promise<PublishResult>;
   /** Sends `payload` (JSON text) to each of `channels` as `publish` does to one, a name
    * given twice once: a subscriber of several gets one frame per channel, in the order of
-   * `channels`. Resolves to each channel's result, in that order. In cluster mode every
+   * `channels` (on Redis Cluster, only among channels of one slot). Resolves to each channel's result, in that order. In cluster mode every
    * channel goes to Redis in one round trip; rejects with `BackendUnavailableError` when it
    * cannot reach the other nodes, and then nothing was sent. */
   publishMany(

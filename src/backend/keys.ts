@@ -4,16 +4,25 @@
  * `--redis-prefix`: the one place their shapes are defined. Keys that one script or MULTI
  * touches together share a hash tag, so that they fall in one Redis Cluster slot: a Boreas
  * channel's keys carry its name (`{name}`), the tokens' keys `{tokens}`, and the live nodes'
- * records `{nodes}`. Pure.
+ * records `{nodes}` (the nodes' lists of channels with members among them). Pure.
  */
 
 /** Key and channel names for one cluster prefix. */
 export class RedisKeys {
   readonly #prefix: string;
+  readonly #isSharded: boolean;
 
-  /** `prefix` holds no `{`, `}` or `:` (the config checks it). */
-  constructor(prefix: string) {
+  /** `prefix` holds no `{`, `}` or `:` (the config checks it). With `isSharded` (Redis
+   * Cluster), every pub/sub channel carries a hash tag too, so that sharded pub/sub sends it
+   * through the slot of the keys it goes with. */
+  constructor(prefix: string, { isSharded = false }: { isSharded?: boolean } = {}) {
     this.#prefix = prefix;
+    this.#isSharded = isSharded;
+  }
+
+  /** Whether the pub/sub channels are sharded ones (Redis Cluster). */
+  get isSharded(): boolean {
+    return this.#isSharded;
   }
 
   /** Sorted set of live nodes, scored by the Redis time (ms) each expires at. */
@@ -86,14 +95,7 @@ export class RedisKeys {
   /** The `SCAN` pattern of Boreas 0.1's sets of a user's tokens, and the user a key of it
    * names (null for another key). */
   get legacyUserTokens(): { pattern: string; userOf: (key: string) => string | null } {
-    const [before, after] = [`${this.#prefix}:user:{`, "}:tokens"];
-    return {
-      pattern: `${before}*${after}`,
-      userOf: (key) =>
-        key.startsWith(before) && key.endsWith(after)
-          ? key.slice(before.length, key.length - after.length)
-          : null,
-    };
+    return legacyPattern(`${this.#prefix}:user:{`, "}:tokens");
   }
 
   /** Set of the tokens whose grant names `user` (some may have expired or been revoked since:
@@ -111,9 +113,16 @@ export class RedisKeys {
   }
 
   /** String holding `user`'s block (`{"expires_at": N | null}`) while it lasts: it expires with
-   * the block. */
+   * the block. Every user's block shares the `{users}` slot with `userChanges`, so that a
+   * block and its announcement are one MULTI, and the blocks of many users one read. */
   userBlock(user: string): string {
-    return `${this.#prefix}:user:{${user}}:block`;
+    return `${this.#prefix}:{users}:${user}:block`;
+  }
+
+  /** The `SCAN` pattern of Boreas 0.1's blocks, and the user a key of it names (null for
+   * another key). */
+  get legacyUserBlocks(): { pattern: string; userOf: (key: string) => string | null } {
+    return legacyPattern(`${this.#prefix}:user:{`, "}:block");
   }
 
   /** Hash of user → on how many nodes the user has a connection in `channel` (one with join
@@ -129,27 +138,59 @@ export class RedisKeys {
     return `${this.#prefix}:{${channel}}:infos`;
   }
 
-  /** Hash of user → their pending `left` (see `leaving`), for the members of `channel` with a
-   * connection on `node`. */
+  /** Hash of user → their pending `left` (the JSON of `{"channel", "user", "frame"}`), for the
+   * members of `channel` with a connection on `node`: what to send if the node dies. */
   nodeMembers(channel: string, node: string): string {
     return `${this.#prefix}:{${channel}}:users:${node}`;
   }
 
+  /** Sorted set of the members of `channel` whose `left` is pending, scored by when it is due
+   * (Redis time, ms). */
+  leavingMembers(channel: string): string {
+    return `${this.#prefix}:{${channel}}:leaving`;
+  }
+
+  /** Hash of user → their pending `left` (as in `nodeMembers`), for the members of `channel`
+   * listed in `leavingMembers`. */
+  leftFrames(channel: string): string {
+    return `${this.#prefix}:{${channel}}:lefts`;
+  }
+
   /** Set of the channels in which `node` has members of `kind` (`""`: `--join-leave`'s,
-   * `":pusher"`: Pusher presence channels'). */
+   * `":pusher"`: Pusher presence channels'). In the nodes' slot, so that the reaper reads it
+   * and the live nodes in one script. */
   memberChannels(node: string, kind = ""): string {
-    return `${this.#prefix}:node:{${node}}:members${kind}`;
+    return `${this.#prefix}:{nodes}:${node}:members${kind}`;
   }
 
-  /** Set of the nodes that may have members of `kind` somewhere, for reaping those that died. */
+  /** Set of the nodes that may have members of `kind` somewhere, for reaping those that died.
+   * No node's key ends this way: a node's id holds no `:`. */
   memberNodes(kind = ""): string {
-    return `${this.#prefix}:members${kind}:nodes`;
+    return `${this.#prefix}:{nodes}:members${kind}`;
   }
 
-  /** Sorted set of the pending `left`s of members of `kind`, each the JSON of `{"channel",
-   * "user", "frame"}`, scored by when they are due (Redis time, ms). */
-  leaving(kind = ""): string {
-    return `${this.#prefix}:members${kind}:leaving`;
+  /** Sorted set of the channels with pending `left`s of members of `kind`, scored by when their
+   * first is due (Redis time, ms), or earlier: the index every node sweeps, channel by channel.
+   * In its own slot. */
+  leavingChannels(kind = ""): string {
+    return `${this.#prefix}:members${kind}:due`;
+  }
+
+  /** The members' keys of Boreas 0.1 for `kind`, which spread one script over several slots:
+   * the pending lefts of every channel in one sorted set (of `{"channel", "user", "frame"}`), the
+   * nodes with members, and each node's channels. A node moves what it finds of them into
+   * today's keys (see redis_members_migration.ts). */
+  legacyMemberKeys(kind = ""): {
+    leaving: string;
+    nodes: string;
+    channelsOf: (node: string) => string;
+  } {
+    const p = this.#prefix;
+    return {
+      leaving: `${p}:members${kind}:leaving`,
+      nodes: `${p}:members${kind}:nodes`,
+      channelsOf: (node) => `${p}:node:{${node}}:members${kind}`,
+    };
   }
 
   /** String: the last frame sent on `channel` (a Pusher `cache-` channel), expiring with it. */
@@ -180,31 +221,53 @@ export class RedisKeys {
     return `${this.#prefix}:{nodes}:${node}:counters`;
   }
 
-  /** The pub/sub channel carrying `channel`'s broadcasts, as `PUBSUB CHANNELS` shows it. */
+  /** The pub/sub channel carrying `channel`'s broadcasts, as `PUBSUB CHANNELS` (sharded:
+   * `PUBSUB SHARDCHANNELS`) shows it. */
   broadcastChannel(channel: string): string {
-    return `${this.#prefix}:${channel}`;
+    return this.#isSharded ? `${this.#prefix}:{${channel}}` : `${this.#prefix}:${channel}`;
   }
 
   /** The Boreas channel of a broadcast pub/sub channel, or null for another pub/sub channel. */
   channelOf(pubsubChannel: string): string | null {
-    const start = `${this.#prefix}:`;
-    return pubsubChannel.startsWith(start) ? pubsubChannel.slice(start.length) : null;
+    const start = this.#isSharded ? `${this.#prefix}:{` : `${this.#prefix}:`;
+    if (!pubsubChannel.startsWith(start)) return null;
+    return this.#isSharded
+      ? pubsubChannel.slice(start.length, -1)
+      : pubsubChannel.slice(start.length);
   }
 
   /** The pub/sub channel that tells every node a token was revoked. A `!` instead of `:`, so
-   * that no Boreas channel's name can collide with it. */
+   * that no Boreas channel's name can collide with it; sharded, in the tokens' slot, where
+   * the revocation publishes it. */
   get revocations(): string {
-    return `${this.#prefix}!revoked`;
+    return this.#isSharded ? `${this.#prefix}!revoked{tokens}` : `${this.#prefix}!revoked`;
   }
 
   /** The pub/sub channel that tells every node to close a user's connections, and that a user
-   * was blocked or unblocked. */
+   * was blocked or unblocked; sharded, in the blocks' slot. */
   get userChanges(): string {
-    return `${this.#prefix}!users`;
+    return this.#isSharded ? `${this.#prefix}!users{users}` : `${this.#prefix}!users`;
   }
 
-  /** The pub/sub channel `node` sends its own liveness pings to. */
-  pings(node: string): string {
-    return `${this.#prefix}!ping:${node}`;
+  /** The pub/sub channel `node` sends its own liveness pings to; sharded, each master of the
+   * cluster has its own, tagged with `tag` (a hash tag in that master's slots). */
+  pings(node: string, tag?: string): string {
+    return tag === undefined
+      ? `${this.#prefix}!ping:${node}`
+      : `${this.#prefix}!ping:${node}{${tag}}`;
   }
+}
+
+/** A `SCAN` pattern of keys made of `before`, a user and `after`, and the user of such a key. */
+function legacyPattern(
+  before: string,
+  after: string,
+): { pattern: string; userOf: (key: string) => string | null } {
+  return {
+    pattern: `${before}*${after}`,
+    userOf: (key) =>
+      key.startsWith(before) && key.endsWith(after)
+        ? key.slice(before.length, key.length - after.length)
+        : null,
+  };
 }

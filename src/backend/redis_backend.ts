@@ -1,7 +1,8 @@
 /**
  * @module
  * The Redis backend: tokens, fan-out, membership, history and blocked users shared through one
- * Redis master (given by URL, or found through Sentinel).
+ * Redis master (given by URL, or found through Sentinel), or through the masters of a Redis
+ * Cluster.
  */
 
 import type { Backend, BackendConfig, BackendDeps, BackendParts } from "./backend.ts";
@@ -13,7 +14,9 @@ import { RedisKeys } from "./keys.ts";
 import { RedisBroker } from "./redis_broker.ts";
 import { RedisEventCache } from "./redis_event_cache.ts";
 import { RedisHistory } from "./redis_history.ts";
-import { RedisLink, type RedisTarget } from "./redis_link.ts";
+import { RedisClusterLink } from "./redis_cluster_link.ts";
+import { type RedisLink, RedisMasterLink } from "./redis_link.ts";
+import type { BackendTarget } from "./redis_target.ts";
 import { RedisMembers } from "./redis_members.ts";
 import { RedisMembership } from "./redis_membership.ts";
 import { RedisOccupancy } from "./redis_occupancy.ts";
@@ -22,19 +25,23 @@ import { RedisUsers } from "./redis_users.ts";
 
 /** Joins the cluster of the Redis `target` names. */
 export function redisBackend(
-  target: RedisTarget,
+  target: BackendTarget,
   { config, deps, parts }: { config: BackendConfig; deps: BackendDeps; parts: BackendParts },
 ): Backend {
   const { hub, metrics, logger } = deps;
   const { nodeId, membersOptions } = parts;
   const isJoinLeaveOn = config.joinLeave.length > 0;
-  const keys = new RedisKeys(config.redisPrefix);
-  const link = new RedisLink({
-    target,
-    pingChannel: keys.pings(nodeId),
-    clientName: `${config.redisPrefix}:${nodeId}`,
-    logger,
-  });
+  const isCluster = "cluster" in target;
+  const keys = new RedisKeys(config.redisPrefix, { isSharded: isCluster });
+  const clientName = `${config.redisPrefix}:${nodeId}`;
+  const link: RedisLink = isCluster
+    ? new RedisClusterLink({
+      cluster: target.cluster,
+      pingChannel: (tag) => keys.pings(nodeId, tag),
+      clientName,
+      logger,
+    })
+    : new RedisMasterLink({ target, pingChannel: keys.pings(nodeId), clientName, logger });
   const tokens = new RedisTokenRegistry(link, keys);
   provideOnConnect(tokens, link, { keys, tokens: [...deps.tokens], logger });
   const membership = new RedisMembership(link, keys, {
@@ -72,7 +79,7 @@ export function redisBackend(
       hub,
       membership,
       mark: (except) => broker.exceptMark(except),
-      options: { ...options, kind, nodeId, prefix: config.redisPrefix, logger },
+      options: { ...options, kind, nodeId, logger },
     });
   const members = isJoinLeaveOn ? redisMembers("", membersOptions) : null;
   const added: Members[] = [];

@@ -126,17 +126,18 @@ export class RedisBroker implements Broker {
       return await this.#publishKept(channel, payload, { ...this.#history, ...options });
     }
     const keys = this.#keys;
+    const nodesKey = keys.channelNodes(channel);
     const counts = await this.#link.run(async (redis) => {
-      const [nodes] = await redis.multi()
-        .hGetAll(keys.channelNodes(channel))
-        .publish(
-          keys.broadcastChannel(channel),
-          this.#mark(options.except, options.exceptName) +
-            renderFrame(channel, payload, undefined, options.user),
-        )
-        .exec();
+      const pubsub = keys.broadcastChannel(channel);
+      const frame = this.#mark(options.except, options.exceptName) +
+        renderFrame(channel, payload, undefined, options.user);
+      const multi = redis.multi().hGetAll(nodesKey);
+      // Sharded pub/sub (Redis Cluster) sends it through the channel's own slot.
+      if (this.#link.publishCommand === "SPUBLISH") multi.sPublish(pubsub, frame);
+      else multi.publish(pubsub, frame);
+      const [nodes] = await multi.exec();
       return nodes as unknown as Record<string, string>;
-    });
+    }, { key: nodesKey });
     return { recipients: this.#membership.sumLive(counts) };
   }
 
@@ -158,7 +159,7 @@ export class RedisBroker implements Broker {
         ? this.#fanoutCall(channel, payload)
         : this.#keptCall(channel, payload, { ...history })
     );
-    const replies = await this.#link.run((redis) => script.runEach(redis, calls));
+    const replies = await this.#link.runEach(script, calls);
     const results = new Map(distinct.map((channel, i): [string, PublishResult] => {
       if (history === null) return [channel, { recipients: this.#sumLive(replies[i] as string[]) }];
       const [offset, epoch, flat] = replies[i] as [number, string, string[]];
@@ -178,7 +179,11 @@ export class RedisBroker implements Broker {
     const keys = this.#keys;
     return {
       keys: [keys.channelNodes(channel)],
-      args: [keys.broadcastChannel(channel), renderFrame(channel, payload)],
+      args: [
+        keys.broadcastChannel(channel),
+        renderFrame(channel, payload),
+        this.#link.publishCommand,
+      ],
     };
   }
 
@@ -199,6 +204,7 @@ export class RedisBroker implements Broker {
         JSON.stringify(channel),
         user === undefined || user === null ? "" : JSON.stringify(user),
         this.#mark(except, exceptName),
+        this.#link.publishCommand,
         // Where this node stands: a top below it means the stream went backwards.
         ...this.seen(channel).flatMap(({ epoch, offset }) => [epoch, offset]),
       ],
@@ -265,8 +271,9 @@ export class RedisBroker implements Broker {
     options: BrokerHistory & PublishOptions,
   ): Promise<PublishResult> {
     const { keys, args } = this.#keptCall(channel, payload, options);
-    const [offset, epoch, flat] = await this.#link.run((redis) =>
-      PUBLISH_SCRIPT.run(redis, keys, args)
+    const [offset, epoch, flat] = await this.#link.run(
+      (redis) => PUBLISH_SCRIPT.run(redis, keys, args),
+      { key: keys[0]! },
     ) as [number, string, string[]];
     this.#catchUp?.published(channel, { offset, epoch });
     // Sent: a failed trim leaves older messages kept until they expire, and must not say the

@@ -20,14 +20,15 @@ export class RedisEventCache implements EventCache {
 
   async set(channel: string, frame: string, ttlMs: number): Promise<void> {
     const key = this.#keys.lastFrame(channel);
-    await this.#link.run((redis) =>
-      redis.set(key, frame, { expiration: { type: "PX", value: ttlMs } })
+    await this.#link.run(
+      (redis) => redis.set(key, frame, { expiration: { type: "PX", value: ttlMs } }),
+      { key },
     );
   }
 
   async get(channel: string): Promise<string | null> {
     const key = this.#keys.lastFrame(channel);
-    const frame = await this.#link.run((redis) => redis.get(key));
+    const frame = await this.#link.run((redis) => redis.get(key), { key });
     return typeof frame === "string" ? frame : null;
   }
 }

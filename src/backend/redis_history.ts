@@ -114,27 +114,32 @@ export class RedisHistory implements History {
   ): Promise<ResumeAnswer[]> {
     const isFromNothing = [...since?.values() ?? []].some(({ offset }) => offset === 0);
     const began = isFromNothing ? await this.#began() : "";
-    return await this.#link.run((redis) =>
-      Promise.all(channels.map((channel) => {
-        const asked = since?.get(channel);
-        const keys = [...this.#streamKeys(channel), this.#keys.channelNodes(channel)];
-        return RESUME_SCRIPT.run(redis, keys, [
-          randomEpochDigits(),
-          this.#ttlMs,
-          asked === undefined ? "" : asked.offset,
-          asked?.epoch ?? "",
-          began,
-          isNode ? "1" : "",
-          ...this.#seen(channel).flatMap(({ epoch, offset }) => [epoch, offset]),
-        ]) as Promise<ResumeAnswer>;
-      }))
-    );
+    // One command per channel: each channel's keys are in its own slot.
+    return await Promise.all(channels.map((channel) => {
+      const asked = since?.get(channel);
+      const keys = [...this.#streamKeys(channel), this.#keys.channelNodes(channel)];
+      const args = [
+        randomEpochDigits(),
+        this.#ttlMs,
+        asked === undefined ? "" : asked.offset,
+        asked?.epoch ?? "",
+        began,
+        isNode ? "1" : "",
+        ...this.#seen(channel).flatMap(({ epoch, offset }) => [epoch, offset]),
+      ];
+      return this.#link.run(
+        (redis) => RESUME_SCRIPT.run(redis, keys, args) as Promise<ResumeAnswer>,
+        { key: keys[0]! },
+      );
+    }));
   }
 
   async read(channel: string, since: number, limit: number): Promise<HistoryPage> {
     const args = [randomEpochDigits(), this.#ttlMs, since, limit];
-    const answer = await this.#link.run((redis) =>
-      READ_SCRIPT.run(redis, this.#streamKeys(channel), args)
+    const keys = this.#streamKeys(channel);
+    const answer = await this.#link.run(
+      (redis) => READ_SCRIPT.run(redis, keys, args),
+      { key: keys[0]! },
     ) as Array<number | string>;
     const [offset, epoch, ...flat] = answer as [number, string, ...Array<number | string>];
     const messages: KeptMessage[] = [];
@@ -149,40 +154,33 @@ export class RedisHistory implements History {
   async kept(channel: string, position: Position, payload: string): Promise<void> {
     const trims = this.#ledger.kept(channel, position, payload);
     if (trims.size === 0) return;
-    await this.#link.run(async (redis) => {
-      await Promise.all(
-        [...trims].map(([trimmed, { epoch, offset }]) =>
-          TRIM_SCRIPT.run(redis, this.#streamKeys(trimmed), [epoch, offset])
-        ),
-      );
-    });
+    await Promise.all([...trims].map(([trimmed, { epoch, offset }]) => {
+      const keys = this.#streamKeys(trimmed);
+      return this.#link.run((redis) => TRIM_SCRIPT.run(redis, keys, [epoch, offset]), {
+        key: keys[0]!,
+      });
+    }));
   }
 
   /** Removes the meta of those of `channels` that keep no message and that no node counts
    * subscribers of any more: call once this node's count of them is gone from Redis. */
   async forget(channels: readonly string[]): Promise<void> {
     if (channels.length === 0) return;
-    await this.#link.run(async (redis) => {
-      await Promise.all(channels.map((channel) =>
-        FORGET_SCRIPT.run(redis, [
-          ...this.#streamKeys(channel),
-          this.#keys.channelNodes(channel),
-        ], [])
-      ));
-    });
+    await Promise.all(channels.map((channel) => {
+      const keys = [...this.#streamKeys(channel), this.#keys.channelNodes(channel)];
+      return this.#link.run((redis) => FORGET_SCRIPT.run(redis, keys, []), { key: keys[0]! });
+    }));
   }
 
   /** Extends the epoch (meta) of `channels` by a ttl: while a channel has subscribers, its
    * offsets must not start again, even after its last message expired. */
   async keepEpochs(channels: readonly string[]): Promise<void> {
     if (channels.length === 0) return;
-    await this.#link.run(async (redis) => {
-      const pipeline = redis.multi();
-      for (const channel of channels) {
-        pipeline.pExpire(this.#keys.historyMeta(channel), this.#ttlMs);
-      }
-      await pipeline.execAsPipeline();
-    });
+    // Sent together (the client writes a tick's commands at once), each to its slot's master.
+    await Promise.all(channels.map((channel) => {
+      const key = this.#keys.historyMeta(channel);
+      return this.#link.run((redis) => redis.pExpire(key, this.#ttlMs), { key });
+    }));
   }
 
   /** The messages `channel` has after `since`, a position this node delivered, with the one
@@ -201,16 +199,18 @@ export class RedisHistory implements History {
    * delivered `after.offset` of it and then found the stream went backwards. */
   async renew(channel: string, after: Position): Promise<void> {
     const args = [randomEpochDigits(), this.#ttlMs, after.epoch, after.offset];
-    await this.#link.run((redis) => RENEW_SCRIPT.run(redis, this.#streamKeys(channel), args));
+    const keys = this.#streamKeys(channel);
+    await this.#link.run((redis) => RENEW_SCRIPT.run(redis, keys, args), { key: keys[0]! });
   }
 
   /** Where the epoch before `epoch` stood when `channel` left it because its stream went
    * backwards (the meta's `prev`); null when `channel` is no longer in `epoch`, or `epoch` began
    * for another reason (the first, or after the history was lost). */
   async continues(channel: string, epoch: string): Promise<Position | null> {
-    const [current, prev] = await this.#link.run((redis) =>
-      redis.hmGet(this.#keys.historyMeta(channel), ["epoch", "prev"])
-    );
+    const key = this.#keys.historyMeta(channel);
+    const [current, prev] = await this.#link.run((redis) => redis.hmGet(key, ["epoch", "prev"]), {
+      key,
+    });
     const colon = prev?.lastIndexOf(":") ?? -1;
     if (current !== epoch || prev === null || prev === undefined || colon < 0) return null;
     return { epoch: prev.slice(0, colon), offset: Number(prev.slice(colon + 1)) };
@@ -219,7 +219,7 @@ export class RedisHistory implements History {
   /** When this Redis's history began (`historyBegan`), set now if it was not. */
   async #began(): Promise<string> {
     const key = this.#keys.historyBegan;
-    return String(await this.#link.run((redis) => BEGAN_SCRIPT.run(redis, [key], [])));
+    return String(await this.#link.run((redis) => BEGAN_SCRIPT.run(redis, [key], []), { key }));
   }
 
   #streamKeys(channel: string): string[] {

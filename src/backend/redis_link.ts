@@ -31,6 +31,8 @@ import {
 } from "./redis_connection.ts";
 import { hostPort } from "../address.ts";
 import { SentinelLocator } from "./redis_sentinel.ts";
+import { bySlot } from "./redis_cluster_slots.ts";
+import type { RedisScript, ScriptCall } from "./redis_script.ts";
 
 export { redisAddress, type RedisClient, type RedisTarget } from "./redis_connection.ts";
 
@@ -48,10 +50,19 @@ export interface RedisLinkOptions {
   readonly pingIntervalMs?: number;
   /** Missed ping intervals after which the subscription counts as wedged. Default 3. */
   readonly missedPings?: number;
+  /** Sharded pub/sub (`SSUBSCRIBE`, `SPUBLISH`), for one master of a Redis Cluster: every
+   * channel subscribed, the ping channel too, must be in that master's slots. Default false. */
+  readonly isSharded?: boolean;
+  /** Whether the master has replicas, whose acknowledgement `run({ replicated })` waits for.
+   * Default: with Sentinel. */
+  readonly hasReplicas?: boolean;
 }
 
 /** What `run` may be asked besides the command. */
 export interface RunOptions {
+  /** A key the command touches: with Redis Cluster, the command goes to the master of its
+   * slot (every key the command touches must share it); elsewhere it changes nothing. */
+  readonly key?: string;
   /** Where the deployment has replicas (Sentinel), answer only once one of them has the
    * writes too (`WAIT 1`, at most half the command timeout), so that a failover keeps them;
    * fail when none acknowledged them. Default false. */
@@ -62,11 +73,51 @@ export interface RunOptions {
  * from its master. */
 const NOT_MASTER = /^(READONLY|MASTERDOWN)\b/;
 
-type ReadyListener = () => void | Promise<void>;
-type MessageListener = (channel: string, message: string) => void;
+/** Runs `command` on the master of `key`'s slot (with one master, on its connection). */
+export type KeyedRun = <T>(key: string, command: (redis: RedisClient) => Promise<T>) => Promise<T>;
+
+/** Called when a connection is (re)established. */
+export type ReadyListener = () => void | Promise<void>;
+/** Called with each message of a subscribed channel. */
+export type MessageListener = (channel: string, message: string) => void;
+
+/** What the Redis backends send their commands and pub/sub through: one master
+(`RedisMasterLink`), or the masters of a Redis Cluster (`RedisClusterLink`). */
+export interface RedisLink extends AsyncDisposable {
+  /** What is wrong, one `redis: ...` message each; empty when commands can be sent and the
+   * subscriptions deliver. */
+  problems(): string[];
+  /** Whether commands can be sent now. */
+  readonly isReady: boolean;
+  /** `host:port` of the server(s) the commands go to, or null while there is none. */
+  readonly address: string | null;
+  /** The command that publishes on the link's pub/sub channels, in a script too. */
+  readonly publishCommand: "PUBLISH" | "SPUBLISH";
+  /** Runs `command` on a connection to the master (of `options.key`'s slot); any failure
+   * becomes a `BackendUnavailableError`. */
+  run<T>(command: (redis: RedisClient) => Promise<T>, options?: RunOptions): Promise<T>;
+  /** Runs `script` once per call, as few round trips as can be: one pipeline per master (a
+   * call's keys share a slot; the first one routes it). Resolves to the replies in order;
+   * rejects with a `BackendUnavailableError` when any call failed (the others ran). */
+  runEach(script: RedisScript, calls: readonly ScriptCall[]): Promise<unknown[]>;
+  /** Calls `listener` each time a command connection is (re)established. */
+  onReady(listener: ReadyListener): void;
+  /** Calls `listener` each time a subscription delivers again after it was down. */
+  onSubscribed(listener: ReadyListener): void;
+  /** Calls `interrupted` when a subscription is lost or replaced, before any message can come
+   * through a new one, and `resubscribed` once the new one is confirmed. */
+  onInterruption(interrupted: () => void, resubscribed: () => void): void;
+  /** Calls `listener` for every message of a subscribed channel. */
+  onMessage(listener: MessageListener): void;
+  /** Adds `channels` to the subscription; resolves once Redis confirmed them (or at once,
+   * when disconnected: they are subscribed on reconnect). */
+  subscribe(channels: readonly string[]): Promise<void>;
+  /** Removes `channels` from the subscription. */
+  unsubscribe(channels: readonly string[]): Promise<void>;
+}
 
 /** Two connections to the one Redis master, and what is wrong with them. */
-export class RedisLink implements AsyncDisposable {
+export class RedisMasterLink implements RedisLink {
   readonly #options: Required<Omit<RedisLinkOptions, "logger">> & { logger: Logger };
   readonly #sentinels: SentinelLocator | null;
   readonly #secrets: string[];
@@ -92,7 +143,14 @@ export class RedisLink implements AsyncDisposable {
   #isClosed = false;
 
   constructor(options: RedisLinkOptions) {
-    this.#options = { commandTimeoutMs: 2000, pingIntervalMs: 1000, missedPings: 3, ...options };
+    this.#options = {
+      commandTimeoutMs: 2000,
+      pingIntervalMs: 1000,
+      missedPings: 3,
+      isSharded: false,
+      hasReplicas: !("url" in options.target),
+      ...options,
+    };
     const { target, commandTimeoutMs, clientName, logger } = this.#options;
     if ("url" in target) {
       this.#sentinels = null;
@@ -168,7 +226,7 @@ export class RedisLink implements AsyncDisposable {
     });
     const work = async () => {
       const result = await command(client);
-      if (replicated && this.#sentinels !== null) await this.#untilReplicated(client);
+      if (replicated && this.#options.hasReplicas) await this.#untilReplicated(client);
       return result;
     };
     try {
@@ -181,6 +239,16 @@ export class RedisLink implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The command that publishes on this link's pub/sub channels, in a script too: `PUBLISH`,
+   * or `SPUBLISH` with sharded pub/sub. */
+  get publishCommand(): "PUBLISH" | "SPUBLISH" {
+    return this.#options.isSharded ? "SPUBLISH" : "PUBLISH";
+  }
+
+  runEach(script: RedisScript, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    return this.run((redis) => script.runEach(redis, calls));
   }
 
   /** Calls `listener` each time the command connection is (re)established. */
@@ -213,7 +281,7 @@ export class RedisLink implements AsyncDisposable {
     for (const channel of added) this.#wanted.add(channel);
     const client = this.#subscriber.client;
     if (added.length === 0 || client === null) return;
-    await this.#bounded(client.subscribe(added, this.#onMessage));
+    await this.#bounded(this.#subscribeOn(client, added));
   }
 
   /** Removes `channels` from the subscription (while disconnected, from what the next
@@ -222,7 +290,11 @@ export class RedisLink implements AsyncDisposable {
     const removed = channels.filter((channel) => this.#wanted.delete(channel));
     const client = this.#subscriber.client;
     if (removed.length === 0 || client === null) return;
-    await this.#bounded(client.unsubscribe(removed));
+    await this.#bounded(
+      this.#options.isSharded
+        ? Promise.all(bySlot(removed).map((group) => client.sUnsubscribe(group)))
+        : client.unsubscribe(removed),
+    );
   }
 
   #onCommandsReady(address: string): void {
@@ -242,14 +314,15 @@ export class RedisLink implements AsyncDisposable {
   async #resubscribe(client: RedisClient): Promise<void> {
     this.#isSubscribed = false;
     try {
-      await client.subscribe([this.#options.pingChannel, ...this.#wanted], this.#onMessage);
+      await this.#subscribeOn(client, [this.#options.pingChannel, ...this.#wanted]);
     } catch {
       return; // The connection dropped again; the next one retries.
     }
     this.#subscribedAt = Date.now();
     for (const listener of this.#resubscribedListeners) listener();
     // Prove the new subscription now rather than at the next tick.
-    this.#commands.client?.publish(this.#options.pingChannel, "1").catch(() => {});
+    const commands = this.#commands.client;
+    if (commands !== null) this.#publishPing(commands).catch(() => {});
   }
 
   #dispatch(channel: string, message: string): void {
@@ -266,6 +339,17 @@ export class RedisLink implements AsyncDisposable {
     }
   }
 
+  /** Subscribes `client` to `channels`: sharded, one command per slot, as Redis requires. */
+  async #subscribeOn(client: RedisClient, channels: readonly string[]): Promise<void> {
+    if (!this.#options.isSharded) return await client.subscribe([...channels], this.#onMessage);
+    await Promise.all(bySlot(channels).map((group) => client.sSubscribe(group, this.#onMessage)));
+  }
+
+  #publishPing(redis: RedisClient): Promise<number> {
+    const channel = this.#options.pingChannel;
+    return this.#options.isSharded ? redis.sPublish(channel, "1") : redis.publish(channel, "1");
+  }
+
   #emit(listeners: readonly ReadyListener[]): void {
     for (const listener of listeners) {
       Promise.resolve(listener()).catch((error) =>
@@ -278,7 +362,7 @@ export class RedisLink implements AsyncDisposable {
 
   #ping(): void {
     if (!this.isReady) return;
-    this.run((redis) => redis.publish(this.#options.pingChannel, "1")).then(
+    this.run((redis) => this.#publishPing(redis)).then(
       () => this.#isStuck = false,
       () => {},
     );

@@ -73,13 +73,15 @@ export class NodeLiveness {
     const keys = this.#keys;
     const timeoutMs = this.#options.nodeTimeoutSeconds * 1000;
     try {
-      const [added, dead] = await this.#link.run((redis) =>
-        HEARTBEAT_SCRIPT.run(redis, [keys.nodes, keys.nodeCounters(nodeId)], [
-          nodeId,
-          Math.ceil(timeoutMs - this.#beatMs),
-          JSON.stringify(report()),
-          Math.ceil(timeoutMs),
-        ]) as Promise<[number, string[]]>
+      const [added, dead] = await this.#link.run(
+        (redis) =>
+          HEARTBEAT_SCRIPT.run(redis, [keys.nodes, keys.nodeCounters(nodeId)], [
+            nodeId,
+            Math.ceil(timeoutMs - this.#beatMs),
+            JSON.stringify(report()),
+            Math.ceil(timeoutMs),
+          ]) as Promise<[number, string[]]>,
+        { key: keys.nodes },
       );
       this.#dead = new Set(dead);
       if (added === 1) this.#options.onForgotten();
@@ -92,18 +94,21 @@ export class NodeLiveness {
   async #reap(node: string): Promise<void> {
     const keys = this.#keys;
     const channels = await this.#options.channelsOf(node);
-    const reaped = await this.#link.run((redis) =>
-      REAP_SCRIPT.run(redis, [keys.nodes, keys.nodeConnections(node), keys.nodeCounters(node)], [
-        node,
-      ])
+    const reaped = await this.#link.run(
+      (redis) =>
+        REAP_SCRIPT.run(redis, [keys.nodes, keys.nodeConnections(node), keys.nodeCounters(node)], [
+          node,
+        ]),
+      { key: keys.nodes },
     );
     if (reaped !== 1) return;
     // Each channel's counts are in the channel's own slot, so they go after the node, one
     // command each. A node back within these few milliseconds rewrites its counts anyway: it
     // finds itself forgotten at its next heartbeat.
-    await this.#link.run((redis) =>
-      Promise.all([...channels].map((channel) => redis.hDel(keys.channelNodes(channel), node)))
-    );
+    await Promise.all([...channels].map((channel) => {
+      const key = keys.channelNodes(channel);
+      return this.#link.run((redis) => redis.hDel(key, node), { key });
+    }));
     this.#options.logger.info("forgot a node that stopped", { node });
     this.#options.onReaped?.(channels);
   }

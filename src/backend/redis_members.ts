@@ -1,15 +1,17 @@
 /**
  * @module
  * The members of the channels with join and leave events, across the cluster. Each node
- * writes which users it has in each such channel; one script per channel keeps, beside them,
- * on how many nodes each user is, and decides in the same step who came (from 0 nodes to 1: it
- * publishes `joined` on the channel's pub/sub channel, so every node delivers it, leaving out
- * the joining connection) and who is going (from 1 to 0: their `left` frame goes into a sorted
- * set, due after `--leave-delay`). Every node sweeps that set: the script hands each due `left`
- * to one node, which publishes it there unless the user came back. The same sweep reaps the
- * members of the nodes gone from the live nodes, so a dead node's users leave once, after the
- * delay. The members' format renders the events; the scripts only move them. A Pusher
- * presence channel's members keep their info beside them, for its rosters.
+ * writes which users it has in each such channel; one script per channel, in the channel's
+ * Redis Cluster slot, keeps beside them on how many nodes each user is, and decides in the same
+ * step who came (from 0 nodes to 1: it publishes `joined` on the channel's pub/sub channel, so
+ * every node delivers it, leaving out the joining connection) and who is going (from 1 to 0:
+ * their `left` frame waits in the channel, due after `--leave-delay`). The channels with lefts
+ * pending are listed apart, and every node sweeps them (redis_members_sweep.ts): each due
+ * `left` goes to one node, which publishes it unless the user came back. The same sweep reaps
+ * the members of the nodes gone from the live nodes, whose lists of channels are in the nodes'
+ * slot, so a dead node's users leave once, after the delay. The members' format renders the
+ * events; the scripts only move them. A Pusher presence channel's members keep their info
+ * beside them, for its rosters.
  */
 
 import type { Hub, Subscriber } from "../hub.ts";
@@ -23,21 +25,11 @@ import {
 } from "./members.ts";
 import { errorMessage } from "../text.ts";
 import type { RedisKeys } from "./keys.ts";
-import type { RedisClient, RedisLink } from "./redis_link.ts";
+import type { KeyedRun, RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
-import { RedisScript } from "./redis_script.ts";
-import MEMBERS_SYNC_LUA from "./lua/members_sync.lua" with { type: "text" };
-import MEMBERS_LIST_LUA from "./lua/members_list.lua" with { type: "text" };
-import MEMBERS_SWEEP_LUA from "./lua/members_sweep.lua" with { type: "text" };
-
-const SYNC_SCRIPT = new RedisScript(MEMBERS_SYNC_LUA);
-
-const LIST_SCRIPT = new RedisScript(MEMBERS_LIST_LUA);
-
-const SWEEP_SCRIPT = new RedisScript(MEMBERS_SWEEP_LUA);
-
-/** The most `left` events one sweep sends; the rest wait for the next. */
-const MAX_LEFT_PER_SWEEP = 1000;
+import { migrateMemberKeys } from "./redis_members_migration.ts";
+import { listMembers, type MemberWrite, writeMembers } from "./redis_members_store.ts";
+import { reapDeadNodes, sendDueLefts } from "./redis_members_sweep.ts";
 
 /** How long to wait before writing again after Redis refused a write. */
 const RETRY_MS = 1_000;
@@ -45,8 +37,6 @@ const RETRY_MS = 1_000;
 /** Options of `RedisMembers`. */
 export interface RedisMembersOptions extends MembersOptions {
   readonly nodeId: string;
-  /** `--redis-prefix`, for the keys the sweep builds. */
-  readonly prefix: string;
   /** Keeps these members' node lists and pending lefts apart from another format's, so that
    * each is swept (and told of) by its own: `""` for `--join-leave`, `":pusher"`. */
   readonly kind: string;
@@ -65,6 +55,8 @@ type Pending = Map<string, Map<string, Change>>;
 /** Members shared through Redis. */
 export class RedisMembers implements Members {
   readonly #link: RedisLink;
+  /** Runs a command on the master of a key's slot. */
+  readonly #run: KeyedRun = (key, command) => this.#link.run(command, { key });
   readonly #keys: RedisKeys;
   readonly #options: RedisMembersOptions;
   readonly #mark: (except: Subscriber) => string;
@@ -79,6 +71,7 @@ export class RedisMembers implements Members {
   #failure: string | null = null;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #sweepTimer: ReturnType<typeof setInterval>;
+  #sweeping: Promise<void> | undefined;
   #isClosed = false;
 
   constructor(
@@ -107,10 +100,13 @@ export class RedisMembers implements Members {
     // --node-id, killed before it was reaped) leaves.
     link.onReady(() => {
       this.#schedule();
-      this.#leaveStrangers().catch(() => {});
+      this.#upgrade().then(() => this.#leaveStrangers()).catch(() => {});
     });
     this.#sweepTimer = setInterval(
-      () => this.#sweep(),
+      () => {
+        if (this.#sweeping !== undefined || !link.isReady) return;
+        this.#sweeping = this.#sweep().finally(() => this.#sweeping = undefined);
+      },
       Math.max(100, Math.min(1000, options.leaveDelayMs / 4)),
     );
   }
@@ -122,26 +118,8 @@ export class RedisMembers implements Members {
   async list(channels: readonly string[]): Promise<Map<string, MemberRoster>> {
     if (channels.length === 0) return new Map();
     await this.#synced();
-    const max = this.#options.maxMembersListed;
-    const withInfo = this.#options.format.hasInfo ? "1" : "0";
-    const keys = this.#keys;
-    const answers = await this.#link.run((redis) =>
-      Promise.all(
-        channels.map((channel) =>
-          LIST_SCRIPT.run(redis, [keys.members(channel), keys.memberInfos(channel)], [
-            max,
-            withInfo,
-          ])
-        ),
-      )
-    ) as Array<[number, ...string[]]>;
-    return new Map(channels.map((channel, i) => {
-      const [count, ...listed] = answers[i]!;
-      const n = Math.min(count, max);
-      const users = listed.slice(0, n);
-      const infos = withInfo === "1" ? listed.slice(n) : [];
-      return [channel, { users, infos, count, isTruncated: count > n }];
-    }));
+    const { maxMembersListed: max, format } = this.#options;
+    return await listMembers(this.#run, this.#keys, { channels, max, withInfo: format.hasInfo });
   }
 
   #note(channel: string, member: MemberIdentity, joiner?: Subscriber): void {
@@ -160,18 +138,28 @@ export class RedisMembers implements Members {
     this.#schedule();
   }
 
+  /** Moves what Boreas 0.1 left of these members into today's keys. */
+  async #upgrade(): Promise<void> {
+    const { kind, logger } = this.#options;
+    // Boreas 0.1 never ran on Redis Cluster: nothing to move there.
+    if (this.#keys.isSharded) return;
+    const moved = await this.#link.run((redis) => migrateMemberKeys(redis, this.#keys, kind));
+    if (moved > 0) logger.info("moved the members' keys of Boreas 0.1", { moved });
+  }
+
   /** Notes as gone the users Redis lists for this node in a channel that the tally does not
    * hold: they were an earlier process's. */
   async #leaveStrangers(): Promise<void> {
     const { nodeId, kind } = this.#options;
     const keys = this.#keys;
-    const held = await this.#link.run(async (redis) => {
-      const channels = await redis.sMembers(keys.memberChannels(nodeId, kind));
-      const users = await Promise.all(
-        channels.map((channel) => redis.hKeys(keys.nodeMembers(channel, nodeId))),
-      );
-      return channels.map((channel, i) => [channel, users[i]!] as const);
-    });
+    const listed = keys.memberChannels(nodeId, kind);
+    const channels = await this.#run(listed, (redis) => redis.sMembers(listed));
+    // Each channel's members are in its own slot.
+    const users = await Promise.all(channels.map((channel) => {
+      const mine = keys.nodeMembers(channel, nodeId);
+      return this.#run(mine, (redis) => redis.hKeys(mine));
+    }));
+    const held = channels.map((channel, i) => [channel, users[i]!] as const);
     for (const [channel, users] of held) {
       for (const user of users) {
         if (!this.#tally.has(channel, user) && !this.#pending.get(channel)?.has(user)) {
@@ -212,20 +200,14 @@ export class RedisMembers implements Members {
     this.#pending = new Map();
     const channels = [...pending];
     try {
-      const answers = await this.#link.run((redis) =>
-        Promise.all(channels.map(([channel, users]) => this.#write(redis, channel, users)))
-      );
-      const unwritten = channels.filter((_, i) => answers[i] === -1);
-      const events = this.#options.events;
-      channels.forEach(([channel], i) => {
-        const joined = answers[i];
-        if (events !== undefined && Array.isArray(joined)) {
-          for (const user of joined) events.joined(channel, String(user));
-        }
-      });
-      if (unwritten.length > 0) {
+      const joined = await this.#write(channels);
+      if (joined === null) {
         this.#isForgotten = true;
-        this.#keep(unwritten);
+        this.#keep(channels);
+      } else {
+        channels.forEach(([channel], i) => {
+          for (const user of joined[i]!) this.#options.events?.joined(channel, user);
+        });
       }
       this.#failure = null;
     } catch (error) {
@@ -243,36 +225,32 @@ export class RedisMembers implements Members {
   }
 
   #write(
-    redis: RedisClient,
-    channel: string,
-    users: ReadonlyMap<string, Change>,
-  ): Promise<unknown> {
-    const keys = this.#keys;
-    const { nodeId, leaveDelayMs, format, kind } = this.#options;
-    const args: Array<string | number> = [
-      nodeId,
-      channel,
-      keys.broadcastChannel(channel),
-      leaveDelayMs,
-    ];
-    for (const [user, { member: noted, joiner }] of users) {
+    channels: ReadonlyArray<[string, ReadonlyMap<string, Change>]>,
+  ): Promise<string[][] | null> {
+    const { nodeId, kind, leaveDelayMs } = this.#options;
+    const publishCommand = this.#link.publishCommand;
+    return writeMembers(this.#run, this.#keys, {
+      channels: channels.map(([channel, users]) => [channel, this.#rendered(channel, users)]),
+      options: { nodeId, kind, leaveDelayMs, publishCommand },
+    });
+  }
+
+  /** `users`' changes in `channel` as the channel's script takes them. */
+  #rendered(channel: string, users: ReadonlyMap<string, Change>): MemberWrite[] {
+    const format = this.#options.format;
+    return [...users].map(([user, { member: noted, joiner }]) => {
       // Who they are here now; they may have left (and come back as someone else) since.
       const here = this.#tally.member(channel, user);
       const member = here ?? noted;
-      const joined = here === undefined ? "" : format.joined(channel, member);
       const mark = here !== undefined && joiner !== undefined ? this.#mark(joiner) : "";
-      const left = JSON.stringify({ channel, user, frame: format.left(channel, member) });
-      args.push(here === undefined ? "-" : "+", user, mark + joined, left, member.info);
-    }
-    return SYNC_SCRIPT.run(redis, [
-      keys.members(channel),
-      keys.nodeMembers(channel, nodeId),
-      keys.leaving(kind),
-      keys.memberChannels(nodeId, kind),
-      keys.memberNodes(kind),
-      keys.nodes,
-      keys.memberInfos(channel),
-    ], args);
+      return {
+        isIn: here !== undefined,
+        user,
+        joined: here === undefined ? "" : mark + format.joined(channel, member),
+        left: JSON.stringify({ channel, user, frame: format.left(channel, member) }),
+        info: member.info,
+      };
+    });
   }
 
   /** Puts back changes that were not written, behind any newer ones. */
@@ -290,26 +268,18 @@ export class RedisMembers implements Members {
     for (const waiter of waiting) if (waiter.change <= change) waiter.resolve();
   }
 
+  /** Reaps the dead nodes' members, then sends the due lefts. */
   async #sweep(): Promise<void> {
-    if (!this.#link.isReady) return;
     const keys = this.#keys;
-    const { prefix, leaveDelayMs, logger, kind, events } = this.#options;
+    const { leaveDelayMs, logger, kind, events } = this.#options;
+    const options = { kind, leaveDelayMs, publishCommand: this.#link.publishCommand };
     try {
-      const [reaped, sent] = await this.#link.run((redis) =>
-        SWEEP_SCRIPT.run(redis, [keys.leaving(kind), keys.memberNodes(kind), keys.nodes], [
-          prefix,
-          leaveDelayMs,
-          MAX_LEFT_PER_SWEEP,
-          kind,
-        ])
-      ) as [string[], string[]];
+      const reaped = await reapDeadNodes(this.#run, keys, options);
+      const sent = await sendDueLefts(this.#run, keys, options);
       for (const node of reaped) {
         logger.debug("members of a node that stopped are leaving", { node });
       }
-      for (const left of sent) {
-        const { channel, user } = JSON.parse(left) as { channel: string; user: string };
-        events?.left(channel, user);
-      }
+      for (const [channel, user] of sent) events?.left(channel, user);
     } catch {
       // Swept again at the next tick.
     }
@@ -321,7 +291,7 @@ export class RedisMembers implements Members {
     this.#tally[Symbol.dispose]();
     clearInterval(this.#sweepTimer);
     clearTimeout(this.#retryTimer);
-    await this.#flushing;
+    await Promise.all([this.#flushing, this.#sweeping]);
     if (this.#pending.size > 0 && this.#link.isReady) await this.#flush();
     this.#release(Infinity);
   }

@@ -113,7 +113,8 @@ export class RedisMembership implements Membership, AsyncDisposable {
   }
 
   async recipients(channel: string): Promise<number> {
-    const counts = await this.#link.run((redis) => redis.hGetAll(this.#keys.channelNodes(channel)));
+    const key = this.#keys.channelNodes(channel);
+    const counts = await this.#link.run((redis) => redis.hGetAll(key), { key });
     return this.sumLive(counts);
   }
 
@@ -179,7 +180,9 @@ export class RedisMembership implements Membership, AsyncDisposable {
   /** The other live nodes as one script read them, and this node's own hub and report. */
   async #gather(): Promise<{ others: NodeReading[]; local: HubSnapshot; own: NodeReport }> {
     const { nodeId } = this.#options;
-    const others = await this.#link.run((redis) => readOtherNodes(redis, this.#keys, nodeId));
+    const others = await this.#link.run((redis) => readOtherNodes(redis, this.#keys, nodeId), {
+      key: this.#keys.nodes,
+    });
     const own = nodeReportOf(nodeId, {
       hub: this.#hub,
       metrics: this.#metrics,
@@ -269,9 +272,11 @@ export class RedisMembership implements Membership, AsyncDisposable {
     // Subscribed before the count is visible: a publisher that counts us reaches us.
     await this.#link.subscribe(joined.map((channel) => keys.broadcastChannel(channel)));
     const removed: Subscriber[] = [];
-    await this.#link.run(async (redis) => {
+    const mirror = keys.nodeConnections(nodeId);
+    // The mirror is in the nodes' slot, each channel's count in the channel's: one MULTI for
+    // the mirror, one command per channel, all written at once.
+    const mirrored = this.#link.run(async (redis) => {
       const multi = redis.multi();
-      const mirror = keys.nodeConnections(nodeId);
       if (isRewrite) multi.del(mirror);
       for (const subscriber of connections) {
         const id = this.#idOf(subscriber);
@@ -285,18 +290,19 @@ export class RedisMembership implements Membership, AsyncDisposable {
           multi.hSet(mirror, id, JSON.stringify(entry));
         }
       }
-      // The mirror is in the nodes' slot, each channel's count in the channel's: one MULTI for
-      // the mirror, one command per channel, all written at once.
-      await Promise.all([
-        multi.exec(),
-        ...[...channels].map((channel) => {
-          const count = hub.memberCount(channel);
-          return count > 0
-            ? redis.hSet(keys.channelNodes(channel), nodeId, count)
-            : redis.hDel(keys.channelNodes(channel), nodeId);
-        }),
-      ]);
-    });
+      await multi.exec();
+    }, { key: mirror });
+    await Promise.all([
+      mirrored,
+      ...[...channels].map((channel) => {
+        const count = hub.memberCount(channel);
+        const key = keys.channelNodes(channel);
+        return this.#link.run(
+          (redis) => count > 0 ? redis.hSet(key, nodeId, count) : redis.hDel(key, nodeId),
+          { key },
+        );
+      }),
+    ]);
     // Only now: a failed write is retried under the same ids.
     for (const subscriber of removed) this.#ids.delete(subscriber);
     const left = [...channels].filter((channel) => hub.memberCount(channel) === 0);
@@ -335,7 +341,8 @@ export class RedisMembership implements Membership, AsyncDisposable {
 
   /** The channels `node`'s mirrored connections had joined. */
   async #channelsOf(node: string): Promise<Set<string>> {
-    const entries = await this.#link.run((redis) => redis.hVals(this.#keys.nodeConnections(node)));
+    const key = this.#keys.nodeConnections(node);
+    const entries = await this.#link.run((redis) => redis.hVals(key), { key });
     const channels = new Set<string>();
     for (const entry of entries) {
       for (const channel of (JSON.parse(entry) as MirrorEntry)[1]) channels.add(channel);
@@ -357,17 +364,19 @@ export class RedisMembership implements Membership, AsyncDisposable {
     const keys = this.#keys;
     const channels = new Set<string>(this.#dirtyChannels);
     for (const [channel] of this.#hub.snapshot().channels) channels.add(channel);
-    const isGone = await this.#link.run(async (redis) => {
-      // The node's records share the nodes' slot; each channel's count is in the channel's.
-      const multi = redis.multi();
-      multi.del([keys.nodeConnections(nodeId), keys.nodeCounters(nodeId)]);
-      multi.zRem(keys.nodes, nodeId);
-      await Promise.all([
-        multi.exec(),
-        ...[...channels].map((channel) => redis.hDel(keys.channelNodes(channel), nodeId)),
-      ]);
-      return true;
-    }).catch((error) => {
+    // The node's records share the nodes' slot; each channel's count is in the channel's.
+    const isGone = await Promise.all([
+      this.#link.run(async (redis) => {
+        const multi = redis.multi();
+        multi.del([keys.nodeConnections(nodeId), keys.nodeCounters(nodeId)]);
+        multi.zRem(keys.nodes, nodeId);
+        await multi.exec();
+      }, { key: keys.nodes }),
+      ...[...channels].map((channel) => {
+        const key = keys.channelNodes(channel);
+        return this.#link.run((redis) => redis.hDel(key, nodeId), { key });
+      }),
+    ]).then(() => true, (error) => {
       this.#options.logger.warn("could not say goodbye to the cluster", {
         error: errorMessage(error),
       });

@@ -15,7 +15,7 @@ import { errorMessage } from "../text.ts";
 import type { EventSink } from "../webhooks/events.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { Occupancy } from "./occupancy.ts";
-import type { RedisClient, RedisLink } from "./redis_link.ts";
+import type { RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
 import { RedisScript } from "./redis_script.ts";
 import OCCUPANCY_CROSSED_LUA from "./lua/occupancy_crossed.lua" with { type: "text" };
@@ -91,21 +91,21 @@ export class RedisOccupancy implements Occupancy {
 
   /** Looks at `channels`' counts across the cluster, for occupied or a vacate to come. */
   async check(channels: readonly string[]): Promise<void> {
-    const keys = this.#keys;
     const due = Date.now() + this.#options.delayMs;
     try {
       // Each channel in its own slot; the pending vacates are listed apart, in theirs.
-      const answers = await this.#link.run((redis) =>
-        Promise.all(
-          channels.map((channel) =>
-            CROSSED_SCRIPT.run(redis, [keys.channelNodes(channel), keys.occupied(channel)], [due])
-          ),
-        )
-      );
+      const answers = await Promise.all(channels.map((channel) => {
+        const flags = [this.#keys.channelNodes(channel), this.#keys.occupied(channel)];
+        return this.#link.run((redis) => CROSSED_SCRIPT.run(redis, flags, [due]), {
+          key: flags[0]!,
+        });
+      }));
       const pending = channels.filter((_, i) => answers[i] === 2);
       if (pending.length > 0) {
-        await this.#link.run((redis) =>
-          redis.zAdd(keys.vacating, pending.map((channel) => ({ score: due, value: channel })))
+        const key = this.#keys.vacating;
+        await this.#link.run(
+          (redis) => redis.zAdd(key, pending.map((channel) => ({ score: due, value: channel }))),
+          { key },
         );
       }
       channels.forEach((channel, i) => {
@@ -129,7 +129,7 @@ export class RedisOccupancy implements Occupancy {
   async #sweep(): Promise<void> {
     if (!this.#link.isReady) return;
     try {
-      const vacated = await this.#link.run((redis) => this.#vacateDue(redis));
+      const vacated = await this.#vacateDue();
       for (const channel of vacated) this.#sink.emit({ type: "channel.vacated", channel });
     } catch {
       // Swept again at the next tick.
@@ -138,27 +138,28 @@ export class RedisOccupancy implements Occupancy {
 
   /** Vacates the listed channels whose vacate is due and which are still empty; resolves to
    * those this node vacated (another node sweeping at once vacates the others). */
-  async #vacateDue(redis: RedisClient): Promise<string[]> {
+  async #vacateDue(): Promise<string[]> {
     const keys = this.#keys;
+    const link = this.#link;
+    const list = keys.vacating;
     const now = Date.now();
-    const due = await redis.zRangeByScoreWithScores(keys.vacating, "-inf", now);
+    const due = await link.run((redis) => redis.zRangeByScoreWithScores(list, "-inf", now), {
+      key: list,
+    });
     if (due.length === 0) return [];
-    const answers = await Promise.all(
-      due.map(({ value: channel }) =>
-        VACATE_SCRIPT.run(redis, [keys.channelNodes(channel), keys.occupied(channel)], [now])
-      ),
-    ) as number[];
+    // Each channel in its own slot, the list in its own.
+    const answers = await Promise.all(due.map(({ value: channel }) => {
+      const flags = [keys.channelNodes(channel), keys.occupied(channel)];
+      return link.run((redis) => VACATE_SCRIPT.run(redis, flags, [now]), { key: flags[0]! });
+    })) as number[];
     const later = due.flatMap(({ value }, i) =>
       answers[i]! > 1 ? [{ score: answers[i]!, value }] : []
     );
-    if (later.length > 0) await redis.zAdd(keys.vacating, later);
+    if (later.length > 0) await link.run((redis) => redis.zAdd(list, later), { key: list });
     const done = due.filter((_, i) => answers[i]! <= 1);
     if (done.length > 0) {
-      await UNLIST_SCRIPT.run(
-        redis,
-        [keys.vacating],
-        done.flatMap(({ value, score }) => [value, String(score)]),
-      );
+      const args = done.flatMap(({ value, score }) => [value, String(score)]);
+      await link.run((redis) => UNLIST_SCRIPT.run(redis, [list], args), { key: list });
     }
     return due.flatMap(({ value }, i) => answers[i] === 1 ? [value] : []);
   }

@@ -7,7 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { RedisClient } from "./redis_link.ts";
+import type { KeyedRun, RedisClient } from "./redis_link.ts";
 
 /** One call of a script: its keys and arguments. */
 export interface ScriptCall {
@@ -40,6 +40,16 @@ export class RedisScript {
       if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
       return await redis.eval(this.#source, options);
     }
+  }
+
+  /** Runs the script with `keys` and `args` through `run`, on the master of `keys[0]`'s slot
+   * (every key of a call shares it). */
+  runOn(
+    run: KeyedRun,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    return run(keys[0] ?? "", (redis) => this.run(redis, keys, args));
   }
 
   /** Runs the script once per call, every call written at once as one pipeline: one round

@@ -69,14 +69,15 @@ export class RedisTokenRegistry implements TokenRegistry {
       }
       if (grant.user !== null) multi.sAdd(keys.userTokens(grant.user), token);
       await multi.exec();
-    }, { replicated: true });
+    }, { key: keys.tokens, replicated: true });
     return token;
   }
 
   async lookup(token: string): Promise<TokenGrant | null> {
     const keys = this.#keys;
-    const [score, encoded] = await this.#link.run((redis) =>
-      redis.multi().zScore(keys.tokens, token).hGet(keys.tokenGrants, token).exec()
+    const [score, encoded] = await this.#link.run(
+      (redis) => redis.multi().zScore(keys.tokens, token).hGet(keys.tokenGrants, token).exec(),
+      { key: keys.tokens },
     ) as unknown as [number | null, string | null];
     if (score === null || encoded === null || this.#recentlyRevoked.has(token)) return null;
     const grant = decodeGrant(encoded);
@@ -106,7 +107,8 @@ export class RedisTokenRegistry implements TokenRegistry {
         REMEMBER_REVOKED_MS,
         keys.revocations,
         ...keys.userTokensAround,
-      ]), { replicated: true });
+        this.#link.publishCommand,
+      ]), { key: keys.tokens, replicated: true });
     return removed === 1;
   }
 
@@ -147,17 +149,19 @@ export class RedisTokenRegistry implements TokenRegistry {
       // removed a token.
       if (gone.length > 0) await redis.sRem(index, gone);
       return valid;
-    });
+    }, { key: index });
   }
 
   #valid(answer: "count" | "list"): Promise<unknown> {
     const keys = this.#keys;
-    return this.#link.run((redis) =>
-      VALID_SCRIPT.run(redis, [keys.tokens, keys.tokenGrants, keys.expiringTokens], [
-        Math.floor(Date.now() / 1000),
-        answer,
-        ...keys.userTokensAround,
-      ])
+    return this.#link.run(
+      (redis) =>
+        VALID_SCRIPT.run(redis, [keys.tokens, keys.tokenGrants, keys.expiringTokens], [
+          Math.floor(Date.now() / 1000),
+          answer,
+          ...keys.userTokensAround,
+        ]),
+      { key: keys.tokens },
     );
   }
 
@@ -188,8 +192,7 @@ export class RedisTokenRegistry implements TokenRegistry {
             keys.providedTokens,
             keys.revokedTokens,
             keys.tokenGrants,
-          ], [Date.now(), encodeGrant(OPEN_GRANT), ...batch])
-        ),
+          ], [Date.now(), encodeGrant(OPEN_GRANT), ...batch]), { key: keys.tokens }),
       );
     }
     return added;
@@ -199,9 +202,8 @@ export class RedisTokenRegistry implements TokenRegistry {
    * that was cut off from Redis missed their announcements. */
   async replayMissed(tokens: readonly string[]): Promise<void> {
     if (tokens.length === 0) return;
-    const scores = await this.#link.run((redis) =>
-      redis.zmScore(this.#keys.revokedTokens, [...tokens])
-    );
+    const key = this.#keys.revokedTokens;
+    const scores = await this.#link.run((redis) => redis.zmScore(key, [...tokens]), { key });
     for (const [i, token] of tokens.entries()) {
       if (scores[i] === null) continue;
       for (const listener of this.#listeners) listener(token);
@@ -219,8 +221,9 @@ export function provideOnConnect(
 ): void {
   let isProvided = tokens.length === 0;
   const onReady = async () => {
-    const renamed = await link.run((redis) => migrateTokenKeys(redis, keys));
-    if (renamed > 0) logger.info("renamed the token keys of Boreas 0.1", { keys: renamed });
+    // Boreas 0.1 never ran on Redis Cluster: nothing to rename there.
+    const renamed = keys.isSharded ? 0 : await link.run((redis) => migrateTokenKeys(redis, keys));
+    if (renamed > 0) logger.info("renamed the keys of Boreas 0.1", { keys: renamed });
     if (isProvided) return;
     const added = await registry.provide(tokens);
     isProvided = true;

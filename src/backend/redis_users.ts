@@ -12,7 +12,7 @@ import { CLOSE } from "../protocol.ts";
 import type { UserControl } from "./users.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { Membership } from "./membership.ts";
-import type { RedisLink } from "./redis_link.ts";
+import type { RedisClient, RedisLink } from "./redis_link.ts";
 
 /** What goes out on `RedisKeys.userChanges`: close a user's connections, and, for a block, what
  * it is; or a block lifted. */
@@ -61,12 +61,11 @@ export class RedisUsers implements UserControl {
   async unblock(user: string): Promise<boolean> {
     const keys = this.#keys;
     const announcement: Announcement = { unblock: user };
-    const [removed] = await this.#link.run((redis) =>
-      redis.multi()
-        .del(keys.userBlock(user))
-        .publish(keys.userChanges, JSON.stringify(announcement))
-        .exec()
-    ) as unknown as [number, number];
+    const [removed] = await this.#link.run((redis) => {
+      const multi = redis.multi().del(keys.userBlock(user));
+      this.#announce(multi, announcement);
+      return multi.exec();
+    }, { key: keys.userChanges }) as unknown as [number, number];
     return removed === 1;
   }
 
@@ -76,7 +75,8 @@ export class RedisUsers implements UserControl {
     this.#checks.set(user, checks.add(check));
     let stored: string | null;
     try {
-      stored = await this.#link.run((redis) => redis.get(this.#keys.userBlock(user)));
+      const key = this.#keys.userBlock(user);
+      stored = await this.#link.run((redis) => redis.get(key), { key });
     } finally {
       checks.delete(check);
       if (checks.size === 0) this.#checks.delete(user);
@@ -92,13 +92,22 @@ export class RedisUsers implements UserControl {
     const users = this.#hub.activeUsers();
     for (let i = 0; i < users.length; i += REPLAY_BATCH) {
       const batch = users.slice(i, i + REPLAY_BATCH);
-      const blocks = await this.#link.run((redis) =>
-        redis.mGet(batch.map((user) => this.#keys.userBlock(user)))
+      // Every block is in the `{users}` slot: one read.
+      const blocks = await this.#link.run(
+        (redis) => redis.mGet(batch.map((user) => this.#keys.userBlock(user))),
+        { key: this.#keys.userChanges },
       );
       for (const [j, user] of batch.entries()) {
         if (blocks[j] !== null) this.#closeHere(user);
       }
     }
+  }
+
+  /** Adds the publishing of `announcement` to every node to `multi` (in the blocks' slot). */
+  #announce(multi: ReturnType<RedisClient["multi"]>, announcement: Announcement): void {
+    const message = JSON.stringify(announcement);
+    if (this.#link.publishCommand === "SPUBLISH") multi.sPublish(this.#keys.userChanges, message);
+    else multi.publish(this.#keys.userChanges, message);
   }
 
   /** Counts `user`'s connections, writes `block` (if any) and announces, then closes this
@@ -117,9 +126,9 @@ export class RedisUsers implements UserControl {
           : { expiration: { type: "EXAT", value: block.expiresAt } as const };
         multi.set(key, encodeBlock(block), expiration);
       }
-      multi.publish(keys.userChanges, JSON.stringify(announcement));
+      this.#announce(multi, announcement);
       await multi.exec();
-    });
+    }, { key: keys.userChanges });
     this.#closeHere(user);
     return everywhere;
   }

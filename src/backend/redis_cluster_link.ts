@@ -1,0 +1,303 @@
+/**
+ * @module
+ * The node's links to the masters of a Redis Cluster: one `RedisMasterLink` per master, with
+ * sharded pub/sub (`SSUBSCRIBE`, `SPUBLISH`), so that a channel's broadcasts travel only
+ * through the shard that owns its slot. A command goes to the master of its key's slot. The
+ * slot map is read from the cluster every second (and at once when a master answers `MOVED`
+ * or `CLUSTERDOWN`): a master that fails over, or slots that move, take their subscriptions
+ * to the master that serves them now, and the subscriptions count as interrupted meanwhile
+ * (history fills the gap). Each master's link proves its own subscription with pings on a
+ * channel of its slots, so a wedged shard is found like a wedged single Redis.
+ *
+ * The client's own cluster client (`createCluster`) is not used, for the reasons the Sentinel
+ * one is not (redis_link.ts): it queues commands while it rediscovers the cluster, where the
+ * node must answer 503 at once, and it resubscribes behind its caller's back, where the node
+ * must know that messages may have been missed.
+ */
+
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../text.ts";
+import { BackendUnavailableError } from "./errors.ts";
+import {
+  type ClusterSeeds,
+  type ClusterShard,
+  readClusterShards,
+  SLOT_COUNT,
+  slotOf,
+  tagIn,
+} from "./redis_cluster_slots.ts";
+import {
+  type MessageListener,
+  type ReadyListener,
+  type RedisClient,
+  type RedisLink,
+  RedisMasterLink,
+  type RunOptions,
+} from "./redis_link.ts";
+import type { RedisScript, ScriptCall } from "./redis_script.ts";
+
+/** What a cluster link needs to know. */
+export interface RedisClusterLinkOptions {
+  readonly cluster: ClusterSeeds;
+  /** The pub/sub channel this node's liveness pings go to on the master whose slots hold the
+   * hash tag `tag`. */
+  readonly pingChannel: (tag: string) => string;
+  /** The name every connection gives itself (`CLIENT SETNAME`). */
+  readonly clientName: string;
+  readonly logger: Logger;
+  /** How long a command may take before it fails, in milliseconds. Default 2000. */
+  readonly commandTimeoutMs?: number;
+  /** How often each master's subscription is proven alive, in milliseconds. Default 1000. */
+  readonly pingIntervalMs?: number;
+  /** How often the slot map is read again, in milliseconds. Default 1000. */
+  readonly refreshIntervalMs?: number;
+}
+
+/** One master, the slots it serves, and the link to it. */
+interface Shard extends ClusterShard {
+  readonly link: RedisMasterLink;
+}
+
+/** Replies that say the slot map this node has is out of date. */
+const STALE_MAP = /\b(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/;
+
+/** The masters of a Redis Cluster, each command and channel sent to the one of its slot. */
+export class RedisClusterLink implements RedisLink {
+  readonly #options: RedisClusterLinkOptions;
+  /** The masters, by address. */
+  readonly #shards = new Map<string, Shard>();
+  /** Slot → the master that serves it. */
+  #owners: Array<Shard | undefined> = new Array(SLOT_COUNT);
+  /** Every channel subscribed, with the master it is subscribed on (undefined: none yet). */
+  readonly #wanted = new Map<string, Shard | undefined>();
+  readonly #readyListeners: ReadyListener[] = [];
+  readonly #subscribedListeners: ReadyListener[] = [];
+  readonly #messageListeners: MessageListener[] = [];
+  readonly #interruptedListeners: Array<() => void> = [];
+  readonly #resubscribedListeners: Array<() => void> = [];
+  readonly #timer: ReturnType<typeof setInterval>;
+  #lastError = "reading the cluster's slots";
+  #refreshing: Promise<void> | null = null;
+  /** Whether the deployment has replicas: once seen, writes that ask for it wait for one
+   * replica's acknowledgement (and fail while a master has none, as after a failover). */
+  #hasReplicas = false;
+  #isClosed = false;
+
+  constructor(options: RedisClusterLinkOptions) {
+    this.#options = options;
+    this.#timer = setInterval(() => this.#refresh(), options.refreshIntervalMs ?? 1000);
+    this.#refresh();
+  }
+
+  problems(): string[] {
+    if (this.#shards.size === 0) return [`redis: ${this.#lastError}`];
+    return [...new Set([...this.#shards.values()].flatMap(({ link }) => link.problems()))];
+  }
+
+  get isReady(): boolean {
+    return this.#shards.size > 0 && [...this.#shards.values()].every(({ link }) => link.isReady);
+  }
+
+  /** The masters' addresses, comma-separated, or null before the slot map is known. */
+  get address(): string | null {
+    return this.#shards.size === 0 ? null : [...this.#shards.keys()].sort().join(", ");
+  }
+
+  get publishCommand(): "SPUBLISH" {
+    return "SPUBLISH";
+  }
+
+  async run<T>(
+    command: (redis: RedisClient) => Promise<T>,
+    { key = "", replicated = false }: RunOptions = {},
+  ): Promise<T> {
+    const shard = this.#owners[slotOf(key)];
+    if (shard === undefined) throw new BackendUnavailableError("redis", this.#lastError);
+    try {
+      return await shard.link.run(command, { replicated });
+    } catch (error) {
+      if (STALE_MAP.test(errorMessage(error))) this.#refresh();
+      throw error;
+    }
+  }
+
+  async runEach(script: RedisScript, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    const byShard = new Map<string, number[]>();
+    for (const [i, call] of calls.entries()) {
+      const address = this.#owners[slotOf(call.keys[0] ?? "")]?.address ?? "";
+      byShard.set(address, [...byShard.get(address) ?? [], i]);
+    }
+    const replies = new Array<unknown>(calls.length);
+    await Promise.all([...byShard.values()].map(async (indices) => {
+      const answered = await this.run(
+        (redis) => script.runEach(redis, indices.map((i) => calls[i]!)),
+        { key: calls[indices[0]!]!.keys[0] ?? "" },
+      );
+      indices.forEach((index, j) => replies[index] = answered[j]);
+    }));
+    return replies;
+  }
+
+  onReady(listener: ReadyListener): void {
+    this.#readyListeners.push(listener);
+  }
+
+  onSubscribed(listener: ReadyListener): void {
+    this.#subscribedListeners.push(listener);
+  }
+
+  onInterruption(interrupted: () => void, resubscribed: () => void): void {
+    this.#interruptedListeners.push(interrupted);
+    this.#resubscribedListeners.push(resubscribed);
+  }
+
+  onMessage(listener: MessageListener): void {
+    this.#messageListeners.push(listener);
+  }
+
+  async subscribe(channels: readonly string[]): Promise<void> {
+    const added = channels.filter((channel) => !this.#wanted.has(channel));
+    for (const channel of added) this.#wanted.set(channel, undefined);
+    await this.#place(added);
+  }
+
+  async unsubscribe(channels: readonly string[]): Promise<void> {
+    const byShard = new Map<Shard, string[]>();
+    for (const channel of channels) {
+      if (!this.#wanted.has(channel)) continue;
+      const shard = this.#wanted.get(channel);
+      this.#wanted.delete(channel);
+      if (shard !== undefined) byShard.set(shard, [...byShard.get(shard) ?? [], channel]);
+    }
+    await Promise.all([...byShard].map(([shard, group]) => shard.link.unsubscribe(group)));
+  }
+
+  /** Subscribes each of `channels` on the master of its slot, leaving the one it was on. */
+  async #place(channels: readonly string[]): Promise<void> {
+    const byShard = new Map<Shard, string[]>();
+    for (const channel of channels) {
+      const owner = this.#owners[slotOf(channel)];
+      const current = this.#wanted.get(channel);
+      if (owner === current || owner === undefined) continue;
+      if (current !== undefined && this.#shards.get(current.address) === current) {
+        current.link.unsubscribe([channel]).catch(() => {});
+      }
+      this.#wanted.set(channel, owner);
+      byShard.set(owner, [...byShard.get(owner) ?? [], channel]);
+    }
+    await Promise.all([...byShard].map(([shard, group]) => shard.link.subscribe(group)));
+  }
+
+  /** Reads the slot map again (once at a time) and follows what changed. */
+  #refresh(): Promise<void> {
+    if (this.#isClosed) return Promise.resolve();
+    this.#refreshing ??= this.#readAndFollow().finally(() => this.#refreshing = null);
+    return this.#refreshing;
+  }
+
+  async #readAndFollow(): Promise<void> {
+    const { cluster, commandTimeoutMs = 2000, logger } = this.#options;
+    let shards: ClusterShard[];
+    try {
+      // The masters known now first: after a failover, one of them knows the new map.
+      const servers = [...new Set([...this.#shards.keys(), ...cluster.seeds])];
+      shards = await readClusterShards(servers, cluster, commandTimeoutMs);
+    } catch (error) {
+      this.#lastError = `cluster: ${this.#redact(errorMessage(error))}`;
+      return;
+    }
+    if (this.#isClosed) return;
+    this.#hasReplicas ||= shards.some(({ replicas }) => replicas > 0);
+    const gone = [...this.#shards.values()].filter((old) =>
+      !shards.some((shard) => sameShard(shard, old))
+    );
+    for (const shard of shards) {
+      if (!this.#shards.has(shard.address) || gone.includes(this.#shards.get(shard.address)!)) {
+        this.#shards.set(shard.address, this.#open(shard));
+        logger.info("redis cluster master followed", { address: shard.address });
+      }
+    }
+    for (const old of gone) {
+      if (this.#shards.get(old.address) === old) this.#shards.delete(old.address);
+      old.link[Symbol.asyncDispose]().catch(() => {});
+    }
+    const owners: Array<Shard | undefined> = new Array(SLOT_COUNT);
+    for (const shard of this.#shards.values()) {
+      for (const [from, to] of shard.ranges) owners.fill(shard, from, to + 1);
+    }
+    this.#owners = owners;
+    const moved = [...this.#wanted].filter(([channel, shard]) =>
+      shard !== undefined && owners[slotOf(channel)] !== shard
+    ).map(([channel]) => channel);
+    const unplaced = [...this.#wanted].filter(([, shard]) => shard === undefined)
+      .map(([channel]) => channel);
+    if (moved.length === 0) return await this.#place(unplaced);
+    // Messages published while a channel moves may be missed: say so, then fill the gap.
+    for (const listener of this.#interruptedListeners) listener();
+    await this.#place([...moved, ...unplaced]);
+    for (const listener of this.#resubscribedListeners) listener();
+  }
+
+  /** A link to the master of `shard`, whose events are the cluster link's. */
+  #open(shard: ClusterShard): Shard {
+    const { cluster, clientName, logger, commandTimeoutMs, pingIntervalMs } = this.#options;
+    const link = new RedisMasterLink({
+      target: { url: urlOf(shard.address, cluster) },
+      pingChannel: this.#options.pingChannel(tagIn(shard.ranges)),
+      clientName,
+      logger,
+      isSharded: true,
+      hasReplicas: this.#hasReplicas,
+      ...(commandTimeoutMs === undefined ? {} : { commandTimeoutMs }),
+      ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
+    });
+    link.onReady(() => this.#emit(this.#readyListeners));
+    link.onSubscribed(() => this.#emit(this.#subscribedListeners));
+    link.onInterruption(
+      () => this.#interruptedListeners.forEach((listener) => listener()),
+      () => this.#resubscribedListeners.forEach((listener) => listener()),
+    );
+    link.onMessage((channel, message) => {
+      for (const listener of this.#messageListeners) listener(channel, message);
+    });
+    return { ...shard, link };
+  }
+
+  #emit(listeners: readonly ReadyListener[]): void {
+    for (const listener of listeners) {
+      Promise.resolve(listener()).catch((error) =>
+        this.#options.logger.warn("redis reconnect step failed", {
+          error: this.#redact(errorMessage(error)),
+        })
+      );
+    }
+  }
+
+  /** Never lets a password out in a message. */
+  #redact(message: string): string {
+    const { password } = this.#options.cluster;
+    return password === null || password === "" ? message : message.replaceAll(password, "***");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    clearInterval(this.#timer);
+    await this.#refreshing?.catch(() => {});
+    await Promise.all([...this.#shards.values()].map(({ link }) => link[Symbol.asyncDispose]()));
+    this.#shards.clear();
+  }
+}
+
+/** Whether `a` and `b` are the same master serving the same slots. */
+function sameShard(a: ClusterShard, b: ClusterShard): boolean {
+  return a.address === b.address && JSON.stringify(a.ranges) === JSON.stringify(b.ranges);
+}
+
+/** The URL of the master at `address`, with the cluster's credentials. */
+function urlOf(address: string, { username, password, tls }: ClusterSeeds): string {
+  const url = new URL(`${tls ? "rediss" : "redis"}://${address}`);
+  if (username !== null) url.username = username;
+  if (password !== null) url.password = password;
+  return url.href;
+}
