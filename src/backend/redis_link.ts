@@ -56,6 +56,9 @@ export interface RedisLinkOptions {
   /** Whether the master has replicas, whose acknowledgement `run({ replicated })` waits for.
    * Default: with Sentinel. */
   readonly hasReplicas?: boolean;
+  /** Sharded: told of each channel the server unsubscribed this node from (its slot moved to
+   * another master); it is no longer subscribed here. */
+  readonly onDropped?: (channel: string) => void;
 }
 
 /** What `run` may be asked besides the command. */
@@ -118,7 +121,10 @@ export interface RedisLink extends AsyncDisposable {
 
 /** Two connections to the one Redis master, and what is wrong with them. */
 export class RedisMasterLink implements RedisLink {
-  readonly #options: Required<Omit<RedisLinkOptions, "logger">> & { logger: Logger };
+  readonly #options: Required<Omit<RedisLinkOptions, "logger" | "onDropped">> & {
+    logger: Logger;
+    onDropped?: ((channel: string) => void) | undefined;
+  };
   readonly #sentinels: SentinelLocator | null;
   readonly #secrets: string[];
   readonly #commands: RedisConnection;
@@ -308,6 +314,14 @@ export class RedisMasterLink implements RedisLink {
   #onSubscriberReady(client: RedisClient, address: string): void {
     const other = this.#commands.address;
     if (other !== null && other !== address) this.#commands.replace();
+    if (this.#options.isSharded) {
+      // The server ends a sharded subscription whose slot moved away (`SUNSUBSCRIBE` of its
+      // own): the channel is to be followed where it went.
+      client.on("sharded-channel-moved", (channel: string) => {
+        if (!this.#wanted.delete(channel)) return;
+        this.#options.onDropped?.(channel);
+      });
+    }
     this.#resubscribe(client);
   }
 
@@ -416,7 +430,14 @@ export class RedisMasterLink implements RedisLink {
       timer = setTimeout(resolve, this.#options.commandTimeoutMs);
     });
     try {
-      await Promise.race([change.then(() => {}, () => {}), late]);
+      await Promise.race([
+        change.then(() => {}, (error) => {
+          this.#options.logger.debug("redis subscription change failed", {
+            error: this.#redact(errorMessage(error)),
+          });
+        }),
+        late,
+      ]);
     } finally {
       clearTimeout(timer);
     }
