@@ -35,6 +35,7 @@ import {
   type RunOptions,
 } from "./redis_link.ts";
 import type { RedisScript, ScriptCall } from "./redis_script.ts";
+import { LinkEvents } from "./redis_link_events.ts";
 
 /** What a cluster link needs to know. */
 export interface RedisClusterLinkOptions {
@@ -85,11 +86,7 @@ export class RedisClusterLink implements RedisLink {
   #owners: Array<Shard | undefined> = new Array(SLOT_COUNT);
   /** Every channel subscribed, with the master it is subscribed on (undefined: none yet). */
   readonly #wanted = new Map<string, Shard | undefined>();
-  readonly #readyListeners: ReadyListener[] = [];
-  readonly #subscribedListeners: ReadyListener[] = [];
-  readonly #messageListeners: MessageListener[] = [];
-  readonly #interruptedListeners: Array<() => void> = [];
-  readonly #resubscribedListeners: Array<() => void> = [];
+  readonly #events: LinkEvents;
   readonly #timer: ReturnType<typeof setInterval>;
   #lastError = "reading the cluster's slots";
   #refreshing: Promise<void> | null = null;
@@ -100,6 +97,7 @@ export class RedisClusterLink implements RedisLink {
 
   constructor(options: RedisClusterLinkOptions) {
     this.#options = options;
+    this.#events = new LinkEvents(options.logger, (message) => this.#redact(message));
     this.#timer = setInterval(() => this.#refresh(), options.refreshIntervalMs ?? 1000);
     this.#refresh();
   }
@@ -164,20 +162,19 @@ export class RedisClusterLink implements RedisLink {
   }
 
   onReady(listener: ReadyListener): void {
-    this.#readyListeners.push(listener);
+    this.#events.onReady(listener);
   }
 
   onSubscribed(listener: ReadyListener): void {
-    this.#subscribedListeners.push(listener);
+    this.#events.onSubscribed(listener);
   }
 
   onInterruption(interrupted: () => void, resubscribed: () => void): void {
-    this.#interruptedListeners.push(interrupted);
-    this.#resubscribedListeners.push(resubscribed);
+    this.#events.onInterruption(interrupted, resubscribed);
   }
 
   onMessage(listener: MessageListener): void {
-    this.#messageListeners.push(listener);
+    this.#events.onMessage(listener);
   }
 
   async subscribe(channels: readonly string[]): Promise<void> {
@@ -265,9 +262,9 @@ export class RedisClusterLink implements RedisLink {
     if (moved.length === 0) return await this.#place(unplaced);
     logger.debug("redis cluster channels move to another master", { channels: moved.length });
     // Messages published while a channel moves may be missed: say so, then fill the gap.
-    for (const listener of this.#interruptedListeners) listener();
+    this.#events.interrupted();
     await this.#place([...moved, ...unplaced]);
-    for (const listener of this.#resubscribedListeners) listener();
+    this.#events.resubscribed();
   }
 
   /** A master ended the subscription of `channel` (its slot moved): what it missed meanwhile
@@ -275,10 +272,10 @@ export class RedisClusterLink implements RedisLink {
   #onDropped(channel: string): void {
     if (!this.#wanted.has(channel)) return;
     this.#wanted.set(channel, undefined);
-    for (const listener of this.#interruptedListeners) listener();
+    this.#events.interrupted();
     this.#refresh().finally(async () => {
       await this.#place([channel]);
-      for (const listener of this.#resubscribedListeners) listener();
+      this.#events.resubscribed();
     });
   }
 
@@ -297,26 +294,16 @@ export class RedisClusterLink implements RedisLink {
       ...(commandTimeoutMs === undefined ? {} : { commandTimeoutMs }),
       ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
     });
-    link.onReady(() => this.#emit(this.#readyListeners));
-    link.onSubscribed(() => this.#emit(this.#subscribedListeners));
+    link.onReady(() => this.#events.ready());
+    link.onSubscribed(() => this.#events.subscribed());
     link.onInterruption(
-      () => this.#interruptedListeners.forEach((listener) => listener()),
-      () => this.#resubscribedListeners.forEach((listener) => listener()),
+      () => this.#events.interrupted(),
+      () => this.#events.resubscribed(),
     );
     link.onMessage((channel, message) => {
-      for (const listener of this.#messageListeners) listener(channel, message);
+      this.#events.message(channel, message);
     });
     return { address: shard.address, ranges: shard.ranges, link, tag };
-  }
-
-  #emit(listeners: readonly ReadyListener[]): void {
-    for (const listener of listeners) {
-      Promise.resolve(listener()).catch((error) =>
-        this.#options.logger.warn("redis reconnect step failed", {
-          error: this.#redact(errorMessage(error)),
-        })
-      );
-    }
   }
 
   /** Never lets a password out in a message. */

@@ -33,6 +33,7 @@ import { hostPort } from "../address.ts";
 import { SentinelLocator } from "./redis_sentinel.ts";
 import { bySlot } from "./redis_cluster_slots.ts";
 import type { RedisScript, ScriptCall } from "./redis_script.ts";
+import { LinkEvents } from "./redis_link_events.ts";
 
 export { redisAddress, type RedisClient, type RedisTarget } from "./redis_connection.ts";
 
@@ -130,11 +131,7 @@ export class RedisMasterLink implements RedisLink {
   readonly #commands: RedisConnection;
   readonly #subscriber: RedisConnection;
   readonly #wanted = new Set<string>();
-  readonly #readyListeners: ReadyListener[] = [];
-  readonly #subscribedListeners: ReadyListener[] = [];
-  readonly #messageListeners: MessageListener[] = [];
-  readonly #interruptedListeners: Array<() => void> = [];
-  readonly #resubscribedListeners: Array<() => void> = [];
+  readonly #events: LinkEvents;
   readonly #timer: ReturnType<typeof setInterval>;
   // One function for every channel: the client keeps a set of listeners per channel, so
   // subscribing a channel again does not deliver its messages twice.
@@ -158,6 +155,7 @@ export class RedisMasterLink implements RedisLink {
       ...options,
     };
     const { target, commandTimeoutMs, clientName, logger } = this.#options;
+    this.#events = new LinkEvents(logger, (message) => this.#redact(message));
     if ("url" in target) {
       this.#sentinels = null;
       this.#secrets = [decodeURIComponent(new URL(target.url).password)];
@@ -259,25 +257,24 @@ export class RedisMasterLink implements RedisLink {
 
   /** Calls `listener` each time the command connection is (re)established. */
   onReady(listener: ReadyListener): void {
-    this.#readyListeners.push(listener);
+    this.#events.onReady(listener);
   }
 
   /** Calls `listener` each time the subscription delivers again after it was down: messages
    * sent meanwhile are lost. */
   onSubscribed(listener: ReadyListener): void {
-    this.#subscribedListeners.push(listener);
+    this.#events.onSubscribed(listener);
   }
 
   /** Calls `listener` when the subscription is lost or replaced, before any message can come
    * through a new one, and `resubscribed` once the new one is confirmed. */
   onInterruption(interrupted: () => void, resubscribed: () => void): void {
-    this.#interruptedListeners.push(interrupted);
-    this.#resubscribedListeners.push(resubscribed);
+    this.#events.onInterruption(interrupted, resubscribed);
   }
 
   /** Calls `listener` for every message of a subscribed channel. */
   onMessage(listener: MessageListener): void {
-    this.#messageListeners.push(listener);
+    this.#events.onMessage(listener);
   }
 
   /** Adds `channels` to the subscription; resolves once Redis confirmed them (or at once,
@@ -308,7 +305,7 @@ export class RedisMasterLink implements RedisLink {
     // Both connections must reach the same server: the one that connected last asked last.
     const other = this.#subscriber.address;
     if (other !== null && other !== address) this.#replaceSubscriber();
-    this.#emit(this.#readyListeners);
+    this.#events.ready();
   }
 
   #onSubscriberReady(client: RedisClient, address: string): void {
@@ -333,7 +330,7 @@ export class RedisMasterLink implements RedisLink {
       return; // The connection dropped again; the next one retries.
     }
     this.#subscribedAt = Date.now();
-    for (const listener of this.#resubscribedListeners) listener();
+    this.#events.resubscribed();
     // Prove the new subscription now rather than at the next tick.
     const commands = this.#commands.client;
     if (commands !== null) this.#publishPing(commands).catch(() => {});
@@ -341,7 +338,7 @@ export class RedisMasterLink implements RedisLink {
 
   #dispatch(channel: string, message: string): void {
     if (channel !== this.#options.pingChannel) {
-      for (const listener of this.#messageListeners) listener(channel, message);
+      this.#events.message(channel, message);
       return;
     }
     this.#lastPingAt = Date.now();
@@ -349,7 +346,7 @@ export class RedisMasterLink implements RedisLink {
     if (!this.#isSubscribed) {
       // The first ping through a new subscription proves it delivers.
       this.#isSubscribed = true;
-      this.#emit(this.#subscribedListeners);
+      this.#events.subscribed();
     }
   }
 
@@ -362,16 +359,6 @@ export class RedisMasterLink implements RedisLink {
   #publishPing(redis: RedisClient): Promise<number> {
     const channel = this.#options.pingChannel;
     return this.#options.isSharded ? redis.sPublish(channel, "1") : redis.publish(channel, "1");
-  }
-
-  #emit(listeners: readonly ReadyListener[]): void {
-    for (const listener of listeners) {
-      Promise.resolve(listener()).catch((error) =>
-        this.#options.logger.warn("redis reconnect step failed", {
-          error: this.#redact(errorMessage(error)),
-        })
-      );
-    }
   }
 
   #ping(): void {
@@ -463,7 +450,7 @@ export class RedisMasterLink implements RedisLink {
   /** The subscription stopped: what it delivers next may follow a gap. */
   #interrupt(): void {
     this.#isSubscribed = false;
-    for (const listener of this.#interruptedListeners) listener();
+    this.#events.interrupted();
   }
 
   #replaceSubscriber(): void {
