@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
-import { broadcastThrough, joinWith, until, untilHealthy } from "./cluster_helpers.ts";
+import { TestClient, type TestServer } from "./helpers.ts";
+import { broadcastThrough, joinWith, startHealthyNode, until } from "./cluster_helpers.ts";
 import {
   assertFailoverDelivery,
   mint,
@@ -21,18 +21,6 @@ import { type RedisCluster, startRedisCluster } from "./redis_cluster_topology.t
 
 /** How soon after the promotion every node must be healthy and delivering again, in ms. */
 const RECOVERY_MS = 10_000;
-
-/** A node of the cluster on `cluster`, healthy. */
-async function startClusterNode(cluster: RedisCluster, nodeId: string): Promise<TestServer> {
-  const server = await startTestServer({ redisCluster: cluster.seedAddresses, nodeId });
-  try {
-    await untilHealthy(server);
-  } catch (error) {
-    await server.shutdown();
-    throw error;
-  }
-  return server;
-}
 
 /** A channel whose keys are in the slots of the master that holds the tokens. */
 async function channelWithTheTokens(cluster: RedisCluster): Promise<string> {
@@ -55,8 +43,8 @@ Deno.test("through a Redis Cluster failover: 503 without the master, then delive
   const channel = await channelWithTheTokens(cluster);
   const oldMaster = await cluster.masterOf(`boreas:{${channel}}:nodes`);
   const heir = await cluster.replicaOf(oldMaster);
-  await using a = await startClusterNode(cluster, "node-a");
-  await using b = await startClusterNode(cluster, "node-b");
+  await using a = await startHealthyNode({ redisCluster: cluster.seedAddresses, nodeId: "node-a" });
+  await using b = await startHealthyNode({ redisCluster: cluster.seedAddresses, nodeId: "node-b" });
   const nodes = [a, b];
 
   // Minted and revoked while the replica is there: each waited for it (WAIT 1).

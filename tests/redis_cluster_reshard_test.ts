@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
-import { broadcastThrough, until, untilHealthy } from "./cluster_helpers.ts";
+import { TestClient } from "./helpers.ts";
+import { broadcastThrough, startHealthyNode, until } from "./cluster_helpers.ts";
 import { startRedisCluster } from "./redis_cluster_topology.ts";
 import type { TopologyServer } from "./sentinel_topology.ts";
 
@@ -46,11 +46,7 @@ function recordOffsets(client: TestClient): number[] {
 Deno.test("a channel whose slot moves to another master keeps delivering every offset once, in order", async () => {
   await using cluster = await startRedisCluster();
   const config = { redisCluster: cluster.seedAddresses, historySize: 1000, historyTtl: 60 };
-  const start = async (nodeId: string): Promise<TestServer> => {
-    const server = await startTestServer({ ...config, nodeId });
-    await untilHealthy(server);
-    return server;
-  };
+  const start = (nodeId: string) => startHealthyNode({ ...config, nodeId });
   await using a = await start("a");
   await using b = await start("b");
   const token = await a.mintToken();
