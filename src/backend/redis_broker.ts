@@ -17,7 +17,7 @@ import { CatchUp } from "./catch_up.ts";
 import { BackendUnavailableError } from "./errors.ts";
 import type { RedisKeys } from "./keys.ts";
 import { PUBLISH_SCRIPT, type RedisHistory } from "./redis_history.ts";
-import type { RedisLink } from "./redis_link.ts";
+import type { RedisClient, RedisLink } from "./redis_link.ts";
 import type { RedisMembership } from "./redis_membership.ts";
 import type { Position } from "./history.ts";
 import { randomEpochDigits } from "../epoch.ts";
@@ -123,17 +123,16 @@ export class RedisBroker implements Broker {
     if (this.#history !== null && !isAdapterChannel(channel)) {
       return await this.#publishKept(channel, payload, { ...this.#history, ...options });
     }
-    // One script call (count and publish) rather than a MULTI: one command to encode and one
-    // reply to decode instead of four and five, on the path every broadcast takes.
     const keys = this.#keys;
     const frame = this.#mark(options.except, options.exceptName) +
       renderFrame(channel, payload, undefined, options.user);
     const flat = await this.#link.run((redis) =>
-      FANOUT_SCRIPT.run(redis, [keys.channelNodes(channel)], [
-        keys.broadcastChannel(channel),
+      countAndPublish(redis, {
+        nodesKey: keys.channelNodes(channel),
+        pubsubChannel: keys.broadcastChannel(channel),
         frame,
-      ])
-    ) as string[];
+      })
+    );
     return { recipients: this.#sumLive(flat) };
   }
 
@@ -259,4 +258,28 @@ export class RedisBroker implements Broker {
     await options.history.kept(channel, { offset, epoch }, payload).catch(() => {});
     return { recipients: this.#sumLive(flat), position: { offset, epoch } };
   }
+}
+
+/** A MULTI of HGETALL of a channel's node counts and PUBLISH of `frame`; resolves to the
+ * counts as a flat list (field, value, ...). The four commands go as raw commands queued in one
+ * tick, so written together and in order, as one chain: the client's `multi()` builds a
+ * command object and parses each command's arguments, which cost this node more than the
+ * commands do, on the path every broadcast takes. Not a script: a script costs Redis, the
+ * one process every node shares, about 3 µs more a call than this MULTI. */
+async function countAndPublish(
+  redis: RedisClient,
+  { nodesKey, pubsubChannel, frame }: { nodesKey: string; pubsubChannel: string; frame: string },
+): Promise<string[]> {
+  const chainId = Symbol("publish");
+  const [, , , exec] = await Promise.all([
+    redis.sendCommand(["MULTI"], { chainId }),
+    redis.sendCommand(["HGETALL", nodesKey], { chainId }),
+    redis.sendCommand(["PUBLISH", pubsubChannel, frame], { chainId }),
+    redis.sendCommand<unknown[] | null>(["EXEC"], { chainId }),
+  ]);
+  const counts = exec?.[0];
+  if (!Array.isArray(counts)) {
+    throw new Error(`publish: unexpected EXEC reply ${String(exec)}`);
+  }
+  return counts as string[];
 }

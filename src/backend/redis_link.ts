@@ -165,10 +165,11 @@ export class RedisLink implements AsyncDisposable {
   ): Promise<T> {
     const client = this.#commands.client;
     if (client === null) throw new BackendUnavailableError("redis", this.#lastError);
-    // The client's own timeout ends once a command is written: a Redis that stopped
-    // answering (paused, or cut off without a reset) would keep the caller waiting. One
-    // watchdog times out every command in flight, not a timer each: arming and clearing a
-    // timer per command was a measurable share of a cluster publish's CPU.
+    // The client has no command timeout (redis_connection.ts), and one would end once the
+    // command is written: a Redis that stopped answering (paused, or cut off without a reset)
+    // would keep the caller waiting. One watchdog times out every command in flight, not a
+    // timer each: arming and clearing a timer per command was a measurable share of a cluster
+    // publish's CPU.
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     const pending: Pending = { sentAt: performance.now(), timeOut: reject };
     this.#inFlight.add(pending);
