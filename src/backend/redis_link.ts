@@ -120,6 +120,9 @@ export interface RedisLink extends AsyncDisposable {
   unsubscribe(channels: readonly string[]): Promise<void>;
 }
 
+/** A command sent and not yet answered, as the watchdog sees it. */
+type Pending = { readonly sentAt: number; readonly timeOut: (error: CommandTimeout) => void };
+
 /** Two connections to the one Redis master, and what is wrong with them. */
 export class RedisMasterLink implements RedisLink {
   readonly #options: Required<Omit<RedisLinkOptions, "logger" | "onDropped">> & {
@@ -133,6 +136,10 @@ export class RedisMasterLink implements RedisLink {
   readonly #wanted = new Set<string>();
   readonly #events: LinkEvents;
   readonly #timer: ReturnType<typeof setInterval>;
+  // Commands sent and not yet answered, in the order sent, and the one timer that fails those
+  // that took the command timeout (armed only while some are in flight).
+  readonly #inFlight = new Set<Pending>();
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
   // One function for every channel: the client keeps a set of listeners per channel, so
   // subscribing a channel again does not deliver its messages twice.
   readonly #onMessage = (message: string, channel: string) => this.#dispatch(channel, message);
@@ -221,27 +228,56 @@ export class RedisMasterLink implements RedisLink {
   ): Promise<T> {
     const client = this.#commands.client;
     if (client === null) throw new BackendUnavailableError("redis", this.#lastError);
-    // The client's own timeout ends once a command is written: a Redis that stopped
-    // answering (paused, or cut off without a reset) would keep the caller waiting.
-    const { commandTimeoutMs } = this.#options;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CommandTimeout(commandTimeoutMs)), commandTimeoutMs);
-    });
+    // The client has no command timeout (redis_connection.ts), and one would end once the
+    // command is written: a Redis that stopped answering (paused, or cut off without a reset)
+    // would keep the caller waiting. One watchdog times out every command in flight, not a
+    // timer each: arming and clearing a timer per command was a measurable share of a cluster
+    // publish's CPU.
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const pending: Pending = { sentAt: performance.now(), timeOut: reject };
+    this.#inFlight.add(pending);
+    this.#watch();
     const work = async () => {
       const result = await command(client);
       if (replicated && this.#options.hasReplicas) await this.#untilReplicated(client);
       return result;
     };
+    work().then(resolve, reject);
     try {
-      return await Promise.race([work(), late]);
+      return await promise;
     } catch (error) {
       const message = this.#redact(errorMessage(error));
       if (error instanceof CommandTimeout) this.#onStuck(message);
       if (NOT_MASTER.test(errorMessage(error))) this.#onNotMaster(client, error);
       throw new BackendUnavailableError("redis", message, { cause: error });
     } finally {
-      clearTimeout(timer);
+      this.#inFlight.delete(pending);
+    }
+  }
+
+  /** Arms the watchdog for the oldest command in flight, unless it is armed. */
+  #watch(): void {
+    if (this.#watchdog !== undefined || this.#isClosed) return;
+    const oldest = this.#inFlight.values().next();
+    if (oldest.done) return;
+    const { commandTimeoutMs } = this.#options;
+    const dueInMs = oldest.value.sentAt + commandTimeoutMs - performance.now();
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = undefined;
+      this.#timeOutLate();
+      this.#watch();
+    }, Math.max(0, dueInMs));
+  }
+
+  /** Fails the commands in flight for the command timeout or longer. */
+  #timeOutLate(): void {
+    const { commandTimeoutMs } = this.#options;
+    const now = performance.now();
+    // In the order sent: the first one still within its time ends the scan.
+    for (const pending of this.#inFlight) {
+      if (now - pending.sentAt < commandTimeoutMs) return;
+      this.#inFlight.delete(pending);
+      pending.timeOut(new CommandTimeout(commandTimeoutMs));
     }
   }
 
@@ -467,6 +503,8 @@ export class RedisMasterLink implements RedisLink {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
     await Promise.all([
       this.#commands[Symbol.asyncDispose](),
       this.#subscriber[Symbol.asyncDispose](),
