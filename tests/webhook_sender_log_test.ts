@@ -109,7 +109,9 @@ Deno.test("the webhook sender's shutdown line does not show the credentials", as
     metrics: new Metrics(),
     maxBatch: 1,
     maxWaitMs: 0,
-    timeoutMs: 50,
+    // Long enough that the first POST, held by the server, is still in flight at the shutdown
+    // (a loaded machine took 50 ms to get there); the shutdown aborts it.
+    timeoutMs: 500,
   });
   sender.push(event(1));
   sender.push(event(2));

@@ -159,7 +159,10 @@ export class WebhookSender<E extends QueuedEvent = WebhookEvent> implements Asyn
   async #post(batch: readonly E[]): Promise<string | null> {
     const { url, timeoutMs } = this.#options;
     const controller = this.#inFlight = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error("no answer within 5 s")), timeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new Error(`no answer within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
     try {
       const { body, headers } = this.#request(batch);
       const response = await postJson(url, body, { headers, signal: controller.signal });
