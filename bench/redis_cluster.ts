@@ -48,7 +48,7 @@ type Context = { run: number; options: ClusterOptions; log: Log };
 type Side<Name extends string> = { name: Name; deployment: Deployment };
 
 /** How long both sides' CPU time is read while idle, in milliseconds. */
-const IDLE_MS = 3_000;
+const IDLE_MS = 10_000;
 
 const ROOM_NAMES = Array.from({ length: ROOMS }, (_, i) => `room-${i}`);
 
