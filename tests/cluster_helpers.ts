@@ -27,12 +27,17 @@ export async function until(
 }
 
 /** Starts a node of the cluster on `redisUrl`, named `nodeId`, and waits until it is healthy. */
-export async function startNode(
+export function startNode(
   redisUrl: string,
   nodeId: string,
   overrides: Partial<Config> = {},
 ): Promise<TestServer> {
-  const server = await startTestServer({ redisUrl, nodeId, ...overrides });
+  return startHealthyNode({ redisUrl, nodeId, ...overrides });
+}
+
+/** Starts a server with `config` and waits until it is healthy (stopping it if it never is). */
+export async function startHealthyNode(config: Partial<Config>): Promise<TestServer> {
+  const server = await startTestServer(config);
   try {
     await untilHealthy(server);
   } catch (error) {

@@ -4,7 +4,8 @@
  * broadcasts through the nodes and remembers each answer, and what a subscriber received.
  */
 
-import { broadcastThrough } from "./cluster_helpers.ts";
+import assert from "node:assert/strict";
+import { broadcastThrough, until } from "./cluster_helpers.ts";
 import type { TestClient, TestServer } from "./helpers.ts";
 
 /** One broadcast the publisher sent: through which node, when, and what it was answered. */
@@ -90,4 +91,54 @@ export async function roleOf(
   server: { cli(...args: string[]): Promise<string[]> },
 ): Promise<string> {
   return (await server.cli("ROLE"))[0] ?? "";
+}
+
+/** When a failover test's events happened (`performance.now()`): the last broadcast sent before
+ * the kill, the kill, the last time the heir still said it was a replica, and the moment every
+ * node was healthy again. */
+export interface FailoverTimes {
+  readonly killSentAt: number;
+  readonly killedAt: number;
+  readonly lastSeenReplicaAt: number;
+  readonly recoveredAt: number;
+}
+
+/** Asserts what a failover keeps of `sent` broadcasts, as `received` by one subscriber per node
+ * (through node i at `received[i]`): what was answered 200 reached its own node's subscriber,
+ * and every subscriber before the kill and after the recovery; none twice; every broadcast
+ * after the recovery answered 200 with both subscribers counted; while there was no master,
+ * only 503s. */
+export async function assertFailoverDelivery(
+  sent: readonly Sent[],
+  received: readonly number[][],
+  { killSentAt, killedAt, lastSeenReplicaAt, recoveredAt }: FailoverTimes,
+): Promise<void> {
+  const ok = sent.filter(({ status }) => status === 200);
+  const last = Math.max(...ok.map(({ seq }) => seq));
+  await until(() => received.every((seqs) => seqs.includes(last)), "the last broadcast");
+  for (const { seq, node } of ok) {
+    assert.ok(received[node]!.includes(seq), `broadcast ${seq} reached its own node's subscriber`);
+  }
+  const everywhere = ok.filter(({ endedAt, startedAt }) =>
+    endedAt < killSentAt || startedAt > recoveredAt
+  );
+  for (const { seq } of everywhere) {
+    assert.ok(received.every((seqs) => seqs.includes(seq)), `broadcast ${seq} reached both`);
+  }
+  for (const seqs of received) assert.equal(new Set(seqs).size, seqs.length, "none twice");
+  const after = sent.filter(({ startedAt }) => startedAt > recoveredAt);
+  assert.ok(after.length >= 100);
+  for (const { seq, status, recipients } of after) {
+    assert.deepEqual({ seq, status, recipients }, {
+      seq,
+      status: 200,
+      recipients: received.length,
+    });
+  }
+  const outage = sent.filter(({ startedAt, endedAt }) =>
+    startedAt > killedAt && endedAt < lastSeenReplicaAt
+  );
+  assert.ok(outage.length > 0, "broadcasts were sent while there was no master");
+  for (const { seq, status } of outage) assert.deepEqual({ seq, status }, { seq, status: 503 });
+  assert.ok(sent.every(({ status }) => status === 200 || status === 503));
 }

@@ -7,70 +7,20 @@
  */
 
 import assert from "node:assert/strict";
-import type { RecoveryEvent, SubscriberEvent } from "../client/mod.ts";
+import type { RecoveryEvent } from "../client/mod.ts";
 import { apiOf, nextEvent, subscriberOf } from "./client_helpers.ts";
-import { broadcastThrough, until, untilHealthy } from "./cluster_helpers.ts";
-import { type TestServer, withTimeout } from "./helpers.ts";
+import { until, untilHealthy } from "./cluster_helpers.ts";
+import {
+  commandsOnOneConnection,
+  expectMessages,
+  HISTORY,
+  publish,
+  subscribe,
+} from "./history_failover_helpers.ts";
 import { startSentinelNode, startSentinelTopology } from "./sentinel_topology.ts";
-
-const HISTORY = { historySize: 100, historyTtl: 60 };
 
 /** How long the sentinels may take to promote the replica, and the nodes to follow, in ms. */
 const FAILOVER_MS = 15_000;
-
-/** Runs `commands` one after the other on one `redis-cli` connection to `port`; returns their
- * replies. */
-async function commandsOnOneConnection(
-  port: number,
-  commands: readonly string[],
-): Promise<string[]> {
-  const child = new Deno.Command("redis-cli", {
-    args: ["-p", String(port)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(commands.join("\n") + "\n"));
-  await writer.close();
-  const { stdout } = await child.output();
-  return new TextDecoder().decode(stdout).trim().split("\n");
-}
-
-async function publish(
-  node: TestServer,
-  payload: number,
-): Promise<{ offset: number; epoch: string }> {
-  const { status, body } = await broadcastThrough(node, "news", payload);
-  assert.equal(status, 200);
-  return body as unknown as { offset: number; epoch: string };
-}
-
-/** A subscriber of `news` on `node`, with its events and recovery reports. */
-async function subscribe(node: TestServer, token: string) {
-  const recoveries: RecoveryEvent[] = [];
-  const subscriber = subscriberOf(node, token, {
-    channels: ["news"],
-    onRecovery: (event) => recoveries.push(event),
-  });
-  const events = subscriber.events()[Symbol.asyncIterator]();
-  await withTimeout(subscriber.untilOpen(), "the subscriber to open");
-  return { subscriber, events, recoveries };
-}
-
-async function expectMessages(
-  events: AsyncIterator<SubscriberEvent, undefined>,
-  offsets: readonly number[],
-): Promise<void> {
-  for (const offset of offsets) {
-    assert.deepEqual(await nextEvent(events, `offset ${offset}`), {
-      type: "message",
-      channel: "news",
-      message: offset,
-      offset,
-    });
-  }
-}
 
 Deno.test("through a Sentinel failover that lost the last writes, no offset is given out twice and subscribers are told recovered: false", async () => {
   await using topology = await startSentinelTopology();

@@ -35,6 +35,7 @@ import {
   type RunOptions,
 } from "./redis_link.ts";
 import type { RedisScript, ScriptCall } from "./redis_script.ts";
+import { LinkEvents } from "./redis_link_events.ts";
 
 /** What a cluster link needs to know. */
 export interface RedisClusterLinkOptions {
@@ -53,13 +54,28 @@ export interface RedisClusterLinkOptions {
   readonly refreshIntervalMs?: number;
 }
 
-/** One master, the slots it serves, and the link to it. */
-interface Shard extends ClusterShard {
+/** One master, the slots it serves now, and the link to it. */
+interface Shard {
+  readonly address: string;
+  ranges: ClusterShard["ranges"];
   readonly link: RedisMasterLink;
+  /** The hash tag of its ping channel, in its slots when the link was opened. */
+  readonly tag: string;
 }
 
 /** Replies that say the slot map this node has is out of date. */
 const STALE_MAP = /\b(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/;
+
+/** Replies that say a command was not run because its slot moved (`MOVED`) or is moving to
+ * another master (`ASK`, `TRYAGAIN`): it can be sent again, it cannot run twice. */
+const NOT_RUN = /\b(MOVED|ASK|TRYAGAIN)\b/;
+
+/** How long to wait before sending again a command refused while its slot migrates, in ms. */
+const MIGRATION_RETRY_MS = 25;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** The masters of a Redis Cluster, each command and channel sent to the one of its slot. */
 export class RedisClusterLink implements RedisLink {
@@ -70,11 +86,7 @@ export class RedisClusterLink implements RedisLink {
   #owners: Array<Shard | undefined> = new Array(SLOT_COUNT);
   /** Every channel subscribed, with the master it is subscribed on (undefined: none yet). */
   readonly #wanted = new Map<string, Shard | undefined>();
-  readonly #readyListeners: ReadyListener[] = [];
-  readonly #subscribedListeners: ReadyListener[] = [];
-  readonly #messageListeners: MessageListener[] = [];
-  readonly #interruptedListeners: Array<() => void> = [];
-  readonly #resubscribedListeners: Array<() => void> = [];
+  readonly #events: LinkEvents;
   readonly #timer: ReturnType<typeof setInterval>;
   #lastError = "reading the cluster's slots";
   #refreshing: Promise<void> | null = null;
@@ -85,6 +97,7 @@ export class RedisClusterLink implements RedisLink {
 
   constructor(options: RedisClusterLinkOptions) {
     this.#options = options;
+    this.#events = new LinkEvents(options.logger, (message) => this.#redact(message));
     this.#timer = setInterval(() => this.#refresh(), options.refreshIntervalMs ?? 1000);
     this.#refresh();
   }
@@ -111,13 +124,23 @@ export class RedisClusterLink implements RedisLink {
     command: (redis: RedisClient) => Promise<T>,
     { key = "", replicated = false }: RunOptions = {},
   ): Promise<T> {
-    const shard = this.#owners[slotOf(key)];
-    if (shard === undefined) throw new BackendUnavailableError("redis", this.#lastError);
-    try {
-      return await shard.link.run(command, { replicated });
-    } catch (error) {
-      if (STALE_MAP.test(errorMessage(error))) this.#refresh();
-      throw error;
+    const deadline = Date.now() + (this.#options.commandTimeoutMs ?? 2000);
+    for (;;) {
+      const shard = this.#owners[slotOf(key)];
+      if (shard === undefined) throw new BackendUnavailableError("redis", this.#lastError);
+      try {
+        return await shard.link.run(command, { replicated });
+      } catch (error) {
+        const message = errorMessage(error);
+        const notRun = NOT_RUN.exec(message)?.[1];
+        if (notRun === undefined || Date.now() > deadline) {
+          if (STALE_MAP.test(message)) this.#refresh();
+          throw error;
+        }
+        // The command did not run: its slot moved, or is moving. Follow the cluster, or give
+        // the migration a moment, and send it again.
+        await (notRun === "MOVED" ? this.#refresh() : delay(MIGRATION_RETRY_MS));
+      }
     }
   }
 
@@ -139,20 +162,19 @@ export class RedisClusterLink implements RedisLink {
   }
 
   onReady(listener: ReadyListener): void {
-    this.#readyListeners.push(listener);
+    this.#events.onReady(listener);
   }
 
   onSubscribed(listener: ReadyListener): void {
-    this.#subscribedListeners.push(listener);
+    this.#events.onSubscribed(listener);
   }
 
   onInterruption(interrupted: () => void, resubscribed: () => void): void {
-    this.#interruptedListeners.push(interrupted);
-    this.#resubscribedListeners.push(resubscribed);
+    this.#events.onInterruption(interrupted, resubscribed);
   }
 
   onMessage(listener: MessageListener): void {
-    this.#messageListeners.push(listener);
+    this.#events.onMessage(listener);
   }
 
   async subscribe(channels: readonly string[]): Promise<void> {
@@ -208,18 +230,24 @@ export class RedisClusterLink implements RedisLink {
     }
     if (this.#isClosed) return;
     this.#hasReplicas ||= shards.some(({ replicas }) => replicas > 0);
-    const gone = [...this.#shards.values()].filter((old) =>
-      !shards.some((shard) => sameShard(shard, old))
-    );
-    for (const shard of shards) {
-      if (!this.#shards.has(shard.address) || gone.includes(this.#shards.get(shard.address)!)) {
-        this.#shards.set(shard.address, this.#open(shard));
-        logger.info("redis cluster master followed", { address: shard.address });
-      }
-    }
+    // A master that keeps its address keeps its link (slots moving in or out of it change
+    // only where commands go), unless its ping channel's slot left it.
+    const gone = [...this.#shards.values()].filter((old) => {
+      const now = shards.find(({ address }) => address === old.address);
+      return now === undefined || !isIn(slotOf(old.tag), now.ranges);
+    });
     for (const old of gone) {
-      if (this.#shards.get(old.address) === old) this.#shards.delete(old.address);
+      this.#shards.delete(old.address);
       old.link[Symbol.asyncDispose]().catch(() => {});
+    }
+    for (const shard of shards) {
+      const kept = this.#shards.get(shard.address);
+      if (kept !== undefined) {
+        kept.ranges = shard.ranges;
+        continue;
+      }
+      this.#shards.set(shard.address, this.#open(shard));
+      logger.info("redis cluster master followed", { address: shard.address });
     }
     const owners: Array<Shard | undefined> = new Array(SLOT_COUNT);
     for (const shard of this.#shards.values()) {
@@ -232,45 +260,50 @@ export class RedisClusterLink implements RedisLink {
     const unplaced = [...this.#wanted].filter(([, shard]) => shard === undefined)
       .map(([channel]) => channel);
     if (moved.length === 0) return await this.#place(unplaced);
+    logger.debug("redis cluster channels move to another master", { channels: moved.length });
     // Messages published while a channel moves may be missed: say so, then fill the gap.
-    for (const listener of this.#interruptedListeners) listener();
+    this.#events.interrupted();
     await this.#place([...moved, ...unplaced]);
-    for (const listener of this.#resubscribedListeners) listener();
+    this.#events.resubscribed();
+  }
+
+  /** A master ended the subscription of `channel` (its slot moved): what it missed meanwhile
+   * is filled from the history once it is subscribed where its slot is now. */
+  #onDropped(channel: string): void {
+    if (!this.#wanted.has(channel)) return;
+    this.#wanted.set(channel, undefined);
+    this.#events.interrupted();
+    this.#refresh().finally(async () => {
+      await this.#place([channel]);
+      this.#events.resubscribed();
+    });
   }
 
   /** A link to the master of `shard`, whose events are the cluster link's. */
   #open(shard: ClusterShard): Shard {
     const { cluster, clientName, logger, commandTimeoutMs, pingIntervalMs } = this.#options;
+    const tag = tagIn(shard.ranges);
     const link = new RedisMasterLink({
       target: { url: urlOf(shard.address, cluster) },
-      pingChannel: this.#options.pingChannel(tagIn(shard.ranges)),
+      pingChannel: this.#options.pingChannel(tag),
       clientName,
       logger,
       isSharded: true,
       hasReplicas: this.#hasReplicas,
+      onDropped: (channel) => this.#onDropped(channel),
       ...(commandTimeoutMs === undefined ? {} : { commandTimeoutMs }),
       ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
     });
-    link.onReady(() => this.#emit(this.#readyListeners));
-    link.onSubscribed(() => this.#emit(this.#subscribedListeners));
+    link.onReady(() => this.#events.ready());
+    link.onSubscribed(() => this.#events.subscribed());
     link.onInterruption(
-      () => this.#interruptedListeners.forEach((listener) => listener()),
-      () => this.#resubscribedListeners.forEach((listener) => listener()),
+      () => this.#events.interrupted(),
+      () => this.#events.resubscribed(),
     );
     link.onMessage((channel, message) => {
-      for (const listener of this.#messageListeners) listener(channel, message);
+      this.#events.message(channel, message);
     });
-    return { ...shard, link };
-  }
-
-  #emit(listeners: readonly ReadyListener[]): void {
-    for (const listener of listeners) {
-      Promise.resolve(listener()).catch((error) =>
-        this.#options.logger.warn("redis reconnect step failed", {
-          error: this.#redact(errorMessage(error)),
-        })
-      );
-    }
+    return { address: shard.address, ranges: shard.ranges, link, tag };
   }
 
   /** Never lets a password out in a message. */
@@ -289,9 +322,9 @@ export class RedisClusterLink implements RedisLink {
   }
 }
 
-/** Whether `a` and `b` are the same master serving the same slots. */
-function sameShard(a: ClusterShard, b: ClusterShard): boolean {
-  return a.address === b.address && JSON.stringify(a.ranges) === JSON.stringify(b.ranges);
+/** Whether `slot` is in `ranges`. */
+function isIn(slot: number, ranges: ClusterShard["ranges"]): boolean {
+  return ranges.some(([from, to]) => slot >= from && slot <= to);
 }
 
 /** The URL of the master at `address`, with the cluster's credentials. */

@@ -43,7 +43,7 @@ export interface RedisConnectionOptions {
   readonly sentinels: SentinelLocator | null;
   /** The name the client gives itself (`CLIENT SETNAME`). */
   readonly clientName: string;
-  /** How long connecting and each command may take, in milliseconds. */
+  /** How long connecting may take, in milliseconds. */
   readonly timeoutMs: number;
   readonly logger: Logger;
   /** Hides the passwords in a message. */
@@ -130,11 +130,11 @@ export class RedisConnection implements AsyncDisposable {
    * on a timer this connection can cancel. */
   #connect(node: RedisNode | null): void {
     const { target, timeoutMs, clientName } = this.#options;
-    const common = {
-      name: clientName,
-      disableOfflineQueue: true,
-      commandOptions: { timeout: timeoutMs },
-    };
+    // No `commandOptions.timeout`: the client would arm an `AbortSignal.timeout` for every
+    // command, whose timer fires (and builds a `DOMException`) even once the command was
+    // answered, a measurable share of a publish. It bounds only a command not yet written;
+    // RedisLink bounds every command it runs, written or not.
+    const common = { name: clientName, disableOfflineQueue: true };
     const socket = { connectTimeout: timeoutMs, reconnectStrategy: false as const };
     let client: RedisClient;
     let address: string;

@@ -33,6 +33,7 @@ import { hostPort } from "../address.ts";
 import { SentinelLocator } from "./redis_sentinel.ts";
 import { bySlot } from "./redis_cluster_slots.ts";
 import type { RedisScript, ScriptCall } from "./redis_script.ts";
+import { LinkEvents } from "./redis_link_events.ts";
 
 export { redisAddress, type RedisClient, type RedisTarget } from "./redis_connection.ts";
 
@@ -56,6 +57,9 @@ export interface RedisLinkOptions {
   /** Whether the master has replicas, whose acknowledgement `run({ replicated })` waits for.
    * Default: with Sentinel. */
   readonly hasReplicas?: boolean;
+  /** Sharded: told of each channel the server unsubscribed this node from (its slot moved to
+   * another master); it is no longer subscribed here. */
+  readonly onDropped?: (channel: string) => void;
 }
 
 /** What `run` may be asked besides the command. */
@@ -116,20 +120,26 @@ export interface RedisLink extends AsyncDisposable {
   unsubscribe(channels: readonly string[]): Promise<void>;
 }
 
+/** A command sent and not yet answered, as the watchdog sees it. */
+type Pending = { readonly sentAt: number; readonly timeOut: (error: CommandTimeout) => void };
+
 /** Two connections to the one Redis master, and what is wrong with them. */
 export class RedisMasterLink implements RedisLink {
-  readonly #options: Required<Omit<RedisLinkOptions, "logger">> & { logger: Logger };
+  readonly #options: Required<Omit<RedisLinkOptions, "logger" | "onDropped">> & {
+    logger: Logger;
+    onDropped?: ((channel: string) => void) | undefined;
+  };
   readonly #sentinels: SentinelLocator | null;
   readonly #secrets: string[];
   readonly #commands: RedisConnection;
   readonly #subscriber: RedisConnection;
   readonly #wanted = new Set<string>();
-  readonly #readyListeners: ReadyListener[] = [];
-  readonly #subscribedListeners: ReadyListener[] = [];
-  readonly #messageListeners: MessageListener[] = [];
-  readonly #interruptedListeners: Array<() => void> = [];
-  readonly #resubscribedListeners: Array<() => void> = [];
+  readonly #events: LinkEvents;
   readonly #timer: ReturnType<typeof setInterval>;
+  // Commands sent and not yet answered, in the order sent, and the one timer that fails those
+  // that took the command timeout (armed only while some are in flight).
+  readonly #inFlight = new Set<Pending>();
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
   // One function for every channel: the client keeps a set of listeners per channel, so
   // subscribing a channel again does not deliver its messages twice.
   readonly #onMessage = (message: string, channel: string) => this.#dispatch(channel, message);
@@ -152,6 +162,7 @@ export class RedisMasterLink implements RedisLink {
       ...options,
     };
     const { target, commandTimeoutMs, clientName, logger } = this.#options;
+    this.#events = new LinkEvents(logger, (message) => this.#redact(message));
     if ("url" in target) {
       this.#sentinels = null;
       this.#secrets = [decodeURIComponent(new URL(target.url).password)];
@@ -217,27 +228,56 @@ export class RedisMasterLink implements RedisLink {
   ): Promise<T> {
     const client = this.#commands.client;
     if (client === null) throw new BackendUnavailableError("redis", this.#lastError);
-    // The client's own timeout ends once a command is written: a Redis that stopped
-    // answering (paused, or cut off without a reset) would keep the caller waiting.
-    const { commandTimeoutMs } = this.#options;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CommandTimeout(commandTimeoutMs)), commandTimeoutMs);
-    });
+    // The client has no command timeout (redis_connection.ts), and one would end once the
+    // command is written: a Redis that stopped answering (paused, or cut off without a reset)
+    // would keep the caller waiting. One watchdog times out every command in flight, not a
+    // timer each: arming and clearing a timer per command was a measurable share of a cluster
+    // publish's CPU.
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const pending: Pending = { sentAt: performance.now(), timeOut: reject };
+    this.#inFlight.add(pending);
+    this.#watch();
     const work = async () => {
       const result = await command(client);
       if (replicated && this.#options.hasReplicas) await this.#untilReplicated(client);
       return result;
     };
+    work().then(resolve, reject);
     try {
-      return await Promise.race([work(), late]);
+      return await promise;
     } catch (error) {
       const message = this.#redact(errorMessage(error));
       if (error instanceof CommandTimeout) this.#onStuck(message);
       if (NOT_MASTER.test(errorMessage(error))) this.#onNotMaster(client, error);
       throw new BackendUnavailableError("redis", message, { cause: error });
     } finally {
-      clearTimeout(timer);
+      this.#inFlight.delete(pending);
+    }
+  }
+
+  /** Arms the watchdog for the oldest command in flight, unless it is armed. */
+  #watch(): void {
+    if (this.#watchdog !== undefined || this.#isClosed) return;
+    const oldest = this.#inFlight.values().next();
+    if (oldest.done) return;
+    const { commandTimeoutMs } = this.#options;
+    const dueInMs = oldest.value.sentAt + commandTimeoutMs - performance.now();
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = undefined;
+      this.#timeOutLate();
+      this.#watch();
+    }, Math.max(0, dueInMs));
+  }
+
+  /** Fails the commands in flight for the command timeout or longer. */
+  #timeOutLate(): void {
+    const { commandTimeoutMs } = this.#options;
+    const now = performance.now();
+    // In the order sent: the first one still within its time ends the scan.
+    for (const pending of this.#inFlight) {
+      if (now - pending.sentAt < commandTimeoutMs) return;
+      this.#inFlight.delete(pending);
+      pending.timeOut(new CommandTimeout(commandTimeoutMs));
     }
   }
 
@@ -253,25 +293,24 @@ export class RedisMasterLink implements RedisLink {
 
   /** Calls `listener` each time the command connection is (re)established. */
   onReady(listener: ReadyListener): void {
-    this.#readyListeners.push(listener);
+    this.#events.onReady(listener);
   }
 
   /** Calls `listener` each time the subscription delivers again after it was down: messages
    * sent meanwhile are lost. */
   onSubscribed(listener: ReadyListener): void {
-    this.#subscribedListeners.push(listener);
+    this.#events.onSubscribed(listener);
   }
 
   /** Calls `listener` when the subscription is lost or replaced, before any message can come
    * through a new one, and `resubscribed` once the new one is confirmed. */
   onInterruption(interrupted: () => void, resubscribed: () => void): void {
-    this.#interruptedListeners.push(interrupted);
-    this.#resubscribedListeners.push(resubscribed);
+    this.#events.onInterruption(interrupted, resubscribed);
   }
 
   /** Calls `listener` for every message of a subscribed channel. */
   onMessage(listener: MessageListener): void {
-    this.#messageListeners.push(listener);
+    this.#events.onMessage(listener);
   }
 
   /** Adds `channels` to the subscription; resolves once Redis confirmed them (or at once,
@@ -302,12 +341,20 @@ export class RedisMasterLink implements RedisLink {
     // Both connections must reach the same server: the one that connected last asked last.
     const other = this.#subscriber.address;
     if (other !== null && other !== address) this.#replaceSubscriber();
-    this.#emit(this.#readyListeners);
+    this.#events.ready();
   }
 
   #onSubscriberReady(client: RedisClient, address: string): void {
     const other = this.#commands.address;
     if (other !== null && other !== address) this.#commands.replace();
+    if (this.#options.isSharded) {
+      // The server ends a sharded subscription whose slot moved away (`SUNSUBSCRIBE` of its
+      // own): the channel is to be followed where it went.
+      client.on("sharded-channel-moved", (channel: string) => {
+        if (!this.#wanted.delete(channel)) return;
+        this.#options.onDropped?.(channel);
+      });
+    }
     this.#resubscribe(client);
   }
 
@@ -319,7 +366,7 @@ export class RedisMasterLink implements RedisLink {
       return; // The connection dropped again; the next one retries.
     }
     this.#subscribedAt = Date.now();
-    for (const listener of this.#resubscribedListeners) listener();
+    this.#events.resubscribed();
     // Prove the new subscription now rather than at the next tick.
     const commands = this.#commands.client;
     if (commands !== null) this.#publishPing(commands).catch(() => {});
@@ -327,7 +374,7 @@ export class RedisMasterLink implements RedisLink {
 
   #dispatch(channel: string, message: string): void {
     if (channel !== this.#options.pingChannel) {
-      for (const listener of this.#messageListeners) listener(channel, message);
+      this.#events.message(channel, message);
       return;
     }
     this.#lastPingAt = Date.now();
@@ -335,7 +382,7 @@ export class RedisMasterLink implements RedisLink {
     if (!this.#isSubscribed) {
       // The first ping through a new subscription proves it delivers.
       this.#isSubscribed = true;
-      this.#emit(this.#subscribedListeners);
+      this.#events.subscribed();
     }
   }
 
@@ -348,16 +395,6 @@ export class RedisMasterLink implements RedisLink {
   #publishPing(redis: RedisClient): Promise<number> {
     const channel = this.#options.pingChannel;
     return this.#options.isSharded ? redis.sPublish(channel, "1") : redis.publish(channel, "1");
-  }
-
-  #emit(listeners: readonly ReadyListener[]): void {
-    for (const listener of listeners) {
-      Promise.resolve(listener()).catch((error) =>
-        this.#options.logger.warn("redis reconnect step failed", {
-          error: this.#redact(errorMessage(error)),
-        })
-      );
-    }
   }
 
   #ping(): void {
@@ -416,7 +453,14 @@ export class RedisMasterLink implements RedisLink {
       timer = setTimeout(resolve, this.#options.commandTimeoutMs);
     });
     try {
-      await Promise.race([change.then(() => {}, () => {}), late]);
+      await Promise.race([
+        change.then(() => {}, (error) => {
+          this.#options.logger.debug("redis subscription change failed", {
+            error: this.#redact(errorMessage(error)),
+          });
+        }),
+        late,
+      ]);
     } finally {
       clearTimeout(timer);
     }
@@ -442,7 +486,7 @@ export class RedisMasterLink implements RedisLink {
   /** The subscription stopped: what it delivers next may follow a gap. */
   #interrupt(): void {
     this.#isSubscribed = false;
-    for (const listener of this.#interruptedListeners) listener();
+    this.#events.interrupted();
   }
 
   #replaceSubscriber(): void {
@@ -459,6 +503,8 @@ export class RedisMasterLink implements RedisLink {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
     await Promise.all([
       this.#commands[Symbol.asyncDispose](),
       this.#subscriber[Symbol.asyncDispose](),

@@ -128,6 +128,15 @@ export class RedisMembership implements Membership, AsyncDisposable {
     return sum;
   }
 
+  /** `sumLive` of the hash read as a flat list (field, value, ...), as a script returns it. */
+  sumLivePairs(flat: readonly string[]): number {
+    let sum = 0;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      if (!this.#liveness.isDead(flat[i]!)) sum += Number(flat[i + 1]);
+    }
+    return sum;
+  }
+
   async snapshot(): Promise<HubSnapshot> {
     const { others, local } = await this.#gather();
     return sumSnapshot(local, others);
