@@ -234,7 +234,7 @@ async function churn(context: Context, sides: readonly Deployment[]): Promise<vo
 
 /** Opens `count` subscribers spread evenly over `side`'s nodes; node k's join
  * `channels(k)` in turn. */
-async function connect(
+export async function connect(
   side: Deployment,
   { count, channels }: { count: number; channels: (node: number) => readonly string[] },
 ): Promise<void> {
@@ -250,7 +250,9 @@ async function connect(
   }
 }
 
-function fanoutWindow(
+/** One fan-out window of `mode` on `side`: posted to its `api` node, with the CPU time of its
+ * other processes read beside. */
+export function fanoutWindow(
   side: Deployment,
   { options, mode, ...routing }: {
     options: ClusterOptions;

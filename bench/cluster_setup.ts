@@ -59,7 +59,7 @@ export async function startDeployments(
       args: [],
     }),
   );
-  const cluster = await startNodes(stack, { ...placement, redis, args: [] });
+  const cluster = await startNodes(stack, { ...placement, backend: redisBackend(redis), args: [] });
   return {
     redis,
     standalone: {
@@ -82,33 +82,53 @@ export async function startCluster(
   { args, ...placement }: DeploymentPlacement & { args: readonly string[] },
 ): Promise<{ cluster: Deployment; redis: RedisProcess }> {
   const redis = stack.use(await RedisProcess.start(placement.serverPlacement));
-  return { cluster: await startNodes(stack, { ...placement, redis, args }), redis };
+  return {
+    cluster: await startNodes(stack, { ...placement, backend: redisBackend(redis), args }),
+    redis,
+  };
 }
 
-async function startNodes(
+/** The store nodes run on: their flags to reach it, and its processes whose CPU time is
+ * counted, with their names. */
+export interface Backend {
+  readonly args: readonly string[];
+  readonly pids: readonly number[];
+  readonly names: readonly string[];
+}
+
+/** `redis`, as a `Backend`. */
+export function redisBackend(redis: RedisProcess): Backend {
+  return { args: ["--redis-url", redis.url], pids: [redis.pid], names: ["redis-server"] };
+}
+
+/** Starts one node on `backend` for each of `ids` (default `a` and `b`), each with `args` added
+ * to the benchmark's flags, and a load generator, onto `stack` (disposed in reverse order);
+ * resolves once every node reports healthy and the load generator has the tokens. */
+export async function startNodes(
   stack: AsyncDisposableStack,
-  { redis, args, ...placement }: DeploymentPlacement & {
-    redis: RedisProcess;
+  { backend, args, ids = ["a", "b"], ...placement }: DeploymentPlacement & {
+    backend: Backend;
     args: readonly string[];
+    ids?: readonly string[];
   },
 ): Promise<Deployment> {
-  const node = async (id: string) =>
-    stack.use(
+  const nodes: ServerProcess[] = [];
+  for (const id of ids) {
+    nodes.push(stack.use(
       await ServerProcess.start("boreas", {
         ...placement.serverPlacement,
         tokensUrl: placement.tokensUrl,
-        args: ["--redis-url", redis.url, "--node-id", id, ...args],
+        args: [...backend.args, "--node-id", id, ...args],
       }),
-    );
-  const a = await node("a");
-  const b = await node("b");
-  await Promise.all([untilHealthy(a.apiUrl), untilHealthy(b.apiUrl)]);
+    ));
+  }
+  await Promise.all(nodes.map((node) => untilHealthy(node.apiUrl)));
   return {
     side: "cluster",
-    api: a,
-    nodes: [a, b],
-    extraPids: [b.pid, redis.pid],
-    names: ["node a", "node b", "redis-server"],
+    api: nodes[0]!,
+    nodes,
+    extraPids: [...nodes.slice(1).map((node) => node.pid), ...backend.pids],
+    names: [...ids.map((id) => `node ${id}`), ...backend.names],
     load: await startLoad(stack, placement),
   };
 }

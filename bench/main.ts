@@ -17,7 +17,8 @@
  * on against off (`auth.ts`); `--pusher-only` measures only Pusher subscribers against native
  * ones (`pusher.ts`); `--chat-only` measures only chat rooms: HTTP broadcasts against the
  * baseline, and client publications against HTTP broadcasts, standalone (`chat.ts`) and on two
- * cluster nodes (`chat_cluster.ts`). `--help` lists the options (`settings.ts`).
+ * cluster nodes (`chat_cluster.ts`); `--redis-cluster-only` measures only Redis Cluster
+ * (`redis_cluster.ts`, `pubsub_shards.ts`). `--help` lists the options (`settings.ts`).
  */
 
 import { measureAuth } from "./auth.ts";
@@ -27,10 +28,12 @@ import { renderChat } from "./chat_report.ts";
 import { measureCluster } from "./cluster_measure.ts";
 import { measureHistory } from "./history.ts";
 import { measureHistoryCluster } from "./history_cluster.ts";
+import { measurePubsubShards } from "./pubsub_shards.ts";
 import { measurePusher } from "./pusher.ts";
-import { type CpuProfile, renderProfile, summarizeProfile } from "./profile.ts";
+import { type CpuProfile, newestProfile, renderProfile, summarizeProfile } from "./profile.ts";
 import { hasCommand, type Placement } from "./processes.ts";
 import { cpuModel } from "./proc.ts";
+import { measureRedisCluster } from "./redis_cluster.ts";
 import {
   describeTarget,
   formatNumber,
@@ -43,6 +46,7 @@ import {
   type BenchOptions,
   fanoutRun,
   idleRun,
+  type Log,
   profileRun,
   SATURATED_CORE_SHARE,
 } from "./scenarios.ts";
@@ -54,6 +58,10 @@ const PROFILED = {
   http: "Boreas under POST /broadcast/ to a channel with no subscribers",
 } as const;
 const VIA_NAMES = { http: "HTTP broadcasts", client: "client publications" } as const;
+
+/** A part of the report that takes the benchmark's options and run count, and returns its
+ * lines. */
+type Part = (options: BenchOptions, context: { runs: number; log: Log }) => Promise<string[]>;
 
 /** One profiled load: its directory's name, what it is, and how to run it. */
 interface ProfileJob {
@@ -138,18 +146,6 @@ function verdictLines(verdicts: readonly Verdict[]): string[] {
   });
 }
 
-async function newestProfile(dir: string): Promise<string> {
-  let newest: { path: string; time: number } | undefined;
-  for await (const entry of Deno.readDir(dir)) {
-    if (!entry.name.endsWith(".cpuprofile")) continue;
-    const path = `${dir}/${entry.name}`;
-    const time = (await Deno.stat(path)).mtime?.getTime() ?? 0;
-    if (newest === undefined || time > newest.time) newest = { path, time };
-  }
-  if (newest === undefined) throw new Error(`${dir}: no .cpuprofile file`);
-  return newest.path;
-}
-
 async function main(args: string[]): Promise<number> {
   const settings = parseSettings(args);
   if (settings === "help") {
@@ -221,9 +217,12 @@ async function measure(
   }
   const tableRows = rows(settings.options);
   if (tableRows.length > 0) printTable(results, tableRows);
-  if (settings.hasCluster) {
-    console.log(`\n${(await measureCluster(options, { runs: settings.runs, log })).join("\n")}`);
-  }
+  const part = async (isMeasured: boolean, measurePart: Part) => {
+    if (isMeasured) {
+      console.log(`\n${(await measurePart(options, { runs: settings.runs, log })).join("\n")}`);
+    }
+  };
+  await part(settings.hasCluster, measureCluster);
   if (settings.hasHistory) {
     const history = await measureHistory({ ...options, httpSeconds: settings.httpSeconds }, {
       runs: settings.runs,
@@ -232,13 +231,8 @@ async function measure(
     });
     console.log(`\n${history.join("\n")}`);
   }
-  if (settings.hasHistoryCluster) {
-    const history = await measureHistoryCluster(options, { runs: settings.runs, log });
-    console.log(`\n${history.join("\n")}`);
-  }
-  if (settings.hasAuth) {
-    console.log(`\n${(await measureAuth(options, { runs: settings.runs, log })).join("\n")}`);
-  }
+  await part(settings.hasHistoryCluster, measureHistoryCluster);
+  await part(settings.hasAuth, measureAuth);
   if (settings.hasPusher) {
     const pusher = await measurePusher({
       ...options,
@@ -248,6 +242,8 @@ async function measure(
     console.log(`\n${pusher.join("\n")}`);
   }
   if (settings.hasChat || settings.hasChatCluster) await measureChatPart(settings, chat);
+  await part(settings.hasRedisCluster, measureRedisCluster);
+  await part(settings.hasPubsubShards, measurePubsubShards);
   console.log(`\nTook ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 }
 

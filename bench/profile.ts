@@ -119,3 +119,16 @@ if (import.meta.main) {
   const profile = JSON.parse(await Deno.readTextFile(path)) as CpuProfile;
   console.log(renderProfile(summarizeProfile(profile, Number(limit))));
 }
+
+/** The path of the `.cpuprofile` file written last under `dir`; throws when there is none. */
+export async function newestProfile(dir: string): Promise<string> {
+  let newest: { path: string; time: number } | undefined;
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.name.endsWith(".cpuprofile")) continue;
+    const path = `${dir}/${entry.name}`;
+    const time = (await Deno.stat(path)).mtime?.getTime() ?? 0;
+    if (newest === undefined || time > newest.time) newest = { path, time };
+  }
+  if (newest === undefined) throw new Error(`${dir}: no .cpuprofile file`);
+  return newest.path;
+}

@@ -29,14 +29,16 @@ export class RedisProcess implements AsyncDisposable {
     this.url = `redis://127.0.0.1:${port}`;
   }
 
-  /** Starts `redis-server` with `placement` and resolves once it accepts connections. */
-  static async start(placement: Placement): Promise<RedisProcess> {
+  /** Starts `redis-server` with `placement` (and `args` after the benchmark's own flags) and
+   * resolves once it accepts connections. */
+  static async start(placement: Placement, args: readonly string[] = []): Promise<RedisProcess> {
     const port = freePort();
     const dir = (await run("mktemp", ["-d", "-t", "boreas-bench-redis.XXXXXX"])).trim();
     const argv = placed([
       "redis-server",
       ...["--port", String(port), "--bind", "127.0.0.1", "--dir", dir],
       ...["--save", "", "--appendonly", "no"],
+      ...args,
     ], placement);
     const child = spawn(argv, { stdin: "null", stdout: "piped", stderr: "inherit" });
     const redis = new RedisProcess(child, { port, dir });
@@ -70,7 +72,7 @@ export class RedisProcess implements AsyncDisposable {
 }
 
 /** A TCP port nothing on 127.0.0.1 listens on at the moment. */
-function freePort(): number {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();

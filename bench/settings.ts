@@ -24,7 +24,8 @@ export const HELP = `Usage: deno task bench [options]
   --inflight N             broadcasts outstanding at saturation (default 4)
   --http-seconds N         length of the POST /broadcast/ load (default 5, quick 2; 0 skips)
   --only LIST              measure only some of fanout, http, idle, cluster, history,
-                           history-cluster, auth, pusher, chat, chat-cluster (comma-separated)
+                           history-cluster, auth, pusher, chat, chat-cluster, redis-cluster,
+                           pubsub-shards (comma-separated)
   --cluster-only           the same as --only cluster: two nodes on the benchmark's own
                            redis-server against standalone Boreas
   --history-only           the same as --only history,history-cluster: --history-size 100
@@ -44,6 +45,11 @@ export const HELP = `Usage: deno task bench [options]
                            baseline, and client publications against HTTP broadcasts,
                            standalone (chat) and on two nodes on the benchmark's own
                            redis-server (chat-cluster)
+  --redis-cluster-only     the same as --only redis-cluster,pubsub-shards: two nodes on a
+                           3-master Redis Cluster against two on one Redis, and one node on a
+                           1-master cluster against one on a 3-master cluster (redis-cluster);
+                           Redis CPU per publish, PUBLISH against SPUBLISH, raw clients on a
+                           3-master cluster (pubsub-shards); each cluster the benchmark's own
   --rooms N                rooms of the chat part (default 2000)
   --chat-rate N            deliveries a second in the chat part's paced windows (default 6000)
   --chat-inflight N        chat messages whose deliveries are outstanding at saturation
@@ -70,6 +76,8 @@ export const SCENARIOS = [
   "pusher",
   "chat",
   "chat-cluster",
+  "redis-cluster",
+  "pubsub-shards",
 ] as const;
 
 /** What each `--…-only` flag stands for. */
@@ -79,6 +87,7 @@ const SHORTHANDS = {
   "auth-only": "auth",
   "pusher-only": "pusher",
   "chat-only": "chat,chat-cluster",
+  "redis-cluster-only": "redis-cluster,pubsub-shards",
 } as const;
 
 /** What the command line asks for. */
@@ -95,6 +104,8 @@ export interface Settings {
   readonly hasPusher: boolean;
   readonly hasChat: boolean;
   readonly hasChatCluster: boolean;
+  readonly hasRedisCluster: boolean;
+  readonly hasPubsubShards: boolean;
   /** `--subscribers` and `--idle-connections`, whether or not `fanout` and `idle` are
    * measured: the Pusher part's. */
   readonly pusherSubscribers: readonly number[];
@@ -149,6 +160,8 @@ export function parseSettings(args: string[]): Settings | "help" {
     hasPusher: only.has("pusher"),
     hasChat: only.has("chat"),
     hasChatCluster: only.has("chat-cluster"),
+    hasRedisCluster: only.has("redis-cluster"),
+    hasPubsubShards: only.has("pubsub-shards"),
     httpSeconds: number("http-seconds", 2, 5),
     pusherSubscribers: [...new Set(subscribers)].sort((a, b) => a - b),
     pusherIdleConnections: number("idle-connections", 10_000, 10_000),
