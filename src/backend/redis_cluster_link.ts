@@ -22,6 +22,7 @@ import {
   type ClusterSeeds,
   type ClusterShard,
   readClusterShards,
+  readShards,
   SLOT_COUNT,
   slotOf,
   tagIn,
@@ -36,6 +37,7 @@ import {
 } from "./redis_link.ts";
 import type { RedisScript, ScriptCall } from "./redis_script.ts";
 import { LinkEvents } from "./redis_link_events.ts";
+import { ClusterSubscriptions } from "./redis_cluster_subscriptions.ts";
 
 /** What a cluster link needs to know. */
 export interface RedisClusterLinkOptions {
@@ -84,8 +86,11 @@ export class RedisClusterLink implements RedisLink {
   readonly #shards = new Map<string, Shard>();
   /** Slot → the master that serves it. */
   #owners: Array<Shard | undefined> = new Array(SLOT_COUNT);
-  /** Every channel subscribed, with the master it is subscribed on (undefined: none yet). */
-  readonly #wanted = new Map<string, Shard | undefined>();
+  /** Every channel subscribed, on the master of its slot. */
+  readonly #subscriptions = new ClusterSubscriptions<Shard>({
+    ownerOf: (slot) => this.#owners[slot],
+    isCurrent: (shard) => this.#shards.get(shard.address) === shard,
+  });
   readonly #events: LinkEvents;
   readonly #timer: ReturnType<typeof setInterval>;
   #lastError = "reading the cluster's slots";
@@ -177,37 +182,12 @@ export class RedisClusterLink implements RedisLink {
     this.#events.onMessage(listener);
   }
 
-  async subscribe(channels: readonly string[]): Promise<void> {
-    const added = channels.filter((channel) => !this.#wanted.has(channel));
-    for (const channel of added) this.#wanted.set(channel, undefined);
-    await this.#place(added);
+  subscribe(channels: readonly string[]): Promise<void> {
+    return this.#subscriptions.add(channels);
   }
 
-  async unsubscribe(channels: readonly string[]): Promise<void> {
-    const byShard = new Map<Shard, string[]>();
-    for (const channel of channels) {
-      if (!this.#wanted.has(channel)) continue;
-      const shard = this.#wanted.get(channel);
-      this.#wanted.delete(channel);
-      if (shard !== undefined) byShard.set(shard, [...byShard.get(shard) ?? [], channel]);
-    }
-    await Promise.all([...byShard].map(([shard, group]) => shard.link.unsubscribe(group)));
-  }
-
-  /** Subscribes each of `channels` on the master of its slot, leaving the one it was on. */
-  async #place(channels: readonly string[]): Promise<void> {
-    const byShard = new Map<Shard, string[]>();
-    for (const channel of channels) {
-      const owner = this.#owners[slotOf(channel)];
-      const current = this.#wanted.get(channel);
-      if (owner === current || owner === undefined) continue;
-      if (current !== undefined && this.#shards.get(current.address) === current) {
-        current.link.unsubscribe([channel]).catch(() => {});
-      }
-      this.#wanted.set(channel, owner);
-      byShard.set(owner, [...byShard.get(owner) ?? [], channel]);
-    }
-    await Promise.all([...byShard].map(([shard, group]) => shard.link.subscribe(group)));
+  unsubscribe(channels: readonly string[]): Promise<void> {
+    return this.#subscriptions.remove(channels);
   }
 
   /** Reads the slot map again (once at a time) and follows what changed. */
@@ -222,8 +202,12 @@ export class RedisClusterLink implements RedisLink {
     let shards: ClusterShard[];
     try {
       // The masters known now first: after a failover, one of them knows the new map.
-      const servers = [...new Set([...this.#shards.keys(), ...cluster.seeds])];
-      shards = await readClusterShards(servers, cluster, commandTimeoutMs);
+      shards = await this.#readOverLink() ??
+        await readClusterShards(
+          [...new Set([...this.#shards.keys(), ...cluster.seeds])],
+          cluster,
+          commandTimeoutMs,
+        );
     } catch (error) {
       this.#lastError = `cluster: ${this.#redact(errorMessage(error))}`;
       return;
@@ -254,27 +238,39 @@ export class RedisClusterLink implements RedisLink {
       for (const [from, to] of shard.ranges) owners.fill(shard, from, to + 1);
     }
     this.#owners = owners;
-    const moved = [...this.#wanted].filter(([channel, shard]) =>
-      shard !== undefined && owners[slotOf(channel)] !== shard
-    ).map(([channel]) => channel);
-    const unplaced = [...this.#wanted].filter(([, shard]) => shard === undefined)
-      .map(([channel]) => channel);
-    if (moved.length === 0) return await this.#place(unplaced);
+    const moved = this.#subscriptions.moved();
+    const unplaced = this.#subscriptions.unplaced();
+    if (moved.length === 0) return await this.#subscriptions.place(unplaced);
     logger.debug("redis cluster channels move to another master", { channels: moved.length });
     // Messages published while a channel moves may be missed: say so, then fill the gap.
     this.#events.interrupted();
-    await this.#place([...moved, ...unplaced]);
+    await this.#subscriptions.place([...moved, ...unplaced]);
     this.#events.resubscribed();
+  }
+
+  /** The slot map as a ready master says it over the link's own connection (no new one a
+   * second), or null when none can say. */
+  async #readOverLink(): Promise<ClusterShard[] | null> {
+    for (const shard of this.#shards.values()) {
+      if (!shard.link.isReady) continue;
+      const host = shard.address.slice(0, shard.address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+      try {
+        return await shard.link.run((redis) => readShards(redis, host));
+      } catch {
+        // Another master may answer.
+      }
+    }
+    return null;
   }
 
   /** A master ended the subscription of `channel` (its slot moved): what it missed meanwhile
    * is filled from the history once it is subscribed where its slot is now. */
   #onDropped(channel: string): void {
-    if (!this.#wanted.has(channel)) return;
-    this.#wanted.set(channel, undefined);
+    if (!this.#subscriptions.has(channel)) return;
+    this.#subscriptions.unplace(channel);
     this.#events.interrupted();
     this.#refresh().finally(async () => {
-      await this.#place([channel]);
+      await this.#subscriptions.place([channel]);
       this.#events.resubscribed();
     });
   }
@@ -294,7 +290,10 @@ export class RedisClusterLink implements RedisLink {
       ...(commandTimeoutMs === undefined ? {} : { commandTimeoutMs }),
       ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
     });
-    link.onReady(() => this.#events.ready());
+    // Ready once every master is: the first steps (tokens, history) need them all.
+    link.onReady(() => {
+      if (this.isReady) this.#events.ready();
+    });
     link.onSubscribed(() => this.#events.subscribed());
     link.onInterruption(
       () => this.#events.interrupted(),

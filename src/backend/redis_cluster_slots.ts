@@ -8,6 +8,7 @@
 import { createClient } from "@redis/client";
 import calculateSlot from "cluster-key-slot";
 import { hostPort } from "../address.ts";
+import type { RedisClient } from "./redis_connection.ts";
 
 /** How many slots a Redis Cluster has. */
 export const SLOT_COUNT = 16384;
@@ -76,22 +77,32 @@ async function readFrom(
   client.on("error", () => {});
   try {
     await client.connect();
-    const slots = await client.clusterSlots();
-    const shards = new Map<string, { ranges: Array<[number, number]>; replicas: number }>();
-    let covered = 0;
-    for (const { from, to, master, replicas } of slots) {
-      // An empty host means the server we asked.
-      const address = hostPort(master.host === "" ? host : master.host, master.port);
-      const shard = shards.get(address) ?? { ranges: [], replicas: replicas.length };
-      shard.ranges.push([from, to]);
-      shards.set(address, shard);
-      covered += to - from + 1;
-    }
-    if (covered < SLOT_COUNT) throw new Error(`only ${covered} of ${SLOT_COUNT} slots served`);
-    return [...shards].map(([address, shard]) => ({ address, ...shard }));
+    return await readShards(client, host);
   } finally {
     client.destroy();
   }
+}
+
+/** The masters of the cluster as the server `redis` is connected to says (`CLUSTER SLOTS`);
+ * `host` is that server's, for a master it lists without one. Rejects when some slot has no
+ * master. */
+export async function readShards(
+  redis: Pick<RedisClient, "clusterSlots">,
+  host: string,
+): Promise<ClusterShard[]> {
+  const slots = await redis.clusterSlots();
+  const shards = new Map<string, { ranges: Array<[number, number]>; replicas: number }>();
+  let covered = 0;
+  for (const { from, to, master, replicas } of slots) {
+    // An empty host means the server we asked.
+    const address = hostPort(master.host === "" ? host : master.host, master.port);
+    const shard = shards.get(address) ?? { ranges: [], replicas: replicas.length };
+    shard.ranges.push([from, to]);
+    shards.set(address, shard);
+    covered += to - from + 1;
+  }
+  if (covered < SLOT_COUNT) throw new Error(`only ${covered} of ${SLOT_COUNT} slots served`);
+  return [...shards].map(([address, shard]) => ({ address, ...shard }));
 }
 
 /** A hash tag whose slot is in `ranges`: the smallest number, as text, that falls there. */
