@@ -47,7 +47,7 @@ export async function readJsonBody(
     await request.body?.cancel();
     throw wrongType(type);
   }
-  const bytes = await readBytes(request, maxBytes, options.timeoutMs);
+  const bytes = await readBytes(request, maxBytes, { timeoutMs: options.timeoutMs, declared });
   if (options.isOptional && bytes.length === 0) return undefined;
   if (!isJson) throw wrongType(type);
   let text: string;
@@ -71,7 +71,10 @@ export async function readTextBody(
   maxBytes: number,
   options: Pick<ReadJsonBodyOptions, "timeoutMs"> = {},
 ): Promise<string> {
-  const bytes = await readBytes(request, maxBytes, options.timeoutMs);
+  const bytes = await readBytes(request, maxBytes, {
+    timeoutMs: options.timeoutMs,
+    declared: request.headers.get("content-length"),
+  });
   try {
     return UTF8.decode(bytes);
   } catch {
@@ -79,13 +82,13 @@ export async function readTextBody(
   }
 }
 
-/** The whole body, at most `maxBytes` of it (413 past them) within `timeoutMs` (408 after). */
+/** The whole body, at most `maxBytes` of it (413 past them) within `timeoutMs` (408 after);
+ * `declared` is its `Content-Length`. */
 async function readBytes(
   request: Request,
   maxBytes: number,
-  timeoutMs: number | undefined,
+  { timeoutMs, declared }: { timeoutMs: number | undefined; declared: string | null },
 ): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
   if (Number(declared ?? "0") > maxBytes) {
     await request.body?.cancel();
     throw tooLarge(maxBytes);

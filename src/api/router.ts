@@ -9,6 +9,7 @@
 import type { Logger } from "../log.ts";
 import { addCorsHeaders, allowedOrigin, preflightResponse } from "./cors.ts";
 import { compilePath, type PathMatcher } from "./path.ts";
+import { PathnameReader } from "./pathname.ts";
 import { errorResponse, HttpError } from "./response.ts";
 import { errorMessage } from "../text.ts";
 
@@ -62,9 +63,12 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     ...route,
     matcher: compilePath(route.path),
   }));
+  const paths = new PathnameReader();
   return async (request) => {
-    const pathname = new URL(request.url).pathname;
-    const cors = allowedOrigin(corsOrigins, request.headers.get("origin"));
+    const pathname = paths.pathname(request.url);
+    const cors = corsOrigins.length === 0
+      ? null
+      : allowedOrigin(corsOrigins, request.headers.get("origin"));
     if (cors !== null && isPreflight(request)) {
       const methods = methodsOf(compiled, pathname);
       // A preflight carries no credentials: it is answered before the API key check.
@@ -120,11 +124,13 @@ async function dispatch(
   { pathname, authorize }: { pathname: string; authorize: (request: Request) => void },
 ): Promise<Response> {
   const method = request.method === "HEAD" ? "GET" : request.method;
-  const allowed = new Set<string>();
+  // Made only when a path is asked with another method than its route's.
+  let allowed: Set<string> | undefined;
   for (const route of routes) {
     const rawParams = route.matcher.match(pathname);
     if (rawParams === null) continue;
     if (route.method !== method) {
+      allowed ??= new Set();
       allowed.add(route.method);
       if (route.method === "GET") allowed.add("HEAD");
       continue;
@@ -139,7 +145,7 @@ async function dispatch(
   }
   // Without credentials, an unknown path must not be told apart from a known one.
   authorize(request);
-  if (allowed.size === 0) throw new HttpError(404, `no route for ${pathname}`);
+  if (allowed === undefined) throw new HttpError(404, `no route for ${pathname}`);
   const allow = [...allowed].join(", ");
   throw new HttpError(
     405,
@@ -161,7 +167,13 @@ class HandlerError extends Error {
 
 function decodeParams(raw: Record<string, string>): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
+  for (const name in raw) {
+    const value = raw[name]!;
+    // Without a `%` there is nothing to decode: the value is its own decoding.
+    if (!value.includes("%")) {
+      params[name] = value;
+      continue;
+    }
     try {
       params[name] = decodeURIComponent(value);
     } catch {
