@@ -28,7 +28,10 @@ const authority = fc.oneof(
   fc.constantFrom("host:8x", "a:b:c", "[::1", "[zz]", "1.2.3.999", "user@host", "u:p@host"),
   fc.constantFrom("a%2fb", "a%41", "h%", "a\\b", "a b", "ü.example", "xn--a", "a..b", "."),
   fc.constantFrom("host/", "host?", "host#", "ho\rst", "host\u0000", "HOST.example."),
-  fc.string({ unit: fc.constantFrom("a", "1", ".", ":", "[", "]", "\t", "/", "%", "@"), maxLength: 6 }),
+  fc.string({
+    unit: fc.constantFrom("a", "1", ".", ":", "[", "]", "\t", "/", "%", "@"),
+    maxLength: 6,
+  }),
 );
 
 /** A raw request target: segments, sometimes a trailing slash, a query or a fragment. */

@@ -64,6 +64,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     matcher: compilePath(route.path),
   }));
   const paths = new PathnameReader();
+  // One async function a request: every layer of `await` costs a promise and a turn.
   return async (request) => {
     const pathname = paths.pathname(request.url);
     const cors = corsOrigins.length === 0
@@ -74,7 +75,15 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       // A preflight carries no credentials: it is answered before the API key check.
       if (methods.size > 0) return preflightResponse(cors, methods);
     }
-    const answered = await answer(compiled, request, { pathname, logger, authorize });
+    let route: Route | undefined;
+    let answered: Response;
+    try {
+      const found = findRoute(compiled, request, { pathname, authorize });
+      route = found.route;
+      answered = await route.handler({ request, params: found.params });
+    } catch (error) {
+      answered = errorAnswer(error, { request, route, logger });
+    }
     const response = request.method === "HEAD" ? withoutBody(answered) : answered;
     if (cors !== null) addCorsHeaders(response.headers, cors);
     return response;
@@ -96,33 +105,30 @@ function methodsOf(routes: readonly CompiledRoute[], pathname: string): Set<stri
   return methods;
 }
 
-async function answer(
-  routes: readonly CompiledRoute[],
-  request: Request,
-  { pathname, logger, authorize }: Pick<Required<RouterOptions>, "logger" | "authorize"> & {
-    pathname: string;
-  },
-): Promise<Response> {
-  try {
-    return await dispatch(routes, request, { pathname, authorize });
-  } catch (error) {
-    if (error instanceof HttpError) return errorResponse(error);
-    // The route's pattern, not the path: a path may hold a token.
-    const cause = error instanceof HandlerError ? error.cause : error;
-    logger.error("unhandled error in API handler", {
-      method: request.method,
-      route: error instanceof HandlerError ? error.route : "(none)",
-      error: errorMessage(cause),
-    });
-    return errorResponse(new HttpError(500, "internal error"));
-  }
+/** The answer to what a route's handler (`route`) or the routing itself (no route) threw:
+ * an `HttpError`'s own, else a logged 500. */
+function errorAnswer(
+  error: unknown,
+  { request, route, logger }: { request: Request; route: Route | undefined; logger: Logger },
+): Response {
+  if (error instanceof HttpError) return errorResponse(error);
+  // The route's pattern, not the path: a path may hold a token.
+  logger.error("unhandled error in API handler", {
+    method: request.method,
+    route: route?.path ?? "(none)",
+    error: errorMessage(error),
+  });
+  return errorResponse(new HttpError(500, "internal error"));
 }
 
-async function dispatch(
+/** The route that answers `request` and its decoded parameters, once `authorize` let it
+ * through (unless the route is public); throws the `HttpError` that answers it otherwise:
+ * 404, 405 with `Allow`, or 400 for a malformed parameter. */
+function findRoute(
   routes: readonly CompiledRoute[],
   request: Request,
   { pathname, authorize }: { pathname: string; authorize: (request: Request) => void },
-): Promise<Response> {
+): { route: Route; params: Record<string, string> } {
   const method = request.method === "HEAD" ? "GET" : request.method;
   // Made only when a path is asked with another method than its route's.
   let allowed: Set<string> | undefined;
@@ -136,12 +142,7 @@ async function dispatch(
       continue;
     }
     if (!route.isPublic) authorize(request);
-    const params = decodeParams(rawParams);
-    try {
-      return await route.handler({ request, params });
-    } catch (error) {
-      throw error instanceof HttpError ? error : new HandlerError(route.path, error);
-    }
+    return { route, params: decodeParams(rawParams) };
   }
   // Without credentials, an unknown path must not be told apart from a known one.
   authorize(request);
@@ -154,15 +155,6 @@ async function dispatch(
       headers: { allow },
     },
   );
-}
-
-/** An unexpected error from a handler, with the route it came from. */
-class HandlerError extends Error {
-  readonly route: string;
-  constructor(route: string, cause: unknown) {
-    super(`handler of ${route} failed`, { cause });
-    this.route = route;
-  }
 }
 
 function decodeParams(raw: Record<string, string>): Record<string, string> {
