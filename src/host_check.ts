@@ -6,10 +6,17 @@
  * which routes or upgrades it guards.
  */
 
+/** How many `Host` values a `HostCheck` remembers its answer for; past that it starts again,
+ * so a client that sends many costs a parse each, never memory. */
+const MAX_REMEMBERED = 64;
+
 /** Host names (with any port) a listener answers on top of the loopback ones. */
 export class HostCheck {
   readonly #names: ReadonlySet<string>;
   readonly #isAnyHost: boolean;
+  // The answer for each `Host` value seen lately (null: allowed). The answer depends on the
+  // value alone, and parsing it costs a `new URL()` on every request otherwise.
+  readonly #answers = new Map<string, string | null>();
 
   /** `allowedHosts` as `--allowed-hosts` takes them: names or IP addresses without a port
    * (IPv6 with or without brackets), or `*` for any host. */
@@ -25,8 +32,18 @@ export class HostCheck {
   refusal(request: Request): string | undefined {
     const host = request.headers.get("host");
     if (host === null || host === "" || this.#isAnyHost) return undefined;
+    let answer = this.#answers.get(host);
+    if (answer === undefined) {
+      answer = this.#answerFor(host);
+      if (this.#answers.size >= MAX_REMEMBERED) this.#answers.clear();
+      this.#answers.set(host, answer);
+    }
+    return answer ?? undefined;
+  }
+
+  #answerFor(host: string): string | null {
     const name = hostNameOf(host);
-    if (name !== null && (isLoopbackName(name) || this.#names.has(name))) return undefined;
+    if (name !== null && (isLoopbackName(name) || this.#names.has(name))) return null;
     return `host: ${JSON.stringify(host)} is not allowed (see --allowed-hosts)`;
   }
 }

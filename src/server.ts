@@ -286,14 +286,24 @@ class InFlight {
   #count = 0;
   #idle: (() => void) | undefined;
 
+  // Made once: `track` runs for every request.
+  readonly #answered = (response: Response): Response => {
+    this.#settled();
+    return response;
+  };
+  readonly #failed = (error: unknown): never => {
+    this.#settled();
+    throw error;
+  };
+
   /** Counts `answer` until it settles. */
-  async track(answer: Promise<Response>): Promise<Response> {
+  track(answer: Promise<Response>): Promise<Response> {
     this.#count++;
-    try {
-      return await answer;
-    } finally {
-      if (--this.#count === 0) this.#idle?.();
-    }
+    return answer.then(this.#answered, this.#failed);
+  }
+
+  #settled(): void {
+    if (--this.#count === 0) this.#idle?.();
   }
 
   /** Resolves once no request is being answered. */

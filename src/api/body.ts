@@ -11,6 +11,7 @@
 import { HttpError } from "./response.ts";
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const LENIENT_UTF8 = new TextDecoder("utf-8");
 /** Microtask turns a read may take and still count as not waiting for the network. */
 const SETTLING_TICKS = 8;
 
@@ -47,15 +48,10 @@ export async function readJsonBody(
     await request.body?.cancel();
     throw wrongType(type);
   }
-  const bytes = await readBytes(request, maxBytes, options.timeoutMs);
+  const bytes = await readBytes(request, maxBytes, { timeoutMs: options.timeoutMs, declared });
   if (options.isOptional && bytes.length === 0) return undefined;
   if (!isJson) throw wrongType(type);
-  let text: string;
-  try {
-    text = UTF8.decode(bytes);
-  } catch {
-    throw new HttpError(400, "body: expected UTF-8 text");
-  }
+  const text = utf8Text(bytes);
   try {
     return JSON.parse(text);
   } catch {
@@ -71,7 +67,20 @@ export async function readTextBody(
   maxBytes: number,
   options: Pick<ReadJsonBodyOptions, "timeoutMs"> = {},
 ): Promise<string> {
-  const bytes = await readBytes(request, maxBytes, options.timeoutMs);
+  const bytes = await readBytes(request, maxBytes, {
+    timeoutMs: options.timeoutMs,
+    declared: request.headers.get("content-length"),
+  });
+  return utf8Text(bytes);
+}
+
+/** `bytes` decoded as UTF-8 (a leading BOM dropped), exactly as a fatal `TextDecoder` decodes
+ * them; throws 400 where it throws. */
+export function utf8Text(bytes: Uint8Array): string {
+  // The lenient decoder is a faster call, and puts U+FFFD only where the bytes hold it or are
+  // not UTF-8: the fatal one tells these apart.
+  const text = LENIENT_UTF8.decode(bytes);
+  if (!text.includes("\uFFFD")) return text;
   try {
     return UTF8.decode(bytes);
   } catch {
@@ -79,23 +88,26 @@ export async function readTextBody(
   }
 }
 
-/** The whole body, at most `maxBytes` of it (413 past them) within `timeoutMs` (408 after). */
-async function readBytes(
+/** The whole body, at most `maxBytes` of it (413 past them) within `timeoutMs` (408 after);
+ * `declared` is its `Content-Length`. Not an async function: each layer of them costs every
+ * request a promise and a turn. */
+function readBytes(
   request: Request,
   maxBytes: number,
-  timeoutMs: number | undefined,
+  { timeoutMs, declared }: { timeoutMs: number | undefined; declared: string | null },
 ): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (Number(declared ?? "0") > maxBytes) {
-    await request.body?.cancel();
-    throw tooLarge(maxBytes);
-  }
+  if (Number(declared ?? "0") > maxBytes) return refuseTooLarge(request, maxBytes);
   // With a declared length within the limit, the HTTP layer reads no further than it, so one
   // read is safe, and much cheaper than streaming; chunked bodies are counted as they come.
   const reading = declared === null
     ? readLimited(request, maxBytes)
     : readDeclared(request, maxBytes);
-  return timeoutMs === undefined ? await reading : await withinTime(reading, timeoutMs);
+  return timeoutMs === undefined ? reading : withinTime(reading, timeoutMs);
+}
+
+async function refuseTooLarge(request: Request, maxBytes: number): Promise<never> {
+  await request.body?.cancel();
+  throw tooLarge(maxBytes);
 }
 
 async function readDeclared(request: Request, maxBytes: number): Promise<Uint8Array> {
@@ -140,7 +152,11 @@ async function readLimited(request: Request, maxBytes: number): Promise<Uint8Arr
 async function withinTime<T>(reading: Promise<T>, timeoutMs: number): Promise<T> {
   // A body the server already holds whole is read within a few microtasks (three in Deno
   // 2.9), and then a timer (set and cleared) would cost more than the read itself.
-  if (await settlesAtOnce(reading)) return reading;
+  let isSettled = false;
+  const settle = () => isSettled = true;
+  reading.then(settle, settle);
+  for (let tick = 0; tick < SETTLING_TICKS && !isSettled; tick++) await undefined;
+  if (isSettled) return await reading;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -154,15 +170,6 @@ async function withinTime<T>(reading: Promise<T>, timeoutMs: number): Promise<T>
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Whether `promise` settles within `SETTLING_TICKS` turns of the microtask queue. */
-async function settlesAtOnce(promise: Promise<unknown>): Promise<boolean> {
-  let isSettled = false;
-  const settle = () => isSettled = true;
-  promise.then(settle, settle);
-  for (let tick = 0; tick < SETTLING_TICKS && !isSettled; tick++) await undefined;
-  return isSettled;
 }
 
 function wrongType(type: string): HttpError {

@@ -60,17 +60,22 @@ function answeringRedisFailures(
   { isDetailShown }: { isDetailShown: boolean },
 ): Route {
   const { handler } = route;
+  const answeringFailure = (error: unknown): never => {
+    if (error instanceof BackendUnavailableError) {
+      const shown = isDetailShown && !route.isPublic ? error.message : error.reason;
+      throw new HttpError(503, shown);
+    }
+    throw error;
+  };
   return {
     ...route,
-    handler: async (context) => {
+    // Not an async function: on the busiest route, one promise fewer a request.
+    handler: (context) => {
       try {
-        return await handler(context);
+        const answer = handler(context);
+        return answer instanceof Promise ? answer.catch(answeringFailure) : answer;
       } catch (error) {
-        if (error instanceof BackendUnavailableError) {
-          const shown = isDetailShown && !route.isPublic ? error.message : error.reason;
-          throw new HttpError(503, shown);
-        }
-        throw error;
+        return answeringFailure(error);
       }
     },
   };

@@ -44,7 +44,7 @@ export function compilePath(template: string): PathMatcher {
       const found = pattern.exec(pathname);
       if (found === null) return null;
       const params: Record<string, string> = {};
-      names.forEach((name, i) => params[name] = found[i + 1]!);
+      for (let i = 0; i < names.length; i++) params[names[i]!] = found[i + 1]!;
       return params;
     },
   };

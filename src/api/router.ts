@@ -9,6 +9,7 @@
 import type { Logger } from "../log.ts";
 import { addCorsHeaders, allowedOrigin, preflightResponse } from "./cors.ts";
 import { compilePath, type PathMatcher } from "./path.ts";
+import { PathnameReader } from "./pathname.ts";
 import { errorResponse, HttpError } from "./response.ts";
 import { errorMessage } from "../text.ts";
 
@@ -62,15 +63,27 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     ...route,
     matcher: compilePath(route.path),
   }));
+  const paths = new PathnameReader();
+  // One async function a request: every layer of `await` costs a promise and a turn.
   return async (request) => {
-    const pathname = new URL(request.url).pathname;
-    const cors = allowedOrigin(corsOrigins, request.headers.get("origin"));
+    const pathname = paths.pathname(request.url);
+    const cors = corsOrigins.length === 0
+      ? null
+      : allowedOrigin(corsOrigins, request.headers.get("origin"));
     if (cors !== null && isPreflight(request)) {
       const methods = methodsOf(compiled, pathname);
       // A preflight carries no credentials: it is answered before the API key check.
       if (methods.size > 0) return preflightResponse(cors, methods);
     }
-    const answered = await answer(compiled, request, { pathname, logger, authorize });
+    let route: Route | undefined;
+    let answered: Response;
+    try {
+      const found = findRoute(compiled, request, { pathname, authorize });
+      route = found.route;
+      answered = await route.handler({ request, params: found.params });
+    } catch (error) {
+      answered = errorAnswer(error, { request, route, logger });
+    }
     const response = request.method === "HEAD" ? withoutBody(answered) : answered;
     if (cors !== null) addCorsHeaders(response.headers, cors);
     return response;
@@ -92,54 +105,48 @@ function methodsOf(routes: readonly CompiledRoute[], pathname: string): Set<stri
   return methods;
 }
 
-async function answer(
-  routes: readonly CompiledRoute[],
-  request: Request,
-  { pathname, logger, authorize }: Pick<Required<RouterOptions>, "logger" | "authorize"> & {
-    pathname: string;
-  },
-): Promise<Response> {
-  try {
-    return await dispatch(routes, request, { pathname, authorize });
-  } catch (error) {
-    if (error instanceof HttpError) return errorResponse(error);
-    // The route's pattern, not the path: a path may hold a token.
-    const cause = error instanceof HandlerError ? error.cause : error;
-    logger.error("unhandled error in API handler", {
-      method: request.method,
-      route: error instanceof HandlerError ? error.route : "(none)",
-      error: errorMessage(cause),
-    });
-    return errorResponse(new HttpError(500, "internal error"));
-  }
+/** The answer to what a route's handler (`route`) or the routing itself (no route) threw:
+ * an `HttpError`'s own, else a logged 500. */
+function errorAnswer(
+  error: unknown,
+  { request, route, logger }: { request: Request; route: Route | undefined; logger: Logger },
+): Response {
+  if (error instanceof HttpError) return errorResponse(error);
+  // The route's pattern, not the path: a path may hold a token.
+  logger.error("unhandled error in API handler", {
+    method: request.method,
+    route: route?.path ?? "(none)",
+    error: errorMessage(error),
+  });
+  return errorResponse(new HttpError(500, "internal error"));
 }
 
-async function dispatch(
+/** The route that answers `request` and its decoded parameters, once `authorize` let it
+ * through (unless the route is public); throws the `HttpError` that answers it otherwise:
+ * 404, 405 with `Allow`, or 400 for a malformed parameter. */
+function findRoute(
   routes: readonly CompiledRoute[],
   request: Request,
   { pathname, authorize }: { pathname: string; authorize: (request: Request) => void },
-): Promise<Response> {
+): { route: Route; params: Record<string, string> } {
   const method = request.method === "HEAD" ? "GET" : request.method;
-  const allowed = new Set<string>();
+  // Made only when a path is asked with another method than its route's.
+  let allowed: Set<string> | undefined;
   for (const route of routes) {
     const rawParams = route.matcher.match(pathname);
     if (rawParams === null) continue;
     if (route.method !== method) {
+      allowed ??= new Set();
       allowed.add(route.method);
       if (route.method === "GET") allowed.add("HEAD");
       continue;
     }
     if (!route.isPublic) authorize(request);
-    const params = decodeParams(rawParams);
-    try {
-      return await route.handler({ request, params });
-    } catch (error) {
-      throw error instanceof HttpError ? error : new HandlerError(route.path, error);
-    }
+    return { route, params: decodeParams(rawParams) };
   }
   // Without credentials, an unknown path must not be told apart from a known one.
   authorize(request);
-  if (allowed.size === 0) throw new HttpError(404, `no route for ${pathname}`);
+  if (allowed === undefined) throw new HttpError(404, `no route for ${pathname}`);
   const allow = [...allowed].join(", ");
   throw new HttpError(
     405,
@@ -150,18 +157,15 @@ async function dispatch(
   );
 }
 
-/** An unexpected error from a handler, with the route it came from. */
-class HandlerError extends Error {
-  readonly route: string;
-  constructor(route: string, cause: unknown) {
-    super(`handler of ${route} failed`, { cause });
-    this.route = route;
-  }
-}
-
 function decodeParams(raw: Record<string, string>): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
+  for (const name in raw) {
+    const value = raw[name]!;
+    // Without a `%` there is nothing to decode: the value is its own decoding.
+    if (!value.includes("%")) {
+      params[name] = value;
+      continue;
+    }
     try {
       params[name] = decodeURIComponent(value);
     } catch {
