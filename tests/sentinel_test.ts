@@ -226,6 +226,8 @@ Deno.test("through a Sentinel failover: 503 without a master, then delivery with
   );
   await until(async () => (await roleOf(replica)) === "slave", "the master to be demoted");
   assert.equal(await clients(replica), 0, "no node connected to the demoted master");
+  // Each node's subscription is proven on the master it follows before it publishes again.
+  for (const node of nodes) await untilHealthy(node, RECOVERY_MS);
   assert.equal(await mint(a), 200);
   for (const node of nodes) {
     assert.deepEqual((await broadcastThrough(node, "busy", { seq: -2 })).body, { recipients: 2 });
