@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { RecoveryEvent, SubscriberEvent } from "../client/mod.ts";
-import { nextEvent, subscriberOf } from "./client_helpers.ts";
+import { apiOf, nextEvent, subscriberOf } from "./client_helpers.ts";
 import { broadcastThrough } from "./cluster_helpers.ts";
 import { type TestServer, withTimeout } from "./helpers.ts";
 
@@ -71,4 +71,62 @@ export async function expectMessages(
       offset,
     });
   }
+}
+
+/** After a failover that lost `news`'s offsets 6 to 8 of `epoch` (the subscribers `onA` and
+ * `onB`, of nodes `a` and `b`, had them): both subscribers resume and are told `recovered:
+ * false` with a new epoch, offsets start again at 1 and reach both, and a subscriber that was
+ * away with 8 of the old epoch is told it did not recover. */
+export async function assertLostWritesTold(
+  { a, b, token, epoch }: { a: TestServer; b: TestServer; token: string; epoch: string },
+  onA: NewsSubscriber,
+  onB: NewsSubscriber,
+): Promise<void> {
+  // Each node had delivered 8, past the new master's top: both subscribers resume, and are
+  // told that what they have of the old epoch may not all be there.
+  const recovered: RecoveryEvent[] = [];
+  for (const { events, recoveries } of [onA, onB]) {
+    const recovery = await nextEvent(events, "the recovery event") as RecoveryEvent;
+    assert.deepEqual(recoveries, [recovery]);
+    recovered.push(recovery);
+  }
+  const now = recovered[0]!.epoch!;
+  assert.notEqual(now, epoch);
+  for (const recovery of recovered) {
+    assert.deepEqual(recovery, {
+      type: "recovery",
+      channel: "news",
+      recovered: false,
+      offset: 0,
+      epoch: now,
+      since: { offset: 8, epoch },
+    });
+  }
+  // Offsets start again in the new epoch, and reach both.
+  for (let n = 1; n <= 3; n++) {
+    assert.deepEqual(await apiOf(n % 2 === 0 ? b : a).publish("news", n), {
+      recipients: 2,
+      offset: n,
+      epoch: now,
+    });
+  }
+  for (const { events, subscriber } of [onA, onB]) {
+    await expectMessages(events, [1, 2, 3]);
+    assert.deepEqual(subscriber.positions, { news: { offset: 3, epoch: now } });
+  }
+  // A subscriber that was away with 8 of the old epoch: the channel has 8 messages again, but
+  // 6 to 8 are not the ones it had.
+  await using away = subscriberOf(a, token, {
+    channels: ["news"],
+    since: { news: { offset: 8, epoch } },
+  });
+  const told = await nextEvent(away.events()[Symbol.asyncIterator](), "the away one's recovery");
+  assert.deepEqual(told, {
+    type: "recovery",
+    channel: "news",
+    recovered: false,
+    offset: 3,
+    epoch: now,
+    since: { offset: 8, epoch },
+  });
 }
