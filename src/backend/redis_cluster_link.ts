@@ -157,10 +157,15 @@ export class RedisClusterLink implements RedisLink {
     }
     const replies = new Array<unknown>(calls.length);
     await Promise.all([...byShard.values()].map(async (indices) => {
-      const answered = await this.run(
-        (redis) => script.runEach(redis, indices.map((i) => calls[i]!)),
-        { key: calls[indices[0]!]!.keys[0] ?? "" },
-      );
+      // Not sent again on MOVED or ASK, unlike `run`: the calls before the refused one ran.
+      const shard = this.#owners[slotOf(calls[indices[0]!]!.keys[0] ?? "")];
+      if (shard === undefined) throw new BackendUnavailableError("redis", this.#lastError);
+      const answered = await shard.link.run((redis) =>
+        script.runEach(redis, indices.map((i) => calls[i]!))
+      ).catch((error) => {
+        if (STALE_MAP.test(errorMessage(error))) this.#refresh();
+        throw error;
+      });
       indices.forEach((index, j) => replies[index] = answered[j]);
     }));
     return replies;
