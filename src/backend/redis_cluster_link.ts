@@ -10,11 +10,12 @@
  * channel of its slots, so a wedged shard is found like a wedged single Redis.
  *
  * The client's own cluster client (`createCluster`) is not used, for the reasons the Sentinel
- * one is not (redis_link.ts): it queues commands while it rediscovers the cluster, where the
+ * one is not (redis_master_link.ts): it queues commands while it rediscovers the cluster, where the
  * node must answer 503 at once, and it resubscribes behind its caller's back, where the node
  * must know that messages may have been missed.
  */
 
+import { parseHostPort } from "../address.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../text.ts";
 import { BackendUnavailableError } from "./errors.ts";
@@ -27,14 +28,14 @@ import {
   slotOf,
   tagIn,
 } from "./redis_cluster_slots.ts";
-import {
-  type MessageListener,
-  type ReadyListener,
-  type RedisClient,
-  type RedisLink,
-  RedisMasterLink,
-  type RunOptions,
+import type {
+  MessageListener,
+  ReadyListener,
+  RedisClient,
+  RedisLink,
+  RunOptions,
 } from "./redis_link.ts";
+import { RedisMasterLink } from "./redis_master_link.ts";
 import type { RedisScript, ScriptCall } from "./redis_script.ts";
 import { LinkEvents } from "./redis_link_events.ts";
 import { ClusterSubscriptions } from "./redis_cluster_subscriptions.ts";
@@ -258,7 +259,7 @@ export class RedisClusterLink implements RedisLink {
   async #readOverLink(): Promise<ClusterShard[] | null> {
     for (const shard of this.#shards.values()) {
       if (!shard.link.isReady) continue;
-      const host = shard.address.slice(0, shard.address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+      const { host } = parseHostPort(shard.address, 0)!;
       try {
         return await shard.link.run((redis) => readShards(redis, host));
       } catch {

@@ -7,7 +7,7 @@
 
 import { createClient } from "@redis/client";
 import calculateSlot from "cluster-key-slot";
-import { hostPort } from "../address.ts";
+import { hostPort, parseHostPort } from "../address.ts";
 import type { RedisClient } from "./redis_connection.ts";
 
 /** How many slots a Redis Cluster has. */
@@ -59,8 +59,8 @@ async function readFrom(
   { username, password, tls }: ClusterSeeds,
   timeoutMs: number,
 ): Promise<ClusterShard[]> {
-  const colon = server.lastIndexOf(":");
-  const host = server.slice(0, colon).replace(/^\[|\]$/g, "");
+  // Seeds and masters are `host:port`, as the options and CLUSTER SLOTS give them.
+  const { host, port } = parseHostPort(server, 6379)!;
   const client = createClient({
     disableOfflineQueue: true,
     commandOptions: { timeout: timeoutMs },
@@ -68,7 +68,7 @@ async function readFrom(
     ...(password === null ? {} : { password }),
     socket: {
       host,
-      port: Number(server.slice(colon + 1)),
+      port,
       connectTimeout: timeoutMs,
       reconnectStrategy: false,
       ...(tls ? { tls: true } : {}),
