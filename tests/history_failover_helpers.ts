@@ -130,3 +130,31 @@ export async function assertLostWritesTold(
     since: { offset: 8, epoch },
   });
 }
+
+/** Publishes 1 to 8 on `news`, alternating `a` and `b`, cutting `master`'s replica off after 5:
+ * `WAIT` says the replica has 1 to 5, then the master asks for a password (of new connections:
+ * the nodes' stay open) and drops the replica, which cannot log in again. Both subscribers
+ * receive 1 to 8. Resolves to the channel's epoch. */
+export async function publishPastTheReplica(
+  { a, b, master }: { a: TestServer; b: TestServer; master: { port: number } },
+  onA: NewsSubscriber,
+  onB: NewsSubscriber,
+): Promise<string> {
+  const { epoch } = await publish(a, 1);
+  for (let n = 2; n <= 5; n++) await publish(n % 2 === 0 ? b : a, n);
+  assert.deepEqual(
+    await commandsOnOneConnection(master.port, ["WAIT 1 2000"]),
+    ["1"],
+    "the replica has 1 to 5",
+  );
+  assert.deepEqual(
+    await commandsOnOneConnection(master.port, [
+      "CONFIG SET requirepass cut-off",
+      "CLIENT KILL TYPE replica",
+    ]),
+    ["OK", "1"],
+  );
+  for (let n = 6; n <= 8; n++) assert.equal((await publish(n % 2 === 0 ? b : a, n)).offset, n);
+  for (const { events } of [onA, onB]) await expectMessages(events, [1, 2, 3, 4, 5, 6, 7, 8]);
+  return epoch;
+}
