@@ -142,3 +142,61 @@ export async function assertFailoverDelivery(
   for (const { seq, status } of outage) assert.deepEqual({ seq, status }, { seq, status: 503 });
   assert.ok(sent.every(({ status }) => status === 200 || status === 503));
 }
+
+/** What `failOver` saw: what was sent, when things happened, and which nodes said 503. */
+export interface Failover {
+  readonly sent: Sent[];
+  readonly times: FailoverTimes;
+  /** The ids of the nodes whose `/health` answered 503 while there was no master. */
+  readonly degraded: ReadonlySet<string>;
+}
+
+/** With `publisher` sending, kills `master` once 100 broadcasts went, watches every node's
+ * `/health` until `heir` says it is the master (at most `promotionMs`), waits until every node
+ * is healthy again (at most `recoveryMs` after the promotion) and 100 more broadcasts went,
+ * then stops the publisher. */
+export async function failOver(
+  { nodes, master, heir, publisher }: {
+    nodes: readonly TestServer[];
+    master: { kill(): Promise<void> };
+    heir: { cli(...args: string[]): Promise<string[]> };
+    publisher: Publisher;
+  },
+  { promotionMs, recoveryMs }: { promotionMs: number; recoveryMs: number },
+): Promise<Failover> {
+  await until(() => publisher.sent.length >= 100, "100 broadcasts before the kill");
+  const killSentAt = performance.now();
+  await master.kill();
+  const killedAt = performance.now();
+  const degraded = new Set<string>();
+  let lastSeenReplicaAt = killedAt;
+  let promotedAt = 0;
+  await until(
+    async () => {
+      for (const node of nodes) {
+        if ((await status(node.api("/health"))) === 503) degraded.add(node.cluster.nodeId);
+      }
+      const askedAt = performance.now();
+      if ((await roleOf(heir)) === "master") {
+        promotedAt = performance.now();
+        return true;
+      }
+      lastSeenReplicaAt = askedAt;
+      return false;
+    },
+    "the replica to be promoted",
+    promotionMs,
+  );
+  // Every node healthy again, without a restart.
+  await until(
+    async () =>
+      (await Promise.all(nodes.map((node) => status(node.api("/health"))))).every((s) => s === 200),
+    "every node healthy again",
+    recoveryMs - (performance.now() - promotedAt),
+  );
+  const recoveredAt = performance.now();
+  const sentBeforeRecovery = publisher.sent.length;
+  await until(() => publisher.sent.length >= sentBeforeRecovery + 100, "100 broadcasts after");
+  const sent = await publisher.stop();
+  return { sent, times: { killSentAt, killedAt, lastSeenReplicaAt, recoveredAt }, degraded };
+}
