@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { broadcastThrough, until } from "./cluster_helpers.ts";
-import type { TestClient, TestServer } from "./helpers.ts";
+import { TestClient, type TestServer } from "./helpers.ts";
 
 /** One broadcast the publisher sent: through which node, when, and what it was answered. */
 export interface Sent {
@@ -199,4 +199,20 @@ export async function failOver(
   await until(() => publisher.sent.length >= sentBeforeRecovery + 100, "100 broadcasts after");
   const sent = await publisher.stop();
   return { sent, times: { killSentAt, killedAt, lastSeenReplicaAt, recoveredAt }, degraded };
+}
+
+/** After a failover: a token minted before it still authenticates through `on`, one revoked
+ * before it is still refused, and a mint through `mintOn` answers 503 while the new master has
+ * no replica (it could not be kept through the next failover). */
+export async function assertTokensKept(
+  { on, mintOn }: { on: TestServer; mintOn: TestServer },
+  { token, revoked }: { token: string; revoked: string },
+): Promise<void> {
+  await using late = await TestClient.connect(on.wsUrl);
+  assert.deepEqual(await late.request({ access_token: revoked }), {
+    ref: 1,
+    error: "access_token: unknown token",
+  });
+  assert.deepEqual(await late.request({ access_token: token }), { ref: 1, ok: true });
+  assert.equal(await mint(mintOn), 503);
 }
