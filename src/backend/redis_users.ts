@@ -61,12 +61,15 @@ export class RedisUsers implements UserControl {
   async unblock(user: string): Promise<boolean> {
     const keys = this.#keys;
     const announcement: Announcement = { unblock: user };
-    const [removed] = await this.#link.run((redis) => {
-      const multi = redis.multi().del(keys.userBlock(user));
+    const [stored] = await this.#link.run((redis) => {
+      const multi = redis.multi().get(keys.userBlock(user)).del(keys.userBlock(user));
       this.#announce(multi, announcement);
       return multi.exec();
-    }, { key: keys.userChanges }) as unknown as [number, number];
-    return removed === 1;
+    }, { key: keys.userChanges }) as unknown as [string | null, number, number];
+    // A block whose time is over is no block, by this node's clock as for `blockOf`, whether
+    // or not Redis has expired its key yet (it expires it a moment after its second).
+    const block = stored === null ? null : decodeBlock(stored);
+    return block !== null && !isBlockOver(block);
   }
 
   async blockOf(user: string): Promise<Block | null> {
