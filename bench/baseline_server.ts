@@ -11,23 +11,39 @@
  * `{"ref": N, "ok": true}`; it checks nothing, and prints the same endpoint lines and
  * `Running...`. No tokens, grants, limits or metrics.
  *
- * Run: `deno run --allow-net bench/baseline_server.ts [--ping-interval SECONDS]`.
+ * With `--redis-url redis://HOST:PORT` it is the least a cluster node can do (the cluster
+ * floor of `cluster_floor.ts`): a node subscribes to `baseline:{channel}` while it has members
+ * there, sends a broadcast to its own members at once and `PUBLISH`es it, marked with the
+ * node's id, answering `{"ok": true}` once Redis did (it cannot count other nodes' members); a
+ * message from Redis goes to this node's members unless it came from this node (Redis sends a
+ * publisher's message back to it when it is subscribed). No order between nodes, nothing
+ * kept.
+ *
+ * Run: `deno run --allow-net bench/baseline_server.ts [--ping-interval SECONDS]
+ * [--redis-url URL]`.
  */
 
 import { parseArgs } from "node:util";
+import { BaselineRedis } from "./baseline_redis.ts";
 
 const HOSTNAME = "127.0.0.1";
 const BROADCAST_PATH = /^\/broadcast\/([^/]+)\/?$/;
 
-/** The sockets of each channel. */
+/** The sockets of each channel; `onFirst` and `onLast` hear of a channel's first member
+ * joining and its last one leaving. */
 class Rooms {
   readonly #members = new Map<string, Set<WebSocket>>();
+  onFirst: (channel: string) => void = () => {};
+  onLast: (channel: string) => void = () => {};
 
   /** Adds `socket` to each of `channels`; records them in `joined`. */
   join(socket: WebSocket, channels: readonly string[], joined: Set<string>): void {
     for (const channel of channels) {
       let members = this.#members.get(channel);
-      if (members === undefined) this.#members.set(channel, members = new Set());
+      if (members === undefined) {
+        this.#members.set(channel, members = new Set());
+        this.onFirst(channel);
+      }
       members.add(socket);
       joined.add(channel);
     }
@@ -38,7 +54,10 @@ class Rooms {
     for (const channel of channels) {
       const members = this.#members.get(channel);
       members?.delete(socket);
-      if (members?.size === 0) this.#members.delete(channel);
+      if (members?.size === 0) {
+        this.#members.delete(channel);
+        this.onLast(channel);
+      }
       joined.delete(channel);
     }
   }
@@ -56,10 +75,16 @@ class Rooms {
 }
 
 /** Starts both listeners and prints where they listen. SIGTERM or SIGINT ends the process. */
-function main(args: string[]): void {
-  const { values } = parseArgs({ args, options: { "ping-interval": { type: "string" } } });
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { "ping-interval": { type: "string" }, "redis-url": { type: "string" } },
+  });
   const idleTimeout = Number(values["ping-interval"] ?? "30");
   const rooms = new Rooms();
+  const publish = values["redis-url"] === undefined
+    ? undefined
+    : await shareThrough(values["redis-url"], rooms);
 
   const ws = Deno.serve({ hostname: HOSTNAME, port: 0, onListen: () => {} }, (request) => {
     const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout });
@@ -83,8 +108,11 @@ function main(args: string[]): void {
     }
     const channel = decodeURIComponent(match[1]!);
     const { payload } = await request.json();
-    const recipients = rooms.send(channel, renderFrame(channel, payload));
-    return new Response(`{"recipients": ${recipients}}`, {
+    const frame = renderFrame(channel, payload);
+    const recipients = rooms.send(channel, frame);
+    if (publish !== undefined) await publish(channel, frame);
+    const answer = publish === undefined ? `{"recipients": ${recipients}}` : '{"ok": true}';
+    return new Response(answer, {
       headers: { "content-type": "application/json" },
     });
   });
@@ -95,6 +123,25 @@ function main(args: string[]): void {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => Deno.exit(0));
   }
+}
+
+const PUBSUB_PREFIX = "baseline:";
+
+/** Subscribes to the channels `rooms` has members in on the Redis at `url`, and sends what
+ * other nodes publish there to them; resolves to the function that publishes a frame. */
+async function shareThrough(
+  url: string,
+  rooms: Rooms,
+): Promise<(channel: string, frame: string) => Promise<void>> {
+  const nodeId = crypto.randomUUID();
+  const redis = await BaselineRedis.connect(url, (pubsubChannel, message) => {
+    const space = message.indexOf(" ");
+    if (message.slice(0, space) === nodeId) return;
+    rooms.send(pubsubChannel.slice(PUBSUB_PREFIX.length), message.slice(space + 1));
+  });
+  rooms.onFirst = (channel) => redis.subscription("SUBSCRIBE", PUBSUB_PREFIX + channel);
+  rooms.onLast = (channel) => redis.subscription("UNSUBSCRIBE", PUBSUB_PREFIX + channel);
+  return (channel, frame) => redis.publish(PUBSUB_PREFIX + channel, `${nodeId} ${frame}`);
 }
 
 /** Does what a client message asks, trusting its shape: join and leave, or publish. */
@@ -137,4 +184,4 @@ export function messageRef(data: unknown): string | undefined {
   return ref === undefined ? undefined : JSON.stringify(ref);
 }
 
-if (import.meta.main) main(Deno.args);
+if (import.meta.main) await main(Deno.args);

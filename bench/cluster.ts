@@ -27,8 +27,6 @@ import {
 } from "./scenarios.ts";
 import { TokenServer } from "./tokens.ts";
 
-/** Subscribers of the one channel, split evenly across the nodes. */
-export const CLUSTER_SUBSCRIBERS = 1_000;
 /** Rooms of the many-rooms scenario, two subscribers each. */
 export const ROOMS = 5_000;
 /** Connections moving between channels in the churn scenario. */
@@ -42,6 +40,8 @@ export interface ClusterOptions {
   readonly rate: number;
   /** Broadcasts outstanding at once in the one-channel saturation window. */
   readonly inflight: number;
+  /** Subscribers of the one channel, split evenly across the nodes (`--cluster-subscribers`). */
+  readonly clusterSubscribers: number;
   readonly warmupMs: number;
   readonly durationMs: number;
   readonly serverPlacement: Placement;
@@ -52,9 +52,11 @@ type Log = (line: string) => void;
 type Context = { run: number; options: ClusterOptions; results: ClusterResults; log: Log };
 
 /** The table's rows, with the targets of docs/benchmarks.md. */
-export function clusterRows(rate: number): ClusterRow[] {
+export function clusterRows(
+  { rate, clusterSubscribers }: Pick<ClusterOptions, "rate" | "clusterSubscribers">,
+): ClusterRow[] {
   const atRate = `at ${formatNumber(rate, 0)} deliveries/s`;
-  const one = `one channel, ${formatNumber(CLUSTER_SUBSCRIBERS, 0)} subscribers`;
+  const one = `one channel, ${formatNumber(clusterSubscribers, 0)} subscribers`;
   const rooms = `${formatNumber(ROOMS, 0)} rooms × 2 subscribers`;
   return [
     {
@@ -137,7 +139,10 @@ export async function clusterRun(
 async function oneChannel(context: Context, sides: readonly Deployment[]): Promise<void> {
   const { options } = context;
   for (const side of sides) {
-    await connect(side, { count: CLUSTER_SUBSCRIBERS, channels: (_node) => [CHANNEL] });
+    await connect(side, {
+      count: options.clusterSubscribers,
+      channels: (_node) => [CHANNEL],
+    });
     const primer = { ...options, warmupMs: options.warmupMs + PRIMER_EXTRA_MS, durationMs: 100 };
     await fanoutWindow(side, { options: primer, mode: "saturate" });
   }

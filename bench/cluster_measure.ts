@@ -26,7 +26,7 @@ export async function measureCluster(
   }
   const results = new ClusterResults();
   for (let run = 0; run < runs; run++) await clusterRun(run, options, { results, log });
-  const { markdown, verdicts } = results.table(clusterRows(options.rate));
+  const { markdown, verdicts } = results.table(clusterRows(options));
   return [
     `Cluster: two nodes (a, b) on one redis-server started by the benchmark, against one ` +
     `standalone Boreas; ${runs} runs, medians; broadcasts posted to node a. Server-side CPU is ` +

@@ -133,7 +133,8 @@ export async function startNodes(
   };
 }
 
-async function startLoad(
+/** Starts a load generator onto `stack` and hands it the tokens at `tokensUrl`. */
+export async function startLoad(
   stack: AsyncDisposableStack,
   { tokensUrl, loadPlacement }: DeploymentPlacement,
 ): Promise<LoadProcess> {

@@ -18,13 +18,16 @@
  * ones (`pusher.ts`); `--chat-only` measures only chat rooms: HTTP broadcasts against the
  * baseline, and client publications against HTTP broadcasts, standalone (`chat.ts`) and on two
  * cluster nodes (`chat_cluster.ts`); `--redis-cluster-only` measures only Redis Cluster
- * (`redis_cluster.ts`, `pubsub_shards.ts`). `--help` lists the options (`settings.ts`).
+ * (`redis_cluster.ts`, `pubsub_shards.ts`); `--only cluster-floor` (never measured unless
+ * named) measures two nodes against standalone for Boreas and for the baseline server in one
+ * run (`cluster_floor.ts`). `--help` lists the options (`settings.ts`).
  */
 
 import { measureAuth } from "./auth.ts";
 import { type ChatOptions, chatResults, measureChat, profileChat, VIAS } from "./chat.ts";
 import { measureChatCluster } from "./chat_cluster.ts";
 import { renderChat } from "./chat_report.ts";
+import { measureClusterFloor } from "./cluster_floor.ts";
 import { measureCluster } from "./cluster_measure.ts";
 import { measureHistory } from "./history.ts";
 import { measureHistoryCluster } from "./history_cluster.ts";
@@ -50,7 +53,7 @@ import {
   profileRun,
   SATURATED_CORE_SHARE,
 } from "./scenarios.ts";
-import { HELP, parseSettings, type Settings } from "./settings.ts";
+import { HELP, parseSettings, type PartOptions, type Settings } from "./settings.ts";
 
 const MAX_OPEN_FILES = 65_536;
 const PROFILED = {
@@ -61,7 +64,7 @@ const VIA_NAMES = { http: "HTTP broadcasts", client: "client publications" } as 
 
 /** A part of the report that takes the benchmark's options and run count, and returns its
  * lines. */
-type Part = (options: BenchOptions, context: { runs: number; log: Log }) => Promise<string[]>;
+type Part = (options: PartOptions, context: { runs: number; log: Log }) => Promise<string[]>;
 
 /** One profiled load: its directory's name, what it is, and how to run it. */
 interface ProfileJob {
@@ -158,7 +161,7 @@ async function main(args: string[]): Promise<number> {
     maxOpenFiles: MAX_OPEN_FILES,
   });
   const placements = { serverPlacement: place(0), loadPlacement: place(1) };
-  const options: BenchOptions = { ...settings.options, ...placements };
+  const options: PartOptions = { ...settings.options, ...placements };
   const chat: ChatOptions = { ...settings.chat, ...placements };
   if (settings.cpuProfDir !== undefined) {
     // The chat loads when the chat part is measured and the fan-out is not (--chat-only).
@@ -202,7 +205,7 @@ async function profile(
 /** Runs every measurement and prints the report. */
 async function measure(
   settings: Settings,
-  { options, chat, hasTaskset }: { options: BenchOptions; chat: ChatOptions; hasTaskset: boolean },
+  { options, chat, hasTaskset }: { options: PartOptions; chat: ChatOptions; hasTaskset: boolean },
 ): Promise<void> {
   const started = performance.now();
   console.log(await header(settings, hasTaskset));
@@ -244,6 +247,7 @@ async function measure(
   if (settings.hasChat || settings.hasChatCluster) await measureChatPart(settings, chat);
   await part(settings.hasRedisCluster, measureRedisCluster);
   await part(settings.hasPubsubShards, measurePubsubShards);
+  await part(settings.hasClusterFloor, measureClusterFloor);
   console.log(`\nTook ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 }
 

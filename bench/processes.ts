@@ -82,14 +82,15 @@ export class ServerProcess implements AsyncDisposable {
 
   /** Starts a server on ports 0 and resolves once it printed `Running...`. Boreas loads its
    * tokens from `tokensUrl` (the baseline checks none) and gets `args` after its own flags
-   * (e.g. `--redis-url`). `cpuProfDir` runs it under `--cpu-prof`; the profile is written
-   * there when it stops. */
+   * (e.g. `--redis-url`); the baseline gets `baselineArgs`. `cpuProfDir` runs it under
+   * `--cpu-prof`; the profile is written there when it stops. */
   static async start(
     kind: ServerKind,
     options: Placement & {
       tokensUrl: string;
       cpuProfDir?: string | undefined;
       args?: readonly string[];
+      baselineArgs?: readonly string[];
     },
   ): Promise<ServerProcess> {
     const profile = options.cpuProfDir === undefined
@@ -107,7 +108,7 @@ export class ServerProcess implements AsyncDisposable {
         ...["--auth-timeout", "0", "--tokens-url", options.tokensUrl],
         ...options.args ?? [],
       ]
-      : ["--allow-net", "bench/baseline_server.ts"];
+      : ["--allow-net", "bench/baseline_server.ts", ...options.baselineArgs ?? []];
     const argv = placed([Deno.execPath(), "run", ...profile, ...program], options);
     const child = spawn(argv, { stdin: "null", stdout: "piped", stderr: "inherit" });
     const lines = readLines(child.stdout);

@@ -9,14 +9,7 @@
  * rooms at saturation, as broadcasts a second. Resolves to the report's lines.
  */
 
-import {
-  CLUSTER_SUBSCRIBERS,
-  type ClusterOptions,
-  connect,
-  fanoutWindow,
-  ROOMS,
-  ROOMS_INFLIGHT,
-} from "./cluster.ts";
+import { type ClusterOptions, connect, fanoutWindow, ROOMS, ROOMS_INFLIGHT } from "./cluster.ts";
 import { type Backend, type Deployment, redisBackend, startNodes } from "./cluster_setup.ts";
 import type { FanoutResult } from "./ipc.ts";
 import { cpuSeconds } from "./proc.ts";
@@ -53,8 +46,10 @@ const IDLE_MS = 10_000;
 const ROOM_NAMES = Array.from({ length: ROOMS }, (_, i) => `room-${i}`);
 
 /** The overhead table's rows: the target of issue 19 on the Boreas nodes' CPU time. */
-function storeRows(rate: number): RowSpec[] {
-  const one = `one channel, ${formatNumber(CLUSTER_SUBSCRIBERS, 0)} subscribers`;
+function storeRows(
+  { rate, clusterSubscribers }: Pick<ClusterOptions, "rate" | "clusterSubscribers">,
+): RowSpec[] {
+  const one = `one channel, ${formatNumber(clusterSubscribers, 0)} subscribers`;
   const rooms = `${formatNumber(ROOMS, 0)} rooms × 2 subscribers`;
   const target = { kind: "max-ratio", value: 1.1 } as const;
   return [
@@ -117,7 +112,7 @@ export async function measureRedisCluster(
     await storeRun({ run, options, log }, stores);
     await shardRun({ run, options, log }, shards);
   }
-  const overhead = stores.table(storeRows(options.rate));
+  const overhead = stores.table(storeRows(options));
   return [
     `Redis Cluster: two nodes (a, b) on a 3-master Redis Cluster (no replicas, sharded pub/sub) ` +
     `against two nodes on one Redis, both started by the benchmark; ${runs} runs, medians; ` +
@@ -155,7 +150,7 @@ async function storeRun(context: Context, results: Results<Store>): Promise<void
   await idleWindow(context, { results, sides });
   const { options } = context;
   for (const { deployment } of sides) {
-    await connect(deployment, { count: CLUSTER_SUBSCRIBERS, channels: () => [CHANNEL] });
+    await connect(deployment, { count: options.clusterSubscribers, channels: () => [CHANNEL] });
     const primer = { ...options, warmupMs: options.warmupMs + PRIMER_EXTRA_MS, durationMs: 100 };
     await fanoutWindow(deployment, { options: primer, mode: "saturate" });
   }

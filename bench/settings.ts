@@ -25,7 +25,10 @@ export const HELP = `Usage: deno task bench [options]
   --http-seconds N         length of the POST /broadcast/ load (default 5, quick 2; 0 skips)
   --only LIST              measure only some of fanout, http, idle, cluster, history,
                            history-cluster, auth, pusher, chat, chat-cluster, redis-cluster,
-                           pubsub-shards (comma-separated)
+                           pubsub-shards, cluster-floor (comma-separated); cluster-floor is
+                           measured only when named: two nodes against standalone for Boreas
+                           and for the baseline server in one run (the baseline's nodes share
+                           broadcasts through Redis over plain sockets)
   --cluster-only           the same as --only cluster: two nodes on the benchmark's own
                            redis-server against standalone Boreas
   --history-only           the same as --only history,history-cluster: --history-size 100
@@ -50,6 +53,8 @@ export const HELP = `Usage: deno task bench [options]
                            1-master cluster against one on a 3-master cluster (redis-cluster);
                            Redis CPU per publish, PUBLISH against SPUBLISH, raw clients on a
                            3-master cluster (pubsub-shards); each cluster the benchmark's own
+  --cluster-subscribers N  subscribers of the one channel in the cluster and redis-cluster
+                           parts, split evenly across the nodes (default 1000)
   --rooms N                rooms of the chat part (default 2000)
   --chat-rate N            deliveries a second in the chat part's paced windows (default 6000)
   --chat-inflight N        chat messages whose deliveries are outstanding at saturation
@@ -78,6 +83,7 @@ export const SCENARIOS = [
   "chat-cluster",
   "redis-cluster",
   "pubsub-shards",
+  "cluster-floor",
 ] as const;
 
 /** What each `--…-only` flag stands for. */
@@ -89,6 +95,12 @@ const SHORTHANDS = {
   "chat-only": "chat,chat-cluster",
   "redis-cluster-only": "redis-cluster,pubsub-shards",
 } as const;
+
+/** The options every part is given: the fan-out's, and the cluster parts' channel size. */
+export type PartOptions = BenchOptions & {
+  /** Subscribers of the cluster parts' one channel, split evenly across the nodes. */
+  readonly clusterSubscribers: number;
+};
 
 /** What the command line asks for. */
 export interface Settings {
@@ -106,13 +118,14 @@ export interface Settings {
   readonly hasChatCluster: boolean;
   readonly hasRedisCluster: boolean;
   readonly hasPubsubShards: boolean;
+  readonly hasClusterFloor: boolean;
   /** `--subscribers` and `--idle-connections`, whether or not `fanout` and `idle` are
    * measured: the Pusher part's. */
   readonly pusherSubscribers: readonly number[];
   readonly pusherIdleConnections: number;
   /** `--http-seconds`, whether or not `http` is measured: the history part's HTTP load. */
   readonly httpSeconds: number;
-  readonly options: Omit<BenchOptions, "serverPlacement" | "loadPlacement">;
+  readonly options: Omit<PartOptions, "serverPlacement" | "loadPlacement">;
   readonly chat: Omit<ChatOptions, "serverPlacement" | "loadPlacement">;
 }
 
@@ -127,6 +140,7 @@ export function parseSettings(args: string[]): Settings | "help" {
       ...Object.fromEntries(
         Object.keys(SHORTHANDS).map((flag) => [flag, { type: "boolean" } as const]),
       ),
+      "cluster-subscribers": { type: "string" },
       rooms: { type: "string" },
       "chat-rate": { type: "string" },
       "chat-inflight": { type: "string" },
@@ -162,6 +176,7 @@ export function parseSettings(args: string[]): Settings | "help" {
     hasChatCluster: only.has("chat-cluster"),
     hasRedisCluster: only.has("redis-cluster"),
     hasPubsubShards: only.has("pubsub-shards"),
+    hasClusterFloor: only.has("cluster-floor"),
     httpSeconds: number("http-seconds", 2, 5),
     pusherSubscribers: [...new Set(subscribers)].sort((a, b) => a - b),
     pusherIdleConnections: number("idle-connections", 10_000, 10_000),
@@ -171,6 +186,7 @@ export function parseSettings(args: string[]): Settings | "help" {
       inflight: Math.max(1, number("inflight", 4, 4)),
       idleConnections: only.has("idle") ? number("idle-connections", 10_000, 10_000) : 0,
       httpSeconds: only.has("http") ? number("http-seconds", 2, 5) : 0,
+      clusterSubscribers: clusterSubscribers(values),
     },
     chat: { ...options, ...chatSettings(values) },
   };
@@ -179,13 +195,27 @@ export function parseSettings(args: string[]): Settings | "help" {
 /** The parts to measure: `--…-only`, else `--only`, else all. */
 function onlyScenarios(values: Record<string, unknown>): Set<string> {
   const shorthand = Object.entries(SHORTHANDS).find(([flag]) => values[flag] === true)?.[1];
-  const list = shorthand ?? (values.only as string | undefined) ?? SCENARIOS.join(",");
+  const list = shorthand ?? (values.only as string | undefined) ??
+    SCENARIOS.filter((name) => name !== "cluster-floor").join(",");
   const only = new Set(list.split(","));
   const unknown = [...only].filter((name) => !(SCENARIOS as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new RangeError(`--only: expected some of ${SCENARIOS.join(", ")}, got "${unknown}"`);
   }
   return only;
+}
+
+/** `--cluster-subscribers`: an even count ≥ 2, so that both nodes get the same share. */
+function clusterSubscribers(values: Record<string, string | boolean | undefined>): number {
+  const count = numberReader(values)("cluster-subscribers", 1_000, 1_000);
+  if (!Number.isInteger(count) || count < 2 || count % 2 !== 0) {
+    throw new RangeError(
+      `--cluster-subscribers: expected an even whole number ≥ 2, got "${
+        values["cluster-subscribers"]
+      }"`,
+    );
+  }
+  return count;
 }
 
 /** The chat part's own options; its `rate` is `--chat-rate`. */
