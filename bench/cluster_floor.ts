@@ -59,8 +59,6 @@ export async function measureClusterFloor(
     for (const window of WINDOWS) {
       const key = `${kind}.${window}.cpu`;
       bySide.ratios(key).forEach((ratio, run) => byServer.add(kind, `${window}.ratio`, run, ratio));
-      bySide.perRun(key, (cluster, standalone) => cluster - standalone)
-        .forEach((added, run) => byServer.add(kind, `${window}.added`, run, added));
     }
   }
   const sides = bySide.table(sideRows(options));
@@ -116,18 +114,11 @@ function sideRows(options: ClusterOptions): RowSpec[] {
 }
 
 function floorRows(options: ClusterOptions): RowSpec[] {
-  return WINDOWS.flatMap((window) => [
-    {
-      key: `${window}.ratio`,
-      label: `cluster / standalone, ${windowLabel(window, options)}`,
-      digits: 2,
-    },
-    {
-      key: `${window}.added`,
-      label: `CPU the cluster adds per delivered msg, ${windowLabel(window, options)} (µs)`,
-      digits: 2,
-    },
-  ]);
+  return WINDOWS.map((window) => ({
+    key: `${window}.ratio`,
+    label: `cluster / standalone, ${windowLabel(window, options)}`,
+    digits: 2,
+  }));
 }
 
 /** One run: starts the four sides, then measures each window on each, in an order that
