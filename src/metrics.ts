@@ -76,6 +76,9 @@ export class Metrics {
   connectionsClosedForLimits = 0;
   /** Webhook events dropped: past the queue's size, or given up after retries. */
   webhookEventsDropped = 0;
+  /** Times a listener's accept loop stopped (e.g. out of file descriptors) and it was bound
+   * again. */
+  listenerRestarts = 0;
   /** Time each non-dry broadcast took to hand its frame to every subscriber, in seconds. */
   readonly fanoutSeconds = new Histogram(FANOUT_BUCKETS);
   /** Open Pusher connections on this node, by app id (every configured app, 0 included). */
@@ -166,6 +169,11 @@ export function renderPrometheus(metrics: Metrics, gauges: Gauges): string {
     "boreas_webhook_events_dropped_total",
     "Webhook events dropped: queue full, or given up after retries.",
     metrics.webhookEventsDropped,
+  );
+  counter(
+    "boreas_listener_restarts_total",
+    "Times a listener stopped accepting (e.g. out of file descriptors) and was bound again.",
+    metrics.listenerRestarts,
   );
   family(
     "boreas_broadcast_fanout_seconds",

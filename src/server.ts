@@ -1,7 +1,8 @@
 /**
  * @module
  * Starts Boreas: builds the hub and token store, and serves the HTTP API and the WebSocket
- * endpoint on their own listeners. The only `Deno.serve` calls. Prints nothing itself.
+ * endpoint on their own listeners (`listener.ts` makes the only `Deno.serve` calls). Prints
+ * nothing itself.
  */
 
 import { createApi } from "./api/mod.ts";
@@ -29,6 +30,7 @@ import { PusherApps } from "./session/pusher_apps.ts";
 import { PusherPresence } from "./session/pusher_presence.ts";
 import { createPusherApi, withPusherApi } from "./api/pusher/mod.ts";
 import { hostPort, urlHost } from "./address.ts";
+import { Listener } from "./listener.ts";
 
 /** What `startServer` takes besides the configuration. */
 export interface ServerDeps {
@@ -180,8 +182,9 @@ export async function startServer(
     handler: (request) => apiRequests.track(apiAndPusher(request)),
     reusePort: config.reusePort,
     logger,
+    metrics,
   });
-  let ws: Deno.HttpServer<Deno.NetAddr>;
+  let ws: Listener;
   try {
     ws = listen("ws", {
       hostname: config.wsHost,
@@ -189,6 +192,7 @@ export async function startServer(
       handler: endpoint.handler,
       reusePort: config.reusePort,
       logger,
+      metrics,
     });
   } catch (error) {
     await api.shutdown();
@@ -314,17 +318,18 @@ class InFlight {
 }
 
 /** Serves `handler`; `listener` is `api` or `ws`, whose `--X-host` and `--X-port` options a
- * failure names. */
+ * failure to bind names. Bound again when its accept loop stops (`listener.ts`). */
 function listen(
   listener: "api" | "ws",
-  { hostname, port, handler, reusePort, logger }: {
+  { hostname, port, handler, reusePort, logger, metrics }: {
     hostname: string;
     port: number;
     handler: Deno.ServeHandler<Deno.NetAddr>;
     reusePort: boolean;
     logger: Logger;
+    metrics: Metrics;
   },
-): Deno.HttpServer<Deno.NetAddr> {
+): Listener {
   // Handlers answer their own errors; this only catches what escapes them, without a stack.
   const onError = (error: unknown) => {
     logger.error("unhandled error", { listener, error: String(error) });
@@ -332,8 +337,16 @@ function listen(
   };
   try {
     // reusePort only when asked: it needs --unstable-net, which `deno task start` passes.
-    const options = { hostname, port, handler, onError, onListen: () => {} };
-    return Deno.serve(reusePort ? { ...options, reusePort } : options);
+    return new Listener({
+      name: listener,
+      hostname,
+      port,
+      handler,
+      onError,
+      reusePort,
+      logger,
+      onRestart: () => metrics.listenerRestarts++,
+    });
   } catch (error) {
     const isInUse = error instanceof Deno.errors.AddrInUse;
     const option = `--${listener}-${isInUse ? "port" : "host"}`;
