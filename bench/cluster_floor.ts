@@ -15,7 +15,7 @@
 
 import { type ClusterOptions, connect, fanoutWindow, ROOMS, ROOMS_INFLIGHT } from "./cluster.ts";
 import type { Side } from "./cluster_report.ts";
-import { type Deployment, startDeployments, startLoad } from "./cluster_setup.ts";
+import { type Deployment, standaloneSide, startDeployments, startLoad } from "./cluster_setup.ts";
 import type { FanoutResult } from "./ipc.ts";
 import { hasCommand, type ServerKind, ServerProcess } from "./processes.ts";
 import { RedisProcess } from "./redis_process.ts";
@@ -193,14 +193,7 @@ async function startBaselineDeployments(
     stack.use(await start(["--redis-url", redis.url])),
   ];
   return {
-    standalone: {
-      side: "standalone",
-      api: standalone,
-      nodes: [standalone],
-      extraPids: [],
-      names: ["standalone"],
-      load: await startLoad(stack, placement),
-    },
+    standalone: await standaloneSide(stack, standalone, placement),
     cluster: {
       side: "cluster",
       api: nodes[0]!,

@@ -60,17 +60,22 @@ export async function startDeployments(
     }),
   );
   const cluster = await startNodes(stack, { ...placement, backend: redisBackend(redis), args: [] });
+  return { redis, standalone: await standaloneSide(stack, standalone, placement), cluster };
+}
+
+/** `server` alone as a deployment, with a load generator of its own started onto `stack`. */
+export async function standaloneSide(
+  stack: AsyncDisposableStack,
+  server: ServerProcess,
+  placement: DeploymentPlacement,
+): Promise<Deployment> {
   return {
-    redis,
-    standalone: {
-      side: "standalone",
-      api: standalone,
-      nodes: [standalone],
-      extraPids: [],
-      names: ["standalone"],
-      load: await startLoad(stack, placement),
-    },
-    cluster,
+    side: "standalone",
+    api: server,
+    nodes: [server],
+    extraPids: [],
+    names: ["standalone"],
+    load: await startLoad(stack, placement),
   };
 }
 
