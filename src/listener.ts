@@ -86,7 +86,9 @@ export class Listener {
     this.#bindAfterPause();
   }
 
-  #bindAfterPause(): void {
+  /** Binds again after the pause; while binding fails, tries again after longer ones, with a
+   * warning for the first failure only. */
+  #bindAfterPause(failures = 0): void {
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       if (this.#isClosing) return;
@@ -94,12 +96,14 @@ export class Listener {
         this.#server = this.#serve(this.addr.port);
       } catch (error) {
         // Binding needs a descriptor too; or another process took the port meanwhile.
-        this.#options.logger.warn("listener not bound yet; retrying", {
-          listener: this.#options.name,
-          error: errorMessage(error),
-        });
+        if (failures === 0) {
+          this.#options.logger.warn("listener not bound yet; retrying", {
+            listener: this.#options.name,
+            error: errorMessage(error),
+          });
+        }
         this.#pauseMs = Math.min(this.#pauseMs * 2, PAUSE_MAX_MS);
-        this.#bindAfterPause();
+        this.#bindAfterPause(failures + 1);
       }
     }, this.#pauseMs);
   }
