@@ -1,8 +1,8 @@
 /**
  * The Redis Cluster test topology (tests/redis_cluster_topology.ts) with real processes: it
  * forms, keys live on the master that owns their slot, sharded pub/sub travels through that
- * master, a master killed with SIGKILL is replaced by its replica and comes back as a replica,
- * and a password guards every node.
+ * master, a master killed with SIGKILL is replaced by its replica (with a key the replica
+ * acknowledged) and comes back as a replica, and a password guards every node.
  */
 
 import assert from "node:assert/strict";
@@ -59,12 +59,21 @@ Deno.test("a cluster of three masters and three replicas: slots, keys, sharded p
     async () => {
       const key = "boreas:{tokens}";
       const oldMaster = await cluster.masterOf(key);
+      // One connection: WAIT counts the replicas that have what its own connection wrote, so
+      // on a new one it answers at once. Just after a replica's full sync the master may hold
+      // the stream back for up to a second (until the replica's next REPLCONF ACK): only a
+      // WAIT after the SET on its connection proves the replica has the key.
+      assert.deepEqual(
+        await onOneConnection(oldMaster, [["SET", key, "before"], ["WAIT", "1", "5000"]]),
+        ["OK", "1"],
+      );
       await assert.rejects(cluster.untilFailedOver(oldMaster), TypeError);
       await oldMaster.kill();
       const killedAt = performance.now();
       const heir = await cluster.untilFailedOver(oldMaster, 10_000);
       const failoverMs = Math.round(performance.now() - killedAt);
       assert.equal(await cluster.masterOf(key), heir);
+      assert.deepEqual(await heir.cli("GET", key), ["before"]);
       await oldMaster.start();
       await cluster.untilAgreed(10_000);
       const [role, , port, state] = await oldMaster.cli("ROLE");
@@ -90,6 +99,25 @@ Deno.test("with a password: every node asks for it, and the replicas sync with i
   }).output();
   assert.match(new TextDecoder().decode(stdout), /^NOAUTH/);
 });
+
+/** Sends `commands` (no argument with a space) to `server` on one connection, in order;
+ * returns the replies' lines. */
+async function onOneConnection(
+  server: TopologyServer,
+  commands: readonly string[][],
+): Promise<string[]> {
+  const child = new Deno.Command("redis-cli", {
+    args: ["-p", String(server.port)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(commands.map((c) => c.join(" ") + "\n").join("")));
+  await writer.close();
+  const { stdout } = await child.output();
+  return new TextDecoder().decode(stdout).trim().split("\n");
+}
 
 /** A `redis-cli SSUBSCRIBE` process, once it is subscribed. */
 interface ShardSubscriber extends AsyncDisposable {

@@ -97,7 +97,9 @@ export class RedisClusterLink implements RedisLink {
   #lastError = "reading the cluster's slots";
   #refreshing: Promise<void> | null = null;
   /** Whether the deployment has replicas: once seen, writes that ask for it wait for one
-   * replica's acknowledgement (and fail while a master has none, as after a failover). */
+   * replica's acknowledgement (and fail while a master has none, as after a failover), on
+   * every link, those opened before too: `CLUSTER SLOTS` lists no replica of a new cluster
+   * until its master has written something. */
   #hasReplicas = false;
   #isClosed = false;
 
@@ -291,7 +293,7 @@ export class RedisClusterLink implements RedisLink {
       clientName,
       logger,
       isSharded: true,
-      hasReplicas: this.#hasReplicas,
+      hasReplicas: () => this.#hasReplicas,
       onDropped: (channel) => this.#onDropped(channel),
       ...(commandTimeoutMs === undefined ? {} : { commandTimeoutMs }),
       ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),

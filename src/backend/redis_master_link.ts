@@ -54,9 +54,10 @@ export interface RedisLinkOptions {
   /** Sharded pub/sub (`SSUBSCRIBE`, `SPUBLISH`), for one master of a Redis Cluster: every
    * channel subscribed, the ping channel too, must be in that master's slots. Default false. */
   readonly isSharded?: boolean;
-  /** Whether the master has replicas, whose acknowledgement `run({ replicated })` waits for.
-   * Default: with Sentinel. */
-  readonly hasReplicas?: boolean;
+  /** Whether the master has replicas, whose acknowledgement `run({ replicated })` waits for;
+   * asked at each such write, so replicas that appear later are waited for. Default: with
+   * Sentinel. */
+  readonly hasReplicas?: () => boolean;
   /** Sharded: told of each channel the server unsubscribed this node from (its slot moved to
    * another master); it is no longer subscribed here. */
   readonly onDropped?: (channel: string) => void;
@@ -98,7 +99,7 @@ export class RedisMasterLink implements RedisLink {
       pingIntervalMs: 1000,
       missedPings: 3,
       isSharded: false,
-      hasReplicas: !("url" in options.target),
+      hasReplicas: () => !("url" in options.target),
       ...options,
     };
     const { target, commandTimeoutMs, clientName, logger } = this.#options;
@@ -172,7 +173,7 @@ export class RedisMasterLink implements RedisLink {
     // The client has no command timeout (redis_connection.ts): the watchdog bounds each one.
     const work = async () => {
       const result = await command(client);
-      if (replicated && this.#options.hasReplicas) await this.#untilReplicated(client);
+      if (replicated && this.#options.hasReplicas()) await this.#untilReplicated(client);
       return result;
     };
     try {
