@@ -34,6 +34,7 @@ import type { EventCache } from "../backend/event_cache.ts";
 import type { MemberRoster } from "../backend/members.ts";
 import { type PresenceMember, presenceMembers, type PusherPresence } from "./pusher_presence.ts";
 import { Session, type Wire } from "./session.ts";
+import { RateLimit } from "../rate_limit.ts";
 
 /** Client events one connection may send per second, as Pusher allows. */
 export const CLIENT_EVENTS_PER_SECOND = 10;
@@ -54,9 +55,7 @@ export class PusherSession {
   readonly #webhooks: PusherWebhooks;
   readonly #cache: EventCache;
   #userId: string | null = null;
-  // A token bucket of client events: up to CLIENT_EVENTS_PER_SECOND, refilled at that rate.
-  #allowance = CLIENT_EVENTS_PER_SECOND;
-  #allowanceAt = Date.now();
+  readonly #clientEvents = new RateLimit(CLIENT_EVENTS_PER_SECOND);
 
   /** `context` is the app's sessions' (see `PusherApps.admit`). */
   constructor(
@@ -268,7 +267,7 @@ export class PusherSession {
     const max = Math.floor(this.app.maxEventPayloadKb * 1024);
     const bytes = utf8LengthOver(data, max);
     if (bytes !== null) return refuse(`${event}: data of ${bytes} bytes, more than ${max}`);
-    if (!this.#withinClientEventRate()) {
+    if (!this.#clientEvents.take()) {
       return refuse(`${event}: more than ${CLIENT_EVENTS_PER_SECOND} client events a second`);
     }
     const { broker, metrics, logger } = this.session.context;
@@ -297,16 +296,6 @@ export class PusherSession {
       "socket_id": this.socketId,
       ...(userId === undefined ? {} : { "user_id": userId }),
     });
-  }
-
-  #withinClientEventRate(): boolean {
-    const now = Date.now();
-    const rate = CLIENT_EVENTS_PER_SECOND;
-    this.#allowance = Math.min(rate, this.#allowance + (now - this.#allowanceAt) * rate / 1000);
-    this.#allowanceAt = now;
-    if (this.#allowance < 1) return false;
-    this.#allowance--;
-    return true;
   }
 }
 

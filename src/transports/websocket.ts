@@ -13,6 +13,7 @@ import { handleMessage, reply } from "../session/handlers.ts";
 import { Session, type Wire, type WriteResult } from "../session/session.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import { SocketSender } from "./socket_sender.ts";
+import { RateLimit } from "../rate_limit.ts";
 
 /** One WebSocket and its session. It listens to its own socket as an event listener object,
  * so it needs no closures of its own. */
@@ -20,9 +21,7 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   readonly #socket: WebSocket;
   readonly session: Session;
   readonly #context: SessionContext;
-  // A token bucket: up to maxClientMessagesPerSecond messages, refilled at that rate.
-  #allowance: number;
-  #allowanceAt = Date.now();
+  readonly #rate: RateLimit;
   // Client messages are applied one after the other: checking a token may take a round trip.
   #applying: Promise<void> = Promise.resolve();
   readonly #sender: SocketSender;
@@ -32,7 +31,7 @@ export class WebSocketTransport implements Wire, EventListenerObject {
     this.#context = context;
     this.#sender = new SocketSender(socket, context.limits.maxBufferedBytes);
     this.session = new Session(this, context);
-    this.#allowance = context.limits.maxClientMessagesPerSecond;
+    this.#rate = new RateLimit(context.limits.maxClientMessagesPerSecond);
     socket.binaryType = "arraybuffer";
     for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
   }
@@ -62,7 +61,7 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   #onMessage(event: MessageEvent): void {
     const { limits } = this.#context;
     const session = this.session;
-    if (!this.#withinRate()) {
+    if (!this.#rate.take()) {
       // After the replies still owed to the frames within the limit.
       this.#applying = this.#applying.then(() => session.closeForLimit(CLOSE.tooManyMessages));
       return;
@@ -86,17 +85,5 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   #answer(result: ParseResult): Promise<void> | void {
     if (!result.ok) return reply(this.session, result.ref, result.error);
     return handleMessage(this.session, result.message);
-  }
-
-  /** Takes one message from the token bucket; false once the client sends faster than
-   * `maxClientMessagesPerSecond` for longer than a one-second burst. */
-  #withinRate(): boolean {
-    const rate = this.#context.limits.maxClientMessagesPerSecond;
-    const now = Date.now();
-    this.#allowance = Math.min(rate, this.#allowance + (now - this.#allowanceAt) * rate / 1000);
-    this.#allowanceAt = now;
-    if (this.#allowance < 1) return false;
-    this.#allowance--;
-    return true;
   }
 }
