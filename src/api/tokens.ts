@@ -6,6 +6,7 @@
 
 import { OPEN_GRANT, parseGrantRequest, type TokenGrant } from "../grants.ts";
 import { tokenFingerprint } from "../tokens.ts";
+import { endAfter } from "../ttl.ts";
 import { readJsonBody } from "./body.ts";
 import type { ApiContext } from "./context.ts";
 import { channelParam } from "./channel_param.ts";
@@ -85,6 +86,6 @@ async function grantOf(
   if (body === undefined) return OPEN_GRANT;
   const parsed = parseGrantRequest(body);
   if (!parsed.ok) throw new HttpError(400, parsed.error);
-  const expiresAt = parsed.ttl === null ? null : Math.floor(Date.now() / 1000) + parsed.ttl;
+  const expiresAt = parsed.ttl === null ? null : endAfter(parsed.ttl);
   return { channels: parsed.channels, expiresAt, user: parsed.user, publish: parsed.publish };
 }

@@ -6,6 +6,7 @@
  */
 
 import { parseBlockRequest } from "../blocks.ts";
+import { endAfter } from "../ttl.ts";
 import { isUserName, MAX_USER_LENGTH } from "../grants.ts";
 import { readJsonBody } from "./body.ts";
 import type { ApiContext } from "./context.ts";
@@ -62,7 +63,7 @@ export function userRoutes(
         });
         const parsed = parseBlockRequest(body);
         if (!parsed.ok) throw new HttpError(400, parsed.error);
-        const expiresAt = parsed.ttl === null ? null : Math.floor(Date.now() / 1000) + parsed.ttl;
+        const expiresAt = parsed.ttl === null ? null : endAfter(parsed.ttl);
         const closed = await users.block(user, { expiresAt });
         logger.info("user blocked", { user, closed, ...(expiresAt === null ? {} : { expiresAt }) });
         return jsonResponse({ closed, block: { "expires_at": expiresAt } });
