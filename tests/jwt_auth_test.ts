@@ -45,7 +45,8 @@ async function checkJwtAuth(server: TestServer): Promise<void> {
     error: "access_token: invalid token",
   });
 
-  const soon = Math.floor(Date.now() / 1000) + 1;
+  // At least a second away, so that it is still valid when it is checked.
+  const soon = Math.ceil(Date.now() / 1000) + 1;
   await using expiring = await TestClient.connect(server.wsUrl);
   assert.deepEqual(await expiring.request({ access_token: await jwt({ channels: [] }, soon) }), {
     ref: 1,
