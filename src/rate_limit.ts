@@ -11,8 +11,9 @@ export class RateLimit {
   #allowance: number;
   #allowanceAt: number;
 
-  /** `now` is the clock in milliseconds (default `Date.now`). */
-  constructor(perSecond: number, now: () => number = Date.now) {
+  /** `now` is the clock in milliseconds; the default, `performance.now`, never goes back (the
+   * wall clock can, and would then empty the bucket for as long as it went back). */
+  constructor(perSecond: number, now: () => number = () => performance.now()) {
     this.#perSecond = perSecond;
     this.#now = now;
     this.#allowance = perSecond;
@@ -22,7 +23,7 @@ export class RateLimit {
   /** Takes one from the bucket: false when it is empty. */
   take(): boolean {
     const now = this.#now();
-    const refilled = (now - this.#allowanceAt) * this.#perSecond / 1000;
+    const refilled = Math.max(0, now - this.#allowanceAt) * this.#perSecond / 1000;
     this.#allowance = Math.min(this.#perSecond, this.#allowance + refilled);
     this.#allowanceAt = now;
     if (this.#allowance < 1) return false;
