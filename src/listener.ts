@@ -6,7 +6,9 @@
  * the connections it accepted go on, and the unhandled rejection ends the process. Here the
  * listener is bound again on the same address after a short pause (longer while it keeps
  * stopping or binding fails), so the server keeps serving the connections it has and takes new
- * ones once descriptors are free again.
+ * ones once descriptors are free again. (The process must already listen for the signals it
+ * handles: Deno 2.9 panics when it first registers one while out of descriptors; `main.ts` does
+ * at startup.)
  */
 
 import type { Logger } from "./log.ts";
@@ -23,19 +25,22 @@ const QUIET_MS = 10_000;
 export interface ListenerOptions {
   /** Which listener this is, for the logs: `api` or `ws`. */
   readonly name: string;
+  /** The address to bind; port 0 picks a free one, kept when the listener is bound again. */
   readonly hostname: string;
   readonly port: number;
+  /** What answers each request. */
   readonly handler: Deno.ServeHandler<Deno.NetAddr>;
+  /** The answer to a request whose handler threw. */
   readonly onError: (error: unknown) => Response;
   /** Whether to bind with `SO_REUSEPORT` (needs `--unstable-net`). */
   readonly reusePort: boolean;
   readonly logger: Logger;
-  /** Called each time the accept loop stopped and the listener is bound again. */
+  /** Called each time the accept loop stops unasked, before the listener is bound again. */
   readonly onRestart?: () => void;
 }
 
-/** A bound listener. `shutdown()` stops it for good. */
-export class Listener {
+/** A bound listener. `shutdown()` (or disposing it) stops it for good. */
+export class Listener implements AsyncDisposable {
   /** The address bound (the real port when 0 was asked for); kept across restarts. */
   readonly addr: Deno.NetAddr;
   readonly #options: ListenerOptions;
@@ -59,11 +64,18 @@ export class Listener {
     await this.#server?.shutdown();
   }
 
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
   #serve(port: number): Deno.HttpServer<Deno.NetAddr> {
     const { hostname, handler, onError, reusePort } = this.#options;
     const options = { hostname, port, handler, onError, onListen: () => {} };
     const server = Deno.serve(reusePort ? { ...options, reusePort } : options);
-    server.finished.catch((error) => this.#onStopped(server, error));
+    server.finished.then(
+      () => this.#onStopped(server, new Error("the accept loop ended")),
+      (error) => this.#onStopped(server, error),
+    );
     return server;
   }
 

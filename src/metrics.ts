@@ -76,8 +76,8 @@ export class Metrics {
   connectionsClosedForLimits = 0;
   /** Webhook events dropped: past the queue's size, or given up after retries. */
   webhookEventsDropped = 0;
-  /** Times a listener's accept loop stopped (e.g. out of file descriptors) and it was bound
-   * again. */
+  /** Times a listener's accept loop stopped unasked (e.g. out of file descriptors); each is
+   * followed by binding it again. */
   listenerRestarts = 0;
   /** Time each non-dry broadcast took to hand its frame to every subscriber, in seconds. */
   readonly fanoutSeconds = new Histogram(FANOUT_BUCKETS);
@@ -172,7 +172,7 @@ export function renderPrometheus(metrics: Metrics, gauges: Gauges): string {
   );
   counter(
     "boreas_listener_restarts_total",
-    "Times a listener stopped accepting (e.g. out of file descriptors) and was bound again.",
+    "Times a listener stopped accepting unasked (e.g. out of file descriptors).",
     metrics.listenerRestarts,
   );
   family(

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { TestClient } from "./helpers.ts";
+import { TestClient, withTimeout } from "./helpers.ts";
 import { readJson } from "./integration_helpers.ts";
 import { endpointsOf, serverCommand, spawnBoreas, tempDir } from "./process_helpers.ts";
 
@@ -93,9 +93,13 @@ Deno.test("a flood that exhausts file descriptors does not stop the server", asy
     socket.onerror = () => {};
     return socket;
   });
-  await Promise.all(flood.map(settled));
+  await withTimeout(
+    Promise.all(flood.map(settled)),
+    "every flood connection to open or fail",
+    20_000,
+  );
   await boreas.stderrMatching(/listener stopped accepting; binding it again listener="ws"/);
-  await Promise.all(flood.map(closed));
+  await withTimeout(Promise.all(flood.map(closed)), "the flood's connections to close", 20_000);
 
   await untilOk(`${apiUrl}/health`, 10_000);
   const response = await fetch(`${apiUrl}/broadcast/news/`, {
@@ -109,4 +113,7 @@ Deno.test("a flood that exhausts file descriptors does not stop the server", asy
   const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
   const restarts = Number(/^boreas_listener_restarts_total (\d+)$/m.exec(metrics)?.[1]);
   assert.ok(restarts >= 1, `boreas_listener_restarts_total: ${restarts}`);
+  // And it still shuts down cleanly.
+  boreas.kill("SIGTERM");
+  assert.equal((await boreas.exited(10_000)).code, 0);
 });
