@@ -35,6 +35,8 @@ const FAILOVER_MS = 10_000;
 export interface ClusterOptions {
   /** The password of every node (`requirepass`, `masterauth`); none by default. */
   readonly password?: string;
+  /** Redis settings added to every node's, e.g. `["repl-ping-replica-period 3600"]`. */
+  readonly settings?: readonly string[];
 }
 
 /** A running Redis Cluster. */
@@ -66,7 +68,7 @@ export interface RedisCluster extends AsyncDisposable {
  * each, and waits until every node says `cluster_state:ok`, every node sees the same masters,
  * replicas and slots, and every replica is in sync (so that each master can fail over). */
 export async function startRedisCluster(options: ClusterOptions = {}): Promise<RedisCluster> {
-  const { password = null } = options;
+  const { password = null, settings = [] } = options;
   const dir = await Deno.makeTempDir({ prefix: "boreas_cluster_" });
   const started: TopologyServer[] = [];
   try {
@@ -79,7 +81,8 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
         const server = await startServer(
           "redis-server",
           nodeDir,
-          nodeConfig(port, busPort, nodeDir, password),
+          nodeConfig(port, busPort, nodeDir, password) +
+            settings.map((line) => `${line}\n`).join(""),
           password,
         );
         started.push(server);
