@@ -53,8 +53,8 @@ export const HELP = `Usage: deno task bench [options]
                            1-master cluster against one on a 3-master cluster (redis-cluster);
                            Redis CPU per publish, PUBLISH against SPUBLISH, raw clients on a
                            3-master cluster (pubsub-shards); each cluster the benchmark's own
-  --cluster-subscribers N  subscribers of the one channel in the cluster and redis-cluster
-                           parts, split evenly across the nodes (default 1000)
+  --cluster-subscribers N  subscribers of the one channel in the cluster, redis-cluster and
+                           cluster-floor parts, split evenly across the nodes (default 1000)
   --rooms N                rooms of the chat part (default 2000)
   --chat-rate N            deliveries a second in the chat part's paced windows (default 6000)
   --chat-inflight N        chat messages whose deliveries are outstanding at saturation
