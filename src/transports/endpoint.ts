@@ -12,14 +12,13 @@ import { errorResponse, HttpError } from "../api/response.ts";
 import { HostCheck } from "../host_check.ts";
 import type { CloseSpec } from "../protocol.ts";
 import type { SessionContext } from "../session/context.ts";
-import type { Session } from "../session/session.ts";
 import { errorMessage } from "../text.ts";
 import { settlesWithin } from "../timing.ts";
 import type { PusherApps } from "../session/pusher_apps.ts";
 import { isPusherApiPath } from "../api/pusher/mod.ts";
 import type { RequestHandler } from "../api/router.ts";
 import { PusherActivity, PusherTransport } from "./pusher.ts";
-import { openSse } from "./sse.ts";
+import { openSse, type StreamTracker } from "./sse.ts";
 import { WebSocketTransport } from "./websocket.ts";
 
 /** What the endpoint needs besides what every connection shares. */
@@ -86,7 +85,10 @@ export function createWsEndpoint(
   const { metrics, logger } = shared;
   const idleTimeout = Math.ceil(options.pingIntervalSeconds);
 
-  const streams = { add: (session: Session) => connections.add(session) };
+  const streams: StreamTracker = {
+    add: (stream) => connections.add(stream),
+    remove: (stream) => context.tracker.forget(stream),
+  };
 
   const eventsOrigins = options.allowedOrigins.length > 0 ? options.allowedOrigins : ["*"];
   // Allowed origins already keep other sites' pages out; without them, the Host does.
