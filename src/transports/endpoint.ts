@@ -20,6 +20,7 @@ import type { RequestHandler } from "../api/router.ts";
 import { PusherActivity, PusherTransport } from "./pusher.ts";
 import { openSse, type StreamTracker } from "./sse.ts";
 import { WebSocketTransport } from "./websocket.ts";
+import { OPEN_TIMEOUT_MS } from "./opening.ts";
 
 /** What the endpoint needs besides what every connection shares. */
 export interface WsOptions {
@@ -42,6 +43,9 @@ export interface WsOptions {
   readonly pusherApps?: PusherApps | undefined;
   /** Pusher's REST API, answering `/apps/...` here too; absent: none. */
   readonly pusherApi?: RequestHandler | undefined;
+  /** How long an upgraded socket may take to open before it is forgotten, in milliseconds
+   * (see opening.ts). Default: `OPEN_TIMEOUT_MS`. */
+  readonly openTimeoutMs?: number | undefined;
 }
 
 /** The WebSocket listener's handler, and a way to close every socket it opened. */
@@ -84,6 +88,7 @@ export function createWsEndpoint(
   };
   const { metrics, logger } = shared;
   const idleTimeout = Math.ceil(options.pingIntervalSeconds);
+  const { openTimeoutMs = OPEN_TIMEOUT_MS } = options;
 
   const streams: StreamTracker = {
     add: (stream) => connections.add(stream),
@@ -162,11 +167,15 @@ export function createWsEndpoint(
     if (isPusher) {
       // Admitted or not, the socket opens: Pusher tells a refusal with its own close codes.
       const admission = options.pusherApps!.admit(new URL(request.url), context);
-      const { session } = new PusherTransport(upgraded.socket, context, { admission, activity });
+      const { session } = new PusherTransport(upgraded.socket, context, {
+        admission,
+        activity,
+        openTimeoutMs,
+      });
       if (session !== null) connections.add(session);
       return upgraded.response;
     }
-    const { session } = new WebSocketTransport(upgraded.socket, context);
+    const { session } = new WebSocketTransport(upgraded.socket, context, { openTimeoutMs });
     connections.add(session);
     if (shared.requireAuth) anonymous.add(session);
     return upgraded.response;

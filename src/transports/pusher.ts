@@ -23,6 +23,7 @@ import { CLIENT_EVENTS_PER_SECOND, PusherSession } from "../session/pusher_sessi
 import type { Session, Wire, WriteResult } from "../session/session.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import { SocketSender } from "./socket_sender.ts";
+import { NEVER_OPENED, OPEN_TIMEOUT_MS, OPENED_LATE } from "./opening.ts";
 
 /** The longest wait for a `pusher:pong` after the server's ping, in seconds. */
 const PONG_WAIT_SECONDS = 30;
@@ -48,11 +49,20 @@ export class PusherTransport implements Wire, EventListenerObject {
   #pingedAt = 0;
   readonly #activity: PusherActivity;
   #isWatched = false;
+  // Until the socket's first event; see opening.ts.
+  #openTimer: ReturnType<typeof setTimeout> | undefined;
+  #isForgotten = false;
 
+  /** `openTimeoutMs`: how long the socket may take to open before its session is ended
+   * (default `OPEN_TIMEOUT_MS`). */
   constructor(
     socket: WebSocket,
     context: SessionContext,
-    { admission, activity }: { admission: Admission; activity: PusherActivity },
+    { admission, activity, openTimeoutMs = OPEN_TIMEOUT_MS }: {
+      admission: Admission;
+      activity: PusherActivity;
+      openTimeoutMs?: number;
+    },
   ) {
     this.#socket = socket;
     this.#context = context;
@@ -72,6 +82,8 @@ export class PusherTransport implements Wire, EventListenerObject {
     );
     this.#allowance = this.#frameRate;
     for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
+    // A refused connection holds nothing to give back.
+    if (admission.ok) this.#openTimer = setTimeout(() => this.#onOpenTimeout(), openTimeoutMs);
   }
 
   /** Sends unless the client has more than `maxBufferedBytes` waiting. */
@@ -100,15 +112,31 @@ export class PusherTransport implements Wire, EventListenerObject {
     if (event.type === "message") this.#onMessage(event as MessageEvent);
     else if (event.type === "open") this.#onOpen();
     else if (event.type === "close") {
-      if (this.#isWatched) this.#activity.unwatch(this, this.#timeoutMs);
-      if (this.#admission.ok) this.#admission.release();
-      this.#pusher?.closed();
+      clearTimeout(this.#openTimer);
       const { code, reason } = event as CloseEvent;
-      this.session?.closed(code, reason);
+      this.#ended(code, reason);
     }
   }
 
+  /** Gives back what the connection held, once. */
+  #ended(code: number, reason: string): void {
+    if (this.#isWatched) this.#activity.unwatch(this, this.#timeoutMs);
+    if (this.#admission.ok) this.#admission.release();
+    this.#pusher?.closed();
+    this.session?.closed(code, reason);
+  }
+
+  /** Ends the session of a socket still connecting: it will never open. */
+  #onOpenTimeout(): void {
+    if (this.#socket.readyState !== WebSocket.CONNECTING) return;
+    this.#isForgotten = true;
+    this.#context.logger.info("forgetting a Pusher WebSocket that never opened");
+    this.#ended(NEVER_OPENED.code, NEVER_OPENED.reason);
+  }
+
   #onOpen(): void {
+    clearTimeout(this.#openTimer);
+    if (this.#isForgotten) return this.#socket.close(OPENED_LATE.code, OPENED_LATE.reason);
     const admission = this.#admission;
     if (!admission.ok) {
       this.write(renderPusherError(admission.code, admission.message));
