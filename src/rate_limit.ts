@@ -1,7 +1,7 @@
 /**
  * @module
- * A token bucket: what limits a client's messages (`--max-client-messages-per-second`) and a
- * Pusher connection's client events.
+ * A token bucket: what limits a client's messages (`--max-client-messages-per-second`), a
+ * Pusher connection's frames, and its client events.
  */
 
 /** Up to `perSecond` takes at once, refilled at `perSecond` a second. */

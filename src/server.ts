@@ -45,6 +45,9 @@ export interface ServerDeps {
   readonly grants?: ReadonlyMap<string, TokenGrant>;
   /** Standalone only: the users blocked at startup (the token store's). Default: none. */
   readonly blocks?: ReadonlyMap<string, Block>;
+  /** How long an upgraded WebSocket may take to open before the server forgets it, in
+   * milliseconds. Default: 10 s (`OPEN_TIMEOUT_MS`); tests shorten it. */
+  readonly openTimeoutMs?: number;
 }
 
 /** A started server. Disposing it shuts it down. */
@@ -83,7 +86,14 @@ export async function startServer(
   config: Config,
   deps: ServerDeps = {},
 ): Promise<RunningServer> {
-  const { logger = silentLogger(), tokens: initialTokens = [], journal, grants, blocks } = deps;
+  const {
+    logger = silentLogger(),
+    tokens: initialTokens = [],
+    journal,
+    grants,
+    blocks,
+    openTimeoutMs,
+  } = deps;
   // Before anything starts: a key that cannot be used is a configuration error.
   const jwt = await createJwtVerifier(config);
   const hub = new Hub();
@@ -172,6 +182,7 @@ export async function startServer(
       allowedHosts: config.apiKey.length > 0 ? null : [...config.allowedHosts, config.wsHost],
       pusherApps,
       pusherApi,
+      openTimeoutMs,
     },
   );
 

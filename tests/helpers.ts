@@ -58,7 +58,7 @@ export interface TestServer extends RunningServer {
  * configuration. Dispose it to shut it down. */
 export async function startTestServer(
   overrides: Partial<Config> = {},
-  deps: { tokens?: Iterable<string>; logger?: Logger } = {},
+  deps: { tokens?: Iterable<string>; logger?: Logger; openTimeoutMs?: number } = {},
 ): Promise<TestServer> {
   const config: Config = { ...DEFAULT_CONFIG, apiPort: 0, wsPort: 0, ...overrides };
   const server = await startServer(config, { logger: silentLogger(), ...deps });

@@ -12,15 +12,15 @@ import { errorResponse, HttpError } from "../api/response.ts";
 import { HostCheck } from "../host_check.ts";
 import type { CloseSpec } from "../protocol.ts";
 import type { SessionContext } from "../session/context.ts";
-import type { Session } from "../session/session.ts";
 import { errorMessage } from "../text.ts";
 import { settlesWithin } from "../timing.ts";
 import type { PusherApps } from "../session/pusher_apps.ts";
 import { isPusherApiPath } from "../api/pusher/mod.ts";
 import type { RequestHandler } from "../api/router.ts";
 import { PusherActivity, PusherTransport } from "./pusher.ts";
-import { openSse } from "./sse.ts";
+import { openSse, type StreamTracker } from "./sse.ts";
 import { WebSocketTransport } from "./websocket.ts";
+import { OPEN_TIMEOUT_MS } from "./opening.ts";
 
 /** What the endpoint needs besides what every connection shares. */
 export interface WsOptions {
@@ -43,6 +43,9 @@ export interface WsOptions {
   readonly pusherApps?: PusherApps | undefined;
   /** Pusher's REST API, answering `/apps/...` here too; absent: none. */
   readonly pusherApi?: RequestHandler | undefined;
+  /** How long an upgraded socket may take to open before it is forgotten, in milliseconds
+   * (see opening.ts). Default: `OPEN_TIMEOUT_MS`. */
+  readonly openTimeoutMs?: number | undefined;
 }
 
 /** The WebSocket listener's handler, and a way to close every socket it opened. */
@@ -85,8 +88,12 @@ export function createWsEndpoint(
   };
   const { metrics, logger } = shared;
   const idleTimeout = Math.ceil(options.pingIntervalSeconds);
+  const { openTimeoutMs = OPEN_TIMEOUT_MS } = options;
 
-  const streams = { add: (session: Session) => connections.add(session) };
+  const streams: StreamTracker = {
+    add: (stream) => connections.add(stream),
+    remove: (stream) => context.tracker.forget(stream),
+  };
 
   const eventsOrigins = options.allowedOrigins.length > 0 ? options.allowedOrigins : ["*"];
   // Allowed origins already keep other sites' pages out; without them, the Host does.
@@ -160,11 +167,15 @@ export function createWsEndpoint(
     if (isPusher) {
       // Admitted or not, the socket opens: Pusher tells a refusal with its own close codes.
       const admission = options.pusherApps!.admit(new URL(request.url), context);
-      const { session } = new PusherTransport(upgraded.socket, context, { admission, activity });
+      const { session } = new PusherTransport(upgraded.socket, context, {
+        admission,
+        activity,
+        openTimeoutMs,
+      });
       if (session !== null) connections.add(session);
       return upgraded.response;
     }
-    const { session } = new WebSocketTransport(upgraded.socket, context);
+    const { session } = new WebSocketTransport(upgraded.socket, context, { openTimeoutMs });
     connections.add(session);
     if (shared.requireAuth) anonymous.add(session);
     return upgraded.response;

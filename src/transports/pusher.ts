@@ -23,6 +23,8 @@ import { CLIENT_EVENTS_PER_SECOND, PusherSession } from "../session/pusher_sessi
 import type { Session, Wire, WriteResult } from "../session/session.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import { SocketSender } from "./socket_sender.ts";
+import { RateLimit } from "../rate_limit.ts";
+import { NEVER_OPENED, OPEN_TIMEOUT_MS, OPENED_LATE } from "./opening.ts";
 
 /** The longest wait for a `pusher:pong` after the server's ping, in seconds. */
 const PONG_WAIT_SECONDS = 30;
@@ -38,9 +40,7 @@ export class PusherTransport implements Wire, EventListenerObject {
   readonly session: Session | null;
   // Frames a second: never below twice the client event rate, so that a client over that rate
   // gets Pusher's 4301 and stays, instead of being closed by the frame limit.
-  readonly #frameRate: number;
-  #allowance: number;
-  #allowanceAt = Date.now();
+  readonly #frames: RateLimit;
   #applying: Promise<void> = Promise.resolve();
   readonly #sender: SocketSender;
   #lastHeardAt = Date.now();
@@ -48,11 +48,20 @@ export class PusherTransport implements Wire, EventListenerObject {
   #pingedAt = 0;
   readonly #activity: PusherActivity;
   #isWatched = false;
+  // Until the socket's first event; see opening.ts.
+  #openTimer: ReturnType<typeof setTimeout> | undefined;
+  #isForgotten = false;
 
+  /** `openTimeoutMs`: how long the socket may take to open before its session is ended
+   * (default `OPEN_TIMEOUT_MS`). */
   constructor(
     socket: WebSocket,
     context: SessionContext,
-    { admission, activity }: { admission: Admission; activity: PusherActivity },
+    { admission, activity, openTimeoutMs = OPEN_TIMEOUT_MS }: {
+      admission: Admission;
+      activity: PusherActivity;
+      openTimeoutMs?: number;
+    },
   ) {
     this.#socket = socket;
     this.#context = context;
@@ -66,12 +75,12 @@ export class PusherTransport implements Wire, EventListenerObject {
       this.#pusher = null;
       this.session = null;
     }
-    this.#frameRate = Math.max(
-      context.limits.maxClientMessagesPerSecond,
-      2 * CLIENT_EVENTS_PER_SECOND,
+    this.#frames = new RateLimit(
+      Math.max(context.limits.maxClientMessagesPerSecond, 2 * CLIENT_EVENTS_PER_SECOND),
     );
-    this.#allowance = this.#frameRate;
     for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
+    // A refused connection holds nothing to give back.
+    if (admission.ok) this.#openTimer = setTimeout(() => this.#onOpenTimeout(), openTimeoutMs);
   }
 
   /** Sends unless the client has more than `maxBufferedBytes` waiting. */
@@ -100,15 +109,31 @@ export class PusherTransport implements Wire, EventListenerObject {
     if (event.type === "message") this.#onMessage(event as MessageEvent);
     else if (event.type === "open") this.#onOpen();
     else if (event.type === "close") {
-      if (this.#isWatched) this.#activity.unwatch(this, this.#timeoutMs);
-      if (this.#admission.ok) this.#admission.release();
-      this.#pusher?.closed();
+      clearTimeout(this.#openTimer);
       const { code, reason } = event as CloseEvent;
-      this.session?.closed(code, reason);
+      this.#ended(code, reason);
     }
   }
 
+  /** Gives back what the connection held, once. */
+  #ended(code: number, reason: string): void {
+    if (this.#isWatched) this.#activity.unwatch(this, this.#timeoutMs);
+    if (this.#admission.ok) this.#admission.release();
+    this.#pusher?.closed();
+    this.session?.closed(code, reason);
+  }
+
+  /** Ends the session of a socket still connecting: it will never open. */
+  #onOpenTimeout(): void {
+    if (this.#socket.readyState !== WebSocket.CONNECTING) return;
+    this.#isForgotten = true;
+    this.#context.logger.info("forgetting a Pusher WebSocket that never opened");
+    this.#ended(NEVER_OPENED.code, NEVER_OPENED.reason);
+  }
+
   #onOpen(): void {
+    clearTimeout(this.#openTimer);
+    if (this.#isForgotten) return this.#socket.close(OPENED_LATE.code, OPENED_LATE.reason);
     const admission = this.#admission;
     if (!admission.ok) {
       this.write(renderPusherError(admission.code, admission.message));
@@ -134,7 +159,7 @@ export class PusherTransport implements Wire, EventListenerObject {
     this.#pingedAt = 0;
     const { limits } = this.#context;
     const session = pusher.session;
-    if (!this.#withinRate()) {
+    if (!this.#frames.take()) {
       this.#applying = this.#applying.then(() => session.closeForLimit(CLOSE.tooManyMessages));
       return;
     }
@@ -177,16 +202,6 @@ export class PusherTransport implements Wire, EventListenerObject {
     if (now - this.#lastHeardAt < timeoutMs) return;
     this.#pingedAt = now;
     pusher.session.write(PUSHER_PING);
-  }
-
-  #withinRate(): boolean {
-    const rate = this.#frameRate;
-    const now = Date.now();
-    this.#allowance = Math.min(rate, this.#allowance + (now - this.#allowanceAt) * rate / 1000);
-    this.#allowanceAt = now;
-    if (this.#allowance < 1) return false;
-    this.#allowance--;
-    return true;
   }
 }
 

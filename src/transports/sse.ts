@@ -6,7 +6,8 @@
  * WebSocket frame's JSON; with history on, each event's `id:` encodes every channel's position,
  * and `Last-Event-ID` resumes as a join with `since` does; a channel with join and leave events
  * first lists its members in an `event: members`. A stream counts as a connection
- * everywhere a WebSocket does, and is closed with a final `event: close`.
+ * everywhere a WebSocket does, until its response is over, and is closed with a final
+ * `event: close`.
  */
 
 import { checkAccessToken } from "../access.ts";
@@ -26,9 +27,13 @@ export interface SseContext extends SessionContext {
   readonly keepAliveMs?: number;
 }
 
-/** Tracks the open sessions, with the WebSockets', for `--max-connections` and shutdown. */
-export interface SessionTracker {
-  add(session: Session): void;
+/** Tracks the open streams, with the WebSockets, for `--max-connections` and shutdown: a
+ * stream from its start until its response is over (sent to its end, or cancelled because the
+ * client went away), which for a client that stopped reading is long after its session closed,
+ * as a WebSocket being closed counts until its peer answers. */
+export interface StreamTracker {
+  add(stream: SseTransport): void;
+  remove(stream: SseTransport): void;
 }
 
 const UTF8 = new TextEncoder();
@@ -36,7 +41,7 @@ const UTF8 = new TextEncoder();
 /** Answers `GET /events`: an error before anything streams, or the stream. */
 export async function openSse(
   request: Request,
-  { context, tracker }: { context: SseContext; tracker: SessionTracker },
+  { context, tracker }: { context: SseContext; tracker: StreamTracker },
 ): Promise<Response> {
   const url = new URL(request.url);
   const token = bearerOf(request) ?? url.searchParams.get("access_token");
@@ -56,13 +61,17 @@ export async function openSse(
   if (denied !== -1) {
     return errorResponse(new HttpError(403, `channel[${denied}]: not permitted by this token`));
   }
-  const stream = new SseTransport(context);
-  tracker.add(stream.session);
+  const stream = new SseTransport(context, { onOver: () => tracker.remove(stream) });
+  tracker.add(stream);
   const failure = await stream.start(token, checked.grant, {
     channels,
     since: parsePositions(request.headers.get("last-event-id")),
   });
-  if (failure !== null) return errorResponse(new HttpError(503, failure));
+  if (failure !== null) {
+    // Never to be sent: over now.
+    await stream.body.cancel();
+    return errorResponse(new HttpError(503, failure));
+  }
   return new Response(stream.body, {
     headers: {
       "content-type": "text/event-stream",
@@ -82,16 +91,18 @@ export class SseTransport implements Wire {
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #isClosed = false;
 
-  constructor(context: SseContext) {
+  /** `onOver` is called once the response is over: sent to its end, or cancelled. */
+  constructor(context: SseContext, { onOver = () => {} }: { onOver?: () => void } = {}) {
     this.#context = context;
     this.session = new Session(this, context);
-    this.body = new ReadableStream<Uint8Array>({
+    const queue = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
       },
       // The client went away.
       cancel: () => this.#finish({ code: 1001, reason: "client went away" }),
     }, new ByteLengthQueuingStrategy({ highWaterMark: context.limits.maxBufferedBytes }));
+    this.body = responseBody(queue, onOver);
   }
 
   /** Opens the session, authenticated, in `channels`; writes the recovery events, the
@@ -207,6 +218,45 @@ export class SseTransport implements Wire {
     clearInterval(this.#keepAlive);
     this.session.closed(code, reason);
   }
+}
+
+/** `queue` as a response body that calls `onOver` once, when the response is over: read to its
+ * end, failed, or cancelled. It holds nothing itself: each read takes the queue's next chunk,
+ * so the queue's size stays what the stream holds unsent. */
+function responseBody(
+  queue: ReadableStream<Uint8Array>,
+  onOver: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = queue.getReader();
+  let isOver = false;
+  const over = () => {
+    if (isOver) return;
+    isOver = true;
+    onOver();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        over();
+        throw error;
+      }
+      // Cancelled while the read waited.
+      if (isOver) return;
+      if (result.done) {
+        over();
+        controller.close();
+      } else {
+        controller.enqueue(result.value);
+      }
+    },
+    cancel(reason) {
+      over();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 function bearerOf(request: Request): string | null {

@@ -14,6 +14,7 @@ import { Session, type Wire, type WriteResult } from "../session/session.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
 import { SocketSender } from "./socket_sender.ts";
 import { RateLimit } from "../rate_limit.ts";
+import { NEVER_OPENED, OPEN_TIMEOUT_MS, OPENED_LATE } from "./opening.ts";
 
 /** One WebSocket and its session. It listens to its own socket as an event listener object,
  * so it needs no closures of its own. */
@@ -25,8 +26,17 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   // Client messages are applied one after the other: checking a token may take a round trip.
   #applying: Promise<void> = Promise.resolve();
   readonly #sender: SocketSender;
+  // Until the socket's first event; see opening.ts.
+  readonly #openTimer: ReturnType<typeof setTimeout>;
+  #isForgotten = false;
 
-  constructor(socket: WebSocket, context: SessionContext) {
+  /** `openTimeoutMs`: how long the socket may take to open before its session is ended
+   * (default `OPEN_TIMEOUT_MS`). */
+  constructor(
+    socket: WebSocket,
+    context: SessionContext,
+    { openTimeoutMs = OPEN_TIMEOUT_MS }: { openTimeoutMs?: number } = {},
+  ) {
     this.#socket = socket;
     this.#context = context;
     this.#sender = new SocketSender(socket, context.limits.maxBufferedBytes);
@@ -34,6 +44,7 @@ export class WebSocketTransport implements Wire, EventListenerObject {
     this.#rate = new RateLimit(context.limits.maxClientMessagesPerSecond);
     socket.binaryType = "arraybuffer";
     for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
+    this.#openTimer = setTimeout(() => this.#onOpenTimeout(), openTimeoutMs);
   }
 
   /** Sends unless the client has more than `maxBufferedBytes` waiting. */
@@ -50,12 +61,23 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   handleEvent(event: Event): void {
     if (event.type === "message") this.#onMessage(event as MessageEvent);
     else if (event.type === "open") {
+      clearTimeout(this.#openTimer);
+      if (this.#isForgotten) return this.#socket.close(OPENED_LATE.code, OPENED_LATE.reason);
       this.session.open({ authTimeoutMs: this.#context.limits.authTimeoutMs });
     } else if (event.type === "close") {
+      clearTimeout(this.#openTimer);
       const { code, reason } = event as CloseEvent;
       // Deno may fire close twice (a missed ping, then the TCP end); the session ends once.
       this.session.closed(code, reason);
     }
+  }
+
+  /** Ends the session of a socket still connecting: it will never open. */
+  #onOpenTimeout(): void {
+    if (this.#socket.readyState !== WebSocket.CONNECTING) return;
+    this.#isForgotten = true;
+    this.#context.logger.info("forgetting a WebSocket that never opened");
+    this.session.closed(NEVER_OPENED.code, NEVER_OPENED.reason);
   }
 
   #onMessage(event: MessageEvent): void {

@@ -1,0 +1,21 @@
+/**
+ * @module
+ * The deadline for an upgraded WebSocket to open, shared by the native and Pusher transports.
+ * When a client resets its connection before the handshake's answer reaches it, Deno 2.9 fires
+ * no event at all on the server's socket: it stays `CONNECTING` for ever. Without a deadline,
+ * such a socket would hold its place in `--max-connections`, `--max-anonymous-connections` and
+ * its Pusher app's quota until a restart, so a few hundred bare upgrade requests, each reset at
+ * once, would lock every client out.
+ */
+
+import type { CloseSpec } from "../protocol.ts";
+
+/** How long an upgraded socket may take to open, in milliseconds: an answer of a few hundred
+ * bytes on a fresh connection, so anything longer is a socket that will never open. */
+export const OPEN_TIMEOUT_MS = 10_000;
+
+/** How a transport ends the session of a socket that did not open in time. */
+export const NEVER_OPENED: CloseSpec = { code: 1006, reason: "never opened" };
+
+/** The close of a socket that opens after its deadline: it has been forgotten already. */
+export const OPENED_LATE: CloseSpec = { code: 1013, reason: "opened too late: try again" };
