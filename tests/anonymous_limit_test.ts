@@ -4,24 +4,12 @@
 
 import assert from "node:assert/strict";
 import { connectOnceAccepted, startTestServer, TestClient, type TestServer } from "./helpers.ts";
-import { readErrors } from "./integration_helpers.ts";
+import { readErrors, upgradeRequest } from "./integration_helpers.ts";
 import { RawWebSocket } from "./raw_ws.ts";
-
-/** The answer to a plain upgrade request, as a browser's would be. */
-function upgrade(server: TestServer): Promise<Response> {
-  return fetch(server.wsUrl.replace(/^ws:/, "http:"), {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": btoa("0123456789abcdef"),
-      "sec-websocket-version": "13",
-    },
-  });
-}
 
 /** Asserts the next upgrade is refused for the anonymous limit `max`. */
 async function assertRefused(server: TestServer, max: number): Promise<void> {
-  assert.deepEqual(await readErrors(await upgrade(server), 503), [
+  assert.deepEqual(await readErrors(await upgradeRequest(server), 503), [
     `too many anonymous connections (at most ${max})`,
   ]);
 }

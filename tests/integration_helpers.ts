@@ -136,3 +136,16 @@ export async function closeClient(client: TestClient): Promise<void> {
   client.socket.close();
   await withTimeout(client.closed, "the client's close handshake");
 }
+
+/** The answer to a plain upgrade request of `server`'s native endpoint, as a browser's would
+ * be, read as an HTTP response: what a refused upgrade is answered. */
+export function upgradeRequest(server: TestServer): Promise<Response> {
+  return fetch(server.wsUrl.replace(/^ws:/, "http:"), {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": btoa("0123456789abcdef"),
+      "sec-websocket-version": "13",
+    },
+  });
+}

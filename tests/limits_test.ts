@@ -6,6 +6,7 @@ import {
   authenticateAndJoin,
   publish,
   readErrors,
+  upgradeRequest,
 } from "./integration_helpers.ts";
 
 const UTF8 = new TextEncoder();
@@ -104,14 +105,7 @@ Deno.test("an upgrade past --max-connections is answered 503 until one closes", 
   await using _second = await TestClient.connect(server.wsUrl);
   await server.untilConnections(2);
 
-  const response = await fetch(server.wsUrl.replace(/^ws:/, "http:"), {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": btoa("0123456789abcdef"),
-      "sec-websocket-version": "13",
-    },
-  });
+  const response = await upgradeRequest(server);
   assert.deepEqual(await readErrors(response, 503), ["too many connections (at most 2)"]);
   await assert.rejects(TestClient.connect(server.wsUrl), /cannot connect/);
   assert.equal(server.metrics.connectionsRefused, 2);

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../src/log.ts";
 import { startTestServer, TestClient, type TestServer, withTimeout } from "./helpers.ts";
-import { readErrors } from "./integration_helpers.ts";
+import { readErrors, upgradeRequest } from "./integration_helpers.ts";
 import { APP, appUrl, RawPusher } from "./pusher_helpers.ts";
 
 const UTF8 = new TextEncoder();
@@ -48,18 +48,6 @@ function forgettingLogger(count: number) {
   return { logger, forgotten };
 }
 
-/** The answer to a plain upgrade request of `server`'s native endpoint. */
-function upgrade(server: TestServer): Promise<Response> {
-  return fetch(server.wsUrl.replace(/^ws:/, "http:"), {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": btoa("0123456789abcdef"),
-      "sec-websocket-version": "13",
-    },
-  });
-}
-
 Deno.test({
   name: "upgrades reset before their answer give back their places at the open deadline",
   // Deno's own upgrade ops of these sockets never complete, and its listener never finishes
@@ -78,7 +66,7 @@ async function resetUpgrades(): Promise<void> {
   for (let i = 0; i < 2; i++) await resetUpgrade(server, "/");
   for (let i = 0; i < 2; i++) await resetUpgrade(server, `/app/${app.key}?protocol=7`);
   // Until the deadline they cannot be told from sockets about to open.
-  assert.deepEqual(await readErrors(await upgrade(server), 503), [
+  assert.deepEqual(await readErrors(await upgradeRequest(server), 503), [
     "too many anonymous connections (at most 2)",
   ]);
   assert.equal(server.metrics.pusherConnections.get(app.id), 2);
