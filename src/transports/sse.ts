@@ -11,6 +11,7 @@
  */
 
 import { checkAccessToken } from "../access.ts";
+import { SseBody } from "./sse_body.ts";
 import { channelNameProblem } from "../channel.ts";
 import { errorResponse, HttpError } from "../api/response.ts";
 import { grantsChannel, type TokenGrant } from "../grants.ts";
@@ -87,7 +88,7 @@ export class SseTransport implements Wire {
   readonly session: Session;
   readonly #context: SseContext;
   readonly #positions = new Map<string, Position>();
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  readonly #body: SseBody;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #isClosed = false;
 
@@ -95,14 +96,11 @@ export class SseTransport implements Wire {
   constructor(context: SseContext, { onOver = () => {} }: { onOver?: () => void } = {}) {
     this.#context = context;
     this.session = new Session(this, context);
-    const queue = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#controller = controller;
-      },
-      // The client went away.
-      cancel: () => this.#finish({ code: 1001, reason: "client went away" }),
-    }, new ByteLengthQueuingStrategy({ highWaterMark: context.limits.maxBufferedBytes }));
-    this.body = responseBody(queue, onOver);
+    this.#body = new SseBody({
+      onCancel: () => this.#finish({ code: 1001, reason: "client went away" }),
+      onOver,
+    });
+    this.body = this.#body.stream;
   }
 
   /** Opens the session, authenticated, in `channels`; writes the recovery events, the
@@ -175,8 +173,8 @@ export class SseTransport implements Wire {
 
   write(frame: string, channel?: string, offset?: number): WriteResult {
     if (this.#isClosed) return "closed";
-    const room = this.#controller.desiredSize ?? 0;
-    if (room < 0) return { overflowBytes: this.#context.limits.maxBufferedBytes - room };
+    const queued = this.#body.queuedBytes;
+    if (queued > this.#context.limits.maxBufferedBytes) return { overflowBytes: queued };
     let id = "";
     if (channel !== undefined && offset !== undefined) {
       const known = this.#positions.get(channel);
@@ -196,20 +194,11 @@ export class SseTransport implements Wire {
     if (this.#isClosed) return;
     this.#write(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
     this.#finish({ code, reason });
-    try {
-      this.#controller.close();
-    } catch {
-      // Already closed by the client.
-    }
+    this.#body.end();
   }
 
   #write(text: string): void {
-    if (this.#isClosed) return;
-    try {
-      this.#controller.enqueue(UTF8.encode(text));
-    } catch {
-      this.#finish({ code: 1006, reason: "stream closed" });
-    }
+    if (!this.#isClosed) this.#body.push(UTF8.encode(text));
   }
 
   #finish({ code, reason }: { code: number; reason: string }): void {
@@ -218,45 +207,6 @@ export class SseTransport implements Wire {
     clearInterval(this.#keepAlive);
     this.session.closed(code, reason);
   }
-}
-
-/** `queue` as a response body that calls `onOver` once, when the response is over: read to its
- * end, failed, or cancelled. It holds nothing itself: each read takes the queue's next chunk,
- * so the queue's size stays what the stream holds unsent. */
-function responseBody(
-  queue: ReadableStream<Uint8Array>,
-  onOver: () => void,
-): ReadableStream<Uint8Array> {
-  const reader = queue.getReader();
-  let isOver = false;
-  const over = () => {
-    if (isOver) return;
-    isOver = true;
-    onOver();
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        over();
-        throw error;
-      }
-      // Cancelled while the read waited.
-      if (isOver) return;
-      if (result.done) {
-        over();
-        controller.close();
-      } else {
-        controller.enqueue(result.value);
-      }
-    },
-    cancel(reason) {
-      over();
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
 }
 
 function bearerOf(request: Request): string | null {
