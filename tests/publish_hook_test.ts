@@ -378,3 +378,31 @@ Deno.test("a redirect from the hook is not followed: it refuses, and nothing is 
   assert.deepEqual(asked, ["POST /publish"]);
   await assertNothingReceived(chat.reader);
 });
+
+Deno.test("a publisher that outruns a backend that does not answer is closed, not queued", async () => {
+  await using backend = startHookBackend(SECRET);
+  backend.answer = backend.never;
+  const maxClientMessagesPerSecond = 10;
+  await using server = await startTestServer({
+    publishHookUrl: backend.url,
+    webhookSecret: SECRET,
+    maxClientMessagesPerSecond,
+  });
+  await using chat = await room({ minter: server, server });
+  chat.alice.send({ publish: { channel: "room", payload: 0 }, ref: 0 });
+  await backend.untilRequests(1);
+  // Within the rate (one a 100 ms), each frame waits behind the first, which never ends.
+  let isClosed = false;
+  chat.alice.closed.then(() => isClosed = true);
+  for (let ref = 1; ref <= 2 * maxClientMessagesPerSecond && !isClosed; ref++) {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    chat.alice.send({ publish: { channel: "room", payload: ref }, ref });
+  }
+  assert.deepEqual(await withTimeout(chat.alice.closed, "the close for too many messages"), {
+    code: 1008,
+    reason: "too many messages",
+  });
+  assert.equal(server.metrics.connectionsClosedForLimits, 1);
+  assert.equal(backend.requests.length, 1);
+  await assertNothingReceived(chat.reader);
+});

@@ -22,6 +22,7 @@ import type { Admission } from "../session/pusher_apps.ts";
 import { CLIENT_EVENTS_PER_SECOND, PusherSession } from "../session/pusher_session.ts";
 import type { Session, Wire, WriteResult } from "../session/session.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
+import { MessageQueue } from "./message_queue.ts";
 import { SocketSender } from "./socket_sender.ts";
 import { RateLimit } from "../rate_limit.ts";
 import { NEVER_OPENED, OPEN_TIMEOUT_MS, OPENED_LATE } from "./opening.ts";
@@ -41,7 +42,10 @@ export class PusherTransport implements Wire, EventListenerObject {
   // Frames a second: never below twice the client event rate, so that a client over that rate
   // gets Pusher's 4301 and stays, instead of being closed by the frame limit.
   readonly #frames: RateLimit;
-  #applying: Promise<void> = Promise.resolve();
+  // Frames are applied one after the other; at most a second's worth wait.
+  readonly #messages: MessageQueue;
+  // Closing for too many messages: later frames are not applied.
+  #isOverLimit = false;
   readonly #sender: SocketSender;
   #lastHeardAt = Date.now();
   /** When the server's `pusher:ping` went out unanswered; 0: none is. */
@@ -75,8 +79,14 @@ export class PusherTransport implements Wire, EventListenerObject {
       this.#pusher = null;
       this.session = null;
     }
-    this.#frames = new RateLimit(
-      Math.max(context.limits.maxClientMessagesPerSecond, 2 * CLIENT_EVENTS_PER_SECOND),
+    const framesPerSecond = Math.max(
+      context.limits.maxClientMessagesPerSecond,
+      2 * CLIENT_EVENTS_PER_SECOND,
+    );
+    this.#frames = new RateLimit(framesPerSecond);
+    this.#messages = new MessageQueue(
+      framesPerSecond,
+      (error) => context.logger.error("Pusher message failed", { error: errorMessage(error) }),
     );
     for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
     // A refused connection holds nothing to give back.
@@ -159,8 +169,10 @@ export class PusherTransport implements Wire, EventListenerObject {
     this.#pingedAt = 0;
     const { limits } = this.#context;
     const session = pusher.session;
+    if (this.#isOverLimit) return;
     if (!this.#frames.take()) {
-      this.#applying = this.#applying.then(() => session.closeForLimit(CLOSE.tooManyMessages));
+      this.#isOverLimit = true;
+      this.#messages.last(() => session.closeForLimit(CLOSE.tooManyMessages));
       return;
     }
     const data: unknown = event.data;
@@ -173,9 +185,11 @@ export class PusherTransport implements Wire, EventListenerObject {
       return session.closeForLimit(CLOSE.frameTooLarge);
     }
     const result = parsePusherMessage(data);
-    this.#applying = this.#applying.then(() => this.#answer(pusher, result)).catch((error) =>
-      this.#context.logger.error("Pusher message failed", { error: errorMessage(error) })
-    );
+    if (!this.#messages.add(() => this.#answer(pusher, result))) {
+      // Frames come faster than they are applied (Redis answers slowly, say).
+      this.#isOverLimit = true;
+      session.closeForLimit(CLOSE.tooManyMessages);
+    }
   }
 
   #answer(pusher: PusherSession, result: PusherParseResult): Promise<void> | void {

@@ -12,6 +12,7 @@ import type { SessionContext } from "../session/context.ts";
 import { handleMessage, reply } from "../session/handlers.ts";
 import { Session, type Wire, type WriteResult } from "../session/session.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
+import { MessageQueue } from "./message_queue.ts";
 import { SocketSender } from "./socket_sender.ts";
 import { RateLimit } from "../rate_limit.ts";
 import { NEVER_OPENED, OPEN_TIMEOUT_MS, OPENED_LATE } from "./opening.ts";
@@ -23,8 +24,11 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   readonly session: Session;
   readonly #context: SessionContext;
   readonly #rate: RateLimit;
-  // Client messages are applied one after the other: checking a token may take a round trip.
-  #applying: Promise<void> = Promise.resolve();
+  // Client messages are applied one after the other: checking a token or asking the publish
+  // hook takes a round trip.
+  readonly #messages: MessageQueue;
+  // Closing for too many messages: later frames are not applied.
+  #isOverLimit = false;
   readonly #sender: SocketSender;
   // Until the socket's first event; see opening.ts.
   readonly #openTimer: ReturnType<typeof setTimeout>;
@@ -42,6 +46,11 @@ export class WebSocketTransport implements Wire, EventListenerObject {
     this.#sender = new SocketSender(socket, context.limits.maxBufferedBytes);
     this.session = new Session(this, context);
     this.#rate = new RateLimit(context.limits.maxClientMessagesPerSecond);
+    // As many as the rate limit lets through at once.
+    this.#messages = new MessageQueue(
+      context.limits.maxClientMessagesPerSecond,
+      (error) => context.logger.error("client message failed", { error: errorMessage(error) }),
+    );
     socket.binaryType = "arraybuffer";
     for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
     this.#openTimer = setTimeout(() => this.#onOpenTimeout(), openTimeoutMs);
@@ -83,9 +92,11 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   #onMessage(event: MessageEvent): void {
     const { limits } = this.#context;
     const session = this.session;
+    if (this.#isOverLimit) return;
     if (!this.#rate.take()) {
       // After the replies still owed to the frames within the limit.
-      this.#applying = this.#applying.then(() => session.closeForLimit(CLOSE.tooManyMessages));
+      this.#isOverLimit = true;
+      this.#messages.last(() => session.closeForLimit(CLOSE.tooManyMessages));
       return;
     }
     const data: unknown = event.data;
@@ -99,9 +110,12 @@ export class WebSocketTransport implements Wire, EventListenerObject {
       return session.closeForLimit(CLOSE.frameTooLarge);
     }
     const result = parseClientMessage(data);
-    this.#applying = this.#applying.then(() => this.#answer(result)).catch((error) =>
-      this.#context.logger.error("client message failed", { error: errorMessage(error) })
-    );
+    if (!this.#messages.add(() => this.#answer(result))) {
+      // The client sends faster than its messages are applied (the publish hook answers
+      // slowly, say): at once, since the replies owed may take long to come.
+      this.#isOverLimit = true;
+      session.closeForLimit(CLOSE.tooManyMessages);
+    }
   }
 
   #answer(result: ParseResult): Promise<void> | void {
