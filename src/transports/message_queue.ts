@@ -12,6 +12,14 @@ export class MessageQueue {
   readonly #onError: (error: unknown) => void;
   #tail: Promise<void> = Promise.resolve();
   #waiting = 0;
+  // Made once: two promises a message, not three.
+  readonly #done = (): void => {
+    this.#waiting--;
+  };
+  readonly #failed = (error: unknown): void => {
+    this.#waiting--;
+    this.#onError(error);
+  };
 
   /** `onError` gets what a task threw; the next task runs anyway. */
   constructor(maxWaiting: number, onError: (error: unknown) => void) {
@@ -24,9 +32,7 @@ export class MessageQueue {
   add(task: () => Promise<void> | void): boolean {
     if (this.#waiting >= this.#maxWaiting) return false;
     this.#waiting++;
-    this.#tail = this.#tail.then(task).catch(this.#onError).finally(() => {
-      this.#waiting--;
-    });
+    this.#tail = this.#tail.then(task).then(this.#done, this.#failed);
     return true;
   }
 
