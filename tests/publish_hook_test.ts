@@ -135,30 +135,24 @@ hookModes('{"payload": X} delivers X instead', async (setup, backend) => {
   assert.deepEqual(await chat.farReader.next(), frame);
 });
 
-// Standalone only: in cluster mode with history, a client publication comes back to its
-// publisher and without its user, hook or not (a bug of the Redis history path).
-Deno.test("with history, the replacement is what is kept and replayed", async () => {
-  await using backend = startHookBackend(SECRET);
-  await using server = await startTestServer({
-    publishHookUrl: backend.url,
-    webhookSecret: SECRET,
-    historySize: 10,
-  });
-  const setup = { minter: server, server };
+hookModes("with history, the replacement is what is kept and replayed", async (setup, backend) => {
   await using chat = await room(setup);
   backend.answer = () => Response.json({ payload: "kept" });
   assert.deepEqual(await publish(chat.alice, "sent", 1), { ref: 1, ok: true, offset: 1 });
   const frame = { message: "kept", channel: "room", user: "alice", offset: 1 };
   assert.deepEqual(await chat.reader.next(), frame);
-  const { value } = await readJson(await server.api("/history/room/"), 200);
+  assert.deepEqual(await chat.farReader.next(), frame);
+  await assertNothingReceived(chat.alice);
+  const { value } = await readJson(await setup.minter.api("/history/room/"), 200);
   const { epoch, messages } = value as { epoch: string; messages: unknown[] };
   assert.deepEqual(messages, [{ offset: 1, message: "kept", user: "alice" }]);
-  await using late = await authenticated(server, (await mint(server, {})).token as string);
+  const token = (await mint(setup.minter, {})).token as string;
+  await using late = await authenticated(setup.server, token);
   const since = { room: { offset: 0, epoch } };
   const joined = await late.request({ channels: { join: ["room"], leave: [], since } }, 2);
   assert.equal((joined as { ok?: boolean }).ok, true, JSON.stringify(joined));
   assert.deepEqual(await late.next("the replay"), { ...frame });
-});
+}, () => ({ historySize: 10 }));
 
 hookModes('a 4xx or {"error": reason} rejects, with the reason, and delivers nothing', async (
   setup,
