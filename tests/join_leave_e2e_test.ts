@@ -49,6 +49,18 @@ async function arrive(
   return [client, await client.request({ channels: { join: channels, leave: [] } }, 2)];
 }
 
+/** The flags every node of these tests shares: the test Redis, join and leave events on
+ * `joinLeave` with a short `--leave-delay`, and `nodeTimeout`. */
+function nodeArgs(
+  redisUrl: string,
+  { nodeTimeout, joinLeave }: { nodeTimeout: string; joinLeave: string },
+): string[] {
+  return [
+    ...["--redis-url", redisUrl, "--node-timeout", nodeTimeout],
+    ...["--join-leave", joinLeave, "--leave-delay", "0.2"],
+  ];
+}
+
 function event(change: "joined" | "left", user: string, channel = "room") {
   return { channel, [change]: { user } };
 }
@@ -56,16 +68,7 @@ function event(change: "joined" | "left", user: string, channel = "room") {
 Deno.test("a SIGKILLed node's users leave once, on the survivors, after --node-timeout", async () => {
   await using redis = await startRedis();
   await using dir = await tempDir();
-  const args = [
-    "--redis-url",
-    redis.url,
-    "--node-timeout",
-    "1.5",
-    "--join-leave",
-    "room",
-    "--leave-delay",
-    "0.2",
-  ];
+  const args = nodeArgs(redis.url, { nodeTimeout: "1.5", joinLeave: "room" });
   await using a = await spawnNode(dir.path, [...args, "--node-id", "a"]);
   await using b = await spawnNode(dir.path, [...args, "--node-id", "b"]);
   await using c = await spawnNode(dir.path, [...args, "--node-id", "c"]);
@@ -117,16 +120,7 @@ Deno.test("a SIGKILLed node's users leave once, on the survivors, after --node-t
 Deno.test("a node restarted under the same --node-id before it is reaped: its old users leave", async () => {
   await using redis = await startRedis();
   await using dir = await tempDir();
-  const args = [
-    "--redis-url",
-    redis.url,
-    "--node-timeout",
-    "30",
-    "--join-leave",
-    "room",
-    "--leave-delay",
-    "0.2",
-  ];
+  const args = nodeArgs(redis.url, { nodeTimeout: "30", joinLeave: "room" });
   await using a = await spawnNode(dir.path, [...args, "--node-id", "a"]);
   const first = await spawnNode(dir.path, [...args, "--node-id", "b"]);
   const [bob] = await arrive(a, "bob");
@@ -148,16 +142,7 @@ Deno.test("a node restarted under the same --node-id before it is reaped: its ol
 Deno.test("a SIGKILLed node's users of several channels each leave each once, across the cluster", async () => {
   await using redis = await startRedis();
   await using dir = await tempDir();
-  const args = [
-    "--redis-url",
-    redis.url,
-    "--node-timeout",
-    "1.5",
-    "--join-leave",
-    "room:*",
-    "--leave-delay",
-    "0.2",
-  ];
+  const args = nodeArgs(redis.url, { nodeTimeout: "1.5", joinLeave: "room:*" });
   const rooms = ["room:1", "room:2", "room:3"];
   await using a = await spawnNode(dir.path, [...args, "--node-id", "a"]);
   await using b = await spawnNode(dir.path, [...args, "--node-id", "b"]);
