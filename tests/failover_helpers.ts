@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { broadcastThrough, until } from "./cluster_helpers.ts";
+import { broadcastThrough, joinWith, until } from "./cluster_helpers.ts";
 import { TestClient, type TestServer } from "./helpers.ts";
 
 /** One broadcast the publisher sent: through which node, when, and what it was answered. */
@@ -72,6 +72,60 @@ export function recordSeqs(client: TestClient, channel: string): number[] {
     if (frame.channel === channel) seqs.push(frame.message.seq);
   });
   return seqs;
+}
+
+/** Two subscribers of a failover test, one on each node, and the tokens it checks. */
+export interface Subscribers extends AsyncDisposable {
+  readonly token: string;
+  readonly revoked: string;
+  /** What each subscriber received (`recordSeqs`). */
+  readonly received: readonly number[][];
+  /** How many of the two subscribers' sockets have closed. */
+  closes(): number;
+}
+
+/** A failover test's starting point on `nodes` (two): a token minted and one minted and revoked
+ * while the replica is there (each waited for it), and one subscriber of `channel` on each node
+ * with that token, both counted by both nodes; what each receives, and how many closed. */
+export async function subscribeBoth(
+  nodes: readonly TestServer[],
+  channel: string,
+): Promise<Subscribers> {
+  const [a, b] = nodes as [TestServer, TestServer];
+  const token = await a.mintToken();
+  const revoked = await b.mintToken();
+  assert.equal(await status(a.api(`/token/${revoked}/`, { method: "DELETE" })), 204);
+  const clients = [await TestClient.connect(a.wsUrl), await TestClient.connect(b.wsUrl)];
+  let closes = 0;
+  for (const client of clients) {
+    await joinWith(client, token, [channel]);
+    client.closed.then(() => closes++);
+  }
+  const received = clients.map((client) => recordSeqs(client, channel));
+  for (const node of nodes) {
+    await until(
+      async () => (await broadcastThrough(node, channel, 0, true)).body.recipients === 2,
+      "both subscribers counted",
+    );
+  }
+  return {
+    token,
+    revoked,
+    received,
+    closes: () => closes,
+    async [Symbol.asyncDispose]() {
+      for (const client of clients) await client[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Each node's id and Redis endpoint, as `GET /nodes/` lists them; the error while it answers
+ * 503. */
+export async function endpoints(node: TestServer): Promise<string[]> {
+  const response = await node.api("/nodes/");
+  if (response.status !== 200) return [await response.text()];
+  const { nodes } = await response.json() as { nodes: Array<{ id: string; redis?: string }> };
+  return nodes.map(({ id, redis }) => `${id}=${redis}`).sort();
 }
 
 /** The status of `response`, its body dropped. */

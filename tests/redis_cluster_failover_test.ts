@@ -7,16 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { TestClient, type TestServer } from "./helpers.ts";
-import { broadcastThrough, joinWith, startHealthyNode, until } from "./cluster_helpers.ts";
+import { broadcastThrough, startHealthyNode, until } from "./cluster_helpers.ts";
 import {
   assertFailoverDelivery,
   assertTokensKept,
+  endpoints,
   failOver,
   mint,
-  recordSeqs,
   startPublisher,
-  status,
+  subscribeBoth,
 } from "./failover_helpers.ts";
 import { type RedisCluster, startRedisCluster } from "./redis_cluster_topology.ts";
 
@@ -31,14 +30,6 @@ async function channelWithTheTokens(cluster: RedisCluster): Promise<string> {
   }
 }
 
-/** Each node's Redis endpoints, as `GET /nodes/` lists them; the error while it answers 503. */
-async function endpoints(node: TestServer): Promise<string[]> {
-  const response = await node.api("/nodes/");
-  if (response.status !== 200) return [await response.text()];
-  const { nodes } = await response.json() as { nodes: Array<{ id: string; redis?: string }> };
-  return nodes.map(({ id, redis }) => `${id}=${redis}`).sort();
-}
-
 Deno.test("through a Redis Cluster failover: 503 without the master, then delivery within 10 s, tokens kept, the old master a replica", async () => {
   await using cluster = await startRedisCluster();
   const channel = await channelWithTheTokens(cluster);
@@ -49,23 +40,8 @@ Deno.test("through a Redis Cluster failover: 503 without the master, then delive
   const nodes = [a, b];
 
   // Minted and revoked while the replica is there: each waited for it (WAIT 1).
-  const token = await a.mintToken();
-  const revoked = await b.mintToken();
-  assert.equal(await status(a.api(`/token/${revoked}/`, { method: "DELETE" })), 204);
-
-  await using onA = await TestClient.connect(a.wsUrl);
-  await using onB = await TestClient.connect(b.wsUrl);
-  await joinWith(onA, token, [channel]);
-  await joinWith(onB, token, [channel]);
-  const received = [recordSeqs(onA, channel), recordSeqs(onB, channel)];
-  let closes = 0;
-  for (const client of [onA, onB]) client.closed.then(() => closes++);
-  for (const node of nodes) {
-    await until(
-      async () => (await broadcastThrough(node, channel, 0, true)).body.recipients === 2,
-      "both subscribers counted",
-    );
-  }
+  await using subscribers = await subscribeBoth(nodes, channel);
+  const { token, revoked, received } = subscribers;
   const masters = cluster.masters.map(({ address }) => address).sort().join(", ");
   assert.deepEqual(await endpoints(a), [`node-a=${masters}`, `node-b=${masters}`]);
 
@@ -80,7 +56,7 @@ Deno.test("through a Redis Cluster failover: 503 without the master, then delive
   // healthy again; in between, at least to the subscriber of the node that answered (a node
   // whose own subscription is not back answers 503).
   await assertFailoverDelivery(sent, received, times);
-  assert.equal(closes, 0, "the WebSockets stayed open");
+  assert.equal(subscribers.closes(), 0, "the WebSockets stayed open");
 
   // Tokens: the one minted before the kill authenticates; the revoked one stays revoked; the
   // new master has no replica yet, so a mint answers 503.
@@ -101,5 +77,5 @@ Deno.test("through a Redis Cluster failover: 503 without the master, then delive
     (await server.cli("CLIENT", "LIST")).filter((line) => /name=boreas:/.test(line)).length;
   assert.equal(await clients(oldMaster), 0, "no node connected to the old master");
   assert.equal(await clients(heir), 4, "each node's two connections on the new master");
-  assert.equal(closes, 0, "the WebSockets stayed open");
+  assert.equal(subscribers.closes(), 0, "the WebSockets stayed open");
 });

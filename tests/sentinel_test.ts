@@ -11,17 +11,18 @@ import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../src/config.ts";
 import { clusterBanner } from "../src/backend/redis_target.ts";
 import { createLogger } from "../src/log.ts";
-import { startTestServer, TestClient, type TestServer } from "./helpers.ts";
-import { broadcastThrough, joinWith, until, untilHealthy } from "./cluster_helpers.ts";
+import { startTestServer } from "./helpers.ts";
+import { broadcastThrough, until, untilHealthy } from "./cluster_helpers.ts";
 import {
   assertFailoverDelivery,
   assertTokensKept,
+  endpoints,
   failOver,
   mint,
-  recordSeqs,
   roleOf,
   startPublisher,
   status,
+  subscribeBoth,
 } from "./failover_helpers.ts";
 import { startRedis } from "./redis_server.ts";
 import { MASTER_NAME, startSentinelNode, startSentinelTopology } from "./sentinel_topology.ts";
@@ -93,31 +94,9 @@ Deno.test("through a Sentinel failover: 503 without a master, then delivery with
   const nodes = [a, b];
 
   // Tokens minted and revoked while the replica is there: each waited for it.
-  const token = await a.mintToken();
-  const revoked = await b.mintToken();
-  assert.equal(await status(a.api(`/token/${revoked}/`, { method: "DELETE" })), 204);
-
-  await using onA = await TestClient.connect(a.wsUrl);
-  await using onB = await TestClient.connect(b.wsUrl);
-  await joinWith(onA, token, ["busy"]);
-  await joinWith(onB, token, ["busy"]);
-  const received = [recordSeqs(onA, "busy"), recordSeqs(onB, "busy")];
-  let closes = 0;
-  for (const client of [onA, onB]) client.closed.then(() => closes++);
-  for (const node of nodes) {
-    await until(
-      async () => (await broadcastThrough(node, "busy", 0, true)).body.recipients === 2,
-      "both subscribers counted",
-    );
-  }
+  await using subscribers = await subscribeBoth(nodes, "busy");
+  const { token, revoked, received } = subscribers;
   // /nodes/ names the master each node uses.
-  // Each node's id and Redis endpoint, as /nodes/ lists them; none while it answers 503.
-  const endpoints = async (node: TestServer) => {
-    const response = await node.api("/nodes/");
-    if (response.status !== 200) return [await response.text()];
-    const { nodes } = await response.json() as { nodes: Array<{ id: string; redis?: string }> };
-    return nodes.map(({ id, redis }) => `${id}=${redis}`).sort();
-  };
   await until(
     async () =>
       JSON.stringify(await endpoints(a)) ===
@@ -135,7 +114,7 @@ Deno.test("through a Sentinel failover: 503 without a master, then delivery with
   // healthy again; in between, at least to the subscriber of the node that answered (a node
   // whose own subscription is not back answers 503).
   await assertFailoverDelivery(sent, received, times);
-  assert.equal(closes, 0, "the WebSockets stayed open");
+  assert.equal(subscribers.closes(), 0, "the WebSockets stayed open");
 
   // Tokens: the one minted before the kill authenticates; the revoked one stays revoked; the
   // new master has no replica yet, so a mint answers 503.
@@ -190,7 +169,7 @@ Deno.test("through a Sentinel failover: 503 without a master, then delivery with
     assert.deepEqual((await broadcastThrough(node, "busy", { seq: -2 })).body, { recipients: 2 });
   }
   await until(() => received.every((seqs) => seqs.at(-1) === -2), "the broadcasts after");
-  assert.equal(closes, 0, "the WebSockets stayed open");
+  assert.equal(subscribers.closes(), 0, "the WebSockets stayed open");
 });
 
 Deno.test("with --redis-url, a Redis that turns into a replica is left, and used again once it is a master", async () => {
