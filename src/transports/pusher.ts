@@ -22,10 +22,9 @@ import type { Admission } from "../session/pusher_apps.ts";
 import { CLIENT_EVENTS_PER_SECOND, PusherSession } from "../session/pusher_session.ts";
 import type { Session, Wire, WriteResult } from "../session/session.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
-import { MessageQueue } from "./message_queue.ts";
+import { ClientFrames } from "./client_frames.ts";
 import { SocketSender } from "./socket_sender.ts";
-import { RateLimit } from "../rate_limit.ts";
-import { NEVER_OPENED, OPEN_TIMEOUT_MS, OPENED_LATE } from "./opening.ts";
+import { OPEN_TIMEOUT_MS, OpenDeadline } from "./opening.ts";
 
 /** The longest wait for a `pusher:pong` after the server's ping, in seconds. */
 const PONG_WAIT_SECONDS = 30;
@@ -41,20 +40,15 @@ export class PusherTransport implements Wire, EventListenerObject {
   readonly session: Session | null;
   // Frames a second: never below twice the client event rate, so that a client over that rate
   // gets Pusher's 4301 and stays, instead of being closed by the frame limit.
-  readonly #frames: RateLimit;
-  // Frames are applied one after the other; at most a second's worth wait.
-  readonly #messages: MessageQueue;
-  // Closing for too many messages: later frames are not applied.
-  #isOverLimit = false;
+  readonly #frames: ClientFrames;
   readonly #sender: SocketSender;
   #lastHeardAt = Date.now();
   /** When the server's `pusher:ping` went out unanswered; 0: none is. */
   #pingedAt = 0;
   readonly #activity: PusherActivity;
   #isWatched = false;
-  // Until the socket's first event; see opening.ts.
-  #openTimer: ReturnType<typeof setTimeout> | undefined;
-  #isForgotten = false;
+  // A refused connection holds nothing to give back, so has no deadline.
+  readonly #opening: OpenDeadline | null;
 
   /** `openTimeoutMs`: how long the socket may take to open before its session is ended
    * (default `OPEN_TIMEOUT_MS`). */
@@ -83,14 +77,18 @@ export class PusherTransport implements Wire, EventListenerObject {
       context.limits.maxClientMessagesPerSecond,
       2 * CLIENT_EVENTS_PER_SECOND,
     );
-    this.#frames = new RateLimit(framesPerSecond);
-    this.#messages = new MessageQueue(
-      framesPerSecond,
-      (error) => context.logger.error("Pusher message failed", { error: errorMessage(error) }),
-    );
+    this.#frames = new ClientFrames(framesPerSecond, {
+      closeForLimit: () => this.session?.closeForLimit(CLOSE.tooManyMessages),
+      onError: (error) =>
+        context.logger.error("Pusher message failed", { error: errorMessage(error) }),
+    });
     for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
-    // A refused connection holds nothing to give back.
-    if (admission.ok) this.#openTimer = setTimeout(() => this.#onOpenTimeout(), openTimeoutMs);
+    this.#opening = !admission.ok ? null : new OpenDeadline(socket, {
+      ms: openTimeoutMs,
+      what: "Pusher WebSocket",
+      logger: context.logger,
+      onNeverOpened: ({ code, reason }) => this.#ended(code, reason),
+    });
   }
 
   /** Sends unless the client has more than `maxBufferedBytes` waiting. */
@@ -119,7 +117,7 @@ export class PusherTransport implements Wire, EventListenerObject {
     if (event.type === "message") this.#onMessage(event as MessageEvent);
     else if (event.type === "open") this.#onOpen();
     else if (event.type === "close") {
-      clearTimeout(this.#openTimer);
+      this.#opening?.closed();
       const { code, reason } = event as CloseEvent;
       this.#ended(code, reason);
     }
@@ -133,17 +131,8 @@ export class PusherTransport implements Wire, EventListenerObject {
     this.session?.closed(code, reason);
   }
 
-  /** Ends the session of a socket still connecting: it will never open. */
-  #onOpenTimeout(): void {
-    if (this.#socket.readyState !== WebSocket.CONNECTING) return;
-    this.#isForgotten = true;
-    this.#context.logger.info("forgetting a Pusher WebSocket that never opened");
-    this.#ended(NEVER_OPENED.code, NEVER_OPENED.reason);
-  }
-
   #onOpen(): void {
-    clearTimeout(this.#openTimer);
-    if (this.#isForgotten) return this.#socket.close(OPENED_LATE.code, OPENED_LATE.reason);
+    if (this.#opening?.opened() === false) return;
     const admission = this.#admission;
     if (!admission.ok) {
       this.write(renderPusherError(admission.code, admission.message));
@@ -169,12 +158,7 @@ export class PusherTransport implements Wire, EventListenerObject {
     this.#pingedAt = 0;
     const { limits } = this.#context;
     const session = pusher.session;
-    if (this.#isOverLimit) return;
-    if (!this.#frames.take()) {
-      this.#isOverLimit = true;
-      this.#messages.last(() => session.closeForLimit(CLOSE.tooManyMessages));
-      return;
-    }
+    if (!this.#frames.admit()) return;
     const data: unknown = event.data;
     if (typeof data !== "string") {
       const bytes = data instanceof ArrayBuffer ? data.byteLength : 0;
@@ -185,11 +169,7 @@ export class PusherTransport implements Wire, EventListenerObject {
       return session.closeForLimit(CLOSE.frameTooLarge);
     }
     const result = parsePusherMessage(data);
-    if (!this.#messages.add(() => this.#answer(pusher, result))) {
-      // Frames come faster than they are applied (Redis answers slowly, say).
-      this.#isOverLimit = true;
-      session.closeForLimit(CLOSE.tooManyMessages);
-    }
+    this.#frames.apply(() => this.#answer(pusher, result));
   }
 
   #answer(pusher: PusherSession, result: PusherParseResult): Promise<void> | void {

@@ -12,10 +12,9 @@ import type { SessionContext } from "../session/context.ts";
 import { handleMessage, reply } from "../session/handlers.ts";
 import { Session, type Wire, type WriteResult } from "../session/session.ts";
 import { errorMessage, utf8LengthOver } from "../text.ts";
-import { MessageQueue } from "./message_queue.ts";
+import { ClientFrames } from "./client_frames.ts";
 import { SocketSender } from "./socket_sender.ts";
-import { RateLimit } from "../rate_limit.ts";
-import { NEVER_OPENED, OPEN_TIMEOUT_MS, OPENED_LATE } from "./opening.ts";
+import { OPEN_TIMEOUT_MS, OpenDeadline } from "./opening.ts";
 
 /** One WebSocket and its session. It listens to its own socket as an event listener object,
  * so it needs no closures of its own. */
@@ -23,16 +22,11 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   readonly #socket: WebSocket;
   readonly session: Session;
   readonly #context: SessionContext;
-  readonly #rate: RateLimit;
-  // Client messages are applied one after the other: checking a token or asking the publish
-  // hook takes a round trip.
-  readonly #messages: MessageQueue;
-  // Closing for too many messages: later frames are not applied.
-  #isOverLimit = false;
+  // Client messages, applied one after the other: checking a token or asking the publish hook
+  // takes a round trip.
+  readonly #frames: ClientFrames;
   readonly #sender: SocketSender;
-  // Until the socket's first event; see opening.ts.
-  readonly #openTimer: ReturnType<typeof setTimeout>;
-  #isForgotten = false;
+  readonly #opening: OpenDeadline;
 
   /** `openTimeoutMs`: how long the socket may take to open before its session is ended
    * (default `OPEN_TIMEOUT_MS`). */
@@ -45,15 +39,20 @@ export class WebSocketTransport implements Wire, EventListenerObject {
     this.#context = context;
     this.#sender = new SocketSender(socket, context.limits.maxBufferedBytes);
     this.session = new Session(this, context);
-    this.#rate = new RateLimit(context.limits.maxClientMessagesPerSecond);
-    // As many as the rate limit lets through at once.
-    this.#messages = new MessageQueue(
-      context.limits.maxClientMessagesPerSecond,
-      (error) => context.logger.error("client message failed", { error: errorMessage(error) }),
-    );
+    const session = this.session;
+    this.#frames = new ClientFrames(context.limits.maxClientMessagesPerSecond, {
+      closeForLimit: () => session.closeForLimit(CLOSE.tooManyMessages),
+      onError: (error) =>
+        context.logger.error("client message failed", { error: errorMessage(error) }),
+    });
     socket.binaryType = "arraybuffer";
     for (const type of ["open", "message", "close"]) socket.addEventListener(type, this);
-    this.#openTimer = setTimeout(() => this.#onOpenTimeout(), openTimeoutMs);
+    this.#opening = new OpenDeadline(socket, {
+      ms: openTimeoutMs,
+      what: "WebSocket",
+      logger: context.logger,
+      onNeverOpened: ({ code, reason }) => session.closed(code, reason),
+    });
   }
 
   /** Sends unless the client has more than `maxBufferedBytes` waiting. */
@@ -70,35 +69,20 @@ export class WebSocketTransport implements Wire, EventListenerObject {
   handleEvent(event: Event): void {
     if (event.type === "message") this.#onMessage(event as MessageEvent);
     else if (event.type === "open") {
-      clearTimeout(this.#openTimer);
-      if (this.#isForgotten) return this.#socket.close(OPENED_LATE.code, OPENED_LATE.reason);
+      if (!this.#opening.opened()) return;
       this.session.open({ authTimeoutMs: this.#context.limits.authTimeoutMs });
     } else if (event.type === "close") {
-      clearTimeout(this.#openTimer);
+      this.#opening.closed();
       const { code, reason } = event as CloseEvent;
       // Deno may fire close twice (a missed ping, then the TCP end); the session ends once.
       this.session.closed(code, reason);
     }
   }
 
-  /** Ends the session of a socket still connecting: it will never open. */
-  #onOpenTimeout(): void {
-    if (this.#socket.readyState !== WebSocket.CONNECTING) return;
-    this.#isForgotten = true;
-    this.#context.logger.info("forgetting a WebSocket that never opened");
-    this.session.closed(NEVER_OPENED.code, NEVER_OPENED.reason);
-  }
-
   #onMessage(event: MessageEvent): void {
     const { limits } = this.#context;
     const session = this.session;
-    if (this.#isOverLimit) return;
-    if (!this.#rate.take()) {
-      // After the replies still owed to the frames within the limit.
-      this.#isOverLimit = true;
-      this.#messages.last(() => session.closeForLimit(CLOSE.tooManyMessages));
-      return;
-    }
+    if (!this.#frames.admit()) return;
     const data: unknown = event.data;
     if (typeof data !== "string") {
       // Binary frames are not part of the protocol and carry no ref to answer.
@@ -110,12 +94,7 @@ export class WebSocketTransport implements Wire, EventListenerObject {
       return session.closeForLimit(CLOSE.frameTooLarge);
     }
     const result = parseClientMessage(data);
-    if (!this.#messages.add(() => this.#answer(result))) {
-      // The client sends faster than its messages are applied (the publish hook answers
-      // slowly, say): at once, since the replies owed may take long to come.
-      this.#isOverLimit = true;
-      session.closeForLimit(CLOSE.tooManyMessages);
-    }
+    this.#frames.apply(() => this.#answer(result));
   }
 
   #answer(result: ParseResult): Promise<void> | void {
