@@ -114,21 +114,16 @@ export class RedisMembership implements Membership, AsyncDisposable {
 
   async recipients(channel: string): Promise<number> {
     const key = this.#keys.channelNodes(channel);
-    const counts = await this.#link.run((redis) => redis.hGetAll(key), { key });
-    return this.sumLive(counts);
+    const flat = await this.#link.run(
+      (redis) => redis.sendCommand<string[]>(["HGETALL", key]),
+      { key },
+    );
+    return this.sumLivePairs(flat);
   }
 
-  /** Sums the per-node counts of a channel's node hash, leaving out the nodes known dead. A
-   * node this one has not yet seen in a heartbeat counts: it has just joined. */
-  sumLive(counts: Record<string, string>): number {
-    let sum = 0;
-    for (const [node, count] of Object.entries(counts)) {
-      if (!this.#liveness.isDead(node)) sum += Number(count);
-    }
-    return sum;
-  }
-
-  /** `sumLive` of the hash read as a flat list (field, value, ...), as a script returns it. */
+  /** Sums the per-node counts of a channel's node hash, read as a flat list (field, value,
+   * ...) as a script or a raw HGETALL returns it, leaving out the nodes known dead. A node this
+   * one has not yet seen in a heartbeat counts: it has just joined. */
   sumLivePairs(flat: readonly string[]): number {
     let sum = 0;
     for (let i = 0; i + 1 < flat.length; i += 2) {
