@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { until } from "./cluster_helpers.ts";
 import { TestClient, withTimeout } from "./helpers.ts";
 import { readJson } from "./integration_helpers.ts";
 import { endpointsOf, serverCommand, spawnBoreas, tempDir } from "./process_helpers.ts";
@@ -33,37 +34,23 @@ function closed(socket: WebSocket): Promise<void> {
   return done;
 }
 
-/** Resolves once `GET url` answers 200; rejects after `ms`. */
-async function untilOk(url: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const response = await fetch(url).catch(() => undefined);
-    await response?.body?.cancel();
-    if (response?.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${url}: not 200 within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 async function mint(apiUrl: string): Promise<string> {
   const response = await fetch(`${apiUrl}/token/`, { method: "POST" });
   return ((await readJson(response, 200)).value as { token: string }).token;
 }
 
-/** A client of `wsUrl` authenticated with `token` and in `news`; the connection is retried
- * for up to `ms` (the listener may still be waiting to be bound again). */
+/** A client of `wsUrl` authenticated with `token` and in `news`; the connection is tried
+ * again for up to `ms` (the listener may still be waiting to be bound again). */
 async function subscribe(wsUrl: string, token: string, ms = 0): Promise<TestClient> {
-  const deadline = Date.now() + ms;
   let client: TestClient | undefined;
-  while (client === undefined) {
-    client = await TestClient.connect(wsUrl).catch((error) => {
-      if (Date.now() > deadline) throw error;
-      return new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 50));
-    });
-  }
-  assert.deepEqual(await client.request({ access_token: token }, 1), { ref: 1, ok: true });
-  await client.request({ channels: { join: ["news"], leave: [] } }, 2);
-  return client;
+  const connected = async () => {
+    client = await TestClient.connect(wsUrl).catch(() => undefined);
+    return client !== undefined;
+  };
+  if (!await connected()) await until(connected, `a connection to ${wsUrl}`, ms);
+  assert.deepEqual(await client!.request({ access_token: token }, 1), { ref: 1, ok: true });
+  await client!.request({ channels: { join: ["news"], leave: [] } }, 2);
+  return client!;
 }
 
 Deno.test("a flood that exhausts file descriptors does not stop the server", async () => {
@@ -101,7 +88,15 @@ Deno.test("a flood that exhausts file descriptors does not stop the server", asy
   await boreas.stderrMatching(/listener stopped accepting; binding it again listener="ws"/);
   await withTimeout(Promise.all(flood.map(closed)), "the flood's connections to close", 20_000);
 
-  await untilOk(`${apiUrl}/health`, 10_000);
+  await until(
+    async () => {
+      const response = await fetch(`${apiUrl}/health`).catch(() => undefined);
+      await response?.body?.cancel();
+      return response?.status === 200;
+    },
+    "GET /health to answer 200",
+    10_000,
+  );
   const response = await fetch(`${apiUrl}/broadcast/news/`, {
     method: "POST",
     headers: { "content-type": "application/json" },
